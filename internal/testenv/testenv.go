@@ -1,0 +1,48 @@
+// Package testenv finds the external programs (SIPp, baresip, Kamailio, Chromium…) that
+// ccswitch's tests drive as real peers, and decides what happens when one is missing.
+//
+// Under CI (CI=true) a missing tool fails the test loudly: CI installs every tool first, so a
+// missing one is a broken install, never a reason to pass. Outside CI the test is skipped with
+// a message naming the Debian package to install.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Packages maps a program to the Debian package that ships it.
+var Packages = map[string]string{
+	"sipp":      "sip-tester",
+	"baresip":   "baresip",
+	"sipsak":    "sipsak",
+	"kamailio":  "kamailio",
+	"rtpengine": "rtpengine-daemon",
+	"chromium":  "chromium",
+	"espeak-ng": "espeak-ng",
+	"sox":       "sox",
+	"tshark":    "tshark",
+}
+
+// CI reports whether the tests run under CI, where every tool must be present.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Tool returns the absolute path of program name. When it is missing the test fails under CI
+// and is skipped, loudly, elsewhere.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	pkg := Packages[name]
+	if pkg == "" {
+		pkg = name
+	}
+	if CI() {
+		t.Fatalf("%s not found on PATH: CI must install Debian package %q (bash .ci/test.sh does)", name, pkg)
+	}
+	t.Skipf("SKIPPED: %s not found on PATH; install Debian package %q (apt-get install -y %s) to run this test", name, pkg, pkg)
+	return ""
+}
