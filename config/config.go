@@ -1,0 +1,294 @@
+package config
+
+import "time"
+
+// Config is the operator's whole model, as decoded from one YAML file (or a folder of them)
+// and completed by ApplyDefaults. Every field is plain data: the packages that run ccswitch
+// (sip, media, ivr, acd, channels) read it; none of them writes it.
+type Config struct {
+	SIP     SIP      `yaml:"sip"`
+	Media   Media    `yaml:"media"`
+	HTTP    HTTP     `yaml:"http"`
+	Users   []User   `yaml:"users"`
+	Trunks  []Trunk  `yaml:"trunks"`
+	Numbers []Number `yaml:"numbers"`
+	Flows   []Flow   `yaml:"flows"`
+	Skills  []Skill  `yaml:"skills"`
+	Queues  []Queue  `yaml:"queues"`
+	Agents  []Agent  `yaml:"agents"`
+
+	// Sources maps a field path ("users[2].secret") to where it was written, for messages
+	// that come after decoding (a DID that failed to route, a secret that failed to expand).
+	Sources map[string]Pos `yaml:"-"`
+}
+
+// Pos is a place in a config file.
+type Pos struct {
+	File         string
+	Line, Column int
+}
+
+// SIP is the signalling side: where ccswitch listens and how it names itself.
+type SIP struct {
+	// UDP and TCP list host:port addresses to listen on. The default is 127.0.0.1:5060 for both.
+	UDP []string `yaml:"udp"`
+	TCP []string `yaml:"tcp"`
+	// Realm is the digest-authentication realm (default "ccswitch").
+	Realm string `yaml:"realm"`
+	// Advertise is the host written into Via and Contact when it differs from the listen
+	// address (behind 1:1 NAT). Default: the first listen host.
+	Advertise string `yaml:"advertise"`
+	// UserAgent is the User-Agent and Server header value (default "ccswitch").
+	UserAgent string `yaml:"user_agent"`
+	// Registration bounds: Expires outside [MinExpires, MaxExpires] is answered 423 or clamped.
+	MinExpires     Duration `yaml:"min_expires"`     // default 60s
+	MaxExpires     Duration `yaml:"max_expires"`     // default 3600s
+	DefaultExpires Duration `yaml:"default_expires"` // default 3600s
+	// NonceTTL is how long a digest nonce stays valid before a stale=true challenge (default 5m).
+	NonceTTL Duration `yaml:"nonce_ttl"`
+	// NonceSecret keys the stateless HMAC nonces; empty means a random one per start (nonces
+	// then do not survive a restart, which only costs clients one extra challenge).
+	NonceSecret string `yaml:"nonce_secret"`
+	// RingTimeout bounds how long an extension is rung before 480 (default 60s).
+	RingTimeout Duration `yaml:"ring_timeout"`
+}
+
+// Media is the RTP side.
+type Media struct {
+	// IP is the address RTP sockets bind to and SDP advertises (default: 127.0.0.1).
+	IP string `yaml:"ip"`
+	// RTPPorts is the port range "20000-20999" (default); even ports carry RTP.
+	RTPPorts string `yaml:"rtp_ports"`
+	// Prompts is the folder of prompt WAVs, one subfolder per language (default configs/prompts,
+	// relative to the config file's folder).
+	Prompts string `yaml:"prompts"`
+	// Anchor routes every call's RTP through ccswitch (default true).
+	Anchor *bool `yaml:"anchor"`
+	// RTPTimeout ends a call whose media stopped (default 60s; 0 keeps the default).
+	RTPTimeout Duration `yaml:"rtp_timeout"`
+	// Record records every call to Recordings (default false).
+	Record     bool   `yaml:"record"`
+	Recordings string `yaml:"recordings"`
+}
+
+// HTTP is the API, agent desktop and webhook listener.
+type HTTP struct {
+	Listen string `yaml:"listen"` // default 127.0.0.1:8080
+}
+
+// User is a SIP extension: a phone or softphone that registers (or a device with a static
+// contact that never does).
+type User struct {
+	Extension string `yaml:"extension"`
+	// Secret is the digest password; "${VAR}" takes it from the environment.
+	Secret string `yaml:"secret"`
+	Name   string `yaml:"name"`
+	// Outbound allows calls to numbers outside ccswitch, through a trunk. Off by default: no
+	// extension reaches the PSTN unless the operator says so.
+	Outbound bool `yaml:"outbound"`
+	// Contact is a static contact URI ("sip:2000@127.0.0.1:5090") for devices that never
+	// register; calls to the extension go there as well as to registered contacts.
+	Contact string `yaml:"contact"`
+}
+
+// Trunk is a carrier connection: how its calls are recognised, and where ours go out.
+type Trunk struct {
+	Name string `yaml:"name"`
+	// Sources match inbound requests by source address: "203.0.113.5", "203.0.113.0/24",
+	// "127.0.0.1:5080" or "[2001:db8::1]:5060".
+	Sources []string `yaml:"sources"`
+	// Username and Secret, when set, let the carrier authenticate inbound calls by digest
+	// instead of (or as well as) by source address.
+	Username string `yaml:"username"`
+	Secret   string `yaml:"secret"`
+	// Outbound is where calls to external numbers go ("sip:127.0.0.1:5080", "host:port").
+	// Empty: the trunk is inbound only.
+	Outbound string `yaml:"outbound"`
+	// OutboundUsername/OutboundSecret answer the carrier's own 401/407 challenges.
+	OutboundUsername string `yaml:"outbound_username"`
+	OutboundSecret   string `yaml:"outbound_secret"`
+	// Transport for outbound requests: udp (default) or tcp.
+	Transport string `yaml:"transport"`
+	// OptionsInterval pings Outbound with OPTIONS; 0 disables health checks (default 30s).
+	OptionsInterval *Duration `yaml:"options_interval"`
+	// Prefixes limits which dialled numbers may use this trunk ("+1", "00"); empty means any.
+	Prefixes []string `yaml:"prefixes"`
+	// Media "anchor" (default) or "passthrough" (SDP relayed untouched).
+	Media string `yaml:"media"`
+}
+
+// Number is a DID (or any dialled number we own): where its calls go and when it is open.
+type Number struct {
+	DID string `yaml:"did"`
+	// Target is an extension to ring; Flow names a flow to run. Exactly one is set.
+	Target string `yaml:"target"`
+	Flow   string `yaml:"flow"`
+	// Language is the caller's starting language (default "en").
+	Language string `yaml:"language"`
+	// Schedule: open hours in the number's own time zone. No hours means always open.
+	Schedule `yaml:",inline"`
+	// Unavailable is the prompt (a name under media.prompts/<lang>/ or a path) played per
+	// language when the number is closed, or when no agent is logged in to its queue.
+	Unavailable map[string]string `yaml:"unavailable"`
+}
+
+// Schedule is a calendar: weekly ranges in a time zone, holidays and temporary overrides.
+type Schedule struct {
+	// Timezone is an IANA name ("Europe/Paris"); default UTC.
+	Timezone  string     `yaml:"timezone"`
+	Hours     []Hours    `yaml:"hours"`
+	Holidays  []Holiday  `yaml:"holidays"`
+	Overrides []Override `yaml:"overrides"`
+}
+
+// Hours opens the given days for the given ranges.
+type Hours struct {
+	// Days: "mon-fri", "sat", "sun,mon", "daily".
+	Days string `yaml:"days"`
+	// Open: ranges "09:00-12:30"; "00:00-24:00" is the whole day.
+	Open []string `yaml:"open"`
+}
+
+// Holiday closes a day or a range of days. Date "12-25" repeats yearly; "2026-12-31" is
+// one-off. From/To give an inclusive range in either form.
+type Holiday struct {
+	Name string `yaml:"name"`
+	Date string `yaml:"date"`
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+}
+
+// Override forces the number open or closed between two local times
+// ("2026-12-24T18:00"), whatever hours and holidays say.
+type Override struct {
+	Name string `yaml:"name"`
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+	Open bool   `yaml:"open"`
+}
+
+// Flow is a small graph of nodes interpreted by ivr, the same for voice and text.
+type Flow struct {
+	Name string `yaml:"name"`
+	// Start is the first node's id (default: the first node).
+	Start string `yaml:"start"`
+	// Escape, when set, lets the caller reach an agent from any menu or gather by the digit
+	// ("0") or the word ("agent").
+	Escape *Escape `yaml:"escape"`
+	Nodes  []Node  `yaml:"nodes"`
+}
+
+// Escape is the whole-flow "talk to a person" exit.
+type Escape struct {
+	Digit   string `yaml:"digit"`
+	Keyword string `yaml:"keyword"`
+	Queue   string `yaml:"queue"`
+}
+
+// Node is one step of a flow. Type selects which fields matter:
+//
+//	play      Prompt (or Text for text channels), Next
+//	menu      Prompt, Choices, Timeout, Retries, Invalid, NoInput (node ids), Next unused
+//	gather    Prompt, Var, MaxDigits, Terminator, Timeout, Next
+//	set       Vars, Language, Priority, Requirements, Next
+//	hours     Open, Closed, Holiday (node ids), using the number's schedule
+//	queue     Queue, MaxWait, Overflow (node id), Announce (position/expected wait), Next (after overflow)
+//	transfer  Target (extension or external number)
+//	voicemail Prompt, MaxLength, Next
+//	hangup    Prompt (optional goodbye)
+type Node struct {
+	ID           string            `yaml:"id"`
+	Type         string            `yaml:"type"`
+	Prompt       string            `yaml:"prompt"`
+	Text         string            `yaml:"text"`
+	Next         string            `yaml:"next"`
+	Choices      []Choice          `yaml:"choices"`
+	Timeout      Duration          `yaml:"timeout"`
+	Retries      int               `yaml:"retries"`
+	Invalid      string            `yaml:"invalid"`
+	NoInput      string            `yaml:"no_input"`
+	Var          string            `yaml:"var"`
+	MaxDigits    int               `yaml:"max_digits"`
+	Terminator   string            `yaml:"terminator"`
+	Vars         map[string]string `yaml:"vars"`
+	Language     string            `yaml:"language"`
+	Priority     *int              `yaml:"priority"`
+	Requirements []string          `yaml:"requirements"`
+	Open         string            `yaml:"open"`
+	Closed       string            `yaml:"closed"`
+	Holiday      string            `yaml:"holiday"`
+	Queue        string            `yaml:"queue"`
+	MaxWait      Duration          `yaml:"max_wait"`
+	Overflow     string            `yaml:"overflow"`
+	Announce     bool              `yaml:"announce"`
+	Target       string            `yaml:"target"`
+	MaxLength    Duration          `yaml:"max_length"`
+}
+
+// Choice is one menu option: digits for voice, keywords for text (both may be given).
+type Choice struct {
+	Digits   string   `yaml:"digits"`
+	Keywords []string `yaml:"keywords"`
+	Next     string   `yaml:"next"`
+}
+
+// Skill declares a skill and its type: proficiency (0–10), boolean, text or enum (Values).
+type Skill struct {
+	Name   string   `yaml:"name"`
+	Type   string   `yaml:"type"`
+	Values []string `yaml:"values"`
+}
+
+// Queue is an ACD queue: who may take its contacts and how they are ordered.
+type Queue struct {
+	Name string `yaml:"name"`
+	// Channels this queue takes: voice, chat, email, social (default voice and chat).
+	Channels []string `yaml:"channels"`
+	// Requirements are skill conditions ("language == fr", "sales >= 6", "vip").
+	Requirements []string `yaml:"requirements"`
+	// Strategy: longest_idle (default), most_skilled, round_robin, least_occupied, ringall.
+	Strategy    string   `yaml:"strategy"`
+	WrapUp      Duration `yaml:"wrapup"`       // default 10s
+	RONATimeout Duration `yaml:"rona_timeout"` // default 20s
+	RONAMisses  int      `yaml:"rona_misses"`  // misses before not-ready (default 1)
+	MaxWait     Duration `yaml:"max_wait"`     // 0: no limit
+	Overflow    string   `yaml:"overflow"`     // queue taking contacts past MaxWait
+	Relax       []Relax  `yaml:"relax"`
+	// ServiceLevel is the answer-time target counted in statistics (default 20s).
+	ServiceLevel Duration `yaml:"service_level"`
+}
+
+// Relax widens a queue's requirements for contacts that have waited After.
+type Relax struct {
+	After Duration `yaml:"after"`
+	// Set replaces conditions on the same skills ("sales >= 3").
+	Set []string `yaml:"set"`
+	// Drop removes the conditions on these skills.
+	Drop []string `yaml:"drop"`
+}
+
+// Agent is a person taking contacts: their phone, desktop login, skills and capacity.
+type Agent struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// Extension is the agent's phone (a users[] extension) rung for voice contacts.
+	Extension string `yaml:"extension"`
+	// PasswordHash is a bcrypt hash for the desktop; Password ("${VAR}") is hashed at load.
+	PasswordHash string `yaml:"password_hash"`
+	Password     string `yaml:"password"`
+	// Skills: name → value ("sales": "7", "language": "fr", "vip": "true").
+	Skills map[string]string `yaml:"skills"`
+	Queues []string          `yaml:"queues"`
+	// Capacity per channel (default voice 1, chat 3, email 5, social 3).
+	Capacity map[string]int `yaml:"capacity"`
+	// NoChatDuringCall blocks text offers while the agent is on a call.
+	NoChatDuringCall bool `yaml:"no_chat_during_call"`
+	// AutoLogin makes the agent available when their phone registers.
+	AutoLogin bool `yaml:"auto_login"`
+}
+
+// Duration is a time.Duration written as "30s", "5m" or "1h30m" in YAML.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
