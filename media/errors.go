@@ -1,0 +1,26 @@
+package media
+
+import "errors"
+
+// Sentinels callers branch on. Other errors are wrapped as "media: op: detail: %w".
+var (
+	// ErrNoCommonCodec means an offer or answer has no PCMU/PCMA audio stream ccswitch can use:
+	// the B2BUA answers 488 Not Acceptable Here.
+	ErrNoCommonCodec = errors.New("media: no common codec (PCMU/PCMA)")
+	// ErrBadSDP means the body is not parseable SDP or lacks what offer/answer needs.
+	ErrBadSDP = errors.New("media: bad SDP")
+	// ErrNoPendingOffer means an answer arrived with no offer outstanding in that direction.
+	ErrNoPendingOffer = errors.New("media: no pending offer")
+	// ErrOfferPending means a new offer arrived while another is outstanding (SIP answers 491).
+	ErrOfferPending = errors.New("media: offer already pending")
+	// ErrNoPorts means the RTP port range is exhausted (SIP answers 503).
+	ErrNoPorts = errors.New("media: RTP port range exhausted")
+	// ErrClosed means the call or engine was closed.
+	ErrClosed = errors.New("media: closed")
+	// ErrNoLeg means the leg has no negotiated media yet (nothing to play to or send DTMF on).
+	ErrNoLeg = errors.New("media: leg not negotiated")
+	// ErrBadWAV means a prompt file is not an 8 kHz 16-bit mono PCM WAV.
+	ErrBadWAV = errors.New("media: unsupported WAV")
+	// ErrBadDTMF means a SIP INFO DTMF body or digit is not understood.
+	ErrBadDTMF = errors.New("media: bad DTMF")
+)
