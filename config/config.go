@@ -20,6 +20,9 @@ type Config struct {
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).
 	Sources map[string]Pos `yaml:"-"`
+	// Dir is the folder relative paths (prompts, recordings) are taken from; "" means the
+	// working directory (the embedded default config).
+	Dir string `yaml:"-"`
 }
 
 // Pos is a place in a config file.

@@ -1,0 +1,172 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestDefaultConfig(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatalf("embedded default config does not parse:\n%v", err)
+	}
+	if got := c.SIP.UDP; len(got) != 1 || got[0] != "127.0.0.1:5060" {
+		t.Errorf("sip.udp = %v, want loopback only", got)
+	}
+	outbound := 0
+	for _, u := range c.Users {
+		if u.Extension >= "1001" && u.Extension <= "1010" && u.Secret != "secret"+u.Extension {
+			t.Errorf("user %s secret = %q", u.Extension, u.Secret)
+		}
+		if u.Outbound {
+			outbound++
+		}
+	}
+	if outbound != 5 {
+		t.Errorf("%d users may call out, want 5 (1001-1005)", outbound)
+	}
+	if c.Trunks[0].Name != "carrier" || c.Trunks[0].Sources[0] != "127.0.0.1:5080" {
+		t.Errorf("trunk = %+v", c.Trunks[0])
+	}
+	if c.Queues != nil && c.Queues[0].WrapUp == 0 {
+		t.Errorf("defaults not applied to queues")
+	}
+	if *c.Trunks[0].OptionsInterval != Duration(30*time.Second) {
+		t.Errorf("trunk options_interval default = %v", c.Trunks[0].OptionsInterval)
+	}
+}
+
+// TestErrors is the table of operator mistakes and the message each must get, with the
+// file:line:column of the offending field.
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string // each must appear, in this order
+	}{
+		{"unknown top-level field", "sipp:\n  udp: []\n",
+			[]string{`c.yaml:1:1: sipp: unknown field "sipp"`}},
+		{"unknown nested field", "sip:\n  realm: x\n  relam: y\n",
+			[]string{`c.yaml:3:3: sip.relam: unknown field "relam"`}},
+		{"wrong type", "sip:\n  udp: 127.0.0.1:5060\n",
+			[]string{`c.yaml:2:8: sip.udp: want a list, got "127.0.0.1:5060"`}},
+		{"bad duration", "sip:\n  nonce_ttl: 300\n",
+			[]string{`c.yaml:2:14: sip.nonce_ttl: want a duration such as 30s or 5m, got "300"`}},
+		{"duplicate key", "sip:\n  realm: a\n  realm: b\n",
+			[]string{`c.yaml:3:3: sip.realm: duplicate key "realm"`}},
+		{"bad listen address", "sip:\n  udp: [\"127.0.0.1\"]\n",
+			[]string{`c.yaml:2:9: sip.udp[0]: want host:port`}},
+		{"duplicate extension and missing secret", "users:\n  - {extension: \"1001\", secret: a}\n  - {extension: \"1001\", secret: b}\n  - {extension: \"1002\"}\n",
+			[]string{`c.yaml:3:17: users[1].extension: duplicate extension "1001"`, `c.yaml:4:5: users[2]: extension "1002" needs a secret`}},
+		{"unset environment variable", "users:\n  - extension: \"1001\"\n    secret: ${NOT_SET_ANYWHERE}\n",
+			[]string{`c.yaml:3:13: users[0].secret: environment variable NOT_SET_ANYWHERE is not set`}},
+		{"bad CIDR", "trunks:\n  - name: t\n    sources: [\"10.0.0.1/8\", \"nonsense\"]\n",
+			[]string{`trunks[0].sources[0]: CIDR "10.0.0.1/8" has host bits set (did you mean 10.0.0.0/8?)`, `trunks[0].sources[1]: want an IP, CIDR or IP:port, got "nonsense"`}},
+		{"duplicate DID with and without +", "users:\n  - {extension: \"1001\", secret: a}\nnumbers:\n  - {did: \"+1555\", target: \"1001\"}\n  - {did: \"1555\", target: \"1001\"}\n",
+			[]string{`c.yaml:5:11: numbers[1].did: duplicate number "1555" (numbers match with or without +)`}},
+		{"number to unknown extension", "numbers:\n  - {did: \"1555\", target: \"1009\"}\n",
+			[]string{`c.yaml:2:27: numbers[0].target: unknown extension "1009"`}},
+		{"bad time zone and hours", "users:\n  - {extension: \"1\", secret: a}\nnumbers:\n  - did: \"1555\"\n    target: \"1\"\n    timezone: Europe/Pari\n    hours:\n      - days: mon-fry\n        open: [\"18:00-09:00\"]\n",
+			[]string{`c.yaml:6:15: numbers[0].timezone: unknown time zone "Europe/Pari"`, `c.yaml:8:15: numbers[0].hours[0].days: unknown day "fry"`, `c.yaml:9:16: numbers[0].hours[0].open[0]: range "18:00-09:00" ends before it starts`}},
+		{"flow graph errors", `queues:
+  - name: sales
+flows:
+  - name: f
+    nodes:
+      - {id: a, type: menu, prompt: p, choices: [{digits: "1", next: b}, {digits: "2", next: nowhere}]}
+      - {id: b, type: queue, queue: nosuch}
+      - {id: c, type: hangup}
+      - {id: d, type: dance}
+`, []string{`flows[0].nodes[0].choices[1].next: unknown node "nowhere"`, `flows[0].nodes[1].queue: unknown queue "nosuch"`,
+			`flows[0].nodes[2]: node "c" cannot be reached from "a"`, `flows[0].nodes[3].type: unknown node type "dance"`}},
+		{"skills, queues and agents", `skills:
+  - {name: language, type: enum, values: [en, fr]}
+  - {name: sales, type: proficiency}
+queues:
+  - name: q
+    requirements: ["language == de", "sales >= 11", "vip"]
+    overflow: q
+agents:
+  - {id: a1, extension: "77", skills: {sales: "12"}, queues: [nope], capacity: {fax: 1}}
+`, []string{`queues[0].requirements[0]: skill language is one of en, fr, got "de"`, `queues[0].requirements[1]: skill sales is a proficiency from 0 to 10`,
+			`queues[0].requirements[2]: unknown skill "vip"`, `queues[0].overflow: unknown queue "q"`,
+			`agents[0].extension: unknown extension "77"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse("c.yaml", []byte(tc.yaml), env(nil))
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			msg := err.Error()
+			rest := msg
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("error does not contain %q (in order); got:\n%s", w, msg)
+				}
+				rest = rest[i+len(w):]
+			}
+			var one *Error
+			if !errors.As(err, &one) || one.Pos.File != "c.yaml" {
+				t.Errorf("errors.As(*Error) = %v, want a positioned error", one)
+			}
+		})
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	c, err := parse("c.yaml", []byte("users:\n  - {extension: \"1001\", secret: \"${S1}\"}\n"), env(map[string]string{"S1": "hunter2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Users[0].Secret != "hunter2" {
+		t.Errorf("secret = %q", c.Users[0].Secret)
+	}
+}
+
+func TestFolderOfFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("10-users.yaml", "users:\n  - {extension: \"1001\", secret: a}\n")
+	write("20-more.yaml", "users:\n  - {extension: \"1002\", secret: b}\n  - {extension: \"1001\", secret: c}\nsip:\n  realm: x\n")
+	_, err := Load(dir)
+	if w := filepath.Join(dir, "20-more.yaml") + `:3:17: users[2].extension: duplicate extension "1001"`; err == nil || !strings.Contains(err.Error(), w) {
+		t.Errorf("error %v does not contain %q", err, w)
+	}
+	write("30-sip.yaml", "sip:\n  realm: y\n")
+	_, err = Load(dir)
+	if w := filepath.Join(dir, "30-sip.yaml") + `:2:3: sip.realm: already set in ` + filepath.Join(dir, "20-more.yaml") + `:5`; err == nil || !strings.Contains(err.Error(), w) {
+		t.Errorf("error %v does not contain %q", err, w)
+	}
+}
+
+func TestScheduleSyntax(t *testing.T) {
+	days, err := ParseDays("fri-mon")
+	if err != nil || days != [7]bool{true, true, false, false, false, true, true} {
+		t.Errorf("fri-mon = %v, %v", days, err)
+	}
+	if from, to, err := ParseClockRange("00:00-24:00"); err != nil || from != 0 || to != 1440 {
+		t.Errorf("whole day = %d-%d %v", from, to, err)
+	}
+	if d, err := ParseDate("12-25"); err != nil || d.Year != 0 || d.Month != 12 || d.Day != 25 {
+		t.Errorf("yearly date = %+v %v", d, err)
+	}
+	if d, err := ParseDate("02-29"); err != nil || d.Day != 29 {
+		t.Errorf("yearly 29 February = %+v %v", d, err)
+	}
+	if _, err := ParseDate("2026-02-29"); err == nil {
+		t.Error("2026-02-29 accepted")
+	}
+}
