@@ -1,0 +1,81 @@
+// Package lint guards the dependency direction of DESIGN: cmd → sip, channels, web → ivr →
+// acd, media, store, config. A package may import only the ccswitch packages listed for it.
+package lint
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ccswitch/ccswitch"
+
+// allowed lists, per package prefix, the ccswitch packages it may import (prefixes too).
+// The most specific prefix wins. Test files are not checked.
+var allowed = map[string][]string{
+	"acd":      {"acd"},
+	"media":    {"media"},
+	"store":    {"store"},
+	"configs":  {},
+	"config":   {"config", "configs"},
+	"ivr":      {"ivr", "config"},
+	"sip":      {"sip", "config", "store", "media"},
+	"channels": {"channels", "acd", "ivr", "config", "store"},
+	"web":      {"web", "channels", "acd", "ivr", "config", "store"},
+	"bench":    {"bench", "acd", "media", "sip", "config", "store"},
+	"internal": {"internal"},
+	"cmd":      {"sip", "media", "ivr", "acd", "channels", "web", "config", "configs", "store"},
+}
+
+func TestDependencyDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-e", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		rule, ok := ruleFor(rel)
+		if !ok {
+			t.Errorf("%s: no dependency rule; add one to internal/lint", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, module+"/")
+			if !permitted(dep, rule) {
+				t.Errorf("%s imports %s, against the dependency direction (allowed: %v)", rel, dep, rule)
+			}
+		}
+	}
+}
+
+func ruleFor(rel string) ([]string, bool) {
+	best, found := "", false
+	for prefix := range allowed {
+		if (rel == prefix || strings.HasPrefix(rel, prefix+"/")) && len(prefix) >= len(best) {
+			best, found = prefix, true
+		}
+	}
+	return allowed[best], found
+}
+
+func permitted(dep string, rule []string) bool {
+	for _, p := range rule {
+		if dep == p || strings.HasPrefix(dep, p+"/") {
+			return true
+		}
+	}
+	// Every package may use the shared test and helper packages under internal/.
+	return strings.HasPrefix(dep, "internal/")
+}
