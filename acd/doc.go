@@ -1,0 +1,93 @@
+// Package acd is the queue engine: it decides which agent is offered
+// which task, for voice and text channels alike.
+//
+// # Model
+//
+// Skills (SkillDef) are typed: proficiency 0–10, boolean, text (exact
+// match) or enum (ordered named values). Agents (AgentDef) carry skills
+// directly or through profiles, serve queues, and have a capacity per
+// Channel plus an optional cross-channel rule (Blocks, NoChatDuringCall).
+// Queues (QueueDef) have requirements written as conditions
+// (ParseCondition: `language == fr`, `sales >= 6`, `vip`, `!trainee`,
+// `tier in (gold, platinum)`), an ordering Strategy, wrap-up, RONA
+// timeout and miss policy, max wait with overflow, and relaxation steps
+// (RelaxStep) that loosen the requirements while a task waits. A Task
+// adds its own requirements and a priority.
+//
+// A task is queued, then reserved (offered to one agent), then accepted,
+// completed, and its agent wraps up. Reject, or no answer within the
+// queue's RONATimeout, puts the task back at its original place for the
+// next best agent; after RONAMisses consecutive misses the agent goes to
+// state RONA. Cancel abandons a waiting or reserved task; Transfer moves
+// it to another queue keeping its place; max wait moves it to the
+// overflow queue or ends it timed out.
+//
+// # Goroutines
+//
+// One goroutine, the one calling Run, owns all routing state. Every
+// other method of Engine may be called from any goroutine: commands
+// (Enqueue, Cancel, Transfer, Complete, EndWrapUp, Accept, Reject,
+// AgentLogin, AgentLogout, SetState, Apply) are copied into a bounded
+// lock-free ring and return at once; they never block, and return
+// ErrBusy when the ring is full (nothing was submitted) or ErrClosed
+// after Run returned. Their effects, and any failure found on the engine
+// goroutine, come back as Events through the Sink, which is called on
+// the Run goroutine and must not block. Sync waits for everything
+// submitted before it. Snapshot reads the last published Snapshot
+// through an atomic pointer and never blocks. The package has no mutex.
+//
+// # Using it from the voice and text paths
+//
+// Enqueue a Task when a contact arrives (ID = call or conversation ID).
+// On EventReservationCreated ring the agent's device (voice) or show the
+// offer (text), bounded by Event.Timeout; call Accept when the agent
+// answers, Reject when the agent declines. On EventReservationTimedOut
+// or EventReservationCanceled stop ringing. An Accept that loses the race
+// with the timeout comes back as EventCommandFailed with
+// ErrNoReservation: hang up the agent leg. When the caller hangs up
+// before acceptance call Cancel; when the accepted contact ends call
+// Complete; EndWrapUp (or the queue's WrapUp timer) frees the agent.
+//
+// # Invariants
+//
+// Tests cite these numbers.
+//
+//  1. A live task is in exactly one place: waiting in one class, or
+//     reserved to exactly one agent, or accepted, or in wrap-up. It is
+//     never reserved to two agents.
+//  2. Every enqueued task ends with exactly one terminal event
+//     (EventTaskCompleted, EventTaskAbandoned, EventTaskTimedOut); until
+//     then it is live and can be named by its ID. No task is lost.
+//  3. A reservation is created only if the agent is Available, holds
+//     fewer tasks on the channel than its capacity, and no task it holds
+//     blocks the channel. So no agent is ever above capacity.
+//  4. Every reservation ends with exactly one of accepted, rejected,
+//     timed out or canceled, and times out no later than the queue's
+//     RONATimeout after it was created (once the clock reaches it): no
+//     agent stays reserved.
+//  5. Routing is work-conserving: after every command, no routable agent
+//     is eligible for a waiting task (unless that task excludes it, see 8).
+//  6. Order: an agent who becomes routable takes, across all its queues
+//     and channels, the eligible waiting task with the highest priority,
+//     then the earliest arrival (deterministic, by arrival sequence). A
+//     task that arrives takes the eligible routable agent with the lowest
+//     strategy rank, then the one declared first.
+//  7. Relaxation: step k of a queue applies to a task once it has waited
+//     RelaxStep.After in the queue, never before; stages only grow while
+//     the task stays in the queue, and relaxing never changes its place.
+//  8. A rejected or timed-out task keeps its place (arrival sequence)
+//     and is not offered again, in this queue, to the last four agents
+//     who refused it.
+//  9. A published Snapshot is never modified.
+//
+// # Performance
+//
+// Waiting tasks are grouped in classes (queue, channel, requirements,
+// relaxation stage); each class keeps a heap of its tasks and a heap of
+// its routable eligible agents, and each agent lists the classes it is
+// eligible for. A decision touches the heads of the agent's classes or
+// one class's agent heap, never every agent or task. Tasks live in a
+// slab and are reused; deadlines sit in per-queue sorted intrusive lists
+// behind one clock timer. No allocation happens per decision in steady
+// state.
+package acd

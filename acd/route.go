@@ -1,0 +1,734 @@
+package acd
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+func (e *Engine) taskAt(slot int32) *task {
+	return &e.chunks[slot/chunk][slot%chunk]
+}
+
+func (e *Engine) allocTask() *task {
+	var s int32
+	if n := len(e.free); n > 0 {
+		s = e.free[n-1]
+		e.free = e.free[:n-1]
+	} else {
+		if e.nslots >= maxTasks {
+			return nil
+		}
+		if int(e.nslots)%chunk == 0 {
+			e.chunks = append(e.chunks, make([]task, chunk))
+		}
+		s = e.nslots
+		e.nslots++
+	}
+	t := e.taskAt(s)
+	*t = task{slot: s, hidx: -1}
+	return t
+}
+
+func (e *Engine) freeTask(t *task) {
+	delete(e.taskIdx, t.id)
+	s := t.slot
+	*t = task{slot: s, hidx: -1}
+	e.free = append(e.free, s)
+}
+
+func (e *Engine) lookupTask(id string) *task {
+	s, ok := e.taskIdx[id]
+	if !ok {
+		return nil
+	}
+	return e.taskAt(s)
+}
+
+func (e *Engine) lookupRes(r ReservationID) *task {
+	s := int32(r & slotMask)
+	if s >= e.nslots {
+		return nil
+	}
+	t := e.taskAt(s)
+	if t.state != tsReserved || t.res != r {
+		return nil
+	}
+	return t
+}
+
+// setTS moves t to state s, keeping the queue's counters.
+func (e *Engine) setTS(t *task, s taskState) {
+	if q := t.q; q != nil {
+		switch t.state {
+		case tsWaiting:
+			q.nWaiting--
+		case tsReserved:
+			q.nReserved--
+		case tsAccepted:
+			q.nBusy--
+		}
+		switch s {
+		case tsWaiting:
+			q.nWaiting++
+		case tsReserved:
+			q.nReserved++
+		case tsAccepted:
+			q.nBusy++
+		}
+	}
+	t.state = s
+}
+
+func prioKey(p int) uint64 {
+	p = max(min(p, math.MaxInt16), math.MinInt16)
+	return uint64(math.MaxInt16-p) << 48
+}
+
+// internReqs returns the interned requirement set for cs, validating it
+// against the current model.
+func (e *Engine) internReqs(cs []Condition) (*reqset, error) {
+	if len(cs) == 0 {
+		return e.emptyRS, nil
+	}
+	h := hashConds(cs)
+	for rs := e.reqsets[h]; rs != nil; rs = rs.next {
+		if condsEqual(rs.conds, cs) {
+			return rs, nil
+		}
+	}
+	for _, c := range cs {
+		if err := e.m.checkCondition(c); err != nil {
+			return nil, err
+		}
+	}
+	e.nreqsets++
+	rs := &reqset{id: e.nreqsets, hash: h, conds: cloneConds(cs), next: e.reqsets[h]}
+	e.reqsets[h] = rs
+	return rs, nil
+}
+
+func (e *Engine) enqueue(c *command) {
+	if _, dup := e.taskIdx[c.id]; dup {
+		e.fail(c, fmt.Errorf("enqueue %s: %w", c.id, ErrDuplicateTask))
+		return
+	}
+	q := e.queueIdx[c.arg]
+	if q == nil {
+		e.fail(c, fmt.Errorf("enqueue %s: queue %q: %w", c.id, c.arg, ErrUnknownQueue))
+		return
+	}
+	if c.ch >= NumChannels || q.m.chans&(1<<c.ch) == 0 {
+		e.fail(c, fmt.Errorf("enqueue %s: queue %s: %v: %w", c.id, q.m.name, c.ch, ErrChannel))
+		return
+	}
+	rs, err := e.internReqs(c.reqs)
+	if err != nil {
+		e.fail(c, fmt.Errorf("enqueue %s: %w", c.id, err))
+		return
+	}
+	t := e.allocTask()
+	if t == nil {
+		e.fail(c, fmt.Errorf("enqueue %s: %d live tasks: %w", c.id, maxTasks, ErrBusy))
+		return
+	}
+	e.seq++
+	t.id, t.ch, t.prio, t.rs, t.attrs = c.id, c.ch, c.prio, rs, c.attrs
+	t.seq, t.arrived = e.seq, e.now
+	e.taskIdx[c.id] = t.slot
+	e.enterQueue(t, q, EventTaskQueued, nil)
+}
+
+// enterQueue puts t in q as a new arrival in that queue, keeping its
+// place (arrival sequence), and routes it.
+func (e *Engine) enterQueue(t *task, q *queue, kind EventKind, from *queue) {
+	t.q = q
+	t.state = tsFree
+	t.key = prioKey(t.prio+q.m.prio) | t.seq
+	t.queuedAt = e.now
+	t.stage = 0
+	t.nexcl = 0
+	t.maxWait = false
+	q.stats.entered++
+	e.linkWaiting(t)
+	ev := Event{Kind: kind, Task: t.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)}
+	if from != nil {
+		ev.Queue, ev.Target = from.m.name, q.m.name
+	}
+	e.emit(ev)
+	e.route(t)
+}
+
+// linkWaiting links t into its queue's wait and relaxation lists, with
+// the stage due at the current time (steps already due apply at once).
+func (e *Engine) linkWaiting(t *task) {
+	q := t.q
+	md := q.m.maxWait
+	if md == 0 {
+		md = math.MaxInt64 / 4
+	}
+	q.wait.insert(t, t.queuedAt+md)
+	e.noteDeadline(t.queuedAt + md)
+	for int(t.stage) < len(q.m.relax) && t.queuedAt+q.m.relax[t.stage].after <= e.now {
+		t.stage++
+	}
+	if int(t.stage) < len(q.m.relax) {
+		d := t.queuedAt + q.m.relax[t.stage].after
+		q.relax[t.stage].insert(t, d)
+		e.noteDeadline(d)
+	}
+}
+
+func (e *Engine) noteDeadline(d int64) {
+	if d < e.next {
+		e.next = d
+	}
+}
+
+func (e *Engine) waited(t *task) time.Duration { return time.Duration(e.now - t.arrived) }
+
+// route offers t to the best routable agent of its class, or leaves it
+// waiting there.
+func (e *Engine) route(t *task) {
+	c := e.classFor(t)
+	t.cls = c
+	if m := e.bestAgent(c, t); m != nil {
+		a := m.a
+		if e.onDecision != nil {
+			e.onDecision(t, a, false)
+		}
+		e.reserve(t, a)
+		e.refreshAgent(a)
+		e.report(a)
+		return
+	}
+	e.setTS(t, tsWaiting)
+	c.tasks.push(t)
+}
+
+// bestAgent returns the best routable member of c that t does not
+// exclude, or nil.
+func (e *Engine) bestAgent(c *class, t *task) *member {
+	m := c.agents.peek()
+	if m == nil || t.nexcl == 0 || !t.excludes(m.a) {
+		return m
+	}
+	// Rare: set aside excluded agents, then restore them.
+	sc := e.scratchM[:0]
+	for m != nil && t.excludes(m.a) {
+		c.agents.remove(m)
+		sc = append(sc, m)
+		m = c.agents.peek()
+	}
+	for _, x := range sc {
+		c.agents.push(x)
+	}
+	clear(sc)
+	e.scratchM = sc[:0]
+	return m
+}
+
+// bestTaskFor returns the best waiting task of c that does not exclude
+// a, or nil.
+func (e *Engine) bestTaskFor(c *class, a *agent) *task {
+	t := c.tasks.peek()
+	if t == nil || t.nexcl == 0 || !t.excludes(a) {
+		return t
+	}
+	sc := e.scratch[:0]
+	for t != nil && t.excludes(a) && len(sc) < 64 {
+		c.tasks.remove(t)
+		sc = append(sc, t)
+		t = c.tasks.peek()
+	}
+	if t != nil && t.excludes(a) {
+		t = nil
+	}
+	for _, x := range sc {
+		c.tasks.push(x)
+	}
+	clear(sc)
+	e.scratch = sc[:0]
+	return t
+}
+
+func (e *Engine) classFor(t *task) *class {
+	k := classKey{q: t.q.idx, rs: t.rs.id, ch: t.ch, stage: t.stage}
+	if c := e.classes[k]; c != nil {
+		return c
+	}
+	return e.newClass(k, t.q, t.rs)
+}
+
+func (e *Engine) newClass(k classKey, q *queue, rs *reqset) *class {
+	conds := q.m.effective(rs.conds, int(k.stage))
+	c := &class{key: k, q: q}
+	seen := map[int32]bool{}
+	for _, x := range conds {
+		cc, err := e.m.compileCond(x)
+		if err != nil { // validated before; unreachable
+			panic(fmt.Sprintf("acd: compile %v: %v", x, err))
+		}
+		c.conds = append(c.conds, cc)
+		if e.m.skills[cc.skill].typ == Proficiency && !seen[cc.skill] {
+			seen[cc.skill] = true
+			c.score = append(c.score, cc.skill)
+		}
+	}
+	e.classes[k] = c
+	q.classes = append(q.classes, c)
+	for _, a := range q.members {
+		if a.m.capacity[k.ch] == 0 || !c.matches(a) {
+			continue
+		}
+		m := &member{a: a, c: c, hidx: -1}
+		c.members = append(c.members, m)
+		a.mem[k.ch] = append(a.mem[k.ch], m)
+		if a.routable(k.ch) {
+			m.rank = e.rank(m)
+			c.agents.push(m)
+		}
+	}
+	return c
+}
+
+func (c *class) matches(a *agent) bool {
+	for i := range c.conds {
+		if !c.conds[i].match(a.m.vals) {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) rank(m *member) int64 {
+	a := m.a
+	info := AgentInfo{IdleSince: a.idleSince, LastOffer: a.lastOffer, Load: a.active + a.wrap}
+	if a.totalCap > 0 {
+		info.Occupancy = info.Load * 1000 / a.totalCap
+	}
+	for _, s := range m.c.score {
+		if v := a.m.vals[s]; v > 0 {
+			info.Score += int(v)
+		}
+	}
+	return m.c.q.m.strategy.Rank(info)
+}
+
+// reserve offers t to a.
+func (e *Engine) reserve(t *task, a *agent) {
+	e.setTS(t, tsReserved)
+	e.resSeq++
+	e.offerSeq++
+	t.res = ReservationID(e.resSeq<<slotBits | uint64(t.slot))
+	t.agent = a
+	a.load[t.ch]++
+	a.active++
+	a.lastOffer = e.offerSeq
+	a.held = append(a.held, t)
+	d := e.now + t.q.m.rona
+	t.q.rona.insert(t, d)
+	e.noteDeadline(d)
+	e.emit(Event{Kind: EventReservationCreated, Task: t.id, Agent: a.m.id, Queue: t.q.m.name,
+		Channel: t.ch, Reservation: t.res, Timeout: e.nowT.Add(time.Duration(t.q.m.rona)), Wait: e.waited(t)})
+}
+
+// release takes t off its agent's load; the caller refreshes the agent.
+func (e *Engine) release(t *task) *agent {
+	a := t.agent
+	t.agent = nil
+	a.load[t.ch]--
+	switch t.state {
+	case tsReserved, tsAccepted:
+		a.active--
+	case tsWrapUp:
+		a.wrap--
+	}
+	a.dropHeld(t)
+	if a.active == 0 && a.wrap == 0 {
+		a.idleSince = e.now
+	}
+	return a
+}
+
+// agentChanged gives a available agent its best tasks, then updates the
+// class heaps and reports its state.
+func (e *Engine) agentChanged(a *agent) {
+	e.tryAgent(a)
+	e.refreshAgent(a)
+	e.report(a)
+}
+
+// tryAgent reserves to a the best tasks it can take across all its
+// queues and channels, by (priority, arrival).
+func (e *Engine) tryAgent(a *agent) {
+	for a.state == Available && !a.detached {
+		var best *task
+		for ch := Channel(0); ch < NumChannels; ch++ {
+			if !a.routable(ch) {
+				continue
+			}
+			for _, m := range a.mem[ch] {
+				t := e.bestTaskFor(m.c, a)
+				if t != nil && (best == nil || t.key < best.key) {
+					best = t
+				}
+			}
+		}
+		if best == nil {
+			return
+		}
+		best.cls.tasks.remove(best)
+		if e.onDecision != nil {
+			e.onDecision(best, a, true)
+		}
+		e.reserve(best, a)
+	}
+}
+
+// refreshAgent makes a's presence in class heaps match its routability
+// and rank.
+func (e *Engine) refreshAgent(a *agent) {
+	var blocked uint8
+	if a.state == Available && !a.detached {
+		blocked = a.blocked()
+	}
+	for ch := Channel(0); ch < NumChannels; ch++ {
+		ok := a.state == Available && !a.detached && a.load[ch] < a.m.capacity[ch] && blocked&(1<<ch) == 0
+		for _, m := range a.mem[ch] {
+			switch {
+			case ok:
+				r := e.rank(m)
+				if m.hidx < 0 {
+					m.rank = r
+					m.c.agents.push(m)
+				} else if r != m.rank {
+					m.rank = r
+					m.c.agents.fix(int(m.hidx))
+				}
+			case m.hidx >= 0:
+				m.c.agents.remove(m)
+			}
+		}
+	}
+}
+
+// report emits EventAgentState if a's derived state or reason changed.
+func (e *Engine) report(a *agent) {
+	s := a.derived()
+	r := ""
+	if s == NotReady || s == RONA {
+		r = a.reason
+	}
+	if s == a.reported && r == a.repReason {
+		return
+	}
+	a.reported, a.repReason, a.since = s, r, e.now
+	e.emit(Event{Kind: EventAgentState, Agent: a.m.id, State: s, Reason: r})
+}
+
+func (e *Engine) accept(c *command) {
+	t := e.lookupRes(c.res)
+	if t == nil {
+		e.fail(c, fmt.Errorf("accept %d: %w", c.res, ErrNoReservation))
+		return
+	}
+	q, a := t.q, t.agent
+	t.unlink(lnTimer)
+	t.unlink(lnRelax)
+	t.unlink(lnWait)
+	e.setTS(t, tsAccepted)
+	a.misses = 0
+	w := e.now - t.queuedAt
+	q.stats.answered++
+	q.stats.answerNs += w
+	if w <= q.m.sl {
+		q.stats.answeredInSL++
+	}
+	e.emit(Event{Kind: EventReservationAccepted, Task: t.id, Agent: a.m.id, Queue: q.m.name,
+		Channel: t.ch, Reservation: t.res, Wait: e.waited(t)})
+}
+
+func (e *Engine) reject(c *command) {
+	t := e.lookupRes(c.res)
+	if t == nil {
+		e.fail(c, fmt.Errorf("reject %d: %w", c.res, ErrNoReservation))
+		return
+	}
+	t.q.stats.rejected++
+	e.miss(t, EventReservationRejected)
+}
+
+// miss handles a rejected or unanswered reservation: the task goes back
+// to its place, excluding this agent, and the agent may go to RONA.
+func (e *Engine) miss(t *task, kind EventKind) {
+	t.unlink(lnTimer)
+	q := t.q
+	a := e.release(t)
+	e.emit(Event{Kind: kind, Task: t.id, Agent: a.m.id, Queue: q.m.name, Channel: t.ch, Reservation: t.res, Wait: e.waited(t)})
+	t.res = 0
+	t.exclude(a)
+	a.misses++
+	if q.m.ronaMisses > 0 && a.misses >= q.m.ronaMisses && a.state == Available {
+		a.state, a.reason, a.misses = RONA, "rona", 0
+	}
+	e.refreshAgent(a)
+	e.requeue(t)
+	e.agentChanged(a)
+}
+
+// requeue puts a task whose reservation ended back at its place.
+func (e *Engine) requeue(t *task) {
+	e.setTS(t, tsFree)
+	if t.maxWait {
+		e.maxWaitPassed(t)
+		return
+	}
+	e.route(t)
+}
+
+func (e *Engine) cancel(c *command) {
+	t := e.lookupTask(c.id)
+	if t == nil {
+		e.fail(c, fmt.Errorf("cancel %s: %w", c.id, ErrUnknownTask))
+		return
+	}
+	switch t.state {
+	case tsWaiting:
+		t.cls.tasks.remove(t)
+	case tsReserved:
+		a := e.cancelReservation(t)
+		defer e.agentChanged(a)
+	default:
+		e.fail(c, fmt.Errorf("cancel %s: accepted or completed: %w", c.id, ErrTaskState))
+		return
+	}
+	t.q.stats.abandoned++
+	e.end(t, EventTaskAbandoned, "")
+}
+
+// cancelReservation withdraws t's pending reservation without counting
+// a miss; the caller decides where t goes and refreshes the agent.
+func (e *Engine) cancelReservation(t *task) *agent {
+	t.unlink(lnTimer)
+	a := e.release(t)
+	e.emit(Event{Kind: EventReservationCanceled, Task: t.id, Agent: a.m.id, Queue: t.q.m.name, Channel: t.ch, Reservation: t.res})
+	t.res = 0
+	e.setTS(t, tsFree)
+	return a
+}
+
+// end emits the terminal event of a task that holds no agent and frees it.
+func (e *Engine) end(t *task, kind EventKind, reason string) {
+	t.unlink(lnRelax)
+	t.unlink(lnWait)
+	t.unlink(lnTimer)
+	e.setTS(t, tsFree)
+	e.emit(Event{Kind: kind, Task: t.id, Queue: t.q.m.name, Channel: t.ch, Wait: e.waited(t), Reason: reason})
+	e.freeTask(t)
+}
+
+func (e *Engine) transfer(c *command) {
+	t := e.lookupTask(c.id)
+	if t == nil {
+		e.fail(c, fmt.Errorf("transfer %s: %w", c.id, ErrUnknownTask))
+		return
+	}
+	q2 := e.queueIdx[c.arg]
+	if q2 == nil {
+		e.fail(c, fmt.Errorf("transfer %s: queue %q: %w", c.id, c.arg, ErrUnknownQueue))
+		return
+	}
+	if q2.m.chans&(1<<t.ch) == 0 {
+		e.fail(c, fmt.Errorf("transfer %s: queue %s: %v: %w", c.id, c.arg, t.ch, ErrChannel))
+		return
+	}
+	var a *agent
+	switch t.state {
+	case tsWaiting:
+		t.cls.tasks.remove(t)
+	case tsReserved:
+		a = e.cancelReservation(t)
+	case tsAccepted:
+		a = e.release(t)
+	default:
+		e.fail(c, fmt.Errorf("transfer %s: completed: %w", c.id, ErrTaskState))
+		return
+	}
+	e.setTS(t, tsFree)
+	t.unlink(lnRelax)
+	t.unlink(lnWait)
+	from := t.q
+	from.stats.transferred++
+	e.enterQueue(t, q2, EventTaskTransferred, from)
+	if a != nil {
+		e.agentChanged(a)
+	}
+}
+
+func (e *Engine) complete(c *command) {
+	t := e.lookupTask(c.id)
+	if t == nil {
+		e.fail(c, fmt.Errorf("complete %s: %w", c.id, ErrUnknownTask))
+		return
+	}
+	if t.state != tsAccepted {
+		e.fail(c, fmt.Errorf("complete %s: not accepted: %w", c.id, ErrTaskState))
+		return
+	}
+	q, a := t.q, t.agent
+	q.stats.completed++
+	e.emit(Event{Kind: EventTaskCompleted, Task: t.id, Agent: a.m.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)})
+	if q.m.wrapUp > 0 {
+		e.setTS(t, tsWrapUp)
+		a.active--
+		a.wrap++
+		d := e.now + q.m.wrapUp
+		q.wrap.insert(t, d)
+		e.noteDeadline(d)
+		e.report(a)
+		return
+	}
+	e.setTS(t, tsWrapUp) // release counts it as wrap-up
+	a.active--
+	a.wrap++
+	e.release(t)
+	e.freeTask(t)
+	e.agentChanged(a)
+}
+
+func (e *Engine) endWrapUpCmd(c *command) {
+	t := e.lookupTask(c.id)
+	if t == nil || t.state != tsWrapUp {
+		e.fail(c, fmt.Errorf("end wrap-up %s: %w", c.id, ErrUnknownTask))
+		return
+	}
+	e.endWrapUp(t)
+}
+
+func (e *Engine) endWrapUp(t *task) {
+	t.unlink(lnTimer)
+	a := e.release(t)
+	e.emit(Event{Kind: EventWrapUpEnded, Task: t.id, Agent: a.m.id, Queue: t.q.m.name, Channel: t.ch})
+	e.freeTask(t)
+	e.agentChanged(a)
+}
+
+func (e *Engine) setAgentState(c *command, s AgentState) {
+	a := e.agentIdx[c.id]
+	if a == nil {
+		e.fail(c, fmt.Errorf("%s %s: %w", cmdNames[c.kind], c.id, ErrUnknownAgent))
+		return
+	}
+	prev := a.state
+	a.state = s
+	a.reason = ""
+	if s == NotReady {
+		a.reason = c.arg
+	}
+	if s == Available && prev != Available {
+		a.misses = 0
+		if a.active == 0 && a.wrap == 0 {
+			a.idleSince = e.now
+		}
+	}
+	if s == Offline {
+		e.refreshAgent(a) // out of the heaps before its tasks are re-routed
+		// Withdraw pending offers; their tasks go back to their place.
+		for i := 0; i < len(a.held); {
+			t := a.held[i]
+			if t.state != tsReserved {
+				i++
+				continue
+			}
+			e.cancelReservation(t)
+			e.requeue(t)
+		}
+	}
+	e.agentChanged(a)
+}
+
+// maxWaitPassed moves a waiting (not reserved) task to its overflow
+// queue or ends it timed out.
+func (e *Engine) maxWaitPassed(t *task) {
+	q := t.q
+	if t.state == tsWaiting {
+		t.cls.tasks.remove(t)
+	}
+	e.setTS(t, tsFree)
+	if q2 := e.queueIdx[q.m.overflow]; q2 != nil && q2.m.chans&(1<<t.ch) != 0 {
+		t.unlink(lnRelax)
+		t.unlink(lnWait)
+		q.stats.overflowed++
+		e.enterQueue(t, q2, EventTaskOverflowed, q)
+		return
+	}
+	q.stats.timedOut++
+	e.end(t, EventTaskTimedOut, "max wait")
+}
+
+// fireTimers runs every deadline that is due, then recomputes e.next.
+func (e *Engine) fireTimers() {
+	e.armed = math.MaxInt64
+	for {
+		e.next = math.MaxInt64
+		for _, q := range e.queues {
+			for s := range q.relax {
+				l := &q.relax[s]
+				for l.head != nil && l.head.links[lnRelax].deadline <= e.now {
+					e.relaxStep(l.head, s)
+				}
+			}
+			for q.wait.head != nil && q.wait.head.links[lnWait].deadline <= e.now {
+				t := q.wait.head
+				q.wait.remove(t)
+				if t.state == tsReserved {
+					t.maxWait = true
+					continue
+				}
+				e.maxWaitPassed(t)
+			}
+			for q.rona.head != nil && q.rona.head.links[lnTimer].deadline <= e.now {
+				t := q.rona.head
+				q.stats.rona++
+				e.miss(t, EventReservationTimedOut)
+			}
+			for q.wrap.head != nil && q.wrap.head.links[lnTimer].deadline <= e.now {
+				e.endWrapUp(q.wrap.head)
+			}
+		}
+		for _, q := range e.queues {
+			for s := range q.relax {
+				if h := q.relax[s].head; h != nil {
+					e.noteDeadline(h.links[lnRelax].deadline)
+				}
+			}
+			for _, l := range []*dlist{&q.wait, &q.rona, &q.wrap} {
+				if l.head != nil {
+					e.noteDeadline(l.head.links[l.slot].deadline)
+				}
+			}
+		}
+		if e.next > e.now {
+			return
+		}
+	}
+}
+
+// relaxStep applies relaxation step s to t.
+func (e *Engine) relaxStep(t *task, s int) {
+	q := t.q
+	q.relax[s].remove(t)
+	t.stage = uint8(s + 1)
+	if s+1 < len(q.m.relax) {
+		d := t.queuedAt + q.m.relax[s+1].after
+		q.relax[s+1].insert(t, d)
+		e.noteDeadline(d)
+	}
+	e.emit(Event{Kind: EventTaskRelaxed, Task: t.id, Queue: q.m.name, Channel: t.ch, Stage: int(t.stage), Wait: e.waited(t)})
+	if t.state == tsWaiting {
+		t.cls.tasks.remove(t)
+		e.setTS(t, tsFree)
+		e.route(t)
+	}
+}

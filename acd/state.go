@@ -1,0 +1,225 @@
+package acd
+
+import (
+	"hash/maphash"
+	"slices"
+)
+
+type taskState uint8
+
+const (
+	tsFree taskState = iota
+	tsWaiting
+	tsReserved
+	tsAccepted
+	tsWrapUp
+)
+
+// Link slots of a task in deadline lists.
+const (
+	lnRelax = iota // queue.relax[stage]
+	lnWait         // queue.wait: every waiting or reserved task, by queuedAt
+	lnTimer        // queue.rona while reserved, queue.wrap while in wrap-up
+)
+
+// maxStages bounds the relaxation stages of a queue (steps + 1).
+const maxStages = 16
+
+const (
+	slotBits = 24
+	slotMask = 1<<slotBits - 1
+	maxTasks = 1 << slotBits
+	chunk    = 4096
+)
+
+type link struct {
+	prev, next *task
+	list       *dlist
+	deadline   int64
+}
+
+type task struct {
+	id       string
+	slot     int32
+	state    taskState
+	ch       Channel
+	stage    uint8
+	nexcl    uint8
+	maxWait  bool // max wait passed while reserved
+	prio     int
+	hidx     int32
+	seq      uint64
+	key      uint64
+	arrived  int64
+	queuedAt int64
+	q        *queue
+	rs       *reqset
+	cls      *class
+	agent    *agent
+	res      ReservationID
+	attrs    map[string]string
+	excl     [4]int32 // agents that refused this task in this queue
+	links    [3]link
+}
+
+func (t *task) excludes(a *agent) bool {
+	for i := 0; i < int(t.nexcl); i++ {
+		if t.excl[i] == a.idx {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *task) exclude(a *agent) {
+	if t.excludes(a) {
+		return
+	}
+	if int(t.nexcl) < len(t.excl) {
+		t.excl[t.nexcl] = a.idx
+		t.nexcl++
+		return
+	}
+	copy(t.excl[:], t.excl[1:])
+	t.excl[len(t.excl)-1] = a.idx
+}
+
+// reqset is an interned list of task requirements.
+type reqset struct {
+	id    int32
+	hash  uint64
+	conds []Condition
+	next  *reqset // same hash
+}
+
+type classKey struct {
+	q     int32
+	rs    int32
+	ch    Channel
+	stage uint8
+}
+
+// class groups the waiting tasks of one queue that share channel,
+// requirements and relaxation stage, with the agents that satisfy them.
+type class struct {
+	key     classKey
+	q       *queue
+	conds   []ccond
+	score   []int32 // proficiency skills named by conds
+	tasks   taskHeap
+	agents  agentHeap // routable members only
+	members []*member
+}
+
+// member is an agent's eligibility for a class.
+type member struct {
+	a    *agent
+	c    *class
+	rank int64
+	hidx int32
+}
+
+type agent struct {
+	idx       int32
+	m         *agentModel
+	state     AgentState // presence: Offline, Available, NotReady, RONA
+	reason    string
+	reported  AgentState
+	repReason string
+	since     int64
+	idleSince int64
+	lastOffer uint64
+	load      [NumChannels]uint16
+	totalCap  int
+	active    int // reserved + accepted
+	wrap      int
+	misses    int
+	detached  bool // removed by Apply
+	queues    []*queue
+	mem       [NumChannels][]*member
+	held      []*task
+}
+
+func (a *agent) blocked() uint8 {
+	var b uint8
+	for c := Channel(0); c < NumChannels; c++ {
+		if a.load[c] > 0 {
+			b |= a.m.blocks[c]
+		}
+	}
+	return b
+}
+
+func (a *agent) routable(c Channel) bool {
+	return a.state == Available && !a.detached && a.load[c] < a.m.capacity[c] && a.blocked()&(1<<c) == 0
+}
+
+func (a *agent) derived() AgentState {
+	switch {
+	case a.active > 0:
+		return Busy
+	case a.wrap > 0:
+		return WrapUp
+	}
+	return a.state
+}
+
+func (a *agent) dropHeld(t *task) {
+	if i := slices.Index(a.held, t); i >= 0 {
+		last := len(a.held) - 1
+		a.held[i] = a.held[last]
+		a.held[last] = nil
+		a.held = a.held[:last]
+	}
+}
+
+type queueStats struct {
+	entered, answered, answeredInSL, abandoned, timedOut int64
+	overflowed, transferred, completed, rejected, rona   int64
+	answerNs                                             int64
+}
+
+type queue struct {
+	idx                        int32
+	m                          *queueModel
+	relax                      []dlist
+	wait, rona, wrap           dlist
+	members                    []*agent
+	classes                    []*class
+	nWaiting, nReserved, nBusy int
+	stats                      queueStats
+	detached                   bool
+}
+
+var reqSeed = maphash.MakeSeed()
+
+func hashConds(cs []Condition) uint64 {
+	var h maphash.Hash
+	h.SetSeed(reqSeed)
+	for i := range cs {
+		c := &cs[i]
+		h.WriteString(c.Skill)
+		h.WriteByte(byte(c.Op))
+		h.WriteString(c.Value)
+		for _, v := range c.Values {
+			h.WriteByte(0)
+			h.WriteString(v)
+		}
+		h.WriteByte(0xff)
+	}
+	return h.Sum64()
+}
+
+func condsEqual(a, b []Condition) bool {
+	return slices.EqualFunc(a, b, func(x, y Condition) bool {
+		return x.Skill == y.Skill && x.Op == y.Op && x.Value == y.Value && slices.Equal(x.Values, y.Values)
+	})
+}
+
+func cloneConds(cs []Condition) []Condition {
+	out := slices.Clone(cs)
+	for i := range out {
+		out[i].Values = slices.Clone(out[i].Values)
+	}
+	return out
+}
