@@ -35,17 +35,18 @@ type StrategyFunc func(a AgentInfo) int64
 // Rank calls f.
 func (f StrategyFunc) Rank(a AgentInfo) int64 { return f(a) }
 
-// idleMs keeps 40 bits of idle time in milliseconds, for tie-breaking
-// below a primary key.
-func idleMs(ns int64) int64 { return (ns / 1e6) & (1<<40 - 1) }
+// idleUs is the idle time in microseconds, in 44 bits (200 days of
+// uptime), to order agents below a primary key.
+func idleUs(ns int64) int64 { return min(ns>>10, 1<<44-1) }
 
 var builtinStrategies = map[string]Strategy{
-	// The agent idle for longest first.
-	"longest-idle": StrategyFunc(func(a AgentInfo) int64 { return a.IdleSince }),
+	// The fewest tasks held first (idle agents before busy ones), then
+	// the agent idle for longest.
+	"longest-idle": StrategyFunc(func(a AgentInfo) int64 { return int64(a.Load)<<44 | idleUs(a.IdleSince) }),
 	// The highest Score first, then the longest idle.
-	"most-skilled": StrategyFunc(func(a AgentInfo) int64 { return -int64(a.Score)<<40 | idleMs(a.IdleSince) }),
+	"most-skilled": StrategyFunc(func(a AgentInfo) int64 { return -int64(a.Score)<<44 | idleUs(a.IdleSince) }),
 	// The agent offered least recently first.
 	"round-robin": StrategyFunc(func(a AgentInfo) int64 { return int64(a.LastOffer) }),
 	// The lowest occupancy first, then the longest idle.
-	"least-occupied": StrategyFunc(func(a AgentInfo) int64 { return int64(a.Occupancy)<<40 | idleMs(a.IdleSince) }),
+	"least-occupied": StrategyFunc(func(a AgentInfo) int64 { return int64(a.Occupancy)<<44 | idleUs(a.IdleSince) }),
 }

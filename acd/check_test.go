@@ -1,0 +1,171 @@
+package acd
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// check verifies the engine's structural invariants (doc.go 1, 3, 4, 5)
+// by walking all state. It is O(tasks × agents) and for tests only.
+func (e *Engine) check() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var nWait, nRes, nBusy = map[*queue]int{}, map[*queue]int{}, map[*queue]int{}
+	var load = map[*agent][NumChannels]int{}
+	for s := int32(0); s < e.nslots; s++ {
+		t := e.taskAt(s)
+		if t.id == "" {
+			continue
+		}
+		if e.taskIdx[t.id] != s {
+			bad("inv2: task %s not indexed", t.id)
+		}
+		switch t.state {
+		case tsWaiting:
+			nWait[t.q]++
+			if t.cls == nil || int(t.hidx) >= len(t.cls.tasks) || t.hidx < 0 || t.cls.tasks[t.hidx] != t {
+				bad("inv1: waiting task %s not in its class heap", t.id)
+			}
+			if t.agent != nil {
+				bad("inv1: waiting task %s has agent", t.id)
+			}
+			if t.links[lnWait].list != &t.q.wait {
+				bad("task %s not in wait list", t.id)
+			}
+		case tsReserved:
+			nRes[t.q]++
+			if t.hidx >= 0 {
+				bad("inv1: reserved task %s still in a class heap", t.id)
+			}
+			if t.agent == nil || !slices.Contains(t.agent.held, t) {
+				bad("inv1: reserved task %s not held by its agent", t.id)
+			}
+			if l := t.links[lnTimer]; l.list != &t.q.rona || l.deadline > e.now+t.q.m.rona {
+				bad("inv4: reserved task %s has no RONA deadline within %v", t.id, t.q.m.rona)
+			}
+		case tsAccepted, tsWrapUp:
+			if t.state == tsAccepted {
+				nBusy[t.q]++
+			}
+			if t.hidx >= 0 || t.agent == nil || !slices.Contains(t.agent.held, t) {
+				bad("inv1: task %s state %d not held by an agent", t.id, t.state)
+			}
+			if t.state == tsWrapUp && t.links[lnTimer].list != &t.q.wrap {
+				bad("task %s in wrap-up without timer", t.id)
+			}
+		default:
+			bad("inv1: live task %s in state %d", t.id, t.state)
+		}
+		if t.agent != nil {
+			l := load[t.agent]
+			l[t.ch]++
+			load[t.agent] = l
+		}
+	}
+	if len(e.taskIdx)+len(e.free) != int(e.nslots) {
+		bad("inv2: %d indexed + %d free != %d slots", len(e.taskIdx), len(e.free), e.nslots)
+	}
+	for _, q := range e.queues {
+		if q.nWaiting != nWait[q] || q.nReserved != nRes[q] || q.nBusy != nBusy[q] {
+			bad("queue %s counters %d/%d/%d, want %d/%d/%d", q.m.name, q.nWaiting, q.nReserved, q.nBusy, nWait[q], nRes[q], nBusy[q])
+		}
+	}
+	for _, a := range e.agents {
+		l := load[a]
+		active, wrap := 0, 0
+		for _, t := range a.held {
+			if t.state == tsWrapUp {
+				wrap++
+			} else {
+				active++
+			}
+		}
+		if active != a.active || wrap != a.wrap {
+			bad("agent %s active/wrap %d/%d, want %d/%d", a.m.id, a.active, a.wrap, active, wrap)
+		}
+		for c := range NumChannels {
+			if int(a.load[c]) != l[c] {
+				bad("agent %s load %v %d, want %d", a.m.id, c, a.load[c], l[c])
+			}
+			if a.load[c] > a.m.capacity[c] {
+				bad("inv3: agent %s above capacity on %v: %d > %d", a.m.id, c, a.load[c], a.m.capacity[c])
+			}
+		}
+		for c := range NumChannels {
+			r := a.routable(c)
+			for _, m := range a.mem[c] {
+				if r != (m.hidx >= 0) {
+					bad("agent %s routable(%v)=%v but in heap=%v", a.m.id, c, r, m.hidx >= 0)
+				}
+				if m.hidx >= 0 && m.c.agents[m.hidx] != m {
+					bad("agent %s heap index broken", a.m.id)
+				}
+			}
+		}
+	}
+	for _, c := range e.classes {
+		for i, t := range c.tasks {
+			if i > 0 && c.tasks[(i-1)/2].key > t.key {
+				bad("class task heap order")
+			}
+			if t.state != tsWaiting || t.cls != c {
+				bad("inv1: task %s in class heap in state %d", t.id, t.state)
+			}
+		}
+		for i, m := range c.agents {
+			if i > 0 && m.less(c.agents[(i-1)/2]) {
+				bad("class agent heap order")
+			}
+			for _, t := range c.tasks {
+				if !t.excludes(m.a) {
+					bad("inv5: routable agent %s eligible for waiting task %s", m.a.m.id, t.id)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// oracle checks one decision by brute force over all agents or tasks,
+// without the class index (doc.go 3, 6, 7). It runs before the
+// reservation is made.
+func (e *Engine) oracle(t *task, a *agent, agentSide bool) error {
+	eligible := func(u *task, b *agent) bool {
+		if !b.routable(u.ch) || u.excludes(b) || !slices.Contains(b.queues, u.q) {
+			return false
+		}
+		for _, x := range u.q.m.effective(u.rs.conds, int(u.stage)) {
+			cc, err := e.m.compileCond(x)
+			if err != nil || !cc.match(b.m.vals) {
+				return false
+			}
+		}
+		return true
+	}
+	if !eligible(t, a) {
+		return fmt.Errorf("inv3/6: agent %s not eligible for task %s", a.m.id, t.id)
+	}
+	if t.stage > 0 && e.now-t.queuedAt < t.q.m.relax[t.stage-1].after {
+		return fmt.Errorf("inv7: task %s at stage %d after %v", t.id, t.stage, e.now-t.queuedAt)
+	}
+	if agentSide {
+		for s := int32(0); s < e.nslots; s++ {
+			u := e.taskAt(s)
+			if u != t && u.id != "" && u.state == tsWaiting && u.key < t.key && eligible(u, a) {
+				return fmt.Errorf("inv6: agent %s took %s (key %x) before %s (key %x)", a.m.id, t.id, t.key, u.id, u.key)
+			}
+		}
+		return nil
+	}
+	ra := e.rank(&member{a: a, c: t.cls})
+	for _, b := range e.agents {
+		if b == a || !eligible(t, b) {
+			continue
+		}
+		if rb := e.rank(&member{a: b, c: t.cls}); rb < ra || rb == ra && b.idx < a.idx {
+			return fmt.Errorf("inv6: task %s went to %s (rank %d) before %s (rank %d)", t.id, a.m.id, ra, b.m.id, rb)
+		}
+	}
+	return nil
+}
