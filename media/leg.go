@@ -122,14 +122,13 @@ func (l *leg) handle(b []byte, src netip.AddrPort) {
 	seq := binary.BigEndian.Uint16(b[2:])
 	ts := binary.BigEndian.Uint32(b[4:])
 	ssrc := binary.BigEndian.Uint32(b[8:])
-	l.in.update(ssrc, seq, ts, now)
-	l.stats.publishIn(&l.in, len(b))
-
 	o := c.live[l.id.other()].Load()
 	var op *legParams
 	if o != nil {
 		op = o.params.Load()
 	}
+	l.in.update(ssrc, seq, ts, now)
+	l.stats.publishIn(&l.in, len(b)) // after loading op: tests sync on PacketsIn
 	switch {
 	case p.dtmfPT >= 0 && int(pt) == p.dtmfPT:
 		if d, ok := l.dtmf.packet(payload, ssrc, ts); ok {

@@ -167,9 +167,9 @@ func (c *Call) runLocal(ctx context.Context, id Leg, bargeIn bool, next frameFun
 		res.Frames++
 
 		due := start.Add(time.Duration(i+1) * frameDur)
-		if late := now.Sub(due); late > stallLimit {
-			start = now.Add(-time.Duration(i+1) * frameDur)
-			due = now
+		if late := now.Sub(due); late > stallLimit { // frame i counts as on time: no burst
+			start = now.Add(-time.Duration(i) * frameDur)
+			due = now.Add(frameDur)
 		}
 		wait := max(due.Sub(now), 0)
 		if timer == nil {

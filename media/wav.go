@@ -11,6 +11,7 @@ import (
 type wavFormat struct {
 	format, channels, bits uint16
 	rate                   uint32
+	seen                   bool // a fmt chunk preceded the data
 }
 
 // readWAV returns the format and the data chunk of a RIFF/WAVE file.
@@ -20,7 +21,6 @@ func readWAV(r io.Reader) (wavFormat, []byte, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil || string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
 		return f, nil, fmt.Errorf("%w: not a RIFF/WAVE file", ErrBadWAV)
 	}
-	haveFmt := false
 	for {
 		var ch [8]byte
 		if _, err := io.ReadFull(r, ch[:]); err != nil {
@@ -37,7 +37,7 @@ func readWAV(r io.Reader) (wavFormat, []byte, error) {
 		}
 		if err != nil {
 			if string(ch[:4]) == "data" && n > 0 { // truncated data: keep what is there
-				return f, body[:n-n%2], checkFormat(f, haveFmt)
+				return f, body[:n-n%2], nil
 			}
 			return f, nil, fmt.Errorf("%w: truncated %q chunk", ErrBadWAV, ch[:4])
 		}
@@ -53,16 +53,16 @@ func readWAV(r io.Reader) (wavFormat, []byte, error) {
 			if f.format == 0xFFFE && size >= 26 { // WAVE_FORMAT_EXTENSIBLE: the sub-format GUID
 				f.format = binary.LittleEndian.Uint16(body[24:])
 			}
-			haveFmt = true
+			f.seen = true
 		case "data":
-			return f, body[:size], checkFormat(f, haveFmt)
+			return f, body[:size], nil
 		}
 	}
 }
 
-func checkFormat(f wavFormat, haveFmt bool) error {
+func checkFormat(f wavFormat) error {
 	switch {
-	case !haveFmt:
+	case !f.seen:
 		return fmt.Errorf("%w: data before fmt chunk", ErrBadWAV)
 	case f.format != 1:
 		return fmt.Errorf("%w: encoding %d, want 1 (PCM); convert with: sox IN -r 8000 -c 1 -b 16 -e signed-integer OUT.wav", ErrBadWAV, f.format)
@@ -86,7 +86,10 @@ func LoadWAV(path string) (*Prompt, error) {
 		return nil, fmt.Errorf("media: load prompt: %w", err)
 	}
 	defer f.Close()
-	_, data, err := readWAV(f)
+	wf, data, err := readWAV(f)
+	if err == nil {
+		err = checkFormat(wf)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("media: load prompt %s: %w", path, err)
 	}
