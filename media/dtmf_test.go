@@ -146,7 +146,7 @@ func TestGoertzelDetectsAllDigits(t *testing.T) {
 		r, col := k/4, k%4
 		audio := dualTone(toneRows[r], toneCols[col], 70, 6000, k*37)
 		audio = append(audio, make([]int16, 40*8)...) // 40 ms pause
-		for off := 0; off < len(audio); off += 160 {   // in 20 ms packets, as the relay does
+		for off := 0; off < len(audio); off += 160 {  // in 20 ms packets, as the relay does
 			if d := det.feed(audio[off:min(off+160, len(audio))]); d != 0 {
 				got = append(got, d)
 			}

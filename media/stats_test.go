@@ -43,7 +43,7 @@ func TestLossFromSequenceGaps(t *testing.T) {
 
 func TestLossSumsOverSSRCs(t *testing.T) {
 	var s inStats
-	feed(&s, 1, []arrival{{1, 0, 0}, {3, 320, 40}})     // 1 lost
+	feed(&s, 1, []arrival{{1, 0, 0}, {3, 320, 40}})       // 1 lost
 	feed(&s, 2, []arrival{{500, 0, 60}, {503, 480, 120}}) // 2 lost after a re-INVITE
 	if s.lost() != 3 {
 		t.Fatalf("lost %d, want 3", s.lost())
