@@ -1,0 +1,378 @@
+// Command sip is ccswitch's SIP call-rate benchmark (issue 2): in one run it steps the call
+// rate of a SIPp UAC through ccswitch (a B2BUA) and through Kamailio (a transaction-stateful
+// proxy) to the same SIPp UAS, and reports the highest rate with zero failed calls of each,
+// their setup times, and the CPU of every process involved. See README.md.
+//
+//	go run ./bench/sip                       # ccswitch and Kamailio, default ladder
+//	go run ./bench/sip -targets kamailio -rates 1000,2000 -step 3
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+//go:embed kamailio.cfg uac-late180.xml
+var assets embed.FS
+
+// Fixed addresses: those of ccswitch's embedded default config (trunk "carrier" matched by
+// source 127.0.0.1:5080, DID +15550100 → extension 2000 at sip:2000@127.0.0.1:5090).
+const (
+	uacPort      = 5080
+	uasPort      = 5090
+	ccswitchPort = 5060
+	kamailioPort = 5070
+	did          = "+15550100"
+	sippBuf      = "4194304" // SIPp -buff_size: the kernel's rmem_max on this machine kind
+)
+
+// toolPackages names the Debian package of each external program.
+var toolPackages = map[string]string{"sipp": "sip-tester", "kamailio": "kamailio", "go": "golang-go (or go.dev/dl)"}
+
+type config struct {
+	targets     []string
+	rates       []int
+	step        time.Duration // calls per step = rate × step
+	callMS      int           // SIPp -d: pause between ACK and BYE
+	gap         time.Duration // idle time between steps
+	total       time.Duration // whole-run budget
+	recvTimeout time.Duration // SIPp -recv_timeout: a call waiting longer fails
+	out         string
+	keep        bool
+	repo        string
+	ccswitchBin string
+	lenient     map[string]bool // targets run with uac-late180.xml instead of -sn uac
+	command     string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout))
+}
+
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("bench/sip", flag.ContinueOnError)
+	targets := fs.String("targets", "ccswitch,kamailio", "targets to measure, in order: ccswitch, kamailio, direct (UAC straight to the UAS: the generator's own ceiling)")
+	rates := fs.String("rates", "100,200,400,800,1200,1600,2000,2500,3000,3500,4000,5000,6000,7000,8000", "call rates (calls/s) to step through")
+	maxRate := fs.Int("max-rate", 8000, "highest rate of the ladder to run")
+	step := fs.Duration("step", 5*time.Second, "length of a step: it places rate×step calls")
+	callMS := fs.Int("call-ms", 100, "pause between ACK and BYE, ms (SIPp -d); with 0 a multi-process proxy may relay the BYE before the ACK")
+	gap := fs.Duration("gap", 3*time.Second, "idle time between steps (lets transactions expire)")
+	total := fs.Duration("total", 10*time.Minute, "budget for the whole run, build included")
+	recvTimeout := fs.Duration("recv-timeout", 5*time.Second, "a call waiting longer than this for a message fails (SIPp -recv_timeout)")
+	out := fs.String("out", "", "also write the final report (markdown) to this file")
+	keep := fs.Bool("keep", false, "keep the temporary directory (SIPp traces, logs) and print its path")
+	repo := fs.String("repo", "", "module root holding ./cmd/ccswitch (default: found with 'go env GOMOD')")
+	bin := fs.String("ccswitch-bin", "", "use this ccswitch binary instead of building ./cmd/ccswitch")
+	lenient := fs.String("lenient", "kamailio", "targets whose UAC accepts a 180 relayed after the 200 (uac-late180.xml); the others run SIPp's strict -sn uac")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c := config{step: *step, callMS: *callMS, gap: *gap, total: *total, recvTimeout: *recvTimeout,
+		out: *out, keep: *keep, repo: *repo, ccswitchBin: *bin, lenient: map[string]bool{},
+		command: "go run ./bench/sip " + strings.Join(args, " ")}
+	for _, t := range splitList(*targets) {
+		switch t {
+		case "ccswitch", "kamailio", "direct":
+			c.targets = append(c.targets, t)
+		default:
+			return config{}, fmt.Errorf("-targets: unknown target %q (ccswitch, kamailio, direct)", t)
+		}
+	}
+	for _, t := range splitList(*lenient) {
+		c.lenient[t] = true
+	}
+	for _, s := range splitList(*rates) {
+		r, err := strconv.Atoi(s)
+		if err != nil || r <= 0 {
+			return config{}, fmt.Errorf("-rates: bad rate %q", s)
+		}
+		if r <= *maxRate {
+			c.rates = append(c.rates, r)
+		}
+	}
+	switch {
+	case len(c.targets) == 0:
+		return config{}, errors.New("-targets: none")
+	case len(c.rates) == 0:
+		return config{}, errors.New("-rates: no rate at or below -max-rate")
+	case c.step < time.Second || c.step > time.Minute:
+		return config{}, errors.New("-step: want 1s to 1m")
+	case c.total <= 0 || c.total > time.Hour:
+		return config{}, errors.New("-total: want up to 1h")
+	case c.callMS < 0 || c.callMS > 10000:
+		return config{}, errors.New("-call-ms: want 0 to 10000")
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// target is one system under test.
+type target struct {
+	name     string
+	addr     string   // where the UAC sends its INVITE
+	scenario []string // SIPp scenario arguments
+	proc     *process // nil for "direct"
+	skip     string   // why it was not measured at all
+	stopped  string   // why stepping ended
+	steps    []stepResult
+}
+
+func run(args []string, stdout io.Writer) int {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/sip:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, cfg.total)
+	defer cancel()
+	defer children.stopAll()
+
+	tmp, err := os.MkdirTemp("", "ccswitch-bench-sip-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/sip:", err)
+		return 1
+	}
+	if cfg.keep {
+		defer fmt.Fprintln(stdout, "kept", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(stdout, "%s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, a...)...)
+	}
+
+	env, err := setupEnv(ctx, cfg, tmp, logf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/sip:", err)
+		return 1
+	}
+	measure(ctx, cfg, env, tmp, logf)
+	children.stopAll()
+
+	report := renderReport(cfg, env)
+	fmt.Fprint(stdout, "\n"+report)
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, []byte(report), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/sip:", err)
+			return 1
+		}
+	}
+	for _, t := range env.targets {
+		if t.skip != "" || len(t.steps) == 0 {
+			return 1
+		}
+	}
+	return 0
+}
+
+// env is what setupEnv started.
+type env struct {
+	sipp    string
+	uas     *process
+	uasDir  string
+	targets []*target
+	machine machineInfo
+	started time.Time
+}
+
+// lookTool finds an external program or says which Debian package ships it.
+func lookTool(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s not found on PATH: install Debian package %s (apt-get install -y %s)", name, toolPackages[name], strings.Fields(toolPackages[name])[0])
+	}
+	return p, nil
+}
+
+func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...any)) (*env, error) {
+	e := &env{started: time.Now()}
+	var err error
+	if e.sipp, err = lookTool("sipp"); err != nil {
+		return nil, err
+	}
+	for _, p := range []int{uacPort, uasPort} {
+		if err := portFree(p); err != nil {
+			return nil, err
+		}
+	}
+	e.machine = probeMachine(cfg, e.sipp)
+
+	// The UAS lives for the whole run: SIPp's built-in strict "uas" (INVITE → 180, 200; ACK;
+	// BYE → 200).
+	e.uasDir = filepath.Join(tmp, "uas")
+	if err := os.MkdirAll(e.uasDir, 0o755); err != nil {
+		return nil, err
+	}
+	e.uas, err = start("sipp-uas", e.uasDir, filepath.Join(e.uasDir, "screen.log"), e.sipp,
+		"-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(uasPort), "-buff_size", sippBuf,
+		"-nostdin", "-trace_stat", "-stf", "stat.csv", "-fd", "1",
+		"-trace_err", "-error_file", "errors.log",
+		"-recv_timeout", strconv.Itoa(int(cfg.recvTimeout/time.Millisecond)))
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(300 * time.Millisecond)
+	if e.uas.exited() {
+		return nil, fmt.Errorf("sipp uas exited at once: %v; %s", e.uas.err, tail(e.uas.log, 800))
+	}
+	logf("sipp uas on 127.0.0.1:%d (pid %d)", uasPort, e.uas.pid())
+
+	for _, name := range cfg.targets {
+		t := &target{name: name, scenario: []string{"-sn", "uac"}}
+		if cfg.lenient[name] {
+			p := filepath.Join(tmp, "uac-late180.xml")
+			b, _ := assets.ReadFile("uac-late180.xml")
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				return nil, err
+			}
+			t.scenario = []string{"-sf", p}
+		}
+		e.targets = append(e.targets, t)
+		var err error
+		switch name {
+		case "ccswitch":
+			t.addr = fmt.Sprintf("127.0.0.1:%d", ccswitchPort)
+			t.proc, err = startCcswitch(ctx, cfg, tmp, logf)
+		case "kamailio":
+			t.addr = fmt.Sprintf("127.0.0.1:%d", kamailioPort)
+			t.proc, err = startKamailio(ctx, tmp, logf)
+		case "direct":
+			t.addr = fmt.Sprintf("127.0.0.1:%d", uasPort)
+		}
+		if err != nil {
+			t.skip = err.Error()
+			logf("%s: NOT MEASURED: %v", name, err)
+		}
+	}
+	return e, nil
+}
+
+func startCcswitch(ctx context.Context, cfg config, tmp string, logf func(string, ...any)) (*process, error) {
+	if err := portFree(ccswitchPort); err != nil {
+		return nil, err
+	}
+	bin := cfg.ccswitchBin
+	if bin == "" {
+		goTool, err := lookTool("go")
+		if err != nil {
+			return nil, err
+		}
+		repo := cfg.repo
+		if repo == "" {
+			out, err := exec.CommandContext(ctx, goTool, "env", "GOMOD").Output()
+			if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
+				return nil, fmt.Errorf("find module root: go env GOMOD: %v (run from the repository or pass -repo)", err)
+			}
+			repo = filepath.Dir(strings.TrimSpace(string(out)))
+		}
+		bin = filepath.Join(tmp, "ccswitch")
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		logf("building ./cmd/ccswitch in %s", repo)
+		t0 := time.Now()
+		b := exec.CommandContext(bctx, goTool, "build", "-o", bin, "./cmd/ccswitch")
+		b.Dir = repo
+		if out, err := b.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build ./cmd/ccswitch: %v: %s", err, strings.TrimSpace(lastBytes(string(out), 1500)))
+		}
+		logf("built in %.1fs", time.Since(t0).Seconds())
+	}
+	dir := filepath.Join(tmp, "ccswitch-run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	p, err := start("ccswitch", dir, filepath.Join(dir, "ccswitch.log"), bin, "-data", filepath.Join(dir, "data"))
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	addr := fmt.Sprintf("127.0.0.1:%d", ccswitchPort)
+	if err := waitOptions(wctx, addr, p); err != nil {
+		p.stop(2 * time.Second)
+		return nil, fmt.Errorf("%v; ccswitch log: %s", err, tail(p.log, 1500))
+	}
+	logf("ccswitch answers OPTIONS on %s (pid %d)", addr, p.pid())
+	return p, nil
+}
+
+func startKamailio(ctx context.Context, tmp string, logf func(string, ...any)) (*process, error) {
+	bin, err := lookTool("kamailio")
+	if err != nil {
+		return nil, err
+	}
+	if err := portFree(kamailioPort); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(tmp, "kamailio")
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(dir, "kamailio.cfg")
+	b, _ := assets.ReadFile("kamailio.cfg")
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		return nil, err
+	}
+	// -DD: stay in the foreground (workers still fork); -E: log to stderr; private pid file and
+	// runtime dir so no system service or /run directory is needed. -x/-X fm: the "fast malloc"
+	// memory manager for shm and pkg; Debian's default (qm, with debugging) spent 60 % of the
+	// workers' time in qm_malloc here (perf), 2.5× the CPU per call.
+	p, err := start("kamailio", dir, filepath.Join(dir, "kamailio.log"), bin,
+		"-f", cfgPath, "-DD", "-E", "-m", "1024", "-M", "16", "-x", "fm", "-X", "fm",
+		"-P", filepath.Join(dir, "run", "kamailio.pid"), "-Y", filepath.Join(dir, "run"), "-w", dir)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	addr := fmt.Sprintf("127.0.0.1:%d", kamailioPort)
+	if err := waitOptions(wctx, addr, p); err != nil {
+		p.stop(2 * time.Second)
+		return nil, fmt.Errorf("%v; kamailio log: %s", err, tail(p.log, 1500))
+	}
+	_, n := treeCPU(p.pid())
+	logf("kamailio answers OPTIONS on %s (pid %d, %d processes)", addr, p.pid(), n)
+	return p, nil
+}
+
+// tail returns the last n bytes of a file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	return lastBytes(string(b), n)
+}
+
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// machineInfo is recorded with every report.
+type machineInfo struct {
+	Date, Commit, CPU, Kernel, Sipp, Kamailio, Go string
+	NProc                                         int
+}
+
+func probeMachine(cfg config, sipp string) machineInfo {
+	m := machineInfo{Date: time.Now().UTC().Format("2006-01-02 15:04 MST"), NProc: runtime.NumCPU(), Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	git := exec.Command("git", "describe", "--always", "--dirty", "--abbrev=12")
+	git.Dir = cfg.repo
+	if b, err := git.Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(b))
+	}
+	if b, _ := exec.Command(sipp, "-v").CombinedOutput(); len(b) > 0 { // sipp -v exits non-zero
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "SIPp v") {
+				m.Sipp = strings.TrimSpace(l)
+			}
+		}
+	}
+	if k, err := exec.LookPath("kamailio"); err == nil {
+		if b, err := exec.Command(k, "-v").Output(); err == nil {
+			m.Kamailio, _, _ = strings.Cut(strings.TrimPrefix(string(b), "version: "), "\n")
+		}
+	}
+	return m
+}
+
+// best is a target's highest clean rate and that step; ok is false when no step was clean.
+func best(t *target) (stepResult, bool) {
+	var b stepResult
+	ok := false
+	for _, s := range t.steps {
+		if s.clean() && (!ok || s.Rate > b.Rate) {
+			b, ok = s, true
+		}
+	}
+	return b, ok
+}
+
+// renderReport is the final report, in markdown.
+func renderReport(cfg config, e *env) string {
+	var w strings.Builder
+	m := e.machine
+	fmt.Fprintf(&w, "## bench/sip: SIP call rate, ccswitch vs Kamailio\n\n")
+	fmt.Fprintf(&w, "- command: `%s`\n", strings.TrimSpace(cfg.command))
+	fmt.Fprintf(&w, "- date: %s; run took %s\n", m.Date, time.Since(e.started).Round(time.Second))
+	fmt.Fprintf(&w, "- commit: %s\n", m.Commit)
+	fmt.Fprintf(&w, "- machine: %d CPUs, %s, Linux %s; %s\n", m.NProc, m.CPU, m.Kernel, m.Go)
+	fmt.Fprintf(&w, "- tools: %s; kamailio %s\n", m.Sipp, m.Kamailio)
+	fmt.Fprintf(&w, "- a call: UAC 127.0.0.1:%d → target → UAS 127.0.0.1:%d: INVITE, 100, 180, 200, ACK, pause %d ms, BYE, 200 (UDP); "+
+		"a step places rate × %s calls; setup time = INVITE sent → 200 received at the UAC (SIPp clock, ms, coarse)\n",
+		uacPort, uasPort, cfg.callMS, cfg.step)
+	fmt.Fprintf(&w, "- CPU %%: CPU seconds / step wall time (100%% = one core); target = process tree (all threads, all Kamailio workers)\n\n")
+
+	fmt.Fprintf(&w, "| target | rate/s | calls | ok | failed | UAS failed | retrans | setup p50 ms | p99 ms | max ms | target CPU | µs/call | UAC CPU | UAS CPU | RcvbufErrors | drops target/uac/uas | wall s | load1 | result |\n")
+	fmt.Fprintf(&w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, t := range e.targets {
+		for _, s := range t.steps {
+			res := "clean"
+			if !s.clean() {
+				res = "**failed**"
+				if s.ExitCode != 0 {
+					res += fmt.Sprintf(" (sipp exit %d)", s.ExitCode)
+				}
+			}
+			tcpu := "-"
+			if s.TargetProcs > 0 {
+				tcpu = fmt.Sprintf("%.0f%%", pct(s.TargetCPU, s.Wall))
+			}
+			fmt.Fprintf(&w, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.0f%% | %.0f%% | %d | %d/%d/%d | %.1f | %.1f | %s |\n",
+				s.Target, s.Rate, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
+				ms(s.P50), ms(s.P99), ms(s.Max), tcpu, ms(s.usPerCall()), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
+				s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), s.Load1, res)
+		}
+	}
+	fmt.Fprintf(&w, "\n### Highest rate with zero failed calls\n\n")
+	bestRate := map[string]int{}
+	for _, t := range e.targets {
+		switch b, ok := best(t); {
+		case t.skip != "":
+			fmt.Fprintf(&w, "- **%s**: not measured: %s\n", t.name, oneLine(t.skip, 600))
+		case !ok:
+			fmt.Fprintf(&w, "- **%s**: no clean step (%s)\n", t.name, oneLine(t.stopped, 300))
+		default:
+			bound := ""
+			if !strings.HasPrefix(t.stopped, "first failures") {
+				bound = "≥ " // the ceiling was not reached
+			}
+			tcpu := ""
+			if b.TargetProcs > 0 {
+				tcpu = fmt.Sprintf(", %s CPU %.0f%% (%d processes, %s µs/call)", t.name, pct(b.TargetCPU, b.Wall), b.TargetProcs, ms(b.usPerCall()))
+			}
+			fmt.Fprintf(&w, "- **%s**: %s%d calls/s%s, SIPp UAC %.0f%%, SIPp UAS %.0f%%; setup p50 %s ms, p99 %s ms; stopped: %s\n",
+				t.name, bound, b.Rate, tcpu, pct(b.UACCPU, b.Wall), pct(b.UASCPU, b.Wall), ms(b.P50), ms(b.P99), oneLine(t.stopped, 300))
+			bestRate[t.name] = b.Rate
+		}
+	}
+	if c, k := bestRate["ccswitch"], bestRate["kamailio"]; c > 0 && k > 0 {
+		fmt.Fprintf(&w, "- **ratio ccswitch / Kamailio: %.2f** (%d / %d calls/s, same run)\n", float64(c)/float64(k), c, k)
+	}
+	return w.String()
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// stepResult is one target at one call rate.
+type stepResult struct {
+	Target  string
+	Rate    int // requested calls/s
+	Calls   int // requested calls
+	Stats   sippStats
+	Samples int     // setup times measured
+	P50     float64 // setup time (INVITE sent → 200 received), ms, SIPp's coarse clock
+	P99     float64
+	Max     float64
+	Wall    time.Duration // life of the UAC process
+
+	TargetCPU   time.Duration // target process tree (all threads and workers)
+	TargetProcs int
+	UACCPU      time.Duration
+	UASCPU      time.Duration
+
+	RcvbufErrors uint64 // /proc/net/snmp Udp RcvbufErrors delta (whole namespace)
+	InErrors     uint64
+	TargetDrops  uint64 // /proc/net/udp drops delta of the target's socket
+	UASDrops     uint64 // … of the UAS socket
+	UACDrops     uint64 // … of the UAC socket (last sample before it closed)
+	UASFailed    int    // failed calls counted by the UAS during the step
+	Load1        float64
+
+	ExitCode int
+	Err      string // harness-side problem (timeout, missing files)
+	Excerpt  string // start of SIPp's error log when the step failed
+}
+
+// clean says whether every requested call succeeded on both SIPp sides.
+func (s stepResult) clean() bool {
+	return s.Err == "" && s.ExitCode == 0 && s.Stats.Failed == 0 &&
+		s.Stats.Success == s.Calls && s.UASFailed == 0
+}
+
+func pct(cpu, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return 100 * cpu.Seconds() / wall.Seconds()
+}
+
+func (s stepResult) line() string {
+	verdict := "clean"
+	if !s.clean() {
+		verdict = "FAILED"
+	}
+	tcpu := "-"
+	if s.TargetProcs > 0 {
+		tcpu = fmt.Sprintf("%.0f%%", pct(s.TargetCPU, s.Wall))
+	}
+	return fmt.Sprintf("%-8s %5d/s calls %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/call) uac %.0f%% uas %.0f%% | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs load %.1f | %s",
+		s.Target, s.Rate, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
+		ms(s.P50), ms(s.P99), tcpu, ms(s.usPerCall()), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
+		s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), s.Load1, verdict)
+}
+
+func ms(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+// measure steps the rate of every target, interleaved (all targets at one rate, then the next
+// rate) so that the noise of the shared machine falls on both alike. A target stops after its
+// first step that is not clean.
+func measure(ctx context.Context, cfg config, e *env, tmp string, logf func(string, ...any)) {
+	active := 0
+	for _, t := range e.targets {
+		if t.skip == "" {
+			active++
+		}
+	}
+	for _, rate := range cfg.rates {
+		if active == 0 {
+			return
+		}
+		for _, t := range e.targets {
+			if t.skip != "" || t.stopped != "" {
+				continue
+			}
+			need := cfg.step + cfg.recvTimeout + 5*time.Second
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < need {
+				t.stopped = fmt.Sprintf("time budget (-total %s) spent before %d/s", cfg.total, rate)
+				active--
+				continue
+			}
+			if ctx.Err() != nil {
+				t.stopped = "interrupted"
+				active--
+				continue
+			}
+			if t.proc != nil && t.proc.exited() {
+				t.stopped = fmt.Sprintf("%s exited (%v): %s", t.name, t.proc.err, tail(t.proc.log, 600))
+				active--
+				continue
+			}
+			dir := filepath.Join(tmp, fmt.Sprintf("%s-%05d", t.name, rate))
+			s := runStep(ctx, cfg, e, t, rate, dir)
+			t.steps = append(t.steps, s)
+			logf("%s", s.line())
+			if !s.clean() {
+				t.stopped = fmt.Sprintf("first failures at %d/s", rate)
+				if s.Excerpt != "" {
+					logf("%s %d/s: SIPp errors: %s", t.name, rate, s.Excerpt)
+				}
+				if s.Err != "" {
+					logf("%s %d/s: %s", t.name, rate, s.Err)
+				}
+				active--
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(cfg.gap):
+			}
+		}
+	}
+	for _, t := range e.targets {
+		if t.skip == "" && t.stopped == "" {
+			t.stopped = "rate ladder exhausted without failures"
+		}
+	}
+}
+
+// runStep places rate×step calls at rate calls/s from a fresh SIPp UAC bound to
+// 127.0.0.1:5080 and measures everything around it.
+func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir string) stepResult {
+	calls := int(float64(rate) * cfg.step.Seconds())
+	s := stepResult{Target: t.name, Rate: rate, Calls: calls, P50: math.NaN(), P99: math.NaN(), Max: math.NaN()}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	timeout := cfg.step + cfg.recvTimeout + 5*time.Second
+	// SIPp -l: at most two seconds of calls open at once (a call lasts ~callMS when healthy).
+	limit := rate * 2
+	if limit < 1000 {
+		limit = 1000
+	}
+	args := append([]string{e.sipp}, t.scenario...)
+	args = append(args, t.addr,
+		"-i", "127.0.0.1", "-p", strconv.Itoa(uacPort), "-s", did,
+		"-r", strconv.Itoa(rate), "-rp", "1000", "-m", strconv.Itoa(calls), "-l", strconv.Itoa(limit),
+		"-d", strconv.Itoa(cfg.callMS), "-buff_size", sippBuf,
+		"-recv_timeout", strconv.Itoa(int(cfg.recvTimeout/time.Millisecond)),
+		"-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())), "-timeout_error",
+		"-nostdin", "-aa",
+		"-trace_stat", "-stf", "stat.csv", "-fd", "1",
+		"-trace_rtt", "-rtt_freq", "1",
+		"-trace_err", "-error_file", "errors.log")
+
+	uasFailed0 := uasFailed(e)
+	snmp0 := udpCounters()
+	drops0 := socketDrops()
+	tport := portOf(t.addr)
+	var tcpu0, ucpu0 time.Duration
+	if t.proc != nil {
+		tcpu0, _ = treeCPU(t.proc.pid())
+	}
+	ucpu0, _ = treeCPU(e.uas.pid())
+	s.Load1 = loadAvg1()
+
+	t0 := time.Now()
+	uac, err := start("sipp-uac", dir, filepath.Join(dir, "screen.log"), args...)
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	// The UAC's socket closes with it: sample its drops while it runs.
+	sampled := make(chan uint64, 1)
+	go func() {
+		var last uint64
+		for {
+			select {
+			case <-uac.done:
+				sampled <- last
+				return
+			case <-time.After(250 * time.Millisecond):
+				if d := socketDrops(); d != nil {
+					last = d[uacPort]
+				}
+			}
+		}
+	}()
+	wctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+	werr := uac.wait(wctx)
+	cancel()
+	s.UACDrops = <-sampled
+	drops1 := socketDrops()
+	s.TargetDrops = drops1[tport] - drops0[tport]
+	s.UASDrops = drops1[uasPort] - drops0[uasPort]
+	s.Wall = time.Since(t0)
+	if t.proc != nil {
+		var tcpu time.Duration
+		tcpu, s.TargetProcs = treeCPU(t.proc.pid())
+		s.TargetCPU = tcpu - tcpu0
+	}
+	ucpu, _ := treeCPU(e.uas.pid())
+	s.UASCPU = ucpu - ucpu0
+	s.UACCPU = uac.exitCPU()
+	snmp1 := udpCounters()
+	s.RcvbufErrors = snmp1["RcvbufErrors"] - snmp0["RcvbufErrors"]
+	s.InErrors = snmp1["InErrors"] - snmp0["InErrors"]
+
+	var ee *exec.ExitError
+	switch {
+	case werr == nil:
+	case errors.As(werr, &ee):
+		s.ExitCode = ee.ExitCode()
+	default:
+		s.ExitCode = -1
+		s.Err = "uac: " + werr.Error()
+	}
+
+	st, err := readStatFile(filepath.Join(dir, "stat.csv"))
+	s.Stats = st
+	if err != nil && s.Err == "" {
+		s.Err = "uac stat: " + err.Error()
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*_rtt.csv")); len(files) == 1 {
+		v, err := readRTTFile(files[0])
+		if err != nil && s.Err == "" {
+			s.Err = "uac rtt: " + err.Error()
+		}
+		s.Samples = len(v)
+		s.P50, s.P99, s.Max = percentile(v, 50), percentile(v, 99), percentile(v, 100)
+	}
+	// The UAS writes its statistics every second: give it one more line.
+	time.Sleep(1100 * time.Millisecond)
+	s.UASFailed = uasFailed(e) - uasFailed0
+	if !s.clean() {
+		s.Excerpt = errorExcerpt(filepath.Join(dir, "errors.log"), 700)
+		if s.UASFailed > 0 {
+			s.Excerpt += " | UAS: " + errorExcerpt(filepath.Join(e.uasDir, "errors.log"), 700)
+		}
+	}
+	return s
+}
+
+// portOf returns the port of host:port, 0 if there is none.
+func portOf(addr string) int {
+	i := strings.LastIndexByte(addr, ':')
+	p, _ := strconv.Atoi(addr[i+1:])
+	return p
+}
+
+// usPerCall is the target's CPU per successful call, in microseconds.
+func (s stepResult) usPerCall() float64 {
+	if s.Stats.Success == 0 || s.TargetProcs == 0 {
+		return math.NaN()
+	}
+	return float64(s.TargetCPU.Microseconds()) / float64(s.Stats.Success)
+}
+
+// uasFailed is the UAS's cumulative failed-call count from its last statistics line.
+func uasFailed(e *env) int {
+	st, err := readStatFile(filepath.Join(e.uasDir, "stat.csv"))
+	if err != nil {
+		return 0
+	}
+	return st.Failed
+}
+
+// errorExcerpt returns the first event of a SIPp error log, flattened onto one line.
+func errorExcerpt(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	s := strings.TrimPrefix(string(b), "The following events occurred:\n")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
