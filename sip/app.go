@@ -1,0 +1,226 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/sip/validate"
+	gsip "github.com/emiago/sipgo/sip"
+)
+
+// Incoming is a caller's leg handed to an App before it is answered.
+type Incoming struct {
+	s     *Server
+	c     *call
+	leg   *Leg
+	req   *gsip.Request
+	num   *config.Number
+	mu    sync.Mutex
+	final bool
+}
+
+// Number returns the dialled number's config (its Flow, Language, schedule).
+func (in *Incoming) Number() config.Number { return *in.num }
+
+// Caller returns the user part of the caller's From URI.
+func (in *Incoming) Caller() string { return in.req.From().Address.User }
+
+// Offer returns the caller's SDP offer (nil if the INVITE had none).
+func (in *Incoming) Offer() []byte { return in.req.Body() }
+
+// Progress sends a provisional response (180, or 183 with early-media SDP).
+func (in *Incoming) Progress(code int, sdp []byte) error {
+	if code < 180 || code > 199 {
+		return fmt.Errorf("sip: progress: %d is not a 18x", code)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.final {
+		return errors.New("sip: progress after final answer")
+	}
+	var hdrs []gsip.Header
+	if len(sdp) > 0 {
+		hdrs = append(hdrs, gsip.NewHeader("Content-Type", "application/sdp"))
+	}
+	return in.leg.srv.Respond(code, reasonFor(code), sdp, hdrs...)
+}
+
+// Answer sends 200 with sdp and returns once the caller ACKed; the Leg then lives until a
+// BYE (either way).
+func (in *Incoming) Answer(sdp []byte) (*Leg, error) {
+	in.mu.Lock()
+	if in.final {
+		in.mu.Unlock()
+		return nil, errors.New("sip: answer after final answer")
+	}
+	in.final = true
+	in.c.mu.Lock()
+	in.c.aFinal = true
+	in.c.rec.Code = 200
+	in.c.mu.Unlock()
+	in.mu.Unlock()
+	in.leg.register()
+	in.c.answered(in.leg, 200)
+	var hdrs []gsip.Header
+	if len(sdp) > 0 {
+		hdrs = append(hdrs, gsip.NewHeader("Content-Type", "application/sdp"))
+	}
+	if err := in.leg.srv.Respond(200, "OK", sdp, hdrs...); err != nil {
+		in.leg.finish(context.Background(), false, "no-ack")
+		return nil, err
+	}
+	return in.leg, nil
+}
+
+// Reject gives the caller a final failure (4xx–6xx).
+func (in *Incoming) Reject(code int, reason string) error {
+	if code < 300 || code > 699 {
+		return fmt.Errorf("sip: reject: %d is not a failure code", code)
+	}
+	in.mu.Lock()
+	if in.final {
+		in.mu.Unlock()
+		return errors.New("sip: reject after final answer")
+	}
+	in.final = true
+	in.mu.Unlock()
+	in.s.finalA(in.c, in.leg, code, validate.Sanitize(reason), "rejected")
+	return nil
+}
+
+func reasonFor(code int) string {
+	switch code {
+	case 180:
+		return "Ringing"
+	case 181:
+		return "Call Is Being Forwarded"
+	case 182:
+		return "Queued"
+	case 183:
+		return "Session Progress"
+	}
+	return "Progress"
+}
+
+// serveApp hands a flow number's call to the App, and makes sure the caller gets a final
+// answer.
+func (s *Server) serveApp(c *call, legA *Leg, req *gsip.Request, num *config.Number) {
+	if s.app == nil {
+		s.finalA(c, legA, 480, "Temporarily Unavailable", "no-app")
+		return
+	}
+	in := &Incoming{s: s, c: c, leg: legA, req: req, num: num}
+	ctx, cancel := context.WithCancel(legA.srv.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.runCtx, cancel)
+	defer stop()
+	s.app.ServeCall(ctx, in)
+	in.mu.Lock()
+	done := in.final
+	in.mu.Unlock()
+	if !done {
+		in.Reject(480, "Temporarily Unavailable")
+	}
+}
+
+// DialRequest asks the B2BUA to ring an extension on behalf of another component (the ACD
+// ringing an agent).
+type DialRequest struct {
+	Extension  string
+	CallerID   string // user part of our From (caller's number)
+	CallerName string
+	// SDP is the offer sent to the extension (from the media package); nil for none.
+	SDP []byte
+	// Timeout bounds the ringing (default: sip.ring_timeout).
+	Timeout time.Duration
+	// OnProgress, if set, sees each 18x (code and SDP) from the extension's contacts.
+	OnProgress func(code int, sdp []byte)
+}
+
+// DialError says why a Dial did not answer.
+type DialError struct {
+	Code  int    // SIP status the B2BUA would give a caller: 486, 480, 404, 603...
+	Cause string // "busy", "no-answer", "unavailable", "not-found", "cancelled"
+}
+
+func (e *DialError) Error() string { return fmt.Sprintf("sip: dial: %s (%d)", e.Cause, e.Code) }
+
+// Dial rings every contact of an extension (first answer wins; the others are
+// CANCELled) and returns the answered leg (side B; ACKed). Cancelling ctx before an
+// answer CANCELs all contacts and returns a DialError with Cause "cancelled". Use Bridge
+// to tie the leg to another, or Leg.Hangup.
+func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
+	r := s.routes.Load()
+	if r.users[d.Extension] == nil {
+		return nil, &DialError{Code: 404, Cause: "not-found"}
+	}
+	targets := s.contacts(r, d.Extension)
+	if len(targets) == 0 {
+		return nil, &DialError{Code: 480, Cause: "unavailable"}
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = r.ringTime
+	}
+	c := s.newCall(nil, "dial")
+	c.rec.From, c.rec.To = d.CallerID, d.Extension
+	spec := &ringSpec{
+		fromUser: validate.Sanitize(d.CallerID), fromName: validate.Sanitize(d.CallerName),
+		body: d.SDP, maxForwards: 70, timeout: timeout,
+	}
+	if spec.fromUser == "" {
+		spec.fromUser = "ccswitch"
+	}
+	if d.OnProgress != nil {
+		spec.onProvisional = func(res *gsip.Response) { d.OnProgress(res.StatusCode, res.Body()) }
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.runCtx, cancel)
+	c.mu.Lock()
+	c.stopRing = cancel
+	c.mu.Unlock()
+	res := s.ring(rctx, targets, spec)
+	stop()
+	cancel()
+	if !res.won {
+		if ctx.Err() != nil {
+			c.end(487, "cancelled")
+			return nil, &DialError{Code: 487, Cause: "cancelled"}
+		}
+		code, _, cause := failure(res, false)
+		c.end(code, cause)
+		return nil, &DialError{Code: code, Cause: cause}
+	}
+	leg := newLeg(s, c, SideB)
+	leg.cli = res.dlg
+	leg.sdp = res.dlg.InviteResponse.Body()
+	c.addLeg(leg, res.t.uri.String(), c.rec.Start, res.dlg.InviteRequest.CallID().Value())
+	c.answered(leg, res.code)
+	c.mu.Lock()
+	c.rec.Code = res.code
+	c.rec.Answer = time.Now()
+	c.mu.Unlock()
+	res.dlg.Ack(context.Background())
+	leg.register()
+	return leg, nil
+}
+
+// Bridge ties two answered legs: a BYE or re-INVITE on one is relayed to the other.
+// Media is not touched here (the SDPAnchor / media package connects the RTP).
+func (s *Server) Bridge(a, b *Leg) error {
+	if a.ended.Load() || b.ended.Load() {
+		return errors.New("sip: bridge: leg already ended")
+	}
+	if !a.peer.CompareAndSwap(nil, b) {
+		return errors.New("sip: bridge: leg already bridged")
+	}
+	if !b.peer.CompareAndSwap(nil, a) {
+		a.peer.Store(nil)
+		return errors.New("sip: bridge: leg already bridged")
+	}
+	return nil
+}

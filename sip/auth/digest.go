@@ -1,0 +1,307 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"hash"
+	"hash/maphash"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/icholy/digest"
+)
+
+// Algorithms offered, strongest first (RFC 8760 §2.4: a server offers one challenge per
+// algorithm, in order of preference).
+const (
+	SHA256 = "SHA-256"
+	MD5    = "MD5"
+)
+
+// Status is the outcome of a credential check.
+type Status int
+
+const (
+	// Missing: no credentials for our realm; challenge.
+	Missing Status = iota
+	// OK: the credentials are valid for Result.Username.
+	OK
+	// Stale: valid response but an expired nonce; challenge again with stale=true.
+	Stale
+	// Invalid: wrong password, unknown user, replayed nc, malformed or forged nonce. The
+	// caller answers 403 and counts a failure for the source.
+	Invalid
+)
+
+func (s Status) String() string {
+	switch s {
+	case Missing:
+		return "missing"
+	case OK:
+		return "ok"
+	case Stale:
+		return "stale"
+	}
+	return "invalid"
+}
+
+// Result is what Check learned.
+type Result struct {
+	Status   Status
+	Username string // the claimed username (set for OK; informative otherwise)
+}
+
+// account holds the precomputed HA1 of one username (invariant 1).
+type account struct {
+	md5, sha256 string
+}
+
+// Authenticator checks digest credentials against a set of accounts. It is safe for
+// concurrent use; SetAccounts may be called at any time (a reload).
+type Authenticator struct {
+	realm  string
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+
+	accounts atomic.Pointer[map[string]account]
+	dummy    account // hashed for unknown users (invariant 4)
+
+	seed   maphash.Seed
+	shards [64]ncShard
+}
+
+type ncShard struct {
+	mu   sync.Mutex
+	seen map[string]ncEntry
+}
+
+type ncEntry struct {
+	nc      int
+	expires int64 // unix nanos
+}
+
+// New returns an Authenticator for realm. secret keys the nonce MAC; an empty secret gets a
+// random one. ttl is the nonce lifetime (default 5 minutes when 0).
+func New(realm string, secret []byte, ttl time.Duration) *Authenticator {
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+	}
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	a := &Authenticator{realm: realm, secret: secret, ttl: ttl, now: time.Now, seed: maphash.MakeSeed()}
+	a.dummy = a.hashAccount("\x00unknown", randomHex(16))
+	empty := map[string]account{}
+	a.accounts.Store(&empty)
+	for i := range a.shards {
+		a.shards[i].seen = make(map[string]ncEntry)
+	}
+	return a
+}
+
+// SetNow replaces the clock (tests).
+func (a *Authenticator) SetNow(now func() time.Time) { a.now = now }
+
+// Realm returns the realm challenges carry.
+func (a *Authenticator) Realm() string { return a.realm }
+
+// SetAccounts replaces the accounts: username → password. Passwords are hashed here and
+// not kept (invariant 1).
+func (a *Authenticator) SetAccounts(passwords map[string]string) {
+	m := make(map[string]account, len(passwords))
+	for u, p := range passwords {
+		m[u] = a.hashAccount(u, p)
+	}
+	a.accounts.Store(&m)
+}
+
+func (a *Authenticator) hashAccount(user, password string) account {
+	return account{
+		md5:    hashHex(md5.New(), user, a.realm, password),
+		sha256: hashHex(sha256.New(), user, a.realm, password),
+	}
+}
+
+// Challenges returns the WWW-Authenticate / Proxy-Authenticate values to send: SHA-256
+// first, then MD5, both qop=auth, sharing one fresh nonce.
+func (a *Authenticator) Challenges(stale bool) []string {
+	nonce := a.newNonce(a.now())
+	out := make([]string, 0, 2)
+	for _, alg := range [...]string{SHA256, MD5} {
+		c := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+		out = append(out, c.String())
+	}
+	return out
+}
+
+// Check verifies the Authorization (or Proxy-Authorization) header values of a request
+// with the given method. values are all such headers; the one for our realm is used.
+func (a *Authenticator) Check(method string, values []string) Result {
+	var cred *digest.Credentials
+	for _, v := range values {
+		c, err := digest.ParseCredentials(v)
+		if err != nil {
+			continue
+		}
+		if c.Realm == a.realm {
+			cred = c
+			break
+		}
+	}
+	if cred == nil {
+		return Result{Status: Missing}
+	}
+	res := Result{Username: cred.Username, Status: Invalid}
+
+	var h hash.Hash
+	alg := strings.ToUpper(cred.Algorithm)
+	switch alg {
+	case "", MD5:
+		h = md5.New()
+		alg = MD5
+	case SHA256:
+		h = sha256.New()
+	default:
+		return res
+	}
+	if cred.QOP != "auth" || cred.Nc <= 0 || cred.Cnonce == "" || cred.Response == "" {
+		return res
+	}
+	issued, ok := a.verifyNonce(cred.Nonce)
+	if !ok {
+		return Result{Status: Missing, Username: cred.Username}
+	}
+
+	acct, known := (*a.accounts.Load())[cred.Username]
+	if !known {
+		acct = a.dummy
+	}
+	ha1 := acct.md5
+	if alg == SHA256 {
+		ha1 = acct.sha256
+	}
+	ha2 := hashHex(h, method, cred.URI)
+	want := hashHex(h, ha1, cred.Nonce, ncString(cred.Nc), cred.Cnonce, "auth", ha2)
+	match := subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(cred.Response))) == 1
+	if !match || !known {
+		return res
+	}
+	now := a.now()
+	if now.Sub(issued) > a.ttl {
+		res.Status = Stale
+		return res
+	}
+	if !a.acceptNC(cred.Nonce, cred.Nc, issued.Add(a.ttl), now) {
+		return res
+	}
+	res.Status = OK
+	return res
+}
+
+func ncString(nc int) string {
+	s := strconv.FormatInt(int64(nc), 16)
+	if len(s) < 8 {
+		s = strings.Repeat("0", 8-len(s)) + s
+	}
+	return s
+}
+
+// newNonce builds a stateless nonce (invariant 2).
+func (a *Authenticator) newNonce(now time.Time) string {
+	ts := strconv.FormatInt(now.UnixNano(), 16)
+	rnd := randomHex(8)
+	return ts + "." + rnd + "." + a.mac(ts, rnd)
+}
+
+func (a *Authenticator) mac(ts, rnd string) string {
+	m := hmac.New(sha256.New, a.secret)
+	m.Write([]byte(a.realm))
+	m.Write([]byte{0})
+	m.Write([]byte(ts))
+	m.Write([]byte{0})
+	m.Write([]byte(rnd))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// verifyNonce checks the MAC and returns the issue time.
+func (a *Authenticator) verifyNonce(n string) (time.Time, bool) {
+	ts, rest, ok := strings.Cut(n, ".")
+	if !ok {
+		return time.Time{}, false
+	}
+	rnd, sum, ok := strings.Cut(rest, ".")
+	if !ok || len(ts) > 16 || len(rnd) != 16 {
+		return time.Time{}, false
+	}
+	if !hmac.Equal([]byte(sum), []byte(a.mac(ts, rnd))) {
+		return time.Time{}, false
+	}
+	ns, err := strconv.ParseInt(ts, 16, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
+// acceptNC records nc for nonce and reports whether it is higher than any seen (invariant 3).
+func (a *Authenticator) acceptNC(nonce string, nc int, expires, now time.Time) bool {
+	sh := &a.shards[maphash.String(a.seed, nonce)%uint64(len(a.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.seen[nonce]
+	if ok && nc <= e.nc {
+		return false
+	}
+	sh.seen[nonce] = ncEntry{nc: nc, expires: expires.UnixNano()}
+	// Opportunistic sweep keeps the shard bounded by the nonces of the last TTL.
+	if len(sh.seen) > 256 && len(sh.seen)%64 == 0 {
+		n := now.UnixNano()
+		for k, v := range sh.seen {
+			if v.expires < n {
+				delete(sh.seen, k)
+			}
+		}
+	}
+	return true
+}
+
+// Sweep forgets nc state of expired nonces.
+func (a *Authenticator) Sweep() {
+	n := a.now().UnixNano()
+	for i := range a.shards {
+		sh := &a.shards[i]
+		sh.mu.Lock()
+		for k, v := range sh.seen {
+			if v.expires < n {
+				delete(sh.seen, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func hashHex(h hash.Hash, parts ...string) string {
+	h.Reset()
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{':'})
+		}
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

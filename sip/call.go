@@ -1,0 +1,496 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/sip/validate"
+	"github.com/emiago/sipgo"
+	gsip "github.com/emiago/sipgo/sip"
+)
+
+func newID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// target is one contact to ring.
+type target struct {
+	uri       gsip.Uri
+	dest      string // host:port overriding the URI's (NAT, TCP flows); "" = resolve uri
+	transport string
+	to        gsip.Uri // the To header URI
+	trunk     *trunk   // set when ringing a trunk
+}
+
+// ringSpec is what every fork of one ringing attempt shares.
+type ringSpec struct {
+	fromUser, fromName string
+	body               []byte
+	contentType        string
+	maxForwards        uint32
+	timeout            time.Duration
+	// onProvisional relays a 18x (called from fork goroutines).
+	onProvisional func(res *gsip.Response)
+}
+
+// forkResult is how one fork ended.
+type forkResult struct {
+	dlg      *sipgo.DialogClientSession
+	t        target
+	won      bool
+	code     int // final status, 0 when none arrived (timeout, cancel, transport error)
+	reason   string
+	err      error
+	answered time.Time
+}
+
+// contacts returns the targets of an extension: its live registrations, then its static
+// contact.
+func (s *Server) contacts(r *routing, ext string) []target {
+	var out []target
+	for _, c := range s.reg.Lookup(ext) {
+		t := target{uri: c.URI, dest: c.Dest, transport: c.Transport}
+		if tp, ok := c.URI.UriParams.Get("transport"); ok && tp != "" {
+			t.transport = tp
+		}
+		if t.transport == "tcp" && t.dest == "" {
+			t.dest = c.Source // a TCP flow is reached over its own connection
+		}
+		if t.transport == "" {
+			t.transport = "udp"
+		}
+		t.to = gsip.Uri{Scheme: "sip", User: ext, Host: s.host}
+		out = append(out, t)
+	}
+	if u, ok := r.static[ext]; ok {
+		t := target{uri: u, transport: "udp", to: gsip.Uri{Scheme: "sip", User: ext, Host: s.host}}
+		if tp, ok := u.UriParams.Get("transport"); ok && tp != "" {
+			t.transport = tp
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// origin is who places a call.
+type origin struct {
+	user  *config.User
+	trunk *trunk
+}
+
+func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
+	r := s.routes.Load()
+	var from origin
+	if t := r.trunkBySource(req.Source()); t != nil {
+		from.trunk = t
+	} else {
+		name, ok := s.authenticate(req, tx)
+		if !ok {
+			return
+		}
+		if u := r.users[name]; u != nil {
+			from.user = u
+		} else if t := r.byUser[name]; t != nil {
+			from.trunk = t
+		} else {
+			respond(tx, req, 403, "Forbidden")
+			return
+		}
+	}
+	if req.Contact() == nil {
+		respond(tx, req, 400, "Missing Contact")
+		return
+	}
+
+	dialled := req.Recipient.User
+	var (
+		dir  string
+		ext  string
+		num  *config.Number
+		out  *trunk
+		code int
+		why  string
+	)
+	if from.user != nil {
+		switch {
+		case r.users[dialled] != nil:
+			dir, ext = "internal", dialled
+		case r.number(dialled) != nil:
+			dir, num = "internal", r.number(dialled)
+		default:
+			dir = "outbound"
+			if !from.user.Outbound {
+				code, why = 403, "Forbidden"
+				break
+			}
+			if !isNumber(dialled) {
+				code, why = 404, "Not Found"
+				break
+			}
+			t, down := r.outboundTrunk(dialled)
+			switch {
+			case t != nil:
+				out = t
+			case down:
+				code, why = 503, "Service Unavailable"
+			default:
+				code, why = 404, "No Route"
+			}
+		}
+	} else {
+		dir = "inbound"
+		num = r.number(dialled)
+		if num == nil {
+			num = r.number(req.To().Address.User)
+		}
+		if num == nil {
+			code, why = 404, "Not Found"
+		}
+	}
+	if num != nil && num.Target != "" {
+		if r.users[num.Target] == nil {
+			code, why = 404, "Not Found"
+		} else {
+			ext = num.Target
+		}
+	}
+
+	c := s.newCall(req, dir)
+	if from.trunk != nil {
+		c.rec.Trunk = from.trunk.cfg.Name
+	}
+	if out != nil {
+		c.rec.Trunk = out.cfg.Name
+	}
+	if code != 0 {
+		respond(tx, req, code, why)
+		c.end(code, "rejected")
+		return
+	}
+
+	ua := s.dialogUA(req.Transport())
+	dlgA, err := ua.ReadInvite(req, tx)
+	if err != nil {
+		c.end(487, "cancel")
+		return
+	}
+	legA := newLeg(s, c, SideA)
+	legA.srv = dlgA
+	legA.sdp = req.Body()
+	c.addLeg(legA, req.From().Address.String(), c.rec.Start, req.CallID().Value())
+
+	if num != nil && num.Target == "" {
+		s.serveApp(c, legA, req, num)
+		return
+	}
+
+	var targets []target
+	if out != nil {
+		u := *out.out
+		u.User = dialled
+		t := target{uri: u, transport: out.transport, trunk: out, to: gsip.Uri{Scheme: "sip", User: dialled, Host: u.Host, Port: u.Port}}
+		targets = []target{t}
+	} else {
+		targets = s.contacts(r, ext)
+	}
+	if len(targets) == 0 {
+		s.finalA(c, legA, 480, "Temporarily Unavailable", "unavailable")
+		return
+	}
+
+	callerUser, callerName := req.From().Address.User, req.From().DisplayName
+	if from.user != nil {
+		callerUser, callerName = from.user.Extension, from.user.Name
+	}
+	spec := &ringSpec{
+		fromUser:    validate.Sanitize(callerUser),
+		fromName:    validate.Sanitize(callerName),
+		contentType: contentType(req),
+		maxForwards: 69,
+		timeout:     r.ringTime,
+	}
+	if mf := req.MaxForwards(); mf != nil {
+		spec.maxForwards = uint32(*mf) - 1
+	}
+	if body := req.Body(); len(body) > 0 {
+		b, err := s.anchor.Offer(dlgA.Context(), c.id, SideA, body)
+		if err != nil {
+			s.finalA(c, legA, 488, "Not Acceptable Here", "media")
+			return
+		}
+		spec.body = b
+	}
+	spec.onProvisional = func(res *gsip.Response) {
+		if res.StatusCode < 180 {
+			return
+		}
+		body := res.Body()
+		var hdrs []gsip.Header
+		if len(body) > 0 {
+			b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, body)
+			if err != nil {
+				body = nil
+			} else {
+				body = b
+				hdrs = append(hdrs, gsip.NewHeader("Content-Type", "application/sdp"))
+			}
+		}
+		c.mu.Lock()
+		if !c.aFinal {
+			dlgA.Respond(res.StatusCode, validate.Sanitize(res.Reason), body, hdrs...)
+		}
+		c.mu.Unlock()
+	}
+
+	ringCtx, stop := context.WithCancel(dlgA.Context())
+	c.mu.Lock()
+	c.stopRing = stop
+	c.mu.Unlock()
+	res := s.ring(ringCtx, targets, spec)
+	stop()
+
+	if !res.won {
+		if errors.Is(context.Cause(dlgA.Context()), gsip.ErrTransactionCanceled) {
+			c.end(487, "cancel")
+			return
+		}
+		code, reason, cause := failure(res, out != nil)
+		if s.closing.Load() {
+			code, reason, cause = 503, "Service Unavailable", "shutdown"
+		}
+		s.finalA(c, legA, code, reason, cause)
+		return
+	}
+
+	dlgB := res.dlg
+	legB := newLeg(s, c, SideB)
+	legB.cli = dlgB
+	legB.sdp = dlgB.InviteResponse.Body()
+	c.addLeg(legB, res.t.uri.String(), c.rec.Start, dlgB.InviteRequest.CallID().Value())
+	c.answered(legB, dlgB.InviteResponse.StatusCode)
+	if err := dlgB.Ack(context.Background()); err != nil {
+		s.log.Debug("ACK to leg B failed", "error", err)
+	}
+	legB.register()
+
+	body := dlgB.InviteResponse.Body()
+	var hdrs []gsip.Header
+	if len(body) > 0 {
+		b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, body)
+		if err != nil {
+			legB.finish(context.Background(), true, "media")
+			s.finalA(c, legA, 488, "Not Acceptable Here", "media")
+			return
+		}
+		body = b
+		hdrs = append(hdrs, gsip.NewHeader("Content-Type", "application/sdp"))
+	}
+	legA.peer.Store(legB)
+	legB.peer.Store(legA)
+	legA.register()
+
+	c.mu.Lock()
+	c.aFinal = true
+	c.rec.Code = 200
+	c.mu.Unlock()
+	c.answered(legA, 200)
+	if err := dlgA.Respond(200, "OK", body, hdrs...); err != nil {
+		// CANCEL crossed our 200, or no ACK came: the call is over.
+		cause := "no-ack"
+		if errors.Is(context.Cause(dlgA.Context()), gsip.ErrTransactionCanceled) {
+			cause = "cancel"
+			c.mu.Lock()
+			c.rec.Code = 487
+			c.mu.Unlock()
+		}
+		legA.finish(context.Background(), false, cause)
+	}
+}
+
+// finalA gives leg A a final non-2xx answer and ends the call.
+func (s *Server) finalA(c *call, legA *Leg, code int, reason, cause string) {
+	c.mu.Lock()
+	c.aFinal = true
+	c.rec.Code = code
+	if len(c.rec.Legs) > 0 {
+		c.rec.Legs[0].Code = code
+		c.rec.Legs[0].End = time.Now()
+	}
+	c.mu.Unlock()
+	c.end(code, cause)
+	legA.srv.Respond(code, reason, nil)
+}
+
+func contentType(req *gsip.Request) string {
+	if ct := req.ContentType(); ct != nil {
+		return validate.Sanitize(ct.Value())
+	}
+	return ""
+}
+
+// failure maps the best failed fork to leg A's answer (RFC 3261 §16.7 in spirit: busy
+// wins, then the most telling 4xx–6xx).
+func failure(res forkResult, toTrunk bool) (int, string, string) {
+	switch {
+	case res.code == 486 || res.code == 600:
+		return 486, "Busy Here", "busy"
+	case res.code == 603:
+		return 603, "Decline", "declined"
+	case res.code == 0 && res.err != nil && errors.Is(res.err, context.DeadlineExceeded):
+		return 480, "No Answer", "no-answer"
+	case res.code == 0:
+		return 480, "Temporarily Unavailable", "unavailable"
+	case toTrunk && res.code == 503:
+		return 502, "Bad Gateway", "trunk-failure"
+	case toTrunk && (res.code == 401 || res.code == 407):
+		return 403, "Forbidden", "trunk-auth"
+	case toTrunk && res.code >= 400:
+		return res.code, validate.Sanitize(res.reason), "trunk-failure"
+	case res.code == 404:
+		return 404, "Not Found", "not-found"
+	}
+	return 480, "Temporarily Unavailable", "unavailable"
+}
+
+// ring sends one INVITE per target and returns the first 2xx (won) or the best failure.
+// Losing forks are CANCELled (or ACKed and BYEd when their 2xx came too late) by their own
+// goroutines, which the Server waits for on shutdown.
+func (s *Server) ring(ctx context.Context, targets []target, spec *ringSpec) forkResult {
+	ringCtx, cancel := context.WithTimeoutCause(ctx, spec.timeout, context.DeadlineExceeded)
+	defer cancel()
+	results := make(chan forkResult, len(targets))
+	var winner atomic.Bool
+	for _, t := range targets {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			results <- s.fork(ringCtx, t, spec, &winner)
+		}()
+	}
+	var best forkResult
+	for range targets {
+		r := <-results
+		if r.won {
+			return r
+		}
+		if better(r, best) {
+			best = r
+		}
+	}
+	if best.code == 0 && best.err == nil {
+		best.err = context.Cause(ringCtx)
+	}
+	if best.code == 0 && errors.Is(context.Cause(ringCtx), context.DeadlineExceeded) {
+		best.err = context.DeadlineExceeded
+	}
+	return best
+}
+
+// better orders failures: busy first, then any final response over none.
+func better(a, b forkResult) bool {
+	rank := func(r forkResult) int {
+		switch {
+		case r.code == 486 || r.code == 600 || r.code == 603:
+			return 4
+		case r.code >= 400 && r.code != 408 && r.code != 480:
+			return 3
+		case r.code != 0:
+			return 2
+		case r.err != nil:
+			return 1
+		}
+		return 0
+	}
+	return rank(a) > rank(b)
+}
+
+// fork rings one target until answer, failure or ctx's end.
+func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *atomic.Bool) forkResult {
+	req := gsip.NewRequest(gsip.INVITE, t.uri)
+	req.SetTransport(t.transport)
+	if t.dest != "" {
+		req.SetDestination(t.dest)
+	}
+	from := &gsip.FromHeader{DisplayName: spec.fromName, Address: gsip.Uri{Scheme: "sip", User: spec.fromUser, Host: s.host}, Params: gsip.NewParams()}
+	from.Params.Add("tag", gsip.GenerateTagN(16))
+	to := &gsip.ToHeader{Address: t.to, Params: gsip.NewParams()}
+	mf := gsip.MaxForwardsHeader(spec.maxForwards)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&mf)
+	ua := s.dialogUA(t.transport)
+	req.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
+	req.AppendHeader(gsip.NewHeader("Allow", allowHeader))
+	if len(spec.body) > 0 {
+		ct := spec.contentType
+		if ct == "" {
+			ct = "application/sdp"
+		}
+		req.AppendHeader(gsip.NewHeader("Content-Type", ct))
+		req.SetBody(spec.body)
+	} else {
+		req.SetBody(nil)
+	}
+
+	res := forkResult{t: t}
+	dlg, err := ua.WriteInvite(ctx, req)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	res.dlg = dlg
+	opts := sipgo.AnswerOptions{OnResponse: func(r *gsip.Response) error {
+		if r.IsProvisional() && spec.onProvisional != nil && !winner.Load() {
+			spec.onProvisional(r)
+		}
+		return nil
+	}}
+	if t.trunk != nil && t.trunk.cfg.OutboundUsername != "" {
+		opts.Username, opts.Password = t.trunk.cfg.OutboundUsername, t.trunk.cfg.OutboundSecret
+	}
+	err = dlg.WaitAnswer(ctx, opts)
+	last := dlg.InviteResponse
+	if err == nil {
+		if winner.CompareAndSwap(false, true) {
+			res.won, res.code, res.answered = true, last.StatusCode, time.Now()
+			return res
+		}
+		s.ackBye(dlg) // a second 2xx: the call went to another contact
+		res.code = last.StatusCode
+		return res
+	}
+	if last != nil && last.IsSuccess() {
+		s.ackBye(dlg) // 2xx crossed our CANCEL (RFC 3261 §9.1)
+		res.code = 0
+		res.err = err
+		return res
+	}
+	res.err = err
+	var de *sipgo.ErrDialogResponse
+	if errors.As(err, &de) {
+		res.code, res.reason = de.Res.StatusCode, de.Res.Reason
+	}
+	return res
+}
+
+var allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE"
+
+// ackBye confirms and immediately ends an unwanted dialog.
+func (s *Server) ackBye(dlg *sipgo.DialogClientSession) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	dlg.Ack(ctx)
+	dlg.Bye(ctx)
+}
+
+var _ = net.JoinHostPort
+var _ = strconv.Itoa

@@ -1,0 +1,220 @@
+package sip
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/ccswitch/ccswitch/sip/validate"
+	gsip "github.com/emiago/sipgo/sip"
+)
+
+// lookup finds the leg an in-dialog request belongs to: our tag is in its To header,
+// whichever side sent it.
+func (s *Server) lookup(req *gsip.Request) *Leg {
+	tag, _ := req.To().Params.Get("tag")
+	if tag == "" {
+		return nil
+	}
+	v, ok := s.legs.Load(req.CallID().Value() + "|" + tag)
+	if !ok {
+		return nil
+	}
+	return v.(*Leg)
+}
+
+func (s *Server) onAck(req *gsip.Request, tx gsip.ServerTransaction) {
+	l := s.lookup(req)
+	if l == nil || l.srv == nil {
+		return // ACK of a non-2xx is absorbed by its transaction; strays are dropped
+	}
+	l.srv.ReadAck(req, tx)
+}
+
+func (s *Server) onBye(req *gsip.Request, tx gsip.ServerTransaction) {
+	l := s.lookup(req)
+	if l == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	var err error
+	cause := "caller-bye"
+	if l.srv != nil {
+		err = l.srv.ReadBye(req, tx)
+	} else {
+		cause = "callee-bye"
+		err = l.cli.ReadBye(req, tx)
+	}
+	if err != nil {
+		respond(tx, req, 500, "Server Internal Error")
+	}
+	l.finish(context.Background(), false, cause)
+}
+
+// onInDialog relays re-INVITE, INFO and UPDATE to the bridged leg and its answer back.
+func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
+	l := s.lookup(req)
+	if l == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := l.dialog().ReadRequest(req, tx); err != nil {
+		respond(tx, req, 500, "Out Of Order")
+		return
+	}
+	peer := l.peer.Load()
+	if peer == nil || peer.ended.Load() {
+		respond(tx, req, 501, "Not Implemented")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+	defer cancel()
+
+	isOffer := req.IsInvite() || req.Method == gsip.UPDATE
+	body := req.Body()
+	if isOffer && len(body) > 0 {
+		b, err := s.anchor.Offer(ctx, l.call.id, l.side, body)
+		if err != nil {
+			respond(tx, req, 488, "Not Acceptable Here")
+			return
+		}
+		body = b
+	}
+	out := gsip.NewRequest(req.Method, peer.remoteTarget())
+	out.SetTransport(peer.transport())
+	if ct := req.ContentType(); ct != nil && len(body) > 0 {
+		out.AppendHeader(gsip.NewHeader("Content-Type", validate.Sanitize(ct.Value())))
+	}
+	if req.IsInvite() {
+		ua := s.dialogUA(peer.transport())
+		out.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
+	}
+	out.SetBody(body)
+	ctxTx, err := peer.transactionRequest(ctx, out)
+	if err != nil {
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	defer ctxTx.Terminate()
+	var final *gsip.Response
+	for final == nil {
+		select {
+		case r := <-ctxTx.Responses():
+			if !r.IsProvisional() {
+				final = r
+			}
+		case <-ctxTx.Done():
+			respond(tx, req, 408, "Request Timeout")
+			return
+		case <-ctx.Done():
+			respond(tx, req, 408, "Request Timeout")
+			return
+		}
+	}
+	if req.IsInvite() && final.IsSuccess() {
+		ack := gsip.NewRequest(gsip.ACK, peer.remoteTarget())
+		ack.SetTransport(peer.transport())
+		peer.writeRequest(ack)
+	}
+	rbody := final.Body()
+	res := gsip.NewResponseFromRequest(req, final.StatusCode, validate.Sanitize(final.Reason), nil)
+	if len(rbody) > 0 {
+		if isOffer && final.IsSuccess() {
+			b, err := s.anchor.Answer(ctx, l.call.id, peer.side, rbody)
+			if err == nil {
+				rbody = b
+			}
+		}
+		if ct := final.ContentType(); ct != nil {
+			res.AppendHeader(gsip.NewHeader("Content-Type", validate.Sanitize(ct.Value())))
+		}
+		res.SetBody(rbody)
+	}
+	if req.IsInvite() && final.IsSuccess() {
+		ua := s.dialogUA(l.transport())
+		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
+	}
+	tx.Respond(res)
+}
+
+func (l *Leg) transport() string {
+	if l.srv != nil {
+		return l.srv.InviteRequest.Transport()
+	}
+	return l.cli.InviteRequest.Transport()
+}
+
+// unhandledResponse gets responses no client transaction matched: retransmitted 2xx of
+// INVITEs whose transaction has ended. A live leg B is re-ACKed; a 2xx nobody wants
+// (a fork that lost, after its transaction ended) is ACKed and BYEd.
+func (s *Server) unhandledResponse(res *gsip.Response) {
+	cseq := res.CSeq()
+	if cseq == nil || cseq.MethodName != gsip.INVITE || !res.IsSuccess() || res.From() == nil || res.To() == nil || res.CallID() == nil {
+		return
+	}
+	tag, _ := res.From().Params.Get("tag")
+	if v, ok := s.legs.Load(res.CallID().Value() + "|" + tag); ok {
+		l := v.(*Leg)
+		if l.cli != nil && l.cli.InviteRequest.CSeq().SeqNo == cseq.SeqNo {
+			l.cli.Ack(context.Background())
+		}
+		return
+	}
+	if s.closing.Load() {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.strayAckBye(res)
+	}()
+}
+
+// strayAckBye ends a dialog that a 2xx created but no call owns.
+func (s *Server) strayAckBye(res *gsip.Response) {
+	contact := res.Contact()
+	if contact == nil {
+		return
+	}
+	cli := s.udpCli
+	if strings.EqualFold(res.Transport(), "tcp") && s.tcpCli != nil {
+		cli = s.tcpCli
+	}
+	if cli == nil {
+		cli = s.tcpCli
+	}
+	mk := func(m gsip.RequestMethod, seq uint32) *gsip.Request {
+		r := gsip.NewRequest(m, *contact.Address.Clone())
+		r.SetTransport(res.Transport())
+		r.SetDestination(res.Source())
+		r.AppendHeader(gsip.HeaderClone(res.From()))
+		r.AppendHeader(gsip.HeaderClone(res.To()))
+		r.AppendHeader(gsip.HeaderClone(res.CallID()))
+		r.AppendHeader(&gsip.CSeqHeader{SeqNo: seq, MethodName: m})
+		mf := gsip.MaxForwardsHeader(70)
+		r.AppendHeader(&mf)
+		r.SetBody(nil)
+		return r
+	}
+	seq := res.CSeq().SeqNo
+	cli.WriteRequest(mk(gsip.ACK, seq))
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	tx, err := cli.TransactionRequest(ctx, mk(gsip.BYE, seq+1))
+	if err != nil {
+		return
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case r := <-tx.Responses():
+			if !r.IsProvisional() {
+				return
+			}
+		case <-tx.Done():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,17 @@
+// Package registrar is ccswitch's location service: it applies REGISTER requests to the
+// bindings of an address of record (RFC 3261 §10.3) and answers who is reachable where.
+//
+// The caller (package sip) has already validated and authenticated the request, and has
+// checked that the authenticated user owns the AOR; Register only applies §10.3 steps 5–8.
+//
+// Invariants:
+//  1. A binding is answered 200 only after store.PutBinding (synced) returned: a crash
+//     after the answer loses no registration. Removals are persisted before the answer too.
+//  2. For one AOR, REGISTERs are applied one at a time (the AOR's shard lock is held from
+//     reading the bindings until the store write), so Call-ID/CSeq ordering (§10.3 step 7)
+//     holds under concurrent retransmissions and refreshes.
+//  3. Lookup never returns an expired binding; Sweep deletes them from memory and store.
+//
+// Lock order: one shard mutex at a time; the store is called with it held (that is what
+// makes invariant 2 hold), nothing else is.
+package registrar

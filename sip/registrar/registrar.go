@@ -1,0 +1,411 @@
+package registrar
+
+import (
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccswitch/ccswitch/store"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Limits bound the registration interval.
+type Limits struct {
+	Min, Max, Default time.Duration
+}
+
+// Contact is a live binding and where to send requests for it.
+type Contact struct {
+	store.Binding
+	// URI is the parsed contact URI: the Request-URI of requests to this contact.
+	URI sip.Uri
+	// Dest is the host:port to send to instead of resolving URI ("" = resolve URI): the
+	// REGISTER's source when the contact is behind NAT.
+	Dest string
+}
+
+// Registrar keeps bindings in memory, sharded by AOR, backed by the store.
+type Registrar struct {
+	st     *store.Store
+	log    *slog.Logger
+	limits atomic.Pointer[Limits]
+	now    func() time.Time
+	seed   maphash.Seed
+	shards [64]shard
+}
+
+type shard struct {
+	mu  sync.Mutex
+	aor map[string][]*Contact
+}
+
+// New returns a Registrar persisting to st (st may be nil in tests: memory only).
+func New(st *store.Store, log *slog.Logger, lim Limits) *Registrar {
+	r := &Registrar{st: st, log: log, now: time.Now, seed: maphash.MakeSeed()}
+	r.SetLimits(lim)
+	for i := range r.shards {
+		r.shards[i].aor = make(map[string][]*Contact)
+	}
+	return r
+}
+
+// SetLimits replaces the interval bounds (a reload).
+func (r *Registrar) SetLimits(lim Limits) {
+	if lim.Min <= 0 {
+		lim.Min = 60 * time.Second
+	}
+	if lim.Max <= 0 {
+		lim.Max = time.Hour
+	}
+	if lim.Default <= 0 {
+		lim.Default = time.Hour
+	}
+	r.limits.Store(&lim)
+}
+
+// SetNow replaces the clock (tests).
+func (r *Registrar) SetNow(now func() time.Time) { r.now = now }
+
+func (r *Registrar) shard(aor string) *shard {
+	return &r.shards[maphash.String(r.seed, aor)%uint64(len(r.shards))]
+}
+
+// Load reads the stored bindings into memory, dropping expired ones. Call it before serving.
+func (r *Registrar) Load() error {
+	if r.st == nil {
+		return nil
+	}
+	bs, err := r.st.Bindings()
+	if err != nil {
+		return fmt.Errorf("registrar: load: %w", err)
+	}
+	now := r.now()
+	for _, b := range bs {
+		if !b.Expires.After(now) {
+			if err := r.st.DeleteBinding(b.AOR, b.Contact); err != nil {
+				return fmt.Errorf("registrar: load: %w", err)
+			}
+			continue
+		}
+		c, err := newContact(b, false)
+		if err != nil {
+			r.log.Warn("dropping unparsable stored binding", "aor", b.AOR, "contact", b.Contact, "error", err)
+			continue
+		}
+		sh := r.shard(b.AOR)
+		sh.aor[b.AOR] = append(sh.aor[b.AOR], c)
+	}
+	return nil
+}
+
+func newContact(b store.Binding, nat bool) (*Contact, error) {
+	c := &Contact{Binding: b}
+	if err := sip.ParseUri(b.Contact, &c.URI); err != nil {
+		return nil, err
+	}
+	if nat || behindNAT(c.URI.Host, b.Source) {
+		c.Dest = b.Source
+	}
+	return c, nil
+}
+
+// behindNAT reports whether a contact host is a private address other than the source's:
+// then only the source address (the NAT's mapping) reaches it.
+func behindNAT(host, source string) bool {
+	if source == "" {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	srcHost, _, err := net.SplitHostPort(source)
+	if err != nil {
+		return false
+	}
+	src, err := netip.ParseAddr(srcHost)
+	if err != nil || src == ip {
+		return false
+	}
+	cgnat := netip.MustParsePrefix("100.64.0.0/10")
+	return ip.IsPrivate() || ip.IsLinkLocalUnicast() || cgnat.Contains(ip)
+}
+
+// Lookup returns the live contacts of aor, highest q first.
+func (r *Registrar) Lookup(aor string) []Contact {
+	sh := r.shard(aor)
+	now := r.now()
+	sh.mu.Lock()
+	list := sh.aor[aor]
+	out := make([]Contact, 0, len(list))
+	for _, c := range list {
+		if c.Expires.After(now) {
+			out = append(out, *c)
+		}
+	}
+	sh.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Q > out[j].Q })
+	return out
+}
+
+// Count returns the number of bindings in memory (live or not yet swept).
+func (r *Registrar) Count() int {
+	n := 0
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for _, l := range sh.aor {
+			n += len(l)
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Sweep removes expired bindings from memory and store.
+func (r *Registrar) Sweep() {
+	now := r.now()
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for aor, list := range sh.aor {
+			keep := list[:0]
+			for _, c := range list {
+				if c.Expires.After(now) {
+					keep = append(keep, c)
+					continue
+				}
+				if r.st != nil {
+					if err := r.st.DeleteBinding(aor, c.Contact); err != nil {
+						r.log.Warn("sweep: delete binding", "aor", aor, "error", err)
+					}
+				}
+			}
+			if len(keep) == 0 {
+				delete(sh.aor, aor)
+			} else {
+				sh.aor[aor] = keep
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Register applies req (already authenticated for aor) and returns the response to send.
+func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
+	lim := *r.limits.Load()
+	now := r.now()
+	callID := req.CallID().Value()
+	cseq := req.CSeq().SeqNo
+
+	headerExpires := -1
+	if e := req.GetHeader("Expires"); e != nil {
+		n, err := strconv.ParseUint(strings.TrimSpace(e.Value()), 10, 32)
+		if err != nil {
+			return sip.NewResponseFromRequest(req, 400, "Bad Expires", nil)
+		}
+		headerExpires = int(n)
+	}
+
+	contacts := req.GetHeaders("Contact")
+	type change struct {
+		uri     string
+		expires int
+		q       float64
+		inst    string
+		regID   int
+	}
+	var changes []change
+	wildcard := false
+	for _, h := range contacts {
+		ch, ok := h.(*sip.ContactHeader)
+		if !ok {
+			return sip.NewResponseFromRequest(req, 400, "Bad Contact", nil)
+		}
+		if ch.Address.Wildcard {
+			wildcard = true
+			continue
+		}
+		if s := ch.Address.Scheme; s != "sip" && s != "sips" {
+			return sip.NewResponseFromRequest(req, 400, "Bad Contact", nil)
+		}
+		if ch.Address.Headers != nil && ch.Address.Headers.Length() > 0 {
+			// RFC 4475 §3.1.2.? regbadct: header parameters in a contact are not bindable.
+			return sip.NewResponseFromRequest(req, 400, "Bad Contact", nil)
+		}
+		exp := headerExpires
+		if v, ok := ch.Params.Get("expires"); ok {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				return sip.NewResponseFromRequest(req, 400, "Bad Contact Expires", nil)
+			}
+			exp = int(n)
+		}
+		if exp < 0 {
+			exp = int(lim.Default / time.Second)
+		}
+		if exp > 0 && time.Duration(exp)*time.Second < lim.Min {
+			res := sip.NewResponseFromRequest(req, 423, "Interval Too Brief", nil)
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(lim.Min/time.Second))))
+			return res
+		}
+		if time.Duration(exp)*time.Second > lim.Max {
+			exp = int(lim.Max / time.Second)
+		}
+		c := change{uri: ch.Address.String(), expires: exp, q: 0}
+		if v, ok := ch.Params.Get("q"); ok {
+			q, err := strconv.ParseFloat(v, 64)
+			if err != nil || q < 0 || q > 1 {
+				return sip.NewResponseFromRequest(req, 400, "Bad Contact q", nil)
+			}
+			c.q = q
+		}
+		c.inst, _ = ch.Params.Get("+sip.instance")
+		if v, ok := ch.Params.Get("reg-id"); ok {
+			c.regID, _ = strconv.Atoi(v)
+		}
+		changes = append(changes, c)
+	}
+	if wildcard && (len(contacts) != 1 || headerExpires != 0) {
+		return sip.NewResponseFromRequest(req, 400, "Invalid Wildcard Contact", nil)
+	}
+
+	nat := false
+	if via := req.Via(); via != nil {
+		if v, ok := via.Params.Get("rport"); ok && v == "" {
+			nat = true
+		}
+	}
+	ua := ""
+	if h := req.GetHeader("User-Agent"); h != nil {
+		ua = h.Value()
+	}
+
+	sh := r.shard(aor)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	list := sh.aor[aor]
+
+	if wildcard {
+		// §10.3 step 6: remove every binding unless one has the same Call-ID and a
+		// CSeq not lower.
+		for _, c := range list {
+			if c.CallID == callID && c.CSeq >= cseq {
+				return sip.NewResponseFromRequest(req, 500, "Out Of Order", nil)
+			}
+		}
+		for _, c := range list {
+			if err := r.deleteStored(aor, c.Contact); err != nil {
+				return r.storeFailed(req, err)
+			}
+		}
+		delete(sh.aor, aor)
+		return r.ok(req, nil, now)
+	}
+
+	for _, ch := range changes {
+		idx := -1
+		for i, c := range list {
+			if c.Contact == ch.uri {
+				idx = i
+				break
+			}
+		}
+		if idx >= 0 {
+			old := list[idx]
+			if old.CallID == callID && old.CSeq >= cseq {
+				return sip.NewResponseFromRequest(req, 500, "Out Of Order", nil)
+			}
+		}
+		if ch.expires == 0 {
+			if idx >= 0 {
+				if err := r.deleteStored(aor, ch.uri); err != nil {
+					return r.storeFailed(req, err)
+				}
+				list = append(list[:idx], list[idx+1:]...)
+			}
+			continue
+		}
+		b := store.Binding{
+			AOR: aor, Contact: ch.uri, Expires: now.Add(time.Duration(ch.expires) * time.Second),
+			Q: ch.q, InstanceID: ch.inst, RegID: ch.regID, CallID: callID, CSeq: cseq,
+			Source: req.Source(), Transport: strings.ToLower(req.Transport()), UserAgent: ua, Updated: now,
+		}
+		c, err := newContact(b, nat && !sameHostPort(ch.uri, req.Source()))
+		if err != nil {
+			return sip.NewResponseFromRequest(req, 400, "Bad Contact", nil)
+		}
+		if r.st != nil {
+			if err := r.st.PutBinding(b); err != nil {
+				return r.storeFailed(req, err)
+			}
+		}
+		if idx >= 0 {
+			list[idx] = c
+		} else {
+			list = append(list, c)
+		}
+	}
+	if len(list) == 0 {
+		delete(sh.aor, aor)
+	} else {
+		sh.aor[aor] = list
+	}
+	return r.ok(req, list, now)
+}
+
+func sameHostPort(uri, source string) bool {
+	var u sip.Uri
+	if sip.ParseUri(uri, &u) != nil {
+		return false
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(u.Host, strconv.Itoa(port)) == source
+}
+
+func (r *Registrar) deleteStored(aor, contact string) error {
+	if r.st == nil {
+		return nil
+	}
+	return r.st.DeleteBinding(aor, contact)
+}
+
+func (r *Registrar) storeFailed(req *sip.Request, err error) *sip.Response {
+	r.log.Error("registrar: store write failed", "error", err)
+	res := sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil)
+	res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+	return res
+}
+
+// ok builds the 200 listing every live binding with its remaining time (§10.3 step 8).
+func (r *Registrar) ok(req *sip.Request, list []*Contact, now time.Time) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	for _, c := range list {
+		left := int(c.Expires.Sub(now).Round(time.Second) / time.Second)
+		if left <= 0 {
+			continue
+		}
+		h := &sip.ContactHeader{Address: c.URI}
+		h.Params = sip.NewParams()
+		h.Params.Add("expires", strconv.Itoa(left))
+		if c.Q > 0 {
+			h.Params.Add("q", strconv.FormatFloat(c.Q, 'f', -1, 64))
+		}
+		res.AppendHeader(h)
+	}
+	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(http1123)))
+	return res
+}
+
+const http1123 = "Mon, 02 Jan 2006 15:04:05 GMT"

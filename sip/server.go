@@ -1,0 +1,587 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/sip/auth"
+	"github.com/ccswitch/ccswitch/sip/registrar"
+	"github.com/ccswitch/ccswitch/sip/validate"
+	"github.com/ccswitch/ccswitch/store"
+	"github.com/emiago/sipgo"
+	gsip "github.com/emiago/sipgo/sip"
+)
+
+// allowed is what we answer; it is the Allow header everywhere.
+var allowed = []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE"}
+
+// udpReadBuffer is the SO_RCVBUF asked for each UDP socket (the kernel caps it at rmem_max).
+const udpReadBuffer = 8 << 20
+
+// Server is ccswitch's SIP side: registrar and B2BUA on UDP and TCP listeners.
+type Server struct {
+	log    *slog.Logger
+	st     *store.Store
+	app    App
+	anchor SDPAnchor
+
+	cfg       atomic.Pointer[config.Config]
+	routes    atomic.Pointer[routing]
+	realm     string
+	userAgent string
+	auth      *auth.Authenticator
+	throttle  *auth.Throttle
+	reg       *registrar.Registrar
+	policy    atomic.Pointer[validate.Policy]
+
+	healthMu sync.Mutex
+	health   map[string]*trunkHealth
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	udpCli *sipgo.Client
+	tcpCli *sipgo.Client
+	udpUA  *sipgo.DialogUA
+	tcpUA  *sipgo.DialogUA
+	host   string // advertised host
+
+	// legs maps Call-ID "|" our tag → *Leg, for both sides of every established call.
+	legs sync.Map
+	// calls holds every call in progress (ringing or up), for shutdown.
+	calls sync.Map
+
+	ready    chan struct{}
+	addrsMu  sync.Mutex
+	addrs    []net.Addr
+	running  atomic.Bool
+	closing  atomic.Bool
+	inflight atomic.Int64
+	wg       sync.WaitGroup // background goroutines: forks, BYEs, loops
+	runCtx   context.Context
+}
+
+// New builds a Server from cfg. It loads the stored registrations; it does not listen
+// until Run.
+func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) (*Server, error) {
+	if cfg == nil {
+		return nil, errors.New("sip: nil config")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		log:    log.With("component", "sip"),
+		st:     st,
+		anchor: PassThrough{},
+		health: make(map[string]*trunkHealth),
+		ready:  make(chan struct{}),
+		runCtx: context.Background(),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.realm = cfg.SIP.Realm
+	if s.realm == "" {
+		s.realm = "ccswitch"
+	}
+	s.userAgent = validate.Sanitize(cfg.SIP.UserAgent)
+	if s.userAgent == "" {
+		s.userAgent = "ccswitch"
+	}
+	s.auth = auth.New(s.realm, []byte(cfg.SIP.NonceSecret), cfg.SIP.NonceTTL.D())
+	s.throttle = auth.NewThrottle(20, time.Minute)
+	s.reg = registrar.New(st, s.log.With("component", "sip.registrar"), limits(cfg))
+	if err := s.apply(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.reg.Load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func limits(cfg *config.Config) registrar.Limits {
+	return registrar.Limits{Min: cfg.SIP.MinExpires.D(), Max: cfg.SIP.MaxExpires.D(), Default: cfg.SIP.DefaultExpires.D()}
+}
+
+// apply compiles cfg and makes it the one new requests see.
+func (s *Server) apply(cfg *config.Config) error {
+	r, err := s.compile(cfg)
+	if err != nil {
+		return err
+	}
+	accounts := make(map[string]string, len(cfg.Users)+len(cfg.Trunks))
+	for _, t := range cfg.Trunks {
+		if t.Username != "" && t.Secret != "" {
+			accounts[t.Username] = t.Secret
+		}
+	}
+	for _, u := range cfg.Users {
+		accounts[u.Extension] = u.Secret // an extension wins over a trunk of the same name
+	}
+	s.auth.SetAccounts(accounts)
+	s.reg.SetLimits(limits(cfg))
+	s.cfg.Store(cfg)
+	s.routes.Store(r)
+	return nil
+}
+
+// Reload swaps users, trunks and numbers for new requests; calls in progress continue.
+// Listen addresses and realm are not reloaded. An invalid config is logged and ignored.
+func (s *Server) Reload(cfg *config.Config) {
+	if err := s.apply(cfg); err != nil {
+		s.log.Error("reload rejected", "error", err)
+		return
+	}
+	s.log.Info("config reloaded", "users", len(cfg.Users), "trunks", len(cfg.Trunks), "numbers", len(cfg.Numbers))
+}
+
+// Ready is closed once every listener is bound.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addrs returns the bound listen addresses (UDP first, then TCP), valid after Ready.
+func (s *Server) Addrs() []net.Addr {
+	s.addrsMu.Lock()
+	defer s.addrsMu.Unlock()
+	return append([]net.Addr(nil), s.addrs...)
+}
+
+// Registrar exposes the location service (lookups for other packages and tests).
+func (s *Server) Registrar() *registrar.Registrar { return s.reg }
+
+// TrunkUp reports the health of a trunk by name (true until an OPTIONS check fails).
+func (s *Server) TrunkUp(name string) bool {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	h := s.health[name]
+	return h != nil && h.up.Load()
+}
+
+// Run listens on the configured addresses and serves until ctx is done; then it ends the
+// calls in progress (best effort), closes the sockets and returns once its goroutines
+// have stopped.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("sip: Run called twice")
+	}
+	cfg := s.cfg.Load()
+	udpAddrs, tcpAddrs := cfg.SIP.UDP, cfg.SIP.TCP
+	if len(udpAddrs) == 0 && len(tcpAddrs) == 0 {
+		udpAddrs = []string{"127.0.0.1:5060"}
+	}
+
+	var pcs []*net.UDPConn
+	var lns []*net.TCPListener
+	closeAll := func() {
+		for _, c := range pcs {
+			c.Close()
+		}
+		for _, l := range lns {
+			l.Close()
+		}
+	}
+	for _, a := range udpAddrs {
+		la, err := net.ResolveUDPAddr("udp", a)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("sip: listen udp %s: %w", a, err)
+		}
+		c, err := net.ListenUDP("udp", la)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("sip: listen udp %s: %w", a, err)
+		}
+		if err := c.SetReadBuffer(udpReadBuffer); err != nil {
+			s.log.Warn("cannot set UDP receive buffer", "error", err)
+		}
+		pcs = append(pcs, c)
+	}
+	for _, a := range tcpAddrs {
+		la, err := net.ResolveTCPAddr("tcp", a)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("sip: listen tcp %s: %w", a, err)
+		}
+		l, err := net.ListenTCP("tcp", la)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("sip: listen tcp %s: %w", a, err)
+		}
+		lns = append(lns, l)
+	}
+
+	if err := s.build(cfg, pcs, lns); err != nil {
+		closeAll()
+		return err
+	}
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	s.runCtx = runCtx
+
+	errc := make(chan error, len(pcs)+len(lns))
+	var serveWG sync.WaitGroup
+	for _, c := range pcs {
+		serveWG.Add(1)
+		go func() {
+			defer serveWG.Done()
+			errc <- s.srv.ServeUDP(c)
+		}()
+	}
+	for _, l := range lns {
+		serveWG.Add(1)
+		go func() {
+			defer serveWG.Done()
+			errc <- s.srv.ServeTCP(l)
+		}()
+	}
+	s.wg.Add(2)
+	go s.sweepLoop(runCtx)
+	go s.healthLoop(runCtx)
+	close(s.ready)
+	s.log.Info("sip listening", "addrs", fmt.Sprint(s.Addrs()))
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if err != nil {
+			err = fmt.Errorf("sip: serve: %w", err)
+		}
+	}
+	s.shutdown()
+	cancelRun()
+	closeAll()
+	s.ua.Close()
+	serveWG.Wait()
+	s.wg.Wait()
+	return err
+}
+
+// shutdown refuses new requests, waits briefly for handlers, and ends calls in progress.
+func (s *Server) shutdown() {
+	s.closing.Store(true)
+	var wg sync.WaitGroup
+	s.calls.Range(func(k, _ any) bool {
+		c := k.(*call)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.stop("shutdown")
+		}()
+		return true
+	})
+	wg.Wait()
+	deadline := time.Now().Add(3 * time.Second)
+	for s.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// build creates the sipgo user agent, server and clients for the bound sockets.
+func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPListener) error {
+	var self []string
+	host := cfg.SIP.Advertise
+	s.addrsMu.Lock()
+	for _, c := range pcs {
+		s.addrs = append(s.addrs, c.LocalAddr())
+	}
+	for _, l := range lns {
+		s.addrs = append(s.addrs, l.Addr())
+	}
+	s.addrsMu.Unlock()
+	for _, a := range s.Addrs() {
+		h, p, _ := net.SplitHostPort(a.String())
+		if host == "" && h != "0.0.0.0" && h != "::" {
+			host = h
+		}
+		if cfg.SIP.Advertise != "" {
+			self = append(self, net.JoinHostPort(cfg.SIP.Advertise, p))
+		}
+		if h != "0.0.0.0" && h != "::" {
+			self = append(self, net.JoinHostPort(h, p))
+		}
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	s.host = host
+	s.policy.Store(&validate.Policy{Allowed: allowed, Self: self})
+
+	sipLog := s.log.With("component", "sipgo")
+	quiet := slog.New(levelFloor{h: sipLog.Handler(), min: slog.LevelWarn})
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent(s.userAgent),
+		sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip_transportLogger(quiet),
+			gsip.WithTransportLayerTransports(gsip.TransportsConfig{TCP: &gsip.TransportTCP{ReadTimeout: 5 * time.Minute, WriteTimeout: 10 * time.Second}}),
+		),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			gsip.WithTransactionLayerLogger(quiet),
+			gsip.WithTransactionLayerUnhandledResponseHandler(s.unhandledResponse),
+		),
+	)
+	if err != nil {
+		return fmt.Errorf("sip: user agent: %w", err)
+	}
+	s.ua = ua
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(quiet))
+	if err != nil {
+		return fmt.Errorf("sip: server: %w", err)
+	}
+	s.srv = srv
+
+	for _, c := range pcs {
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(quiet), sipgo.WithClientHostname(host),
+			sipgo.WithClientPort(port), sipgo.WithClientConnectionAddr(c.LocalAddr().String()))
+		if err != nil {
+			return fmt.Errorf("sip: client: %w", err)
+		}
+		s.udpCli = cli
+		s.udpUA = &sipgo.DialogUA{Client: cli, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: port}}}
+		break
+	}
+	for _, l := range lns {
+		port := l.Addr().(*net.TCPAddr).Port
+		cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(quiet), sipgo.WithClientHostname(host))
+		if err != nil {
+			return fmt.Errorf("sip: client: %w", err)
+		}
+		s.tcpCli = cli
+		contact := gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: port, UriParams: gsip.NewParams()}}
+		contact.Address.UriParams.Add("transport", "tcp")
+		s.tcpUA = &sipgo.DialogUA{Client: cli, ContactHDR: contact}
+		break
+	}
+	if s.udpUA == nil {
+		s.udpUA = s.tcpUA
+	}
+	if s.tcpUA == nil {
+		s.tcpUA = s.udpUA
+	}
+
+	for _, m := range []gsip.RequestMethod{gsip.INVITE, gsip.ACK, gsip.BYE, gsip.CANCEL, gsip.OPTIONS, gsip.REGISTER, gsip.INFO, gsip.UPDATE} {
+		srv.OnRequest(m, s.wrap(s.route))
+	}
+	srv.OnNoRoute(s.wrap(s.route))
+	return nil
+}
+
+func sip_transportLogger(l *slog.Logger) gsip.TransportLayerOption {
+	return gsip.WithTransportLayerLogger(l)
+}
+
+// dialogUA returns the dialog user agent for a transport name.
+func (s *Server) dialogUA(transport string) *sipgo.DialogUA {
+	if strings.EqualFold(transport, "tcp") {
+		return s.tcpUA
+	}
+	return s.udpUA
+}
+
+// wrap puts validation, shutdown refusal and panic recovery in front of a handler.
+func (s *Server) wrap(h func(*gsip.Request, gsip.ServerTransaction)) sipgo.RequestHandler {
+	return func(req *gsip.Request, tx gsip.ServerTransaction) {
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("panic in SIP handler", "panic", fmt.Sprint(r), "method", string(req.Method), "stack", string(debug.Stack()))
+				if !req.IsAck() {
+					func() {
+						defer func() { recover() }()
+						tx.Respond(gsip.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+					}()
+				}
+			}
+		}()
+		if p := validate.Request(req, s.policy.Load()); p != nil {
+			if !req.IsAck() {
+				res := gsip.NewResponseFromRequest(req, p.Code, p.Reason, nil)
+				for _, hd := range p.Headers {
+					res.AppendHeader(hd)
+				}
+				tx.Respond(res)
+			}
+			return
+		}
+		if s.closing.Load() && !req.IsAck() && req.Method != gsip.BYE && req.To().Params.Has("tag") == false {
+			res := gsip.NewResponseFromRequest(req, 503, "Shutting Down", nil)
+			tx.Respond(res)
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// route dispatches a validated request.
+func (s *Server) route(req *gsip.Request, tx gsip.ServerTransaction) {
+	switch req.Method {
+	case gsip.REGISTER:
+		s.onRegister(req, tx)
+	case gsip.OPTIONS:
+		s.onOptions(req, tx)
+	case gsip.INVITE:
+		if tag, _ := req.To().Params.Get("tag"); tag != "" {
+			s.onInDialog(req, tx)
+			return
+		}
+		s.onInvite(req, tx)
+	case gsip.ACK:
+		s.onAck(req, tx)
+	case gsip.BYE:
+		s.onBye(req, tx)
+	case gsip.CANCEL:
+		// A CANCEL that matched an INVITE was answered by the transaction layer.
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+	case gsip.INFO, gsip.UPDATE:
+		s.onInDialog(req, tx)
+	default:
+		res := gsip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(gsip.NewHeader("Allow", strings.Join(allowed, ", ")))
+		tx.Respond(res)
+	}
+}
+
+func respond(tx gsip.ServerTransaction, req *gsip.Request, code int, reason string, hdrs ...gsip.Header) {
+	res := gsip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	tx.Respond(res)
+}
+
+func (s *Server) onOptions(req *gsip.Request, tx gsip.ServerTransaction) {
+	respond(tx, req, 200, "OK",
+		gsip.NewHeader("Allow", strings.Join(allowed, ", ")),
+		gsip.NewHeader("Accept", "application/sdp"),
+		gsip.NewHeader("Supported", ""),
+		gsip.NewHeader("Server", s.userAgent))
+}
+
+// sourceIP is the IP of a request's source address, the key failures are counted under.
+func sourceIP(req *gsip.Request) string {
+	h, _, err := net.SplitHostPort(req.Source())
+	if err != nil {
+		return req.Source()
+	}
+	return h
+}
+
+// challenge answers 401 (REGISTER) or 407 (other requests) with our two challenges.
+func (s *Server) challenge(req *gsip.Request, tx gsip.ServerTransaction, stale bool) {
+	code, reason, name := 407, "Proxy Authentication Required", "Proxy-Authenticate"
+	if req.Method == gsip.REGISTER {
+		code, reason, name = 401, "Unauthorized", "WWW-Authenticate"
+	}
+	res := gsip.NewResponseFromRequest(req, code, reason, nil)
+	for _, c := range s.auth.Challenges(stale) {
+		res.AppendHeader(gsip.NewHeader(name, c))
+	}
+	tx.Respond(res)
+}
+
+// authenticate checks the request's credentials. It answers the request itself (401/407
+// or 403) unless it returns ok.
+func (s *Server) authenticate(req *gsip.Request, tx gsip.ServerTransaction) (user string, ok bool) {
+	ip := sourceIP(req)
+	if s.throttle.Blocked(ip) {
+		respond(tx, req, 403, "Forbidden")
+		return "", false
+	}
+	name := "Proxy-Authorization"
+	if req.Method == gsip.REGISTER {
+		name = "Authorization"
+	}
+	var vals []string
+	for _, h := range req.GetHeaders(name) {
+		vals = append(vals, h.Value())
+	}
+	r := s.auth.Check(string(req.Method), vals)
+	switch r.Status {
+	case auth.OK:
+		return r.Username, true
+	case auth.Stale:
+		s.challenge(req, tx, true)
+	case auth.Missing:
+		s.challenge(req, tx, false)
+	default:
+		s.throttle.Fail(ip)
+		s.log.Debug("authentication failed", "source", req.Source(), "user", validate.Sanitize(r.Username))
+		respond(tx, req, 403, "Forbidden")
+	}
+	return "", false
+}
+
+func (s *Server) onRegister(req *gsip.Request, tx gsip.ServerTransaction) {
+	user, ok := s.authenticate(req, tx)
+	if !ok {
+		return
+	}
+	aor := req.To().Address.User
+	if aor != user {
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	if _, isUser := s.routes.Load().users[aor]; !isUser {
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	res := s.reg.Register(req, aor)
+	tx.Respond(res)
+}
+
+// sweepLoop expires registrations, nc state and throttle entries.
+func (s *Server) sweepLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.reg.Sweep()
+			s.auth.Sweep()
+			s.throttle.Sweep()
+		}
+	}
+}
+
+// levelFloor drops records below min: sipgo logs parse failures at ERROR with the whole
+// datagram, and chatty INFO, which must not flood our logs; it keeps WARN and above.
+type levelFloor struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (l levelFloor) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.h.Enabled(ctx, lv)
+}
+func (l levelFloor) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "failed to parse" {
+		// Downgrade: a malformed datagram is not our error (and is counted elsewhere).
+		return nil
+	}
+	return l.h.Handle(ctx, r)
+}
+func (l levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFloor{h: l.h.WithAttrs(a), min: l.min}
+}
+func (l levelFloor) WithGroup(g string) slog.Handler {
+	return levelFloor{h: l.h.WithGroup(g), min: l.min}
+}
+
+var _ = strconv.Itoa

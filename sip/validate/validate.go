@@ -1,0 +1,145 @@
+package validate
+
+import (
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Problem is a reason to refuse a request: the status to answer with and any headers the
+// answer must carry (Allow, Unsupported).
+type Problem struct {
+	Code    int
+	Reason  string
+	Headers []sip.Header
+}
+
+// Policy is what the server supports.
+type Policy struct {
+	// Allowed methods (answered normally). Known methods not in it get 405 + Allow;
+	// unknown methods get 501 + Allow.
+	Allowed []string
+	// Supported option tags; a Require naming anything else gets 420 + Unsupported.
+	Supported []string
+	// Self lists our own sent-by values ("127.0.0.1:5060"); a request whose Via carries
+	// one of them has looped back to us (482).
+	Self []string
+}
+
+// known holds every method of RFC 3261 and its extensions that we recognise as SIP.
+var known = map[string]bool{
+	"INVITE": true, "ACK": true, "BYE": true, "CANCEL": true, "OPTIONS": true, "REGISTER": true,
+	"PRACK": true, "SUBSCRIBE": true, "NOTIFY": true, "PUBLISH": true, "INFO": true,
+	"REFER": true, "MESSAGE": true, "UPDATE": true,
+}
+
+// single lists the headers that may appear once only (RFC 3261 §7.3.1, §20).
+var single = []string{"Call-ID", "From", "To", "CSeq", "Content-Length", "Max-Forwards", "Content-Type", "Expires"}
+
+// Request returns the Problem of req, or nil when it may be handled.
+func Request(req *sip.Request, p *Policy) *Problem {
+	if req.SipVersion != "SIP/2.0" {
+		return &Problem{Code: 505, Reason: "Version Not Supported"}
+	}
+	m := string(req.Method)
+	if !known[m] {
+		return &Problem{Code: 501, Reason: "Not Implemented", Headers: []sip.Header{allow(p)}}
+	}
+	// Mandatory headers (RFC 3261 §8.1.1); Max-Forwards is tolerated when missing.
+	if req.Via() == nil || req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
+		return &Problem{Code: 400, Reason: "Missing Mandatory Header"}
+	}
+	for _, h := range single {
+		if len(req.GetHeaders(h)) > 1 {
+			return &Problem{Code: 400, Reason: "Duplicate " + h}
+		}
+	}
+	if string(req.CSeq().MethodName) != m {
+		return &Problem{Code: 400, Reason: "CSeq Method Mismatch"}
+	}
+	if cid := strings.TrimSpace(req.CallID().Value()); cid == "" {
+		return &Problem{Code: 400, Reason: "Empty Call-ID"}
+	}
+	if cl := req.ContentLength(); cl != nil && int(*cl) != len(req.Body()) {
+		return &Problem{Code: 400, Reason: "Content-Length Mismatch"}
+	}
+	if !Clean(req.CallID().Value()) {
+		return &Problem{Code: 400, Reason: "Bad Call-ID"}
+	}
+	if s := req.Recipient.Scheme; s != "sip" && s != "sips" && s != "tel" {
+		return &Problem{Code: 416, Reason: "Unsupported URI Scheme"}
+	}
+	for _, u := range []*sip.Uri{&req.From().Address, &req.To().Address} {
+		if u.Scheme != "sip" && u.Scheme != "sips" && u.Scheme != "tel" {
+			return &Problem{Code: 416, Reason: "Unsupported URI Scheme"}
+		}
+	}
+	if mf := req.MaxForwards(); mf != nil && *mf == 0 && m != "OPTIONS" && m != "REGISTER" && m != "ACK" {
+		return &Problem{Code: 483, Reason: "Too Many Hops"}
+	}
+	if len(p.Self) > 0 {
+		for _, h := range req.GetHeaders("Via") {
+			v, ok := h.(*sip.ViaHeader)
+			if !ok {
+				continue
+			}
+			sb := v.SentBy()
+			for _, s := range p.Self {
+				if sb == s {
+					return &Problem{Code: 482, Reason: "Loop Detected"}
+				}
+			}
+		}
+	}
+	if m != "ACK" && m != "CANCEL" {
+		var unsup []string
+		for _, h := range req.GetHeaders("Require") {
+			for _, tag := range strings.Split(h.Value(), ",") {
+				tag = strings.TrimSpace(tag)
+				if tag == "" || contains(p.Supported, tag) {
+					continue
+				}
+				unsup = append(unsup, Sanitize(tag))
+			}
+		}
+		if len(unsup) > 0 {
+			return &Problem{Code: 420, Reason: "Bad Extension", Headers: []sip.Header{sip.NewHeader("Unsupported", strings.Join(unsup, ", "))}}
+		}
+	}
+	if !contains(p.Allowed, m) {
+		return &Problem{Code: 405, Reason: "Method Not Allowed", Headers: []sip.Header{allow(p)}}
+	}
+	return nil
+}
+
+func allow(p *Policy) sip.Header {
+	return sip.NewHeader("Allow", strings.Join(p.Allowed, ", "))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Clean reports whether s can be written into a header as it is.
+func Clean(s string) bool {
+	return !strings.ContainsAny(s, "\r\n\x00")
+}
+
+// Sanitize returns s with CR, LF and NUL replaced by spaces (invariant 3). Use it on every
+// value that came from outside (config, callers, CRM) before putting it in a header.
+func Sanitize(s string) string {
+	if Clean(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return ' '
+		}
+		return r
+	}, s)
+}
