@@ -43,7 +43,9 @@ const (
 	// EventTaskTimedOut: terminal, max wait passed and there was no
 	// overflow queue (or its queue was removed by Apply).
 	EventTaskTimedOut
-	// EventWrapUpEnded: the agent's wrap-up after Task ended; its slot is free.
+	// EventWrapUpEnded: the agent's wrap-up after Task ended (at once
+	// after EventTaskCompleted when the queue has no WrapUp); its slot is
+	// free and the task ID may be reused.
 	EventWrapUpEnded
 	// EventAgentState: the agent's state changed to State (Reason for
 	// not ready).

@@ -1,5 +1,7 @@
 package acd
 
+import "sync"
+
 // Hooks for the external tests.
 
 // Check runs the structural invariant checker.
@@ -9,8 +11,11 @@ func Check(e *Engine) error { return e.check() }
 // decision by brute force; the first violation is returned by the
 // returned func. Must be called before Run.
 func Verify(e *Engine) func() error {
+	var mu sync.Mutex
 	var first error
 	note := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil && first == nil {
 			first = err
 		}
@@ -19,7 +24,11 @@ func Verify(e *Engine) func() error {
 	e.onDecision = func(t *task, a *agent, agentSide bool) { note(e.oracle(t, a, agentSide)) }
 	// Callers Sync first; Sync's channel close orders this read after
 	// the engine goroutine's writes.
-	return func() error { return first }
+	return func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return first
+	}
 }
 
 // Drain processes everything submitted, without Run, on the caller's

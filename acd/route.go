@@ -589,12 +589,10 @@ func (e *Engine) complete(c *command) {
 		e.report(a)
 		return
 	}
-	e.setTS(t, tsWrapUp) // release counts it as wrap-up
+	e.setTS(t, tsWrapUp)
 	a.active--
 	a.wrap++
-	e.release(t)
-	e.freeTask(t)
-	e.agentChanged(a)
+	e.endWrapUp(t)
 }
 
 func (e *Engine) endWrapUpCmd(c *command) {

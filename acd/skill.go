@@ -99,10 +99,29 @@ func (c Condition) String() string {
 	case OpFalse:
 		return "!" + c.Skill
 	case OpIn:
-		return c.Skill + " in (" + strings.Join(c.Values, ", ") + ")"
+		q := make([]string, len(c.Values))
+		for i, v := range c.Values {
+			q[i] = quoteValue(v)
+		}
+		return c.Skill + " in (" + strings.Join(q, ", ") + ")"
 	default:
-		return c.Skill + " " + c.Op.String() + " " + c.Value
+		return c.Skill + " " + c.Op.String() + " " + quoteValue(c.Value)
 	}
+}
+
+func quoteValue(v string) string {
+	for i := 0; i < len(v); i++ {
+		if !isValueByte(v[i]) {
+			if strings.IndexByte(v, '"') >= 0 {
+				return "'" + v + "'"
+			}
+			return `"` + v + `"`
+		}
+	}
+	if v == "" {
+		return `""`
+	}
+	return v
 }
 
 // ParseCondition parses one condition. The grammar is
