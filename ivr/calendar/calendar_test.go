@@ -121,7 +121,7 @@ func TestState(t *testing.T) {
 		{"sydney repeated second", daily("Australia/Sydney", "02:30-03:00"), "2026-04-04T16:45:00Z", Open, "hours"},
 		{"sydney gap opens at jump", daily("Australia/Sydney", "02:30-04:00"), "2026-10-03T16:00:00Z", Open, "hours"},
 		{"sydney gap before", daily("Australia/Sydney", "02:30-04:00"), "2026-10-03T15:59:59Z", Closed, "hours"},
-		{"sydney saturday aest", office("Australia/Sydney"), "2026-09-26T00:00:00Z", Open, "hours"},  // 10:00 AEST
+		{"sydney saturday aest", office("Australia/Sydney"), "2026-09-26T00:00:00Z", Open, "hours"}, // 10:00 AEST
 		{"sydney saturday aedt", office("Australia/Sydney"), "2026-10-09T23:00:00Z", Open, "hours"}, // 10:00 AEDT
 		{"sydney saturday aedt early", office("Australia/Sydney"), "2026-10-09T22:59:59Z", Closed, "hours"},
 
