@@ -30,12 +30,12 @@ var assets embed.FS
 // Fixed addresses: those of ccswitch's embedded default config (trunk "carrier" matched by
 // source 127.0.0.1:5080, DID +15550100 → extension 2000 at sip:2000@127.0.0.1:5090).
 const (
-	uacPort      = 5080
-	uasPort      = 5090
-	ccswitchPort = 5060
-	kamailioPort = 5070
-	did          = "+15550100"
-	sippBuf      = "4194304" // SIPp -buff_size: the kernel's rmem_max on this machine kind
+	defaultUACPort = 5080
+	defaultUASPort = 5090
+	ccswitchPort   = 5060
+	kamailioPort   = 5070
+	did            = "+15550100"
+	sippBuf        = "4194304" // SIPp -buff_size: the kernel's rmem_max on this machine kind
 )
 
 // toolPackages names the Debian package of each external program.
@@ -54,6 +54,8 @@ type config struct {
 	repo        string
 	ccswitchBin string
 	lenient     map[string]bool // targets run with uac-late180.xml instead of -sn uac
+	uacPort     int             // the trunk's source port in ccswitch's default config
+	uasPort     int             // extension 2000's contact port in ccswitch's default config
 	command     string
 }
 
@@ -76,6 +78,8 @@ func parseFlags(args []string) (config, error) {
 	repo := fs.String("repo", "", "module root holding ./cmd/ccswitch (default: found with 'go env GOMOD')")
 	bin := fs.String("ccswitch-bin", "", "use this ccswitch binary instead of building ./cmd/ccswitch")
 	lenient := fs.String("lenient", "kamailio", "targets whose UAC accepts a 180 relayed after the 200 (uac-late180.xml); the others run SIPp's strict -sn uac")
+	uacPort := fs.Int("uac-port", defaultUACPort, "UDP port of the SIPp UAC; ccswitch's default config expects 5080 (change only for -targets direct, or with a ccswitch/Kamailio config to match)")
+	uasPort := fs.Int("uas-port", defaultUASPort, "UDP port of the SIPp UAS; ccswitch's default config and kamailio.cfg send to 5090 (same caveat)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -84,6 +88,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	c := config{step: *step, callMS: *callMS, gap: *gap, total: *total, recvTimeout: *recvTimeout,
 		out: *out, keep: *keep, repo: *repo, ccswitchBin: *bin, lenient: map[string]bool{},
+		uacPort: *uacPort, uasPort: *uasPort,
 		command: "go run ./bench/sip " + strings.Join(args, " ")}
 	for _, t := range splitList(*targets) {
 		switch t {
@@ -114,6 +119,8 @@ func parseFlags(args []string) (config, error) {
 		return config{}, errors.New("-step: want 1s to 1m")
 	case c.total <= 0 || c.total > time.Hour:
 		return config{}, errors.New("-total: want up to 1h")
+	case c.uacPort <= 0 || c.uacPort > 65535 || c.uasPort <= 0 || c.uasPort > 65535 || c.uacPort == c.uasPort:
+		return config{}, errors.New("-uac-port, -uas-port: want two different ports")
 	case c.callMS < 0 || c.callMS > 10000:
 		return config{}, errors.New("-call-ms: want 0 to 10000")
 	}
@@ -216,7 +223,7 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 	if e.sipp, err = lookTool("sipp"); err != nil {
 		return nil, err
 	}
-	for _, p := range []int{uacPort, uasPort} {
+	for _, p := range []int{cfg.uacPort, cfg.uasPort} {
 		if err := portFree(p); err != nil {
 			return nil, err
 		}
@@ -230,7 +237,7 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 		return nil, err
 	}
 	e.uas, err = start("sipp-uas", e.uasDir, filepath.Join(e.uasDir, "screen.log"), e.sipp,
-		"-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(uasPort), "-buff_size", sippBuf,
+		"-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(cfg.uasPort), "-buff_size", sippBuf,
 		"-nostdin", "-trace_stat", "-stf", "stat.csv", "-fd", "1",
 		"-trace_err", "-error_file", "errors.log",
 		"-recv_timeout", strconv.Itoa(int(cfg.recvTimeout/time.Millisecond)))
@@ -241,7 +248,7 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 	if e.uas.exited() {
 		return nil, fmt.Errorf("sipp uas exited at once: %v; %s", e.uas.err, tail(e.uas.log, 800))
 	}
-	logf("sipp uas on 127.0.0.1:%d (pid %d)", uasPort, e.uas.pid())
+	logf("sipp uas on 127.0.0.1:%d (pid %d)", cfg.uasPort, e.uas.pid())
 
 	for _, name := range cfg.targets {
 		t := &target{name: name, scenario: []string{"-sn", "uac"}}
@@ -263,7 +270,7 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 			t.addr = fmt.Sprintf("127.0.0.1:%d", kamailioPort)
 			t.proc, err = startKamailio(ctx, tmp, logf)
 		case "direct":
-			t.addr = fmt.Sprintf("127.0.0.1:%d", uasPort)
+			t.addr = fmt.Sprintf("127.0.0.1:%d", cfg.uasPort)
 		}
 		if err != nil {
 			t.skip = err.Error()

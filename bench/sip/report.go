@@ -72,7 +72,7 @@ func renderReport(cfg config, e *env) string {
 	fmt.Fprintf(&w, "- tools: %s; kamailio %s\n", m.Sipp, m.Kamailio)
 	fmt.Fprintf(&w, "- a call: UAC 127.0.0.1:%d → target → UAS 127.0.0.1:%d: INVITE, 100, 180, 200, ACK, pause %d ms, BYE, 200 (UDP); "+
 		"a step places rate × %s calls; setup time = INVITE sent → 200 received at the UAC (SIPp clock, ms, coarse)\n",
-		uacPort, uasPort, cfg.callMS, cfg.step)
+		cfg.uacPort, cfg.uasPort, cfg.callMS, cfg.step)
 	fmt.Fprintf(&w, "- CPU %%: CPU seconds / step wall time (100%% = one core); target = process tree (all threads, all Kamailio workers)\n\n")
 
 	fmt.Fprintf(&w, "| target | rate/s | calls | ok | failed | UAS failed | retrans | setup p50 ms | p99 ms | max ms | target CPU | µs/call | UAC CPU | UAS CPU | RcvbufErrors | drops target/uac/uas | wall s | load1 | result |\n")
@@ -80,7 +80,9 @@ func renderReport(cfg config, e *env) string {
 	for _, t := range e.targets {
 		for _, s := range t.steps {
 			res := "clean"
-			if !s.clean() {
+			if s.Interrupted {
+				res = "interrupted"
+			} else if !s.clean() {
 				res = "**failed**"
 				if s.ExitCode != 0 {
 					res += fmt.Sprintf(" (sipp exit %d)", s.ExitCode)

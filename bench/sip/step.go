@@ -38,9 +38,10 @@ type stepResult struct {
 	UASFailed    int    // failed calls counted by the UAS during the step
 	Load1        float64
 
-	ExitCode int
-	Err      string // harness-side problem (timeout, missing files)
-	Excerpt  string // start of SIPp's error log when the step failed
+	ExitCode    int
+	Interrupted bool   // the run ended (Ctrl-C, -total) during the step: neither clean nor a failure
+	Err         string // harness-side problem (timeout, missing files)
+	Excerpt     string // start of SIPp's error log when the step failed
 }
 
 // clean says whether every requested call succeeded on both SIPp sides.
@@ -58,7 +59,10 @@ func pct(cpu, wall time.Duration) float64 {
 
 func (s stepResult) line() string {
 	verdict := "clean"
-	if !s.clean() {
+	switch {
+	case s.Interrupted:
+		verdict = "INTERRUPTED"
+	case !s.clean():
 		verdict = "FAILED"
 	}
 	tcpu := "-"
@@ -116,6 +120,11 @@ func measure(ctx context.Context, cfg config, e *env, tmp string, logf func(stri
 			s := runStep(ctx, cfg, e, t, rate, dir)
 			t.steps = append(t.steps, s)
 			logf("%s", s.line())
+			if s.Interrupted {
+				t.stopped = s.Err
+				active--
+				continue
+			}
 			if !s.clean() {
 				t.stopped = fmt.Sprintf("first failures at %d/s", rate)
 				if s.Excerpt != "" {
@@ -156,7 +165,7 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	}
 	args := append([]string{e.sipp}, t.scenario...)
 	args = append(args, t.addr,
-		"-i", "127.0.0.1", "-p", strconv.Itoa(uacPort), "-s", did,
+		"-i", "127.0.0.1", "-p", strconv.Itoa(cfg.uacPort), "-s", did,
 		"-r", strconv.Itoa(rate), "-rp", "1000", "-m", strconv.Itoa(calls), "-l", strconv.Itoa(limit),
 		"-d", strconv.Itoa(cfg.callMS), "-buff_size", sippBuf,
 		"-recv_timeout", strconv.Itoa(int(cfg.recvTimeout/time.Millisecond)),
@@ -194,7 +203,7 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 				return
 			case <-time.After(250 * time.Millisecond):
 				if d := socketDrops(); d != nil {
-					last = d[uacPort]
+					last = d[cfg.uacPort]
 				}
 			}
 		}
@@ -205,7 +214,7 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	s.UACDrops = <-sampled
 	drops1 := socketDrops()
 	s.TargetDrops = drops1[tport] - drops0[tport]
-	s.UASDrops = drops1[uasPort] - drops0[uasPort]
+	s.UASDrops = drops1[cfg.uasPort] - drops0[cfg.uasPort]
 	s.Wall = time.Since(t0)
 	if t.proc != nil {
 		var tcpu time.Duration
@@ -224,6 +233,11 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	case werr == nil:
 	case errors.As(werr, &ee):
 		s.ExitCode = ee.ExitCode()
+	case ctx.Err() != nil:
+		s.Interrupted = true
+		s.ExitCode = -1
+		s.Err = "interrupted: " + context.Cause(ctx).Error()
+		return s
 	default:
 		s.ExitCode = -1
 		s.Err = "uac: " + werr.Error()
