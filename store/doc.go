@@ -5,6 +5,15 @@
 //
 //	reg/<aor>\x00<contact>     a location binding (Binding)
 //	cdr/<start, 16 hex digits of unix nanos>/<id>   a call record (CallRecord)
+//	cust/<id>                  a customer (Customer); merged ones keep MergedInto
+//	ident/<kind>\x00<value>    identity → customer (one customer, many identities)
+//	conv/<id>                  a text conversation (Conversation)
+//	custconv/<cust>\x00<conv>  conversations filed under a customer
+//	open/<adapter>\x00<addr>   the conversation not yet closed with that handle
+//	msg/<conv>\x00<seq, 16 hex digits>   a message (Message)
+//	dedupe/<adapter>\x00<provider message id>   where a provider's message was stored
+//	thread/<Message-ID>        email threading: Message-ID → conversation
+//	task/<conv>                a text contact waiting for an agent (QueuedTask)
 //
 // Invariants:
 //  1. A write that a peer is told about (a registration answered 200, a message acknowledged)

@@ -1,0 +1,15 @@
+package channels
+
+import "errors"
+
+// Errors the web layer maps to HTTP statuses.
+var (
+	// ErrNotFound: no such conversation, customer or offer.
+	ErrNotFound = errors.New("not found")
+	// ErrNotYours: the conversation is not assigned to (or offered to) this agent.
+	ErrNotYours = errors.New("conversation not assigned to this agent")
+	// ErrNoAdapter: the conversation's channel is not enabled.
+	ErrNoAdapter = errors.New("channel adapter not enabled")
+	// ErrBadInput: the request is malformed (empty text, unknown queue).
+	ErrBadInput = errors.New("bad input")
+)

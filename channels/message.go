@@ -1,0 +1,85 @@
+package channels
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/ccswitch/ccswitch/store"
+)
+
+// Inbound is a customer's message, normalised by an adapter.
+type Inbound struct {
+	Adapter string // "whatsapp", "sms", "webchat", …
+	// ProviderID is the provider's id of the message (wamid, MessageSid, update_id, mid,
+	// Message-ID, the widget's client id): a second Receive with the same id is a duplicate.
+	ProviderID string
+	// From is the customer's handle on the adapter, where replies go; Route is our side
+	// (the phone-number-id or number that received it), kept for replies.
+	From  string
+	Route string
+	Name  string
+	// Identities are further identities the message proves (a WhatsApp id is a phone number;
+	// an email address): they link customers automatically.
+	Identities  []store.Identity
+	Text        string
+	Attachments []store.Attachment
+	Time        time.Time
+	// Email threading.
+	Subject    string
+	MessageID  string
+	InReplyTo  string
+	References []string
+}
+
+// Receipt is what Receive stored.
+type Receipt struct {
+	Conv      string
+	Seq       uint64
+	Customer  string
+	Duplicate bool
+}
+
+// Receiver takes normalised inbound messages; Service implements it. Adapters answer their
+// provider only after Receive returned nil (invariant 1).
+type Receiver interface {
+	Receive(ctx context.Context, in Inbound) (Receipt, error)
+}
+
+// Adapter sends replies through one provider.
+type Adapter interface {
+	// Name is the adapter's name, as in Inbound.Adapter and the webhook path.
+	Name() string
+	// Send delivers m (already stored) to conv's customer and returns the provider's id of it.
+	Send(ctx context.Context, conv store.Conversation, m store.Message) (providerID string, err error)
+}
+
+// ACDChannel is the ACD channel an adapter's conversations are routed on.
+func ACDChannel(adapter string) string {
+	switch adapter {
+	case "webchat":
+		return "chat"
+	case "email":
+		return "email"
+	default:
+		return "social"
+	}
+}
+
+// Phone normalises a phone number to "+digits" (a WhatsApp id has no "+"); "" if it has none.
+func Phone(s string) string {
+	var b strings.Builder
+	b.WriteByte('+')
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() < 4 {
+		return ""
+	}
+	return b.String()
+}
+
+// EmailAddr normalises an email address for matching.
+func EmailAddr(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
