@@ -70,7 +70,7 @@ func parseFlags(args []string) (config, error) {
 	maxRate := fs.Int("max-rate", 8000, "highest rate of the ladder to run")
 	step := fs.Duration("step", 5*time.Second, "length of a step: it places rate×step calls")
 	callMS := fs.Int("call-ms", 100, "pause between ACK and BYE, ms (SIPp -d); with 0 a multi-process proxy may relay the BYE before the ACK")
-	gap := fs.Duration("gap", 3*time.Second, "idle time between steps (lets transactions expire)")
+	gap := fs.Duration("gap", 4*time.Second, "idle time between steps: lets transactions expire and the UAS's 4 s timewait end")
 	total := fs.Duration("total", 10*time.Minute, "budget for the whole run, build included")
 	recvTimeout := fs.Duration("recv-timeout", 5*time.Second, "a call waiting longer than this for a message fails (SIPp -recv_timeout)")
 	out := fs.String("out", "", "also write the final report (markdown) to this file")

@@ -127,6 +127,12 @@ func measure(ctx context.Context, cfg config, e *env, tmp string, logf func(stri
 			}
 			if !s.clean() {
 				t.stopped = fmt.Sprintf("first failures at %d/s", rate)
+				// An overloaded target keeps retransmitting and tearing down calls for seconds;
+				// stop it now so that none of that lands in another target's steps (same UAC
+				// port, same UAS).
+				if t.proc != nil {
+					t.proc.stop(2 * time.Second)
+				}
 				if s.Excerpt != "" {
 					logf("%s %d/s: SIPp errors: %s", t.name, rate, s.Excerpt)
 				}
