@@ -272,7 +272,7 @@ func (e *Engine) Cancel(taskID string) error {
 
 // Transfer moves a waiting, reserved or accepted task to another queue,
 // keeping its place (arrival order). An accepted task frees its agent
-// without wrap-up.
+// without wrap-up and is not offered back to that agent in the new queue.
 func (e *Engine) Transfer(taskID, queue string) error {
 	return e.submit(&command{kind: cmdTransfer, id: taskID, arg: queue})
 }

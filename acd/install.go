@@ -71,7 +71,7 @@ func (e *Engine) install(m *model) {
 	e.next = math.MaxInt64
 
 	// Re-place live tasks.
-	var reroute []*task
+	var reroute, endWraps []*task
 	for s := int32(0); s < e.nslots; s++ {
 		t := e.taskAt(s)
 		if t.id == "" {
@@ -116,29 +116,29 @@ func (e *Engine) install(m *model) {
 				reroute = append(reroute, t)
 			}
 		case tsAccepted, tsWrapUp:
-			if nq != nil {
-				t.q = nq
-				if t.state == tsAccepted {
-					nq.nBusy++
-				}
-			}
 			if err == nil {
 				t.rs = rs
 			}
-			if t.state == tsWrapUp {
-				if nq == nil {
-					nq = oldq
-					t.q = oldq
+			if nq == nil {
+				// The queue went away: the task finishes outside any
+				// queue, and its wrap-up ends now.
+				t.q = &queue{m: oldq.m, detached: true}
+				if t.state == tsWrapUp {
+					endWraps = append(endWraps, t)
 				}
-				// A wrap-up whose queue went away ends at once.
-				d := timerDeadline
-				if e.queueIdx[oldq.m.name] == nil {
-					d = e.now
-				}
-				nq.wrap.insert(t, d)
-				e.noteDeadline(d)
+				continue
+			}
+			t.q = nq
+			if t.state == tsAccepted {
+				nq.nBusy++
+			} else {
+				nq.wrap.insert(t, timerDeadline)
+				e.noteDeadline(timerDeadline)
 			}
 		}
+	}
+	for _, t := range endWraps {
+		e.endWrapUp(t)
 	}
 	// Pending offers to removed agents go back to their place.
 	for _, a := range gone {

@@ -136,18 +136,21 @@ func (e *Engine) enqueue(c *command) {
 	t.id, t.ch, t.prio, t.rs, t.attrs = c.id, c.ch, c.prio, rs, c.attrs
 	t.seq, t.arrived = e.seq, e.now
 	e.taskIdx[c.id] = t.slot
-	e.enterQueue(t, q, EventTaskQueued, nil)
+	e.enterQueue(t, q, EventTaskQueued, nil, nil)
 }
 
 // enterQueue puts t in q as a new arrival in that queue, keeping its
 // place (arrival sequence), and routes it.
-func (e *Engine) enterQueue(t *task, q *queue, kind EventKind, from *queue) {
+func (e *Engine) enterQueue(t *task, q *queue, kind EventKind, from *queue, excl *agent) {
 	t.q = q
 	t.state = tsFree
 	t.key = prioKey(t.prio+q.m.prio) | t.seq
 	t.queuedAt = e.now
 	t.stage = 0
 	t.nexcl = 0
+	if excl != nil {
+		t.exclude(excl)
+	}
 	t.maxWait = false
 	q.stats.entered++
 	e.linkWaiting(t)
@@ -515,6 +518,7 @@ func (e *Engine) cancelReservation(t *task) *agent {
 	e.emit(Event{Kind: EventReservationCanceled, Task: t.id, Agent: a.m.id, Queue: t.q.m.name, Channel: t.ch, Reservation: t.res})
 	t.res = 0
 	e.setTS(t, tsFree)
+	e.refreshAgent(a) // before anything is routed again
 	return a
 }
 
@@ -543,7 +547,7 @@ func (e *Engine) transfer(c *command) {
 		e.fail(c, fmt.Errorf("transfer %s: queue %s: %v: %w", c.id, c.arg, t.ch, ErrChannel))
 		return
 	}
-	var a *agent
+	var a, excl *agent
 	switch t.state {
 	case tsWaiting:
 		t.cls.tasks.remove(t)
@@ -551,6 +555,8 @@ func (e *Engine) transfer(c *command) {
 		a = e.cancelReservation(t)
 	case tsAccepted:
 		a = e.release(t)
+		e.refreshAgent(a)
+		excl = a // the agent passed it on: do not offer it back
 	default:
 		e.fail(c, fmt.Errorf("transfer %s: completed: %w", c.id, ErrTaskState))
 		return
@@ -560,7 +566,7 @@ func (e *Engine) transfer(c *command) {
 	t.unlink(lnWait)
 	from := t.q
 	from.stats.transferred++
-	e.enterQueue(t, q2, EventTaskTransferred, from)
+	e.enterQueue(t, q2, EventTaskTransferred, from, excl)
 	if a != nil {
 		e.agentChanged(a)
 	}
@@ -579,7 +585,7 @@ func (e *Engine) complete(c *command) {
 	q, a := t.q, t.agent
 	q.stats.completed++
 	e.emit(Event{Kind: EventTaskCompleted, Task: t.id, Agent: a.m.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)})
-	if q.m.wrapUp > 0 {
+	if q.m.wrapUp > 0 && !q.detached {
 		e.setTS(t, tsWrapUp)
 		a.active--
 		a.wrap++
@@ -658,7 +664,7 @@ func (e *Engine) maxWaitPassed(t *task) {
 		t.unlink(lnRelax)
 		t.unlink(lnWait)
 		q.stats.overflowed++
-		e.enterQueue(t, q2, EventTaskOverflowed, q)
+		e.enterQueue(t, q2, EventTaskOverflowed, q, nil)
 		return
 	}
 	q.stats.timedOut++
