@@ -27,7 +27,10 @@ func TestOfferAcceptReplyClose(t *testing.T) {
 	if c.Queue != "support" {
 		t.Fatalf("queue = %q, want support (first queue taking social)", c.Queue)
 	}
-	chantest.Eventually(t, "greeting sent", func() bool { s := out.Sent(); return len(s) == 1 && s[0].Text == "Thanks, an agent will answer shortly." })
+	chantest.Eventually(t, "greeting sent", func() bool {
+		s := out.Sent()
+		return len(s) == 1 && s[0].Text == "Thanks, an agent will answer shortly."
+	})
 
 	if err := svc.Login("alice"); err != nil {
 		t.Fatal(err)
