@@ -67,10 +67,12 @@ type Entry struct {
 
 // Flow is one compiled flow.
 type Flow struct {
-	Name   string
-	start  *node
-	escape *escape
-	nodes  []node
+	Name string
+	// branches: the flow has an hours node, so it handles closed and holiday itself.
+	branches bool
+	start    *node
+	escape   *escape
+	nodes    []node
 }
 
 type kind uint8
@@ -256,6 +258,8 @@ func compileFlow(fc config.Flow) (*Flow, error) {
 		}
 		slices.SortFunc(n.vars, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 		switch k {
+		case kindHours:
+			fl.branches = true
 		case kindMenu:
 			n.terminator = "#"
 			for j, c := range nc.Choices {

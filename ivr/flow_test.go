@@ -30,7 +30,7 @@ var update = flag.Bool("update", false, "rewrite the expected output in testdata
 //	<transcript of the interaction, then the result>
 //
 // channel defaults to voice, at to Monday 2026-11-23 10:00 UTC, agents to every queue
-// ("none" for no queue).
+// ("none" for no queue); maxquiet and maxsteps set the loop bounds.
 type testFile struct {
 	config string
 	texts  map[[2]string]string
@@ -161,6 +161,8 @@ func runScript(t *testing.T, cfg *config.Config, texts map[[2]string]string, tr 
 		t.Fatalf("at: %v", err)
 	}
 	opts := ivr.Options{Now: func() time.Time { return at }}
+	fmt.Sscan(args["maxquiet"], &opts.MaxQuiet)
+	fmt.Sscan(args["maxsteps"], &opts.MaxSteps)
 	if a := args["agents"]; a != "all" {
 		staffed := map[string]bool{}
 		for _, q := range strings.Split(a, ",") {

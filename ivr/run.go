@@ -23,7 +23,8 @@ type Contact struct {
 
 // Run handles a new contact on its number: closed or on holiday, it plays the number's
 // unavailability prompt and hangs up; open, it returns OutcomeRoute for a plain-target number
-// or runs the number's flow until the contact is answered, transferred, hung up or gone.
+// or runs the number's flow until the contact is answered, transferred, hung up or gone. A
+// flow with an hours node runs whatever the calendar says: it branches on it itself.
 //
 // Run returns a non-nil Result in every case. The error is nil when the contact left
 // (OutcomeAbandoned); it is set for an unknown number, a looping flow (ErrLoop) or a channel
@@ -97,7 +98,7 @@ var errEnd = errors.New("end")
 func (r *run) main() error {
 	state, why := r.e.Calendar.State(r.o.Now())
 	r.res.State = state
-	if state != calendar.Open {
+	if state != calendar.Open && (r.e.flow == nil || !r.e.flow.branches) {
 		return r.fail(nil, r.unavailable(state.String()+": "+why.String()))
 	}
 	if r.e.flow == nil {
@@ -113,8 +114,12 @@ func (r *run) main() error {
 			r.last = r.last[1:]
 		}
 		if r.quiet > r.o.MaxQuiet || r.steps > r.o.MaxSteps {
-			err := fmt.Errorf("%w: flow %q: %d nodes without input (%d in all), last %s",
-				ErrLoop, r.e.flow.Name, r.quiet-1, r.steps-1, strings.Join(r.last, " → "))
+			what := fmt.Sprintf("%d nodes in a row without input from the contact", r.o.MaxQuiet)
+			if r.steps > r.o.MaxSteps {
+				what = fmt.Sprintf("%d nodes in all", r.o.MaxSteps)
+			}
+			err := fmt.Errorf("%w: flow %q: stopped after %s (last: %s)",
+				ErrLoop, r.e.flow.Name, what, strings.Join(r.last[:len(r.last)-1], " → "))
 			r.res.Reason = "loop"
 			r.hangup()
 			return err
