@@ -66,6 +66,7 @@ type WebChat struct {
 // SMS is a Twilio-compatible SMS provider.
 type SMS struct {
 	Route
+	Limits
 	AccountSID string
 	AuthToken  string
 	From       string // our number, for outbound
@@ -101,6 +102,7 @@ type Messenger struct {
 // Telegram is the Telegram Bot API.
 type Telegram struct {
 	Route
+	Limits
 	BotToken    string
 	SecretToken string
 	BaseURL     string // default https://api.telegram.org
@@ -142,7 +144,7 @@ func fromEnv(get func(string) string) Config {
 	if o := get("WEBCHAT_ORIGINS"); o != "" {
 		c.WebChat.Origins = strings.Split(o, ",")
 	}
-	c.SMS = SMS{Route: route("SMS", get("TWILIO_AUTH_TOKEN") != "" && get("TWILIO_ACCOUNT_SID") != ""),
+	c.SMS = SMS{Route: route("SMS", get("TWILIO_AUTH_TOKEN") != "" && get("TWILIO_ACCOUNT_SID") != ""), Limits: limits("SMS"),
 		AccountSID: get("TWILIO_ACCOUNT_SID"), AuthToken: get("TWILIO_AUTH_TOKEN"),
 		From: get("TWILIO_FROM"), BaseURL: get("TWILIO_BASE_URL"), WebhookURL: get("TWILIO_WEBHOOK_URL")}
 	c.WhatsApp = WhatsApp{Route: route("WHATSAPP", get("WHATSAPP_APP_SECRET") != "" && get("WHATSAPP_TOKEN") != ""),
@@ -152,7 +154,7 @@ func fromEnv(get func(string) string) Config {
 	c.Messenger = Messenger{Route: route("MESSENGER", get("MESSENGER_APP_SECRET") != "" && get("MESSENGER_TOKEN") != ""),
 		Limits: limits("MESSENGER"), AppSecret: get("MESSENGER_APP_SECRET"), VerifyToken: get("MESSENGER_VERIFY_TOKEN"),
 		Token: get("MESSENGER_TOKEN"), GraphURL: get("MESSENGER_GRAPH_URL"), APIVersion: get("MESSENGER_API_VERSION")}
-	c.Telegram = Telegram{Route: route("TELEGRAM", get("TELEGRAM_BOT_TOKEN") != "" && get("TELEGRAM_SECRET_TOKEN") != ""),
+	c.Telegram = Telegram{Route: route("TELEGRAM", get("TELEGRAM_BOT_TOKEN") != "" && get("TELEGRAM_SECRET_TOKEN") != ""), Limits: limits("TELEGRAM"),
 		BotToken: get("TELEGRAM_BOT_TOKEN"), SecretToken: get("TELEGRAM_SECRET_TOKEN"), BaseURL: get("TELEGRAM_BASE_URL")}
 	mx, _ := strconv.ParseInt(get("EMAIL_MAX_BYTES"), 10, 64)
 	c.Email = Email{Route: route("EMAIL", get("EMAIL_ADDRESS") != "" && get("SMTP_RELAY") != ""),
