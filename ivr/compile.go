@@ -167,7 +167,7 @@ func Compile(cfg *config.Config, opts Options) (*Flows, error) {
 	for i, fc := range cfg.Flows {
 		fl, err := compileFlow(fc)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("flows[%d] (%s): %w", i, fc.Name, err))
+			errs = append(errs, prefix(fmt.Sprintf("flows[%d] (%s)", i, fc.Name), err)...)
 			continue
 		}
 		f.flows[fc.Name] = fl
@@ -176,7 +176,7 @@ func Compile(cfg *config.Config, opts Options) (*Flows, error) {
 		p := fmt.Sprintf("numbers[%d] (%s)", i, n.DID)
 		cal, err := calendar.New(n.Schedule)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			errs = append(errs, prefix(p, err)...)
 			continue
 		}
 		e := &Entry{
@@ -198,6 +198,19 @@ func Compile(cfg *config.Config, opts Options) (*Flows, error) {
 		return nil, fmt.Errorf("ivr: compile: %w", errors.Join(errs...))
 	}
 	return f, nil
+}
+
+// prefix puts p in front of each of the errors joined in err.
+func prefix(p string, err error) []error {
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	out := make([]error, len(list))
+	for i, e := range list {
+		out[i] = fmt.Errorf("%s: %w", p, e)
+	}
+	return out
 }
 
 // Entry returns the number's entry, matching with or without a leading +.
@@ -228,7 +241,10 @@ func compileFlow(fc config.Flow) (*Flow, error) {
 		}
 		n, ok := byID[id]
 		if !ok {
-			errs = append(errs, fmt.Errorf("nodes[%d].%s: unknown node %q", i, field, id))
+			if i >= 0 {
+				field = fmt.Sprintf("nodes[%d].%s", i, field)
+			}
+			errs = append(errs, fmt.Errorf("%s: unknown node %q", field, id))
 		}
 		return n
 	}
@@ -284,7 +300,7 @@ func compileFlow(fc config.Flow) (*Flow, error) {
 	}
 	fl.start = &fl.nodes[0]
 	if fc.Start != "" {
-		fl.start = ref(0, "start", fc.Start)
+		fl.start = ref(-1, "start", fc.Start)
 	}
 	if e := fc.Escape; e != nil {
 		fl.escape = &escape{

@@ -109,7 +109,7 @@ type override struct {
 	open     bool
 }
 
-// New compiles s. It returns every problem it finds (a schedule that passed config validation
+// New compiles s. It returns every problem it finds, joined (a schedule that passed config validation
 // has none, except a dated holiday range that ends before it starts, which config does not
 // check).
 func New(s config.Schedule) (*Calendar, error) {
@@ -169,7 +169,10 @@ func New(s config.Schedule) (*Calendar, error) {
 		c.overrides = append(c.overrides, override{name: name, from: from.Unix(), to: to.Unix(), open: o.Open})
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("calendar: %w", errors.Join(errs...))
+		for i, err := range errs {
+			errs[i] = fmt.Errorf("calendar: %w", err)
+		}
+		return nil, errors.Join(errs...)
 	}
 	return c, nil
 }
