@@ -17,7 +17,8 @@
 //     requirements, language), so concurrent Runs share nothing mutable
 //     (TestConcurrentRuns).
 //  3. ivr hangs a contact up at most once, and never after the contact left, was answered or
-//     was transferred; an outcome of hangup, unavailable or failed always hung up (FuzzRun).
+//     was transferred; an outcome of hangup, unavailable or failed always hung up, except for
+//     ErrUnknownNumber, where the contact was not touched (FuzzRun).
 //  4. Every run ends: each node visited counts, and MaxQuiet nodes in a row without input from
 //     the contact, or MaxSteps nodes in all, stop it with ErrLoop (testdata/loop.txt).
 //  5. A number that is closed or on holiday never runs its flow unless the flow has an hours

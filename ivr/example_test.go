@@ -40,7 +40,10 @@ func (c *console) Transfer(context.Context, string) error { return nil }
 
 func (c *console) Record(context.Context, ivr.RecordOptions) (string, error) { return "", nil }
 
-func (c *console) Hangup(context.Context) error { fmt.Println("bot closes the conversation"); return nil }
+func (c *console) Hangup(context.Context) error {
+	fmt.Println("bot closes the conversation")
+	return nil
+}
 
 func ExampleFlows_Run() {
 	cfg, err := config.Parse("example.yaml", []byte(`
