@@ -123,7 +123,7 @@ func propertyConfig(r *rand.Rand, variant int) acd.Config {
 	var agents []acd.AgentDef
 	for i := range 10 {
 		a := acd.AgentDef{ID: fmt.Sprintf("a%d", i), Skills: map[string]string{},
-			Capacity: map[acd.Channel]int{acd.Voice: 1, acd.Chat: i % 4, acd.Email: i % 3, acd.Social: i % 2},
+			Capacity:         map[acd.Channel]int{acd.Voice: 1, acd.Chat: i % 4, acd.Email: i % 3, acd.Social: i % 2},
 			NoChatDuringCall: i%3 == 0, Queues: []string{"general"}}
 		a.Skills["sales"] = fmt.Sprint(i % 11)
 		a.Skills["language"] = langs[i%3]

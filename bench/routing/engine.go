@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccswitch/ccswitch/acd"
+)
+
+const (
+	modeSetup int32 = iota
+	modeLoop
+	modeStop
+	modeProbe
+)
+
+type probeEv struct {
+	kind  acd.EventKind
+	res   acd.ReservationID
+	task  string
+	agent string
+	at    int64
+}
+
+// driver runs the engine and is its Sink. In loop mode it drives the
+// steady state from the sink itself, on the engine goroutine: every
+// reservation is accepted, its task completed at once (freeing the
+// agent, which triggers the next decision) and replaced by a new task
+// with the same ID, so the number waiting stays constant.
+type driver struct {
+	e       *acd.Engine
+	w       *workload
+	qnames  []string
+	base    time.Time
+	mode    atomic.Int32
+	byAgent bool // latency key: agent (waiting > 0) or task (waiting == 0)
+
+	// Owned by the engine goroutine while the engine runs.
+	reserved  []acd.Event
+	tasks     map[string]acd.Task // by ID, as last enqueued
+	cur       map[string]string // agent -> task it holds
+	pushAt    map[string]int64
+	lat       []int64
+	n         int
+	next      int
+	deadline  int64
+	failed    int
+	stopped   []string
+	stopped1  chan struct{}
+	probe     chan probeEv
+	lastError error
+}
+
+func (d *driver) now() int64 { return int64(time.Since(d.base)) }
+
+func (d *driver) Event(ev acd.Event) {
+	switch ev.Kind {
+	case acd.EventCommandFailed:
+		d.failed++
+		d.lastError = ev.Err
+		return
+	case acd.EventReservationCreated:
+		d.cur[ev.Agent] = ev.Task
+	}
+	switch d.mode.Load() {
+	case modeSetup:
+		if ev.Kind == acd.EventReservationCreated {
+			d.reserved = append(d.reserved, ev)
+		}
+	case modeLoop:
+		if ev.Kind != acd.EventReservationCreated {
+			return
+		}
+		now := d.now()
+		key := ev.Task
+		if d.byAgent {
+			key = ev.Agent
+		}
+		if t0 := d.pushAt[key]; t0 > 0 {
+			d.lat = append(d.lat, now-t0)
+		}
+		d.n++
+		d.must(d.e.Accept(ev.Reservation))
+		if d.n&255 == 0 && now >= d.deadline {
+			d.mode.Store(modeStop)
+			d.stopped = append(d.stopped, ev.Task)
+			close(d.stopped1)
+			return
+		}
+		if d.byAgent {
+			d.pushAt[key] = now
+		}
+		d.must(d.e.Complete(ev.Task))
+		if !d.byAgent {
+			d.pushAt[key] = d.now()
+		}
+		d.must(d.e.Enqueue(d.replacement(ev.Task)))
+		d.next++
+	case modeStop:
+		if ev.Kind == acd.EventReservationCreated {
+			d.must(d.e.Accept(ev.Reservation))
+			d.stopped = append(d.stopped, ev.Task)
+		}
+	case modeProbe:
+		if ev.Kind == acd.EventReservationCreated || d.byAgent && ev.Kind == acd.EventTaskQueued || !d.byAgent && ev.Kind == acd.EventWrapUpEnded {
+			select {
+			case d.probe <- probeEv{kind: ev.Kind, res: ev.Reservation, task: ev.Task, agent: ev.Agent, at: d.now()}:
+			default: // never: one probe is in flight at a time
+				d.failed++
+			}
+		}
+	}
+}
+
+// replacement is the task that replaces one just reserved: with tasks
+// waiting, the same task again (same ID, queue and requirements), so
+// that what waits stays the same; with none waiting, the next task of
+// the stream.
+func (d *driver) replacement(id string) acd.Task {
+	if d.byAgent {
+		return d.tasks[id]
+	}
+	return d.w.task(d.next, id, d.qnames)
+}
+
+func (d *driver) must(err error) {
+	if err != nil {
+		d.failed++
+		d.lastError = err
+	}
+}
+
+func retry(f func() error) {
+	for {
+		err := f()
+		if !errors.Is(err, acd.ErrBusy) {
+			if err != nil {
+				panic(err)
+			}
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+type result struct {
+	p50, p99, p999 time.Duration
+	perSec         float64
+	allocs         float64
+	decisions      int
+	loop50, loop99 time.Duration
+}
+
+func percentiles(lat []int64) (p50, p99, p999 time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(q float64) time.Duration { return time.Duration(lat[min(len(lat)-1, int(q*float64(len(lat))))]) }
+	return at(0.50), at(0.99), at(0.999)
+}
+
+// runEngine measures the engine: a steady-state loop for dur with
+// inflight agents cycling (throughput, allocations), then probes
+// one-at-a-time latencies from a producer goroutine (submit of the
+// triggering command to the reservation event in the sink).
+func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, error) {
+	d := &driver{w: w, base: time.Now(), byAgent: w.sc.waiting > 0, cur: map[string]string{},
+		pushAt: map[string]int64{}, tasks: map[string]acd.Task{}, probe: make(chan probeEv, 8), stopped1: make(chan struct{})}
+	for i := range w.sc.skills {
+		d.qnames = append(d.qnames, fmt.Sprintf("q%d", i))
+	}
+	cfg := w.config()
+	cfg.Sink = d
+	cfg.RingSize = 1 << 16
+	e, err := acd.New(cfg)
+	if err != nil {
+		return result{}, err
+	}
+	d.e = e
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error)
+	go func() { runDone <- e.Run(ctx) }()
+	defer func() { cancel(); <-runDone }()
+	sync := func() {
+		if err := e.Sync(ctx); err != nil {
+			panic(err)
+		}
+	}
+
+	// Setup: everyone logged in; with waiting > 0, every agent busy with
+	// an accepted task and w.sc.waiting tasks waiting.
+	for a := range w.sc.agents {
+		retry(func() error { return e.AgentLogin(fmt.Sprintf("agent-%d", a)) })
+	}
+	sync()
+	used := 0
+	if w.sc.waiting > 0 {
+		enq := func() {
+			t := w.task(used, w.ids[used], d.qnames)
+			d.tasks[t.ID] = t
+			retry(func() error { return e.Enqueue(t) })
+			used++
+		}
+		for used < w.sc.agents+w.sc.waiting {
+			enq()
+		}
+		sync()
+		for used-len(d.reserved) < w.sc.waiting {
+			enq()
+			sync()
+		}
+		for _, ev := range d.reserved {
+			retry(func() error { return e.Accept(ev.Reservation) })
+		}
+		sync()
+	}
+	if s := e.Snapshot(); w.sc.waiting > 0 {
+		waiting := 0
+		for _, q := range s.Queues {
+			waiting += q.Waiting
+		}
+		if waiting != w.sc.waiting {
+			return result{}, fmt.Errorf("setup: %d waiting, want %d", waiting, w.sc.waiting)
+		}
+	}
+	d.lat = make([]int64, 0, 1<<24)
+	d.next = used
+
+	// Steady-state loop.
+	var kick []string
+	if d.byAgent {
+		for a := range w.sc.agents {
+			if id := fmt.Sprintf("agent-%d", a); d.cur[id] != "" && len(kick) < inflight {
+				kick = append(kick, id)
+			}
+		}
+	} else {
+		kick = w.ids[:inflight]
+		used = inflight
+	}
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	start := time.Now()
+	d.deadline = d.now() + int64(dur)
+	d.mode.Store(modeLoop)
+	for _, k := range kick {
+		if d.byAgent {
+			task := d.cur[k]
+			retry(func() error { return e.Complete(task) })
+			retry(func() error { return e.Enqueue(d.tasks[task]) })
+		} else {
+			retry(func() error { return e.Enqueue(w.task(used, k, d.qnames)) })
+		}
+	}
+	select {
+	case <-d.stopped1:
+	case <-time.After(dur + 5*time.Second):
+		sync()
+		s := e.Snapshot()
+		for _, q := range s.Queues {
+			fmt.Printf("%s waiting=%d reserved=%d busy=%d agents=%v\n", q.Name, q.Waiting, q.Reserved, q.Busy, q.Agents)
+		}
+		return result{}, fmt.Errorf("loop stalled after %d decisions (failed %d: %v)", d.n, d.failed, d.lastError)
+	}
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&m1)
+	sync()
+	r := result{decisions: d.n, perSec: float64(d.n) / elapsed.Seconds(),
+		allocs: float64(m1.Mallocs-m0.Mallocs) / float64(d.n)}
+	r.loop50, r.loop99, _ = percentiles(d.lat)
+	if d.failed > 0 {
+		return r, fmt.Errorf("%d commands failed: %v", d.failed, d.lastError)
+	}
+
+	// Probes.
+	if !d.byAgent {
+		for _, task := range d.stopped {
+			retry(func() error { return e.Complete(task) })
+		}
+	}
+	sync()
+	d.mode.Store(modeProbe)
+	lat := make([]int64, 0, probes)
+	wait := func(k acd.EventKind) (probeEv, error) {
+		for {
+			select {
+			case ev := <-d.probe:
+				if ev.kind == k {
+					return ev, nil
+				}
+			case <-time.After(2 * time.Second):
+				return probeEv{}, fmt.Errorf("probe: no %v", k)
+			}
+		}
+	}
+	agents := make([]string, 0, len(d.cur))
+	for a := range d.cur {
+		agents = append(agents, a)
+	}
+	slices.Sort(agents)
+	for i := range probes {
+		if d.byAgent {
+			// An agent finishes; the engine picks its best waiting task.
+			agent := agents[(i*7919)%len(agents)]
+			task := d.cur[agent]
+			t0 := d.now()
+			retry(func() error { return e.Complete(task) })
+			ev, err := wait(acd.EventReservationCreated)
+			if err != nil {
+				return r, err
+			}
+			lat = append(lat, ev.at-t0)
+			retry(func() error { return e.Accept(ev.res) })
+			retry(func() error { return e.Enqueue(d.tasks[task]) })
+			if _, err := wait(acd.EventTaskQueued); err != nil {
+				return r, err
+			}
+		} else {
+			// A task arrives; the engine picks the best idle agent.
+			task := w.ids[inflight+i%(len(w.ids)-inflight)]
+			t0 := d.now()
+			retry(func() error { return e.Enqueue(w.task(i, task, d.qnames)) })
+			ev, err := wait(acd.EventReservationCreated)
+			if err != nil {
+				return r, err
+			}
+			lat = append(lat, ev.at-t0)
+			retry(func() error { return e.Accept(ev.res) })
+			retry(func() error { return e.Complete(task) })
+			if _, err := wait(acd.EventWrapUpEnded); err != nil {
+				return r, err
+			}
+		}
+	}
+	r.p50, r.p99, r.p999 = percentiles(lat)
+	return r, nil
+}
