@@ -107,6 +107,9 @@ func (r *run) main() error {
 	}
 	n := r.e.flow.start
 	for n != nil {
+		if err := r.ctx.Err(); err != nil {
+			return r.fail(n, err)
+		}
 		r.steps++
 		r.quiet++
 		r.last = append(r.last, n.id)

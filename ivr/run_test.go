@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -277,5 +278,29 @@ func TestOutcomeStrings(t *testing.T) {
 	}
 	if s := fmt.Sprint(ivr.Outcome(99)); s != "outcome(99)" {
 		t.Errorf("got %q", s)
+	}
+}
+
+// TestREADMEExamples keeps the operators' README honest: its YAML examples, with the queues
+// they name, pass config validation and compile.
+func TestREADMEExamples(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := "queues: [{name: sales}, {name: support}, {name: operators}]\n" +
+		"users: [{extension: \"1001\", secret: s}]\n"
+	blocks := 0
+	for _, part := range strings.Split(string(data), "```yaml\n")[1:] {
+		body, _, _ := strings.Cut(part, "```")
+		yaml += body
+		blocks++
+	}
+	if blocks != 2 {
+		t.Fatalf("%d yaml blocks in README, want 2", blocks)
+	}
+	f := compileString(t, yaml, ivr.Options{})
+	if _, ok := f.Entry("33100000002"); !ok {
+		t.Error("README number missing")
 	}
 }
