@@ -14,6 +14,7 @@
 //	dedupe/<adapter>\x00<provider message id>   where a provider's message was stored
 //	thread/<Message-ID>        email threading: Message-ID → conversation
 //	task/<conv>                a text contact waiting for an agent (QueuedTask)
+//	secret/<name>              a random key created once (web chat visitor tokens)
 //
 // Invariants:
 //  1. A write that a peer is told about (a registration answered 200, a message acknowledged)

@@ -1,0 +1,135 @@
+package webchat_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/ccswitch/ccswitch/channels"
+	"github.com/ccswitch/ccswitch/channels/internal/chantest"
+	"github.com/ccswitch/ccswitch/channels/webchat"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+type frame = map[string]any
+
+func dial(t *testing.T, url string, hello frame) (*websocket.Conn, frame) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/chat/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello["t"] = "hello"
+	if err := wsjson.Write(ctx, c, hello); err != nil {
+		t.Fatal(err)
+	}
+	return c, read(t, c)
+}
+
+func read(t *testing.T, c *websocket.Conn) frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var f frame
+	if err := wsjson.Read(ctx, c, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func write(t *testing.T, c *websocket.Conn, f frame) {
+	t.Helper()
+	if err := wsjson.Write(context.Background(), c, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReconnectLosesNothing(t *testing.T) {
+	env := chantest.New(t, channels.Config{})
+	key, err := env.Store.Secret("webchat", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := webchat.New(channels.WebChat{}, env.Service, key, nil)
+	env.Service.AddAdapter(a)
+	mux := http.NewServeMux()
+	a.Routes(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/widget.js")
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
+		t.Fatalf("widget.js: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	c, w := dial(t, srv.URL, frame{})
+	visitor, token := w["visitor"].(string), w["token"].(string)
+	if w["t"] != "welcome" || visitor == "" || token == "" || w["conv"] != nil {
+		t.Fatalf("welcome = %v", w)
+	}
+	write(t, c, frame{"t": "msg", "cid": "c1", "text": "hello from the site"})
+	ack := read(t, c)
+	conv := ack["conv"].(string)
+	if ack["t"] != "ack" || ack["cid"] != "c1" || ack["seq"] != float64(1) {
+		t.Fatalf("ack = %v", ack)
+	}
+	// The widget lost the ack and sends c1 again: same seq, nothing new stored.
+	write(t, c, frame{"t": "msg", "cid": "c1", "text": "hello from the site"})
+	if ack2 := read(t, c); ack2["seq"] != float64(1) || ack2["conv"] != conv {
+		t.Fatalf("second ack = %v", ack2)
+	}
+
+	env.Service.Login("alice")
+	chantest.WaitOffer(t, env.Service, "alice", conv)
+	env.Service.Accept("alice", conv)
+	chantest.WaitState(t, env.Store, conv, store.ConvAssigned, "alice")
+	if _, err := env.Service.Reply(context.Background(), "alice", conv, "first reply"); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, c); f["t"] != "msg" || f["text"] != "first reply" || f["dir"] != "out" || f["seq"] != float64(2) {
+		t.Fatalf("pushed = %v", f)
+	}
+	c.CloseNow()
+
+	// While the visitor is away the agent replies again.
+	if _, err := env.Service.Reply(context.Background(), "alice", conv, "second reply"); err != nil {
+		t.Fatal(err)
+	}
+	c, w = dial(t, srv.URL, frame{"visitor": visitor, "token": token, "conv": conv, "since": 2})
+	defer c.CloseNow()
+	if w["visitor"] != visitor || w["conv"] != conv {
+		t.Fatalf("welcome back = %v", w)
+	}
+	if f := read(t, c); f["text"] != "second reply" || f["seq"] != float64(3) {
+		t.Fatalf("resent = %v, want the reply sent while away", f)
+	}
+	// A forged token gets a fresh visitor, not the conversation.
+	c2, w2 := dial(t, srv.URL, frame{"visitor": visitor, "token": "forged", "conv": conv})
+	defer c2.CloseNow()
+	if w2["visitor"] == visitor || w2["conv"] != nil {
+		t.Fatalf("forged token welcome = %v", w2)
+	}
+	_, ms, _ := env.Service.Conversation(conv, 0)
+	if countIn(ms) != 1 {
+		t.Fatalf("inbound messages = %d, want 1", countIn(ms))
+	}
+}
+
+func countIn(ms []store.Message) int {
+	n := 0
+	for _, m := range ms {
+		if m.Dir == store.In {
+			n++
+		}
+	}
+	return n
+}
