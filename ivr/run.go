@@ -90,9 +90,10 @@ type run struct {
 
 	quiet, steps int
 	last         []string // recent node ids, for the loop error
+	hungUp       bool     // Hangup was called
 }
 
-// end is returned by node handlers to stop the run with the outcome already set.
+// errEnd is returned by node handlers to stop the run with the outcome already set.
 var errEnd = errors.New("end")
 
 func (r *run) main() error {
@@ -124,7 +125,7 @@ func (r *run) main() error {
 			err := fmt.Errorf("%w: flow %q: stopped after %s (last: %s)",
 				ErrLoop, r.e.flow.Name, what, strings.Join(r.last[:len(r.last)-1], " → "))
 			r.res.Reason = "loop"
-			r.hangup()
+			_ = r.hangup() // the loop is the error worth reporting
 			return err
 		}
 		next, err := r.node(n)
@@ -138,7 +139,7 @@ func (r *run) main() error {
 	if r.res.Reason == "" {
 		r.res.Reason = "end of flow"
 	}
-	return r.fail(nil, r.in.Hangup(r.ctx))
+	return r.fail(nil, r.hangup())
 }
 
 // fail turns an error of the interaction into the run's end: the contact leaving is an
@@ -151,15 +152,21 @@ func (r *run) fail(n *node, err error) error {
 		r.res.Outcome, r.res.Reason = OutcomeAbandoned, "contact left"
 		return nil
 	}
-	r.hangup()
+	_ = r.hangup() // err is the one worth reporting
 	if n != nil && r.e.flow != nil {
 		return fmt.Errorf("ivr: flow %q node %q: %w", r.e.flow.Name, n.id, err)
 	}
 	return fmt.Errorf("ivr: %w", err)
 }
 
-// hangup ends the contact from our side after a failure; its own error adds nothing.
-func (r *run) hangup() { _ = r.in.Hangup(r.ctx) }
+// hangup ends the contact from our side, once whatever happens (invariant 3).
+func (r *run) hangup() error {
+	if r.hungUp {
+		return nil
+	}
+	r.hungUp = true
+	return r.in.Hangup(r.ctx)
+}
 
 func (r *run) step(n *node, input, event string) {
 	r.res.Path = append(r.res.Path, Step{At: r.o.Now(), Node: n.id, Type: n.typ, Input: input, Event: event})
@@ -203,7 +210,7 @@ func (r *run) unavailable(reason string) error {
 			break
 		}
 	}
-	return r.in.Hangup(r.ctx)
+	return r.hangup()
 }
 
 // ask plays a prompt (barge-in allowed) and collects an answer, using a digit that barged in
@@ -317,7 +324,7 @@ func (r *run) node(n *node) (*node, error) {
 		if err := r.play(r.prompt(n.prompt, n.text, false)); err != nil {
 			return nil, err
 		}
-		if err := r.in.Hangup(r.ctx); err != nil {
+		if err := r.hangup(); err != nil {
 			return nil, err
 		}
 		r.res.Outcome, r.res.Reason = OutcomeHangup, "hangup node"

@@ -304,3 +304,32 @@ func TestREADMEExamples(t *testing.T) {
 		t.Error("README number missing")
 	}
 }
+
+// hangupFails is an Interaction whose Hangup fails (a BYE that cannot be sent).
+type hangupFails struct {
+	script.Interaction
+	hangups int
+}
+
+func (h *hangupFails) Hangup(context.Context) error { h.hangups++; return errBroken }
+
+// TestHangupOnce: even when Hangup fails, ivr calls it once (invariant 3) and reports it.
+func TestHangupOnce(t *testing.T) {
+	nobody := ivr.AgentsFunc(func(string) bool { return false })
+	for _, tc := range []struct {
+		script string
+		agents ivr.Agents
+	}{
+		{"digits 7\ndigits 7", nil},                // invalid twice: the spin loop, stopped, hung up
+		{"digits 1\nqueue timeout\nrecord r", nil}, // voicemail, then the hangup node
+		{"digits 2\ndigits 123", nobody},           // nobody in support: the unavailability prompt
+	} {
+		flows := compileString(t, everything, ivr.Options{Agents: tc.agents})
+		evs, _ := script.Parse(tc.script)
+		in := &hangupFails{Interaction: *script.New("voice", evs)}
+		res, err := flows.Run(context.Background(), ivr.Contact{DID: "+15550501"}, in)
+		if in.hangups != 1 || !errors.Is(err, errBroken) && !errors.Is(err, ivr.ErrLoop) || res.Outcome != ivr.OutcomeFailed {
+			t.Errorf("%q: %d hangups, err %v, outcome %v", tc.script, in.hangups, err, res.Outcome)
+		}
+	}
+}
