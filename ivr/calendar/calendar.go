@@ -318,6 +318,9 @@ func (c *Calendar) NextChange(at time.Time) (time.Time, bool) {
 		if _, end := lt.ZoneBounds(); !end.IsZero() && end.Unix() < segEnd {
 			segEnd = end.Unix()
 		}
+		if segEnd <= t { // never stall, whatever the zone data says
+			segEnd = min(t+day, limit)
+		}
 		for cv := t + int64(off); ; {
 			b := c.nextBreak(cv)
 			if b-int64(off) >= segEnd {

@@ -31,6 +31,10 @@ func daily(tz string, ranges ...string) config.Schedule {
 	return config.Schedule{Timezone: tz, Hours: []config.Hours{{Days: "daily", Open: ranges}}}
 }
 
+func monday(tz string, ranges ...string) config.Schedule {
+	return config.Schedule{Timezone: tz, Hours: []config.Hours{{Days: "mon", Open: ranges}}}
+}
+
 func office(tz string) config.Schedule {
 	return config.Schedule{Timezone: tz, Hours: []config.Hours{
 		{Days: "mon-fri", Open: []string{"09:00-12:30", "13:30-17:00"}},
@@ -81,7 +85,8 @@ func TestState(t *testing.T) {
 		{"kolkata before", office("Asia/Kolkata"), "2026-11-23T03:29:59Z", Closed, "hours"},
 		{"kolkata closes", office("Asia/Kolkata"), "2026-11-23T11:30:00Z", Closed, "hours"},
 		// Monday 01:00 IST is still Sunday in UTC.
-		{"kolkata weekday is local", daily("Asia/Kolkata", "00:30-02:00"), "2026-11-22T19:30:00Z", Open, "hours"},
+		{"kolkata weekday is local", monday("Asia/Kolkata", "00:30-02:00"), "2026-11-22T19:30:00Z", Open, "hours"},
+		{"kolkata sunday evening", monday("Asia/Kolkata", "00:30-02:00"), "2026-11-22T18:30:00Z", Closed, "hours"},
 
 		// Paris: 09:00 is 08:00 UTC in winter, 07:00 UTC in summer.
 		{"paris winter", office("Europe/Paris"), "2026-11-23T08:00:00Z", Open, "hours"},
