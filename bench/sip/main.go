@@ -56,6 +56,7 @@ type config struct {
 	lenient     map[string]bool // targets run with uac-late180.xml instead of -sn uac
 	uacPort     int             // the trunk's source port in ccswitch's default config
 	uasPort     int             // extension 2000's contact port in ccswitch's default config
+	retries     int             // repeats of a failed step
 	command     string
 }
 
@@ -77,6 +78,7 @@ func parseFlags(args []string) (config, error) {
 	keep := fs.Bool("keep", false, "keep the temporary directory (SIPp traces, logs) and print its path")
 	repo := fs.String("repo", "", "module root holding ./cmd/ccswitch (default: found with 'go env GOMOD')")
 	bin := fs.String("ccswitch-bin", "", "use this ccswitch binary instead of building ./cmd/ccswitch")
+	retries := fs.Int("retry", 1, "repeat a failed step this many times, on a freshly started target, before stopping the target (0: stop at the first failed step)")
 	lenient := fs.String("lenient", "kamailio", "targets whose UAC accepts a 180 relayed after the 200 (uac-late180.xml); the others run SIPp's strict -sn uac")
 	uacPort := fs.Int("uac-port", defaultUACPort, "UDP port of the SIPp UAC; ccswitch's default config expects 5080 (change only for -targets direct, or with a ccswitch/Kamailio config to match)")
 	uasPort := fs.Int("uas-port", defaultUASPort, "UDP port of the SIPp UAS; ccswitch's default config and kamailio.cfg send to 5090 (same caveat)")
@@ -88,7 +90,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	c := config{step: *step, callMS: *callMS, gap: *gap, total: *total, recvTimeout: *recvTimeout,
 		out: *out, keep: *keep, repo: *repo, ccswitchBin: *bin, lenient: map[string]bool{},
-		uacPort: *uacPort, uasPort: *uasPort,
+		uacPort: *uacPort, uasPort: *uasPort, retries: *retries,
 		command: "go run ./bench/sip " + strings.Join(args, " ")}
 	for _, t := range splitList(*targets) {
 		switch t {
@@ -121,6 +123,8 @@ func parseFlags(args []string) (config, error) {
 		return config{}, errors.New("-total: want up to 1h")
 	case c.uacPort <= 0 || c.uacPort > 65535 || c.uasPort <= 0 || c.uasPort > 65535 || c.uacPort == c.uasPort:
 		return config{}, errors.New("-uac-port, -uas-port: want two different ports")
+	case c.retries < 0 || c.retries > 3:
+		return config{}, errors.New("-retry: want 0 to 3")
 	case c.callMS < 0 || c.callMS > 10000:
 		return config{}, errors.New("-call-ms: want 0 to 10000")
 	}
@@ -140,11 +144,12 @@ func splitList(s string) []string {
 // target is one system under test.
 type target struct {
 	name     string
-	addr     string   // where the UAC sends its INVITE
-	scenario []string // SIPp scenario arguments
-	proc     *process // nil for "direct"
-	skip     string   // why it was not measured at all
-	stopped  string   // why stepping ended
+	addr     string                                  // where the UAC sends its INVITE
+	scenario []string                                // SIPp scenario arguments
+	proc     *process                                // nil for "direct"
+	start    func(context.Context) (*process, error) // (re)starts proc; nil for "direct"
+	skip     string                                  // why it was not measured at all
+	stopped  string                                  // why stepping ended
 	steps    []stepResult
 }
 
@@ -265,12 +270,22 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 		switch name {
 		case "ccswitch":
 			t.addr = fmt.Sprintf("127.0.0.1:%d", ccswitchPort)
-			t.proc, err = startCcswitch(ctx, cfg, tmp, logf)
+			var bin string
+			if bin, err = buildCcswitch(ctx, cfg, tmp, logf); err == nil {
+				n := 0
+				t.start = func(ctx context.Context) (*process, error) {
+					n++
+					return startCcswitch(ctx, bin, filepath.Join(tmp, fmt.Sprintf("ccswitch-run-%d", n)), logf)
+				}
+			}
 		case "kamailio":
 			t.addr = fmt.Sprintf("127.0.0.1:%d", kamailioPort)
-			t.proc, err = startKamailio(ctx, tmp, logf)
+			t.start = func(ctx context.Context) (*process, error) { return startKamailio(ctx, tmp, logf) }
 		case "direct":
 			t.addr = fmt.Sprintf("127.0.0.1:%d", cfg.uasPort)
+		}
+		if err == nil && t.start != nil {
+			t.proc, err = t.start(ctx)
 		}
 		if err != nil {
 			t.skip = err.Error()
@@ -280,37 +295,54 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 	return e, nil
 }
 
-func startCcswitch(ctx context.Context, cfg config, tmp string, logf func(string, ...any)) (*process, error) {
+// buildCcswitch builds ./cmd/ccswitch into tmp, or returns -ccswitch-bin.
+func buildCcswitch(ctx context.Context, cfg config, tmp string, logf func(string, ...any)) (string, error) {
+	if cfg.ccswitchBin != "" {
+		return cfg.ccswitchBin, nil
+	}
+	goTool, err := lookTool("go")
+	if err != nil {
+		return "", err
+	}
+	repo := cfg.repo
+	if repo == "" {
+		out, err := exec.CommandContext(ctx, goTool, "env", "GOMOD").Output()
+		mod := strings.TrimSpace(string(out))
+		if err != nil || mod == "" || mod == os.DevNull {
+			return "", fmt.Errorf("find module root: go env GOMOD: %v (run from the repository or pass -repo)", err)
+		}
+		repo = filepath.Dir(mod)
+	}
+	bin := filepath.Join(tmp, "ccswitch")
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	logf("building ./cmd/ccswitch in %s", repo)
+	t0 := time.Now()
+	var err2 error
+	for try := 1; try <= 2; try++ { // a second try: a neighbour's cleanup once killed our build
+		b := exec.CommandContext(bctx, goTool, "build", "-o", bin, "./cmd/ccswitch")
+		b.Dir = repo
+		out, err := b.CombinedOutput()
+		if err == nil {
+			err2 = nil
+			break
+		}
+		err2 = fmt.Errorf("go build ./cmd/ccswitch: %v: %s", err, strings.TrimSpace(lastBytes(string(out), 1500)))
+		logf("%v", err2)
+	}
+	if err2 != nil {
+		return "", err2
+	}
+	logf("built in %.1fs", time.Since(t0).Seconds())
+	return bin, nil
+}
+
+// startCcswitch runs bin on its embedded default config with a fresh data directory under dir
+// and waits until it answers OPTIONS.
+func startCcswitch(ctx context.Context, bin, dir string, logf func(string, ...any)) (*process, error) {
 	if err := portFree(ccswitchPort); err != nil {
 		return nil, err
 	}
-	bin := cfg.ccswitchBin
-	if bin == "" {
-		goTool, err := lookTool("go")
-		if err != nil {
-			return nil, err
-		}
-		repo := cfg.repo
-		if repo == "" {
-			out, err := exec.CommandContext(ctx, goTool, "env", "GOMOD").Output()
-			if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
-				return nil, fmt.Errorf("find module root: go env GOMOD: %v (run from the repository or pass -repo)", err)
-			}
-			repo = filepath.Dir(strings.TrimSpace(string(out)))
-		}
-		bin = filepath.Join(tmp, "ccswitch")
-		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		defer cancel()
-		logf("building ./cmd/ccswitch in %s", repo)
-		t0 := time.Now()
-		b := exec.CommandContext(bctx, goTool, "build", "-o", bin, "./cmd/ccswitch")
-		b.Dir = repo
-		if out, err := b.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build ./cmd/ccswitch: %v: %s", err, strings.TrimSpace(lastBytes(string(out), 1500)))
-		}
-		logf("built in %.1fs", time.Since(t0).Seconds())
-	}
-	dir := filepath.Join(tmp, "ccswitch-run")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

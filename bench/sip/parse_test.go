@@ -219,3 +219,14 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestHostTicks(t *testing.T) {
+	// The first lines of a real /proc/stat of this machine kind.
+	busy, steal, err := hostTicks("cpu  45741 0 10847 82423 659 0 534 6118 0 0\ncpu0 22508 0 5131 42188 143 0 147 3023 0 0\n")
+	if err != nil || busy != 45741+10847+534 || steal != 6118 {
+		t.Errorf("got busy %d steal %d, %v", busy, steal, err)
+	}
+	if _, _, err := hostTicks("intr 1 2 3\n"); err == nil {
+		t.Error("no cpu line: no error")
+	}
+}

@@ -187,3 +187,34 @@ func treeCPU(pid int) (time.Duration, int) {
 	}
 	return time.Duration(ticks) * time.Second / userHZ, len(in)
 }
+
+// hostTicks parses the aggregate "cpu" line of /proc/stat: busy = user+nice+system+irq+softirq
+// and steal (time the hypervisor gave to someone else), in clock ticks.
+func hostTicks(procStat string) (busy, steal uint64, err error) {
+	line, _, _ := strings.Cut(procStat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("proc stat: first line %.40q", line)
+	}
+	var v [8]uint64
+	for i := range v {
+		if v[i], err = strconv.ParseUint(f[i+1], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("proc stat: %w", err)
+		}
+	}
+	// user nice system idle iowait irq softirq steal
+	return v[0] + v[1] + v[2] + v[5] + v[6], v[7], nil
+}
+
+// hostCPU reads /proc/stat; zeros when it cannot.
+func hostCPU() (busy, steal time.Duration) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	bt, st, err := hostTicks(string(b))
+	if err != nil {
+		return 0, 0
+	}
+	return time.Duration(bt) * time.Second / userHZ, time.Duration(st) * time.Second / userHZ
+}

@@ -73,13 +73,18 @@ func renderReport(cfg config, e *env) string {
 	fmt.Fprintf(&w, "- a call: UAC 127.0.0.1:%d → target → UAS 127.0.0.1:%d: INVITE, 100, 180, 200, ACK, pause %d ms, BYE, 200 (UDP); "+
 		"a step places rate × %s calls; setup time = INVITE sent → 200 received at the UAC (SIPp clock, ms, coarse)\n",
 		cfg.uacPort, cfg.uasPort, cfg.callMS, cfg.step)
-	fmt.Fprintf(&w, "- CPU %%: CPU seconds / step wall time (100%% = one core); target = process tree (all threads, all Kamailio workers)\n\n")
+	fmt.Fprintf(&w, "- CPU %%: CPU seconds / step wall time (100%% = one core, %d cores in all); target = process tree (all threads, all Kamailio workers); "+
+		"others = host busy time from /proc/stat minus target, UAC and UAS (the neighbours; /proc/stat under-reports on this VM); steal = hypervisor steal\n", m.NProc)
+	fmt.Fprintf(&w, "- failed steps are repeated %d time(s) on a freshly started target before the target stops (-retry)\n\n", cfg.retries)
 
-	fmt.Fprintf(&w, "| target | rate/s | calls | ok | failed | UAS failed | retrans | setup p50 ms | p99 ms | max ms | target CPU | µs/call | UAC CPU | UAS CPU | RcvbufErrors | drops target/uac/uas | wall s | load1 | result |\n")
-	fmt.Fprintf(&w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	fmt.Fprintf(&w, "| target | rate/s | calls | ok | failed | UAS failed | retrans | setup p50 ms | p99 ms | max ms | target CPU | µs/call | UAC CPU | UAS CPU | others CPU | steal | RcvbufErrors | drops target/uac/uas | wall s | load1 | result |\n")
+	fmt.Fprintf(&w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, t := range e.targets {
 		for _, s := range t.steps {
 			res := "clean"
+			if s.Attempt > 1 {
+				res = fmt.Sprintf("clean (attempt %d)", s.Attempt)
+			}
 			if s.Interrupted {
 				res = "interrupted"
 			} else if !s.clean() {
@@ -87,14 +92,18 @@ func renderReport(cfg config, e *env) string {
 				if s.ExitCode != 0 {
 					res += fmt.Sprintf(" (sipp exit %d)", s.ExitCode)
 				}
+				if s.Attempt > 1 {
+					res += fmt.Sprintf(" (attempt %d)", s.Attempt)
+				}
 			}
 			tcpu := "-"
 			if s.TargetProcs > 0 {
 				tcpu = fmt.Sprintf("%.0f%%", pct(s.TargetCPU, s.Wall))
 			}
-			fmt.Fprintf(&w, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.0f%% | %.0f%% | %d | %d/%d/%d | %.1f | %.1f | %s |\n",
+			fmt.Fprintf(&w, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% | %d | %d/%d/%d | %.1f | %.1f | %s |\n",
 				s.Target, s.Rate, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
 				ms(s.P50), ms(s.P99), ms(s.Max), tcpu, ms(s.usPerCall()), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
+				pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall),
 				s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), s.Load1, res)
 		}
 	}

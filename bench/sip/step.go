@@ -29,6 +29,8 @@ type stepResult struct {
 	TargetProcs int
 	UACCPU      time.Duration
 	UASCPU      time.Duration
+	OthersCPU   time.Duration // host busy (/proc/stat) minus target, UAC and UAS: the neighbours
+	StealCPU    time.Duration // host steal time during the step
 
 	RcvbufErrors uint64 // /proc/net/snmp Udp RcvbufErrors delta (whole namespace)
 	InErrors     uint64
@@ -38,6 +40,7 @@ type stepResult struct {
 	UASFailed    int    // failed calls counted by the UAS during the step
 	Load1        float64
 
+	Attempt     int // 1, or 2… when the rate was repeated after a failure
 	ExitCode    int
 	Interrupted bool   // the run ended (Ctrl-C, -total) during the step: neither clean nor a failure
 	Err         string // harness-side problem (timeout, missing files)
@@ -69,10 +72,11 @@ func (s stepResult) line() string {
 	if s.TargetProcs > 0 {
 		tcpu = fmt.Sprintf("%.0f%%", pct(s.TargetCPU, s.Wall))
 	}
-	return fmt.Sprintf("%-8s %5d/s calls %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/call) uac %.0f%% uas %.0f%% | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs load %.1f | %s",
+	return fmt.Sprintf("%-8s %5d/s calls %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/call) uac %.0f%% uas %.0f%% | others %.0f%% steal %.0f%% | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs | %s",
 		s.Target, s.Rate, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
 		ms(s.P50), ms(s.P99), tcpu, ms(s.usPerCall()), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
-		s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), s.Load1, verdict)
+		pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall),
+		s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), verdict)
 }
 
 func ms(v float64) string {
@@ -83,64 +87,17 @@ func ms(v float64) string {
 }
 
 // measure steps the rate of every target, interleaved (all targets at one rate, then the next
-// rate) so that the noise of the shared machine falls on both alike. A target stops after its
-// first step that is not clean.
+// rate) so that the noise of the shared machine falls on both alike. A step that is not clean
+// is repeated cfg.retries times on a freshly started target (the machine is shared: a
+// neighbour's compile can starve a step); the target stops after a rate that failed every
+// attempt.
 func measure(ctx context.Context, cfg config, e *env, tmp string, logf func(string, ...any)) {
-	active := 0
-	for _, t := range e.targets {
-		if t.skip == "" {
-			active++
-		}
-	}
 	for _, rate := range cfg.rates {
-		if active == 0 {
-			return
-		}
 		for _, t := range e.targets {
 			if t.skip != "" || t.stopped != "" {
 				continue
 			}
-			need := cfg.step + cfg.recvTimeout + 5*time.Second
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < need {
-				t.stopped = fmt.Sprintf("time budget (-total %s) spent before %d/s", cfg.total, rate)
-				active--
-				continue
-			}
-			if ctx.Err() != nil {
-				t.stopped = "interrupted"
-				active--
-				continue
-			}
-			if t.proc != nil && t.proc.exited() {
-				t.stopped = fmt.Sprintf("%s exited (%v): %s", t.name, t.proc.err, tail(t.proc.log, 600))
-				active--
-				continue
-			}
-			dir := filepath.Join(tmp, fmt.Sprintf("%s-%05d", t.name, rate))
-			s := runStep(ctx, cfg, e, t, rate, dir)
-			t.steps = append(t.steps, s)
-			logf("%s", s.line())
-			if s.Interrupted {
-				t.stopped = s.Err
-				active--
-				continue
-			}
-			if !s.clean() {
-				t.stopped = fmt.Sprintf("first failures at %d/s", rate)
-				// An overloaded target keeps retransmitting and tearing down calls for seconds;
-				// stop it now so that none of that lands in another target's steps (same UAC
-				// port, same UAS).
-				if t.proc != nil {
-					t.proc.stop(2 * time.Second)
-				}
-				if s.Excerpt != "" {
-					logf("%s %d/s: SIPp errors: %s", t.name, rate, s.Excerpt)
-				}
-				if s.Err != "" {
-					logf("%s %d/s: %s", t.name, rate, s.Err)
-				}
-				active--
-			}
+			stepTarget(ctx, cfg, e, t, rate, tmp, logf)
 			select {
 			case <-ctx.Done():
 			case <-time.After(cfg.gap):
@@ -150,6 +107,76 @@ func measure(ctx context.Context, cfg config, e *env, tmp string, logf func(stri
 	for _, t := range e.targets {
 		if t.skip == "" && t.stopped == "" {
 			t.stopped = "rate ladder exhausted without failures"
+		}
+	}
+}
+
+// stepTarget runs one rate on one target, with its retries, and sets t.stopped when the target
+// is done.
+func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tmp string, logf func(string, ...any)) {
+	for attempt := 1; ; attempt++ {
+		need := cfg.step + cfg.recvTimeout + 5*time.Second
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < need {
+			t.stopped = fmt.Sprintf("time budget (-total %s) spent before %d/s", cfg.total, rate)
+			return
+		}
+		if ctx.Err() != nil {
+			t.stopped = "interrupted"
+			return
+		}
+		if t.proc != nil && t.proc.exited() {
+			t.stopped = fmt.Sprintf("%s exited (%v): %s", t.name, t.proc.err, tail(t.proc.log, 600))
+			return
+		}
+		dir := filepath.Join(tmp, fmt.Sprintf("%s-%05d-%d", t.name, rate, attempt))
+		s := runStep(ctx, cfg, e, t, rate, dir)
+		s.Attempt = attempt
+		t.steps = append(t.steps, s)
+		logf("%s", s.line())
+		if s.Interrupted {
+			t.stopped = s.Err
+			return
+		}
+		if s.clean() {
+			return
+		}
+		if s.Excerpt != "" {
+			logf("%s %d/s: SIPp errors: %s", t.name, rate, s.Excerpt)
+		}
+		if s.Err != "" {
+			logf("%s %d/s: %s", t.name, rate, s.Err)
+		}
+		// An overloaded target keeps retransmitting and tearing down calls for seconds; stop it
+		// now so that none of that lands in later steps (same UAC port, same UAS).
+		if t.proc != nil {
+			t.proc.stop(2 * time.Second)
+		}
+		if attempt > cfg.retries {
+			t.stopped = fmt.Sprintf("first failures at %d/s", rate)
+			if attempt > 1 {
+				t.stopped = fmt.Sprintf("failures at %d/s in all %d attempts", rate, attempt)
+			}
+			return
+		}
+		// Let the UAS forget the failed calls (recv timeout, 4 s timewait) before repeating.
+		wait := cfg.recvTimeout + 2*time.Second
+		if cfg.gap > wait {
+			wait = cfg.gap
+		}
+		logf("%s %d/s: repeating the step (attempt %d of %d) in %s", t.name, rate, attempt+1, cfg.retries+1, wait)
+		select {
+		case <-ctx.Done():
+			t.stopped = "interrupted"
+			return
+		case <-time.After(wait):
+		}
+		if t.start != nil {
+			p, err := t.start(ctx)
+			if err != nil {
+				t.stopped = fmt.Sprintf("restart after failures at %d/s failed: %v", rate, err)
+				return
+			}
+			t.proc = p
 		}
 	}
 }
@@ -191,6 +218,7 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	}
 	ucpu0, _ = treeCPU(e.uas.pid())
 	s.Load1 = loadAvg1()
+	busy0, steal0 := hostCPU()
 
 	t0 := time.Now()
 	uac, err := start("sipp-uac", dir, filepath.Join(dir, "screen.log"), args...)
@@ -230,6 +258,11 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	ucpu, _ := treeCPU(e.uas.pid())
 	s.UASCPU = ucpu - ucpu0
 	s.UACCPU = uac.exitCPU()
+	busy1, steal1 := hostCPU()
+	s.StealCPU = steal1 - steal0
+	if others := busy1 - busy0 - s.TargetCPU - s.UACCPU - s.UASCPU; others > 0 {
+		s.OthersCPU = others
+	}
 	snmp1 := udpCounters()
 	s.RcvbufErrors = snmp1["RcvbufErrors"] - snmp0["RcvbufErrors"]
 	s.InErrors = snmp1["InErrors"] - snmp0["InErrors"]
