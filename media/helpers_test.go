@@ -2,6 +2,8 @@ package media
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -20,6 +22,9 @@ func newTestEngine(t *testing.T, cfg Config) *Engine {
 	t.Helper()
 	if !cfg.IP.IsValid() {
 		cfg.IP = netip.MustParseAddr("127.0.0.1")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.PortMin == 0 {
 		base := 21000 + int(testPorts.Add(1)%200)*40
@@ -169,3 +174,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -2,6 +2,8 @@ package media_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
@@ -63,7 +65,8 @@ var nextBase = 24000
 func engine(t *testing.T, clk media.Clock, timeout time.Duration) *media.Engine {
 	t.Helper()
 	nextBase += 20
-	e, err := media.New(media.Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: nextBase, PortMax: nextBase + 19, Clock: clk, RTPTimeout: timeout})
+	e, err := media.New(media.Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: nextBase, PortMax: nextBase + 19, Clock: clk, RTPTimeout: timeout,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
