@@ -14,8 +14,10 @@ type Config struct {
 	Numbers []Number `yaml:"numbers"`
 	Flows   []Flow   `yaml:"flows"`
 	Skills  []Skill  `yaml:"skills"`
-	Queues  []Queue  `yaml:"queues"`
-	Agents  []Agent  `yaml:"agents"`
+	// Profiles are named sets of skills that agents take by name.
+	Profiles []Profile `yaml:"profiles"`
+	Queues   []Queue   `yaml:"queues"`
+	Agents   []Agent   `yaml:"agents"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).
@@ -242,6 +244,12 @@ type Skill struct {
 	Values []string `yaml:"values"`
 }
 
+// Profile is a named set of skill values ("senior-fr": language fr, sales 8).
+type Profile struct {
+	Name   string            `yaml:"name"`
+	Skills map[string]string `yaml:"skills"`
+}
+
 // Queue is an ACD queue: who may take its contacts and how they are ordered.
 type Queue struct {
 	Name string `yaml:"name"`
@@ -279,9 +287,11 @@ type Agent struct {
 	// PasswordHash is a bcrypt hash for the desktop; Password ("${VAR}") is hashed at load.
 	PasswordHash string `yaml:"password_hash"`
 	Password     string `yaml:"password"`
-	// Skills: name → value ("sales": "7", "language": "fr", "vip": "true").
-	Skills map[string]string `yaml:"skills"`
-	Queues []string          `yaml:"queues"`
+	// Skills: name → value ("sales": "7", "language": "fr", "vip": "true"). They override the
+	// values the agent's Profiles give.
+	Skills   map[string]string `yaml:"skills"`
+	Profiles []string          `yaml:"profiles"`
+	Queues   []string          `yaml:"queues"`
 	// Capacity per channel (default voice 1, chat 3, email 5, social 3).
 	Capacity map[string]int `yaml:"capacity"`
 	// NoChatDuringCall blocks text offers while the agent is on a call.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/ccswitch/ccswitch/acd"
 	"net"
 	"net/netip"
 	"regexp"
@@ -67,10 +68,40 @@ func (c *Config) validate(errs *errorList) {
 	exts := v.users()
 	v.trunks()
 	skills := v.skills()
+	profiles := v.profiles(skills)
 	queues := v.queues(skills)
 	flows := v.flows(queues)
 	v.numbers(exts, flows)
-	v.agents(exts, skills, queues)
+	v.agents(exts, skills, profiles, queues)
+}
+
+func (v *validator) profiles(skills map[string]Skill) map[string]bool {
+	names := map[string]bool{}
+	for i, p := range v.c.Profiles {
+		pp := fmt.Sprintf("profiles[%d]", i)
+		switch {
+		case !nameRE.MatchString(p.Name):
+			v.failAt(pp+".name", "want a name of letters, digits, _ . -, got %q", p.Name)
+		case names[p.Name]:
+			v.failAt(pp+".name", "duplicate profile %q", p.Name)
+		}
+		names[p.Name] = true
+		v.skillValues(pp, p.Skills, skills)
+	}
+	return names
+}
+
+func (v *validator) skillValues(p string, vals map[string]string, skills map[string]Skill) {
+	for name, val := range vals {
+		sk, ok := skills[name]
+		if !ok {
+			v.failAt(p+".skills."+name, "unknown skill %q", name)
+			continue
+		}
+		if err := checkSkillValue(sk, val); err != nil {
+			v.failAt(p+".skills."+name, "%v", err)
+		}
+	}
 }
 
 func (v *validator) sip() {
@@ -325,45 +356,36 @@ func (v *validator) skills() map[string]Skill {
 	return skills
 }
 
-// conditionRE is the shape of a skill condition: "sales >= 6", "language == fr", "vip",
-// "!vip", "language in (en, fr)".
-var conditionRE = regexp.MustCompile(`^\s*(!?)\s*([a-z][a-z0-9_]*)\s*(?:(==|!=|>=|<=|>|<|\bin\b)\s*(.+?))?\s*$`)
-
-// checkCondition checks a condition against the declared skills.
+// checkCondition checks a condition's syntax (acd.ParseCondition, the engine's own parser) and
+// its skill, operator and values against the declared skills.
 func checkCondition(s string, skills map[string]Skill) error {
-	m := conditionRE.FindStringSubmatch(s)
-	if m == nil {
-		return fmt.Errorf("want a condition such as \"sales >= 6\", \"language == fr\" or \"vip\", got %q", s)
+	c, err := acd.ParseCondition(s)
+	if err != nil {
+		return fmt.Errorf("want a condition such as \"sales >= 6\", \"language == fr\", \"vip\" or \"language in (en, fr)\": %v", err)
 	}
-	neg, name, op, val := m[1], m[2], m[3], m[4]
-	sk, ok := skills[name]
+	sk, ok := skills[c.Skill]
 	if !ok {
-		return fmt.Errorf("unknown skill %q", name)
+		return fmt.Errorf("unknown skill %q", c.Skill)
 	}
-	if op == "" {
+	switch c.Op {
+	case acd.OpTrue, acd.OpFalse:
 		if sk.Type != "boolean" {
-			return fmt.Errorf("%q alone needs a boolean skill; %s is %s", s, name, sk.Type)
+			return fmt.Errorf("%q alone needs a boolean skill; %s is %s", s, c.Skill, sk.Type)
 		}
 		return nil
-	}
-	if neg != "" {
-		return fmt.Errorf("%q: ! goes with a boolean skill alone", s)
-	}
-	var vals []string
-	if op == "in" {
-		for _, x := range strings.Split(strings.Trim(val, "()[] "), ",") {
-			vals = append(vals, strings.TrimSpace(x))
+	case acd.OpGe, acd.OpLe, acd.OpGt, acd.OpLt:
+		if sk.Type != "proficiency" && sk.Type != "enum" {
+			return fmt.Errorf("%s compares proficiency and enum skills only; %s is %s", c.Op, c.Skill, sk.Type)
 		}
-	} else {
-		vals = []string{strings.TrimSpace(val)}
+	}
+	vals := c.Values
+	if c.Op != acd.OpIn {
+		vals = []string{c.Value}
 	}
 	for _, x := range vals {
 		if err := checkSkillValue(sk, x); err != nil {
 			return err
 		}
-	}
-	if (op == ">=" || op == "<=" || op == ">" || op == "<") && sk.Type != "proficiency" {
-		return fmt.Errorf("%s compares proficiency skills only; %s is %s", op, name, sk.Type)
 	}
 	return nil
 }
@@ -446,7 +468,7 @@ func (v *validator) queues(skills map[string]Skill) map[string]bool {
 	return queues
 }
 
-func (v *validator) agents(exts map[string]bool, skills map[string]Skill, queues map[string]bool) {
+func (v *validator) agents(exts map[string]bool, skills map[string]Skill, profiles, queues map[string]bool) {
 	ids := map[string]bool{}
 	for i, a := range v.c.Agents {
 		p := fmt.Sprintf("agents[%d]", i)
@@ -463,14 +485,10 @@ func (v *validator) agents(exts map[string]bool, skills map[string]Skill, queues
 		if a.AutoLogin && a.Extension == "" {
 			v.failAt(p+".auto_login", "auto_login needs an extension")
 		}
-		for name, val := range a.Skills {
-			sk, ok := skills[name]
-			if !ok {
-				v.failAt(p+".skills."+name, "unknown skill %q", name)
-				continue
-			}
-			if err := checkSkillValue(sk, val); err != nil {
-				v.failAt(p+".skills."+name, "%v", err)
+		v.skillValues(p, a.Skills, skills)
+		for j, name := range a.Profiles {
+			if !profiles[name] {
+				v.failAt(fmt.Sprintf("%s.profiles[%d]", p, j), "unknown profile %q", name)
 			}
 		}
 		for j, q := range a.Queues {

@@ -18,7 +18,7 @@ var allowed = map[string][]string{
 	"media":    {"media"},
 	"store":    {"store"},
 	"configs":  {},
-	"config":   {"config", "configs"},
+	"config":   {"config", "configs", "acd"},
 	"ivr":      {"ivr", "config"},
 	"sip":      {"sip", "config", "store", "media"},
 	"channels": {"channels", "acd", "ivr", "config", "store"},

@@ -1,0 +1,137 @@
+// Command ccswitch runs the contact-center core: SIP registrar and B2BUA, media, IVR, ACD,
+// text channels and the agent desktop, in one process.
+//
+//	ccswitch [-config FILE|DIR] [-data DIR] [-log-level debug|info|warn|error]
+//	ccswitch check [-config FILE|DIR]
+//
+// With no -config it runs the embedded demo configuration (configs/ccswitch.yaml, loopback
+// only). SIGHUP reloads the configuration without dropping calls; SIGINT/SIGTERM stop.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/sip"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process around it, so tests can call it.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "check" {
+		return check(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("ccswitch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file or folder (default: the embedded demo config)")
+	dataDir := fs.String("data", "ccswitch-data", "folder where ccswitch keeps its database")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "ccswitch: -log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccswitch: invalid configuration:\n%v\n", err)
+		return 1
+	}
+	if *cfgPath == "" {
+		log.Warn("running the embedded demo configuration: its secrets are public; use -config for anything but a loopback demo")
+	}
+
+	st, err := store.Open(*dataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := sip.New(cfg, st, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
+		return 1
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				next, err := loadConfig(*cfgPath)
+				if err != nil {
+					log.Error("reload refused: invalid configuration; keeping the running one", "err", err)
+					continue
+				}
+				srv.Reload(next)
+				log.Info("configuration reloaded")
+			}
+		}
+	}()
+
+	go func() {
+		select {
+		case <-srv.Ready():
+			log.Info("ccswitch ready", "sip_udp", cfg.SIP.UDP, "sip_tcp", cfg.SIP.TCP)
+		case <-ctx.Done():
+		}
+	}()
+	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
+		return 1
+	}
+	log.Info("ccswitch stopped")
+	return 0
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default()
+	}
+	return config.Load(path)
+}
+
+// check validates a configuration without starting anything: every problem is printed with
+// its file, line and field, and the exit status is 1 if there is any.
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ccswitch check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file or folder (default: the embedded demo config)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if _, err := loadConfig(*cfgPath); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	name := *cfgPath
+	if name == "" {
+		name = "embedded demo configuration"
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", name)
+	return 0
+}
