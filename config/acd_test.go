@@ -20,7 +20,7 @@ queues:
   - name: sales
     channels: [voice, chat]
     requirements: ["sales >= 6", "language == fr"]
-    strategy: most_skilled
+    strategy: most-skilled
     max_wait: 5m
     overflow: support
     relax:

@@ -257,7 +257,7 @@ type Queue struct {
 	Channels []string `yaml:"channels"`
 	// Requirements are skill conditions ("language == fr", "sales >= 6", "vip").
 	Requirements []string `yaml:"requirements"`
-	// Strategy: longest_idle (default), most_skilled, round_robin, least_occupied, ringall.
+	// Strategy: longest-idle (default), most-skilled, round-robin, least-occupied.
 	Strategy    string   `yaml:"strategy"`
 	WrapUp      Duration `yaml:"wrapup"`       // default 10s
 	RONATimeout Duration `yaml:"rona_timeout"` // default 20s

@@ -75,6 +75,8 @@ func TestErrors(t *testing.T) {
 			[]string{`c.yaml:2:27: numbers[0].target: unknown extension "1009"`}},
 		{"bad time zone and hours", "users:\n  - {extension: \"1\", secret: a}\nnumbers:\n  - did: \"1555\"\n    target: \"1\"\n    timezone: Europe/Pari\n    hours:\n      - days: mon-fry\n        open: [\"18:00-09:00\"]\n",
 			[]string{`c.yaml:6:15: numbers[0].timezone: unknown time zone "Europe/Pari"`, `c.yaml:8:15: numbers[0].hours[0].days: unknown day "fry"`, `c.yaml:9:16: numbers[0].hours[0].open[0]: range "18:00-09:00" ends before it starts`}},
+		{"holiday range backwards", "users:\n  - {extension: \"1\", secret: a}\nnumbers:\n  - did: \"1555\"\n    target: \"1\"\n    holidays:\n      - {from: 2026-08-15, to: 2026-08-01}\n",
+			[]string{`c.yaml:7:9: numbers[0].holidays[0]: holiday ends before it starts`}},
 		{"flow graph errors", `queues:
   - name: sales
 flows:
@@ -86,6 +88,12 @@ flows:
       - {id: d, type: dance}
 `, []string{`flows[0].nodes[0].choices[1].next: unknown node "nowhere"`, `flows[0].nodes[1].queue: unknown queue "nosuch"`,
 			`flows[0].nodes[2]: node "c" cannot be reached from "a"`, `flows[0].nodes[3].type: unknown node type "dance"`}},
+		{"quiet loop", `flows:
+  - name: f
+    nodes:
+      - {id: a, type: play, prompt: p, next: b}
+      - {id: b, type: set, language: fr, next: a}
+`, []string{`flows[0].nodes[0]: nodes from "a" back to it form a loop that never waits for the caller`}},
 		{"skills, queues and agents", `skills:
   - {name: language, type: enum, values: [en, fr]}
   - {name: sales, type: proficiency}

@@ -61,7 +61,7 @@ func (c *Config) ApplyDefaults() {
 		if len(q.Channels) == 0 {
 			q.Channels = []string{"voice", "chat"}
 		}
-		setString(&q.Strategy, "longest_idle")
+		setString(&q.Strategy, "longest-idle")
 		setDuration(&q.WrapUp, 10*time.Second)
 		setDuration(&q.RONATimeout, 20*time.Second)
 		setDuration(&q.ServiceLevel, 20*time.Second)

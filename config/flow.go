@@ -76,6 +76,7 @@ func (v *validator) flows(queues map[string]bool) map[string]bool {
 				v.failAt(fmt.Sprintf("%s.nodes[%d]", p, j), "node %q cannot be reached from %q", f.Nodes[j].ID, start)
 			}
 		}
+		v.quietLoops(p, f, ids, edges)
 	}
 	return flows
 }
@@ -160,4 +161,40 @@ func (v *validator) node(np string, n Node, ids map[string]int, queues map[strin
 		v.failAt(np, "timeout and retries are for menu and gather nodes")
 	}
 	return out
+}
+
+// quietLoops reports a cycle made only of nodes that wait for nothing (play, set, hours): a
+// caller entering it would loop for ever without a chance to answer.
+func (v *validator) quietLoops(p string, f Flow, ids map[string]int, edges [][]string) {
+	quiet := func(j int) bool { return slices.Contains([]string{"play", "set", "hours"}, f.Nodes[j].Type) }
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(f.Nodes))
+	var visit func(j int) bool
+	visit = func(j int) bool {
+		color[j] = grey
+		for _, e := range edges[j] {
+			k, ok := ids[e]
+			if !ok || !quiet(k) {
+				continue
+			}
+			if color[k] == grey {
+				v.failAt(fmt.Sprintf("%s.nodes[%d]", p, k), "nodes from %q back to it form a loop that never waits for the caller", f.Nodes[k].ID)
+				return true
+			}
+			if color[k] == white && visit(k) {
+				return true
+			}
+		}
+		color[j] = black
+		return false
+	}
+	for j := range f.Nodes {
+		if quiet(j) && color[j] == white && visit(j) {
+			return // one loop report per flow is enough
+		}
+	}
 }

@@ -50,7 +50,7 @@ var (
 var Channels = []string{"voice", "chat", "email", "social"}
 
 // Strategies are the queue ordering strategies.
-var Strategies = []string{"longest_idle", "most_skilled", "round_robin", "least_occupied", "ringall"}
+var Strategies = []string{"longest-idle", "most-skilled", "round-robin", "least-occupied"}
 
 // NodeTypes are the flow node types.
 var NodeTypes = []string{"play", "menu", "gather", "set", "hours", "queue", "transfer", "voicemail", "hangup"}
@@ -306,8 +306,12 @@ func (v *validator) schedule(p string, s Schedule) {
 			if err2 != nil {
 				v.failAt(hp+".to", "%v", err2)
 			}
-			if err1 == nil && err2 == nil && (from.Year == 0) != (to.Year == 0) {
+			switch {
+			case err1 != nil || err2 != nil:
+			case (from.Year == 0) != (to.Year == 0):
 				v.failAt(hp, "from and to must both be yearly (12-24) or both dated (2026-12-24)")
+			case from.Year != 0 && time.Date(to.Year, to.Month, to.Day, 0, 0, 0, 0, time.UTC).Before(time.Date(from.Year, from.Month, from.Day, 0, 0, 0, 0, time.UTC)):
+				v.failAt(hp, "holiday ends before it starts (a yearly range such as 12-24 to 01-02 may wrap the year end)")
 			}
 		default:
 			v.failAt(hp, "a holiday needs date, or from and to")

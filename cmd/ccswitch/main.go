@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // calendars work on hosts without a zoneinfo database
 
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip"
