@@ -27,6 +27,12 @@
 //	answerX, err := call.AnswerFrom(Y, resp.Body())   // 200 to X with answerX
 //	// Y refused (4xx): call.CancelOffer(), and refuse X's re-INVITE.
 //
+// A re-INVITE or INVITE without SDP (delayed offer) is the same exchange with ccswitch as the
+// offerer: offer, _ := call.OfferTo(X, media.SendRecv) goes in the 200 OK; the answer in the
+// ACK goes to call.AnswerFrom(X, ack.Body()), which returns nil. A late offer from B (200 OK
+// with an offer after an offerless INVITE to B) is OfferFrom(LegB, …), answered by A in its ACK
+// with AnswerFrom(LegA, …).
+//
 // Directions pass through (X sendonly → Y gets sendonly, answers recvonly → X gets recvonly).
 // ccswitch sends to a peer only while its SDP says it receives. To hold a leg from ccswitch
 // instead (and play music to the other), answer locally: call.AnswerLocal(X, body) (answers
@@ -45,8 +51,15 @@
 //
 // If the agent picks the other G.711 law, the relay transcodes; nothing changes on leg A.
 //
+// Digits received on a leg are always delivered on DTMF(); they are relayed as RFC 4733 only
+// when the other leg negotiated telephone-event.
+//
 // SIP INFO DTMF: ev, err := media.ParseDTMFInfo(contentType, body); ev.Leg = X;
 // call.InjectDTMF(ev); to pass it on as RFC 4733: call.SendDTMF(ctx, Y, ev.Digit, ev.Duration).
+//
+// RTP timeout: Config.RTPTimeout > 0 plus CallOptions.OnTimeout(call, leg), called once from
+// the engine's watchdog goroutine; send BYE on both legs and call.Close() (from the callback or
+// later) but never Engine.Close from inside it.
 //
 // Recording: call.StartRecording(path) … call.StopRecording() (or Close). Metrics for the call
 // record: call.Stats(). Passthrough (trunks that want unanchored media) is decided by the SIP
