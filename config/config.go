@@ -54,6 +54,10 @@ type SIP struct {
 	// NonceSecret keys the stateless HMAC nonces; empty means a random one per start (nonces
 	// then do not survive a restart, which only costs clients one extra challenge).
 	NonceSecret string `yaml:"nonce_secret"`
+	// DigestAlgorithms are the digest challenges offered, most preferred first (default
+	// SHA-256 then MD5, RFC 8760). Clients that read only the first challenge and know only
+	// MD5 (SIPp 3.6, sipsak, older phones) need MD5 first.
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
 	// RingTimeout bounds how long an extension is rung before 480 (default 60s).
 	RingTimeout Duration `yaml:"ring_timeout"`
 }

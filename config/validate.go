@@ -116,6 +116,11 @@ func (v *validator) sip() {
 	if s.MinExpires > s.MaxExpires {
 		v.failAt("sip.min_expires", "min_expires %s is above max_expires %s", s.MinExpires.D(), s.MaxExpires.D())
 	}
+	for i, a := range s.DigestAlgorithms {
+		if a != "SHA-256" && a != "MD5" {
+			v.failAt(fmt.Sprintf("sip.digest_algorithms[%d]", i), "want SHA-256 or MD5, got %q", a)
+		}
+	}
 	if strings.ContainsAny(s.Realm, "\"\r\n") {
 		v.failAt("sip.realm", "realm may not contain quotes or line breaks")
 	}

@@ -68,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := sip.New(cfg, st, log)
+	srv, err := sip.New(cfg, st, log, sip.WithDigestAlgorithms(cfg.SIP.DigestAlgorithms...))
 	if err != nil {
 		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
 		return 1

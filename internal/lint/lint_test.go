@@ -20,7 +20,7 @@ var allowed = map[string][]string{
 	"configs":  {},
 	"config":   {"config", "configs", "acd"},
 	"ivr":      {"ivr", "config"},
-	"sip":      {"sip", "config", "store", "media"},
+	"sip":      {"sip", "ivr", "acd", "media", "config", "store"},
 	"channels": {"channels", "acd", "ivr", "config", "store"},
 	"web":      {"web", "channels", "acd", "ivr", "config", "store"},
 	"bench":    {"bench", "acd", "media", "sip", "config", "store"},
