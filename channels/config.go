@@ -111,6 +111,7 @@ type Telegram struct {
 // Email is inbound SMTP (a listener on loopback, behind the operator's MX) and an outbound relay.
 type Email struct {
 	Route
+	Limits
 	Listen    string // inbound SMTP, default 127.0.0.1:2525
 	Domain    string // our mail domain, for Message-IDs and HELO (default ccswitch.local)
 	Address   string // From of replies ("support@example.com")
@@ -157,7 +158,7 @@ func fromEnv(get func(string) string) Config {
 	c.Telegram = Telegram{Route: route("TELEGRAM", get("TELEGRAM_BOT_TOKEN") != "" && get("TELEGRAM_SECRET_TOKEN") != ""), Limits: limits("TELEGRAM"),
 		BotToken: get("TELEGRAM_BOT_TOKEN"), SecretToken: get("TELEGRAM_SECRET_TOKEN"), BaseURL: get("TELEGRAM_BASE_URL")}
 	mx, _ := strconv.ParseInt(get("EMAIL_MAX_BYTES"), 10, 64)
-	c.Email = Email{Route: route("EMAIL", get("EMAIL_ADDRESS") != "" && get("SMTP_RELAY") != ""),
+	c.Email = Email{Route: route("EMAIL", get("EMAIL_ADDRESS") != "" && get("SMTP_RELAY") != ""), Limits: limits("EMAIL"),
 		Listen: get("EMAIL_LISTEN"), Domain: get("EMAIL_DOMAIN"), Address: get("EMAIL_ADDRESS"),
 		Relay: get("SMTP_RELAY"), RelayUser: get("SMTP_USER"), RelayPass: get("SMTP_PASSWORD"), MaxBytes: mx}
 	return c
