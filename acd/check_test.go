@@ -24,7 +24,7 @@ func (e *Engine) check() error {
 		switch t.state {
 		case tsWaiting:
 			nWait[t.q]++
-			if t.cls == nil || int(t.hidx) >= len(t.cls.tasks) || t.hidx < 0 || t.cls.tasks[t.hidx] != t {
+			if t.cls == nil || int(t.hidx) >= len(t.cls.tasks) || t.hidx < 0 || t.cls.tasks[t.hidx].t != t || t.cls.tasks[t.hidx].key != t.key || t.cls.tasks[t.hidx].excl != (t.nexcl > 0) {
 				bad("inv1: waiting task %s not in its class heap", t.id)
 			}
 			if t.agent != nil {
@@ -105,7 +105,8 @@ func (e *Engine) check() error {
 		}
 	}
 	for _, c := range e.classes {
-		for i, t := range c.tasks {
+		for i, te := range c.tasks {
+			t := te.t
 			if i > 0 && c.tasks[(i-1)/2].key > t.key {
 				bad("class task heap order")
 			}
@@ -117,8 +118,8 @@ func (e *Engine) check() error {
 			if i > 0 && m.less(c.agents[(i-1)/2]) {
 				bad("class agent heap order")
 			}
-			for _, t := range c.tasks {
-				if !t.excludes(m.a) {
+			for _, te := range c.tasks {
+				if t := te.t; !t.excludes(m.a) {
 					bad("inv5: routable agent %s eligible for waiting task %s", m.a.m.id, t.id)
 				}
 			}

@@ -53,7 +53,8 @@ type command struct {
 	res   ReservationID
 	reqs  []Condition
 	attrs map[string]string
-	model *model
+	model *model // Apply; for Enqueue, the model qi indexes
+	qi    int32
 	done  chan struct{}
 }
 
@@ -261,7 +262,8 @@ func (e *Engine) Enqueue(t Task) error {
 	if t.Channel >= NumChannels || m.queues[qi].chans&(1<<t.Channel) == 0 {
 		return fmt.Errorf("acd: enqueue %s: queue %s: %v: %w", t.ID, t.Queue, t.Channel, ErrChannel)
 	}
-	return e.submit(&command{kind: cmdEnqueue, id: t.ID, arg: t.Queue, ch: t.Channel, prio: t.Priority, reqs: t.Requirements, attrs: t.Attributes})
+	return e.submit(&command{kind: cmdEnqueue, id: t.ID, arg: t.Queue, ch: t.Channel, prio: t.Priority, reqs: t.Requirements, attrs: t.Attributes,
+		model: m, qi: int32(qi)})
 }
 
 // Cancel ends a task that is waiting or reserved: the caller hung up or

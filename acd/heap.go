@@ -1,18 +1,26 @@
 package acd
 
 // taskHeap orders waiting tasks by key (priority band, then arrival
-// sequence); the lowest key is the best. Each task keeps its index.
-type taskHeap []*task
+// sequence); the lowest key is the best. Keys are kept in the entries,
+// so sifting compares without touching the tasks; each task keeps its
+// index. excl caches t.nexcl > 0.
+type taskHeap []tentry
+
+type tentry struct {
+	key  uint64
+	t    *task
+	excl bool
+}
 
 func (h taskHeap) peek() *task {
 	if len(h) == 0 {
 		return nil
 	}
-	return h[0]
+	return h[0].t
 }
 
 func (h *taskHeap) push(t *task) {
-	*h = append(*h, t)
+	*h = append(*h, tentry{key: t.key, t: t, excl: t.nexcl > 0})
 	t.hidx = int32(len(*h) - 1)
 	h.up(len(*h) - 1)
 }
@@ -23,9 +31,9 @@ func (h *taskHeap) remove(t *task) {
 	n := len(s) - 1
 	if i != n {
 		s[i] = s[n]
-		s[i].hidx = int32(i)
+		s[i].t.hidx = int32(i)
 	}
-	s[n] = nil
+	s[n] = tentry{}
 	*h = s[:n]
 	t.hidx = -1
 	if i != n {
@@ -36,19 +44,23 @@ func (h *taskHeap) remove(t *task) {
 }
 
 func (h taskHeap) up(i int) {
+	x := h[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if h[p].key <= h[i].key {
+		if h[p].key <= x.key {
 			break
 		}
-		h[p], h[i] = h[i], h[p]
-		h[p].hidx, h[i].hidx = int32(p), int32(i)
+		h[i] = h[p]
+		h[i].t.hidx = int32(i)
 		i = p
 	}
+	h[i] = x
+	x.t.hidx = int32(i)
 }
 
 func (h taskHeap) down(i0 int) bool {
 	i, n := i0, len(h)
+	x := h[i]
 	for {
 		l := 2*i + 1
 		if l >= n {
@@ -58,13 +70,15 @@ func (h taskHeap) down(i0 int) bool {
 		if r := l + 1; r < n && h[r].key < h[l].key {
 			j = r
 		}
-		if h[i].key <= h[j].key {
+		if x.key <= h[j].key {
 			break
 		}
-		h[i], h[j] = h[j], h[i]
-		h[i].hidx, h[j].hidx = int32(i), int32(j)
+		h[i] = h[j]
+		h[i].t.hidx = int32(i)
 		i = j
 	}
+	h[i] = x
+	x.t.hidx = int32(i)
 	return i > i0
 }
 

@@ -14,11 +14,11 @@ type ring struct {
 	tail     atomic.Uint64
 	_        [56]byte
 	head     uint64 // consumer only
-	sleeping atomic.Bool
-	_        [48]byte
-	mask     uint64
+	_        [56]byte
+	mask     uint64 // read-mostly from here on
 	slots    []slot
 	wake     chan struct{}
+	sleeping atomic.Bool // written only when the consumer parks
 }
 
 type slot struct {

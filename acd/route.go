@@ -113,7 +113,12 @@ func (e *Engine) enqueue(c *command) {
 		e.fail(c, fmt.Errorf("enqueue %s: %w", c.id, ErrDuplicateTask))
 		return
 	}
-	q := e.queueIdx[c.arg]
+	var q *queue
+	if c.model == e.m {
+		q = e.queues[c.qi] // resolved by Enqueue against the same model
+	} else {
+		q = e.queueIdx[c.arg]
+	}
 	if q == nil {
 		e.fail(c, fmt.Errorf("enqueue %s: queue %q: %w", c.id, c.arg, ErrUnknownQueue))
 		return
@@ -234,8 +239,11 @@ func (e *Engine) bestAgent(c *class, t *task) *member {
 // bestTaskFor returns the best waiting task of c that does not exclude
 // a, or nil.
 func (e *Engine) bestTaskFor(c *class, a *agent) *task {
-	t := c.tasks.peek()
-	if t == nil || t.nexcl == 0 || !t.excludes(a) {
+	if len(c.tasks) == 0 {
+		return nil
+	}
+	t := c.tasks[0].t
+	if !c.tasks[0].excl || !t.excludes(a) {
 		return t
 	}
 	sc := e.scratch[:0]
@@ -256,11 +264,26 @@ func (e *Engine) bestTaskFor(c *class, a *agent) *task {
 }
 
 func (e *Engine) classFor(t *task) *class {
-	k := classKey{q: t.q.idx, rs: t.rs.id, ch: t.ch, stage: t.stage}
-	if c := e.classes[k]; c != nil {
-		return c
+	if int(t.q.idx) < len(t.rs.byQueue) {
+		if cs := t.rs.byQueue[t.q.idx]; cs != nil {
+			if c := cs[t.ch][t.stage]; c != nil {
+				return c
+			}
+		}
 	}
-	return e.newClass(k, t.q, t.rs)
+	k := classKey{q: t.q.idx, rs: t.rs.id, ch: t.ch, stage: t.stage}
+	c := e.classes[k]
+	if c == nil {
+		c = e.newClass(k, t.q, t.rs)
+	}
+	if len(t.rs.byQueue) < len(e.queues) {
+		t.rs.byQueue = append(t.rs.byQueue, make([]*classSlots, len(e.queues)-len(t.rs.byQueue))...)
+	}
+	if t.rs.byQueue[t.q.idx] == nil {
+		t.rs.byQueue[t.q.idx] = new(classSlots)
+	}
+	t.rs.byQueue[t.q.idx][t.ch][t.stage] = c
+	return c
 }
 
 func (e *Engine) newClass(k classKey, q *queue, rs *reqset) *class {
@@ -367,15 +390,23 @@ func (e *Engine) agentChanged(a *agent) {
 func (e *Engine) tryAgent(a *agent) {
 	for a.state == Available && !a.detached {
 		var best *task
+		bestKey := uint64(math.MaxUint64)
 		for ch := Channel(0); ch < NumChannels; ch++ {
 			if !a.routable(ch) {
 				continue
 			}
 			for _, m := range a.mem[ch] {
-				t := e.bestTaskFor(m.c, a)
-				if t != nil && (best == nil || t.key < best.key) {
-					best = t
+				h := m.c.tasks
+				if len(h) == 0 || h[0].key >= bestKey {
+					continue
 				}
+				t := h[0].t
+				if h[0].excl {
+					if t = e.bestTaskFor(m.c, a); t == nil || t.key >= bestKey {
+						continue
+					}
+				}
+				best, bestKey = t, t.key
 			}
 		}
 		if best == nil {

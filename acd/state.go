@@ -90,7 +90,12 @@ type reqset struct {
 	hash  uint64
 	conds []Condition
 	next  *reqset // same hash
+	// byQueue caches the classes of this requirement set by queue index,
+	// channel and stage, in front of Engine.classes.
+	byQueue []*classSlots
 }
+
+type classSlots [NumChannels][maxStages]*class
 
 type classKey struct {
 	q     int32

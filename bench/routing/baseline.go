@@ -104,6 +104,7 @@ func runBaseline(w *workload, dur time.Duration) result {
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	cpu0 := cpuTime()
 	start := time.Now()
 	decisions := 0
 	for a := 0; time.Since(start) < dur; a = (a + 7919) % w.sc.agents {
@@ -129,8 +130,9 @@ func runBaseline(w *workload, dur time.Duration) result {
 		}
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&m1)
-	r := result{decisions: decisions, perSec: float64(decisions) / elapsed.Seconds(),
+	r := result{decisions: decisions, perSec: float64(decisions) / elapsed.Seconds(), perCPUSec: float64(decisions) / cpu.Seconds(),
 		allocs: float64(m1.Mallocs-m0.Mallocs) / float64(max(decisions, 1))}
 	r.p50, r.p99, r.p999 = percentiles(lat)
 	r.loop50, r.loop99 = r.p50, r.p99

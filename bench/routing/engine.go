@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
@@ -42,9 +43,9 @@ type driver struct {
 
 	// Owned by the engine goroutine while the engine runs.
 	reserved  []acd.Event
-	tasks     map[string]acd.Task // by ID, as last enqueued
-	cur       map[string]string // agent -> task it holds
-	pushAt    map[string]int64
+	tasks     []acd.Task // by task number, as last enqueued
+	cur       []string // by agent number: the task it holds
+	pushAt    []int64  // by agent (waiting > 0) or task number
 	lat       []int64
 	n         int
 	next      int
@@ -56,6 +57,17 @@ type driver struct {
 	lastError error
 }
 
+// num parses the number at the end of "agent-12" or "task-345".
+func num(id string) int {
+	n := 0
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c >= '0' && c <= '9' {
+			n = n*10 + int(c-'0')
+		}
+	}
+	return n
+}
+
 func (d *driver) now() int64 { return int64(time.Since(d.base)) }
 
 func (d *driver) Event(ev acd.Event) {
@@ -65,7 +77,7 @@ func (d *driver) Event(ev acd.Event) {
 		d.lastError = ev.Err
 		return
 	case acd.EventReservationCreated:
-		d.cur[ev.Agent] = ev.Task
+		d.cur[num(ev.Agent)] = ev.Task
 	}
 	switch d.mode.Load() {
 	case modeSetup:
@@ -77,9 +89,9 @@ func (d *driver) Event(ev acd.Event) {
 			return
 		}
 		now := d.now()
-		key := ev.Task
+		key := num(ev.Task)
 		if d.byAgent {
-			key = ev.Agent
+			key = num(ev.Agent)
 		}
 		if t0 := d.pushAt[key]; t0 > 0 {
 			d.lat = append(d.lat, now-t0)
@@ -123,7 +135,7 @@ func (d *driver) Event(ev acd.Event) {
 // the stream.
 func (d *driver) replacement(id string) acd.Task {
 	if d.byAgent {
-		return d.tasks[id]
+		return d.tasks[num(id)]
 	}
 	return d.w.task(d.next, id, d.qnames)
 }
@@ -151,9 +163,19 @@ func retry(f func() error) {
 type result struct {
 	p50, p99, p999 time.Duration
 	perSec         float64
+	perCPUSec      float64 // decisions per second of process CPU time
 	allocs         float64
 	decisions      int
 	loop50, loop99 time.Duration
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func percentiles(lat []int64) (p50, p99, p999 time.Duration) {
@@ -170,8 +192,9 @@ func percentiles(lat []int64) (p50, p99, p999 time.Duration) {
 // one-at-a-time latencies from a producer goroutine (submit of the
 // triggering command to the reservation event in the sink).
 func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, error) {
-	d := &driver{w: w, base: time.Now(), byAgent: w.sc.waiting > 0, cur: map[string]string{},
-		pushAt: map[string]int64{}, tasks: map[string]acd.Task{}, probe: make(chan probeEv, 8), stopped1: make(chan struct{})}
+	d := &driver{w: w, base: time.Now(), byAgent: w.sc.waiting > 0,
+		cur: make([]string, w.sc.agents),
+		pushAt: make([]int64, max(w.sc.agents, len(w.ids))), tasks: make([]acd.Task, len(w.ids)), probe: make(chan probeEv, 8), stopped1: make(chan struct{})}
 	for i := range w.sc.skills {
 		d.qnames = append(d.qnames, fmt.Sprintf("q%d", i))
 	}
@@ -203,7 +226,7 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	if w.sc.waiting > 0 {
 		enq := func() {
 			t := w.task(used, w.ids[used], d.qnames)
-			d.tasks[t.ID] = t
+			d.tasks[num(t.ID)] = t
 			retry(func() error { return e.Enqueue(t) })
 			used++
 		}
@@ -236,8 +259,8 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	var kick []string
 	if d.byAgent {
 		for a := range w.sc.agents {
-			if id := fmt.Sprintf("agent-%d", a); d.cur[id] != "" && len(kick) < inflight {
-				kick = append(kick, id)
+			if d.cur[a] != "" && len(kick) < inflight {
+				kick = append(kick, fmt.Sprintf("agent-%d", a))
 			}
 		}
 	} else {
@@ -247,14 +270,15 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	cpu0 := cpuTime()
 	start := time.Now()
 	d.deadline = d.now() + int64(dur)
 	d.mode.Store(modeLoop)
 	for _, k := range kick {
 		if d.byAgent {
-			task := d.cur[k]
+			task := d.cur[num(k)]
 			retry(func() error { return e.Complete(task) })
-			retry(func() error { return e.Enqueue(d.tasks[task]) })
+			retry(func() error { return e.Enqueue(d.tasks[num(task)]) })
 		} else {
 			retry(func() error { return e.Enqueue(w.task(used, k, d.qnames)) })
 		}
@@ -270,9 +294,10 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 		return result{}, fmt.Errorf("loop stalled after %d decisions (failed %d: %v)", d.n, d.failed, d.lastError)
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&m1)
 	sync()
-	r := result{decisions: d.n, perSec: float64(d.n) / elapsed.Seconds(),
+	r := result{decisions: d.n, perSec: float64(d.n) / elapsed.Seconds(), perCPUSec: float64(d.n) / cpu.Seconds(),
 		allocs: float64(m1.Mallocs-m0.Mallocs) / float64(d.n)}
 	r.loop50, r.loop99, _ = percentiles(d.lat)
 	if d.failed > 0 {
@@ -300,11 +325,12 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 			}
 		}
 	}
-	agents := make([]string, 0, len(d.cur))
-	for a := range d.cur {
-		agents = append(agents, a)
+	var agents []int
+	for a, task := range d.cur {
+		if task != "" {
+			agents = append(agents, a)
+		}
 	}
-	slices.Sort(agents)
 	for i := range probes {
 		if d.byAgent {
 			// An agent finishes; the engine picks its best waiting task.
@@ -318,7 +344,7 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 			}
 			lat = append(lat, ev.at-t0)
 			retry(func() error { return e.Accept(ev.res) })
-			retry(func() error { return e.Enqueue(d.tasks[task]) })
+			retry(func() error { return e.Enqueue(d.tasks[num(task)]) })
 			if _, err := wait(acd.EventTaskQueued); err != nil {
 				return r, err
 			}

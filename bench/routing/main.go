@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"time"
 )
@@ -36,7 +37,20 @@ func main() {
 	seed := flag.Uint64("seed", 1, "workload seed")
 	noBase := flag.Bool("nobaseline", false, "skip the baseline")
 	verbose := flag.Bool("v", false, "also print steady-state loop latency and decision counts")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the engine runs to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runtime.GOMAXPROCS(*procs)
 
 	scenarios := []scenario{{100, 5, 1000}, {10000, 50, 100000}, {10000, 50, 0}}
@@ -48,6 +62,7 @@ func main() {
 		r, err := runEngine(w, *dur, *inflight, *probes)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "routing %v: %v\n", sc, err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 		print("routing", sc, r, *verbose)
@@ -65,7 +80,8 @@ func print(name string, sc scenario, r result, verbose bool) {
 	fmt.Printf("%s %v p50=%s p99=%s p999=%s decisions/s=%.0f allocs/decision=%s\n", name, sc,
 		fmtUs(r.p50), fmtUs(r.p99), fmtUs(r.p999), r.perSec, strconv.FormatFloat(r.allocs, 'g', 2, 64))
 	if verbose {
-		fmt.Printf("  %s steady-state: %d decisions, trigger-to-reservation p50=%s p99=%s\n", name, r.decisions, fmtUs(r.loop50), fmtUs(r.loop99))
+		fmt.Printf("  %s steady-state: %d decisions, %.0f decisions per CPU-second, trigger-to-reservation p50=%s p99=%s\n",
+			name, r.decisions, r.perCPUSec, fmtUs(r.loop50), fmtUs(r.loop99))
 	}
 }
 
