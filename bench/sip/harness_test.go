@@ -19,7 +19,7 @@ func TestHarnessDirect(t *testing.T) {
 	// Ports the kernel just handed out, not 5080/5090, which ccswitch's own tests may use.
 	uac, uas := freePort(t), freePort(t)
 	var out strings.Builder
-	code := run([]string{"-targets", "direct", "-rates", "50", "-step", "1s", "-gap", "0s", "-total", "30s",
+	code := run([]string{"-targets", "direct", "-rates", "50", "-step", "1s", "-gap", "0s", "-total", "30s", "-quiet", "0",
 		"-uac-port", strconv.Itoa(uac), "-uas-port", strconv.Itoa(uas)}, &out)
 	t.Log(out.String())
 	if code != 0 {

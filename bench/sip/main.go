@@ -57,6 +57,8 @@ type config struct {
 	uacPort     int             // the trunk's source port in ccswitch's default config
 	uasPort     int             // extension 2000's contact port in ccswitch's default config
 	retries     int             // repeats of a failed step
+	quiet       float64         // neighbours' CPU (% of one core) to wait for before a step
+	quietWait   time.Duration   // longest such wait
 	command     string
 }
 
@@ -78,6 +80,8 @@ func parseFlags(args []string) (config, error) {
 	keep := fs.Bool("keep", false, "keep the temporary directory (SIPp traces, logs) and print its path")
 	repo := fs.String("repo", "", "module root holding ./cmd/ccswitch (default: found with 'go env GOMOD')")
 	bin := fs.String("ccswitch-bin", "", "use this ccswitch binary instead of building ./cmd/ccswitch")
+	quiet := fs.Float64("quiet", 50, "before each step, wait until the neighbours' CPU (host busy minus ours, % of one core over 1 s) is at most this; 0 disables")
+	quietWait := fs.Duration("quiet-wait", 20*time.Second, "longest wait for -quiet before a step runs anyway (the step records it)")
 	retries := fs.Int("retry", 1, "repeat a failed step this many times, on a freshly started target, before stopping the target (0: stop at the first failed step)")
 	lenient := fs.String("lenient", "kamailio", "targets whose UAC accepts a 180 relayed after the 200 (uac-late180.xml); the others run SIPp's strict -sn uac")
 	uacPort := fs.Int("uac-port", defaultUACPort, "UDP port of the SIPp UAC; ccswitch's default config expects 5080 (change only for -targets direct, or with a ccswitch/Kamailio config to match)")
@@ -90,7 +94,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	c := config{step: *step, callMS: *callMS, gap: *gap, total: *total, recvTimeout: *recvTimeout,
 		out: *out, keep: *keep, repo: *repo, ccswitchBin: *bin, lenient: map[string]bool{},
-		uacPort: *uacPort, uasPort: *uasPort, retries: *retries,
+		uacPort: *uacPort, uasPort: *uasPort, retries: *retries, quiet: *quiet, quietWait: *quietWait,
 		command: "go run ./bench/sip " + strings.Join(args, " ")}
 	for _, t := range splitList(*targets) {
 		switch t {
@@ -150,6 +154,7 @@ type target struct {
 	start    func(context.Context) (*process, error) // (re)starts proc; nil for "direct"
 	skip     string                                  // why it was not measured at all
 	stopped  string                                  // why stepping ended
+	failed   bool                                    // it ended on a failed rate: the ceiling was found
 	steps    []stepResult
 }
 

@@ -189,8 +189,8 @@ func TestStepVerdictAndReport(t *testing.T) {
 	cc := ok
 	cc.Target, cc.Rate = "ccswitch", 500
 	e := &env{targets: []*target{
-		{name: "ccswitch", steps: []stepResult{cc, func() stepResult { s := bad; s.Target = "ccswitch"; s.Rate = 1000; return s }()}, stopped: "first failures at 1000/s"},
-		{name: "kamailio", steps: []stepResult{ok, bad}, stopped: "first failures at 2000/s"},
+		{name: "ccswitch", steps: []stepResult{cc, func() stepResult { s := bad; s.Target = "ccswitch"; s.Rate = 1000; return s }()}, stopped: "first failures at 1000/s", failed: true},
+		{name: "kamailio", steps: []stepResult{ok, bad}, stopped: "first failures at 2000/s", failed: true},
 	}, started: time.Now()}
 	r := renderReport(config{command: "go run ./bench/sip", step: 5 * time.Second}, e)
 	for _, want := range []string{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -75,9 +76,10 @@ func renderReport(cfg config, e *env) string {
 		cfg.uacPort, cfg.uasPort, cfg.callMS, cfg.step)
 	fmt.Fprintf(&w, "- CPU %%: CPU seconds / step wall time (100%% = one core, %d cores in all); target = process tree (all threads, all Kamailio workers); "+
 		"others = host busy time from /proc/stat minus target, UAC and UAS (the neighbours; /proc/stat under-reports on this VM); steal = hypervisor steal\n", m.NProc)
-	fmt.Fprintf(&w, "- failed steps are repeated %d time(s) on a freshly started target before the target stops (-retry)\n\n", cfg.retries)
+	fmt.Fprintf(&w, "- failed steps are repeated %d time(s) on a freshly started target before the target stops (-retry); "+
+		"before each step the harness waits up to %s for the neighbours' CPU to fall to %.0f%% of a core (-quiet; \"others before\" = last 1 s sample, and the wait)\n\n", cfg.retries, cfg.quietWait, cfg.quiet)
 
-	fmt.Fprintf(&w, "| target | rate/s | calls | ok | failed | UAS failed | retrans | setup p50 ms | p99 ms | max ms | target CPU | µs/call | UAC CPU | UAS CPU | others CPU | steal | RcvbufErrors | drops target/uac/uas | wall s | load1 | result |\n")
+	fmt.Fprintf(&w, "| target | rate/s | calls | ok | failed | UAS failed | retrans | setup p50 ms | p99 ms | max ms | target CPU | µs/call | UAC CPU | UAS CPU | others CPU | steal | others before | RcvbufErrors | drops target/uac/uas | wall s | load1 | result |\n")
 	fmt.Fprintf(&w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, t := range e.targets {
 		for _, s := range t.steps {
@@ -100,10 +102,10 @@ func renderReport(cfg config, e *env) string {
 			if s.TargetProcs > 0 {
 				tcpu = fmt.Sprintf("%.0f%%", pct(s.TargetCPU, s.Wall))
 			}
-			fmt.Fprintf(&w, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% | %d | %d/%d/%d | %.1f | %.1f | %s |\n",
+			fmt.Fprintf(&w, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% | %s | %d | %d/%d/%d | %.1f | %.1f | %s |\n",
 				s.Target, s.Rate, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
 				ms(s.P50), ms(s.P99), ms(s.Max), tcpu, ms(s.usPerCall()), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
-				pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall),
+				pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall), quietCell(s),
 				s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), s.Load1, res)
 		}
 	}
@@ -117,7 +119,7 @@ func renderReport(cfg config, e *env) string {
 			fmt.Fprintf(&w, "- **%s**: no clean step (%s)\n", t.name, oneLine(t.stopped, 300))
 		default:
 			bound := ""
-			if !strings.HasPrefix(t.stopped, "first failures") {
+			if !t.failed {
 				bound = "≥ " // the ceiling was not reached
 			}
 			tcpu := ""
@@ -141,4 +143,11 @@ func oneLine(s string, n int) string {
 		s = s[:n] + "…"
 	}
 	return s
+}
+
+func quietCell(s stepResult) string {
+	if math.IsNaN(s.QuietBefore) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%% (%.0fs)", s.QuietBefore, s.QuietWait.Seconds())
 }

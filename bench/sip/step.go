@@ -29,6 +29,8 @@ type stepResult struct {
 	TargetProcs int
 	UACCPU      time.Duration
 	UASCPU      time.Duration
+	QuietBefore float64       // neighbours' CPU (% of one core) in the last second before the step
+	QuietWait   time.Duration // how long the step waited for the neighbours to calm down
 	OthersCPU   time.Duration // host busy (/proc/stat) minus target, UAC and UAS: the neighbours
 	StealCPU    time.Duration // host steal time during the step
 
@@ -72,10 +74,10 @@ func (s stepResult) line() string {
 	if s.TargetProcs > 0 {
 		tcpu = fmt.Sprintf("%.0f%%", pct(s.TargetCPU, s.Wall))
 	}
-	return fmt.Sprintf("%-8s %5d/s calls %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/call) uac %.0f%% uas %.0f%% | others %.0f%% steal %.0f%% | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs | %s",
+	return fmt.Sprintf("%-8s %5d/s calls %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/call) uac %.0f%% uas %.0f%% | others %.0f%% steal %.0f%% (before: %.0f%%, waited %.0fs) | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs | %s",
 		s.Target, s.Rate, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
 		ms(s.P50), ms(s.P99), tcpu, ms(s.usPerCall()), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
-		pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall),
+		pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall), s.QuietBefore, s.QuietWait.Seconds(),
 		s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), verdict)
 }
 
@@ -128,9 +130,11 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 			t.stopped = fmt.Sprintf("%s exited (%v): %s", t.name, t.proc.err, tail(t.proc.log, 600))
 			return
 		}
+		quiet, waited := waitQuiet(ctx, cfg, e)
 		dir := filepath.Join(tmp, fmt.Sprintf("%s-%05d-%d", t.name, rate, attempt))
 		s := runStep(ctx, cfg, e, t, rate, dir)
 		s.Attempt = attempt
+		s.QuietBefore, s.QuietWait = quiet, waited
 		t.steps = append(t.steps, s)
 		logf("%s", s.line())
 		if s.Interrupted {
@@ -152,6 +156,7 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 			t.proc.stop(2 * time.Second)
 		}
 		if attempt > cfg.retries {
+			t.failed = true
 			t.stopped = fmt.Sprintf("first failures at %d/s", rate)
 			if attempt > 1 {
 				t.stopped = fmt.Sprintf("failures at %d/s in all %d attempts", rate, attempt)
@@ -342,4 +347,46 @@ func errorExcerpt(path string, n int) string {
 		s = s[:n] + "…"
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// oursCPU is the CPU time of every process the harness keeps running between steps: the UAS
+// and every target's tree.
+func oursCPU(e *env) time.Duration {
+	d, _ := treeCPU(e.uas.pid())
+	for _, t := range e.targets {
+		if t.proc != nil && !t.proc.exited() {
+			c, _ := treeCPU(t.proc.pid())
+			d += c
+		}
+	}
+	return d
+}
+
+// waitQuiet samples the neighbours' CPU (host busy minus ours) over 1 s windows until it is at
+// most cfg.quiet % of one core or cfg.quietWait has passed. It returns the last sample and how
+// long it waited.
+func waitQuiet(ctx context.Context, cfg config, e *env) (float64, time.Duration) {
+	if cfg.quiet <= 0 {
+		return math.NaN(), 0
+	}
+	t0 := time.Now()
+	for {
+		b0, _ := hostCPU()
+		o0 := oursCPU(e)
+		w0 := time.Now()
+		select {
+		case <-ctx.Done():
+			return math.NaN(), time.Since(t0)
+		case <-time.After(time.Second):
+		}
+		b1, _ := hostCPU()
+		o1 := oursCPU(e)
+		others := pct(b1-b0-(o1-o0), time.Since(w0))
+		if others < 0 {
+			others = 0
+		}
+		if others <= cfg.quiet || time.Since(t0) >= cfg.quietWait {
+			return others, time.Since(t0)
+		}
+	}
 }
