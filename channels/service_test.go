@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ccswitch/ccswitch/channels"
-	"github.com/ccswitch/ccswitch/channels/internal/chantest"
+	"github.com/ccswitch/ccswitch/channels/chantest"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/store"
 )

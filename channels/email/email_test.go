@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/ccswitch/ccswitch/channels"
+	"github.com/ccswitch/ccswitch/channels/chantest"
 	"github.com/ccswitch/ccswitch/channels/email"
-	"github.com/ccswitch/ccswitch/channels/internal/chantest"
 	"github.com/ccswitch/ccswitch/store"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ccswitch/ccswitch/channels"
-	"github.com/ccswitch/ccswitch/channels/internal/chantest"
+	"github.com/ccswitch/ccswitch/channels/chantest"
 	"github.com/ccswitch/ccswitch/channels/telegram"
 	"github.com/ccswitch/ccswitch/store"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/ccswitch/ccswitch/channels"
-	"github.com/ccswitch/ccswitch/channels/internal/chantest"
+	"github.com/ccswitch/ccswitch/channels/chantest"
 	"github.com/ccswitch/ccswitch/channels/webchat"
 	"github.com/ccswitch/ccswitch/store"
 )

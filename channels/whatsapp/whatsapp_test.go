@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/ccswitch/ccswitch/channels"
-	"github.com/ccswitch/ccswitch/channels/internal/chantest"
-	"github.com/ccswitch/ccswitch/channels/internal/fakegraph"
+	"github.com/ccswitch/ccswitch/channels/chantest"
+	"github.com/ccswitch/ccswitch/channels/chantest/fakegraph"
 	"github.com/ccswitch/ccswitch/channels/internal/meta"
 	"github.com/ccswitch/ccswitch/channels/whatsapp"
 	"github.com/ccswitch/ccswitch/store"

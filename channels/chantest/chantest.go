@@ -1,4 +1,4 @@
-// Package chantest boots the conversation service on the real queue engine for tests: a pebble
+// Package chantest (for tests only) boots the conversation service on the real queue engine for tests: a pebble
 // store in a temporary folder, an acd.Engine with one text queue and two agents, and a
 // recording adapter standing in for a provider where a test does not need a wire format.
 package chantest
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/channels"
@@ -31,6 +33,9 @@ func Config() *config.Config {
 	}
 	c.ApplyDefaults()
 	for i := range c.Agents {
+		// Hashed at the lowest cost so logins stay cheap under -race.
+		h, _ := bcrypt.GenerateFromPassword([]byte(c.Agents[i].Password), bcrypt.MinCost)
+		c.Agents[i].PasswordHash = string(h)
 		c.Agents[i].Capacity = map[string]int{"voice": 1, "chat": 2, "email": 2, "social": 2}
 	}
 	return c

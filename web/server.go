@@ -1,0 +1,231 @@
+package web
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/channels"
+	"github.com/ccswitch/ccswitch/channels/email"
+	"github.com/ccswitch/ccswitch/channels/messenger"
+	"github.com/ccswitch/ccswitch/channels/sms"
+	"github.com/ccswitch/ccswitch/channels/telegram"
+	"github.com/ccswitch/ccswitch/channels/webchat"
+	"github.com/ccswitch/ccswitch/channels/whatsapp"
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Options configure the web server.
+type Options struct {
+	Config *config.Config
+	Store  *store.Store
+	// Engine is the queue engine: text conversations are routed on it and the wallboard and
+	// /metrics read its snapshots. Its Sink must pass events to Server.Service().ACDEvent.
+	Engine *acd.Engine
+	// Router replaces the engine as the router (tests); default channels.NewACDRouter(Engine).
+	Router   channels.Router
+	Channels channels.Config
+	Logger   *slog.Logger
+	// Listen overrides Config.HTTP.Listen.
+	Listen string
+	// SessionTTL is how long a desktop login lasts (default 12h).
+	SessionTTL time.Duration
+}
+
+// Server is the HTTP server and the text-channel side of ccswitch.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	svc     *channels.Service
+	mux     *http.ServeMux
+	email   *email.Adapter
+	agents  map[string]agentLogin
+	started time.Time
+
+	mu       sync.Mutex
+	sessions map[string]session
+}
+
+type agentLogin struct {
+	id, name string
+	hash     []byte
+}
+
+// New builds the server: the conversation service, every enabled adapter, the routes.
+func New(o Options) (*Server, error) {
+	if o.Config == nil || o.Store == nil {
+		return nil, errors.New("web: new: Config and Store are required")
+	}
+	if o.Router == nil {
+		if o.Engine == nil {
+			return nil, errors.New("web: new: Engine (or Router) is required")
+		}
+		o.Router = channels.NewACDRouter(o.Engine)
+	}
+	o.Logger = cmp.Or(o.Logger, slog.New(slog.DiscardHandler))
+	o.Listen = cmp.Or(o.Listen, o.Config.HTTP.Listen, config.DefaultHTTP)
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	s := &Server{opts: o, log: o.Logger.With("component", "web"), mux: http.NewServeMux(),
+		agents: map[string]agentLogin{}, sessions: map[string]session{}, started: time.Now()}
+	for _, a := range o.Config.Agents {
+		hash := []byte(a.PasswordHash)
+		if len(hash) == 0 && a.Password != "" {
+			h, err := bcrypt.GenerateFromPassword([]byte(a.Password), bcrypt.DefaultCost)
+			if err != nil {
+				return nil, fmt.Errorf("web: hash password of agent %s: %w", a.ID, err)
+			}
+			hash = h
+		}
+		s.agents[a.ID] = agentLogin{id: a.ID, name: cmp.Or(a.Name, a.ID), hash: hash}
+	}
+	svc, err := channels.NewService(channels.Options{Store: o.Store, Router: o.Router, Config: o.Config,
+		Channels: o.Channels, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.svc = svc
+	c := o.Channels
+	if c.WebChat.Enabled {
+		key, err := o.Store.Secret("webchat", 32)
+		if err != nil {
+			return nil, err
+		}
+		wc := webchat.New(c.WebChat, svc, key, o.Logger)
+		svc.AddAdapter(wc)
+		wc.Routes(s.mux)
+	}
+	hooks := map[string]interface {
+		channels.Adapter
+		http.Handler
+	}{}
+	if c.SMS.Enabled {
+		hooks["sms"] = sms.New(c.SMS, svc, o.Logger)
+	}
+	if c.WhatsApp.Enabled {
+		hooks["whatsapp"] = whatsapp.New(c.WhatsApp, svc, o.Logger)
+	}
+	if c.Messenger.Enabled {
+		hooks["messenger"] = messenger.New(c.Messenger, svc, o.Logger)
+	}
+	if c.Telegram.Enabled {
+		hooks["telegram"] = telegram.New(c.Telegram, svc, o.Logger)
+	}
+	for name, h := range hooks {
+		svc.AddAdapter(h)
+		s.mux.Handle("/webhooks/"+name, h)
+	}
+	if c.Email.Enabled {
+		s.email = email.New(c.Email, svc, o.Logger)
+		svc.AddAdapter(s.email)
+	}
+	s.routes()
+	return s, nil
+}
+
+// Service returns the conversation service (the voice path calls its ScreenPop; the engine's
+// Sink calls its ACDEvent).
+func (s *Server) Service() *channels.Service { return s.svc }
+
+// Handler returns the server's routes.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Run listens on Options.Listen and serves until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("web: listen %s: %w", s.opts.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve runs the conversation service, the email listener (if enabled) and HTTP on ln until
+// ctx ends; it returns after all of them stopped.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Add(1)
+	go func() { defer wg.Done(); errs <- s.svc.Run(ctx) }()
+	if s.email != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- s.email.Run(ctx) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		hs.Shutdown(sctx)
+	}()
+	s.log.Info("http listening", "addr", ln.Addr().String())
+	err := hs.Serve(ln)
+	cancel()
+	wg.Wait()
+	close(errs)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	for e := range errs {
+		err = cmp.Or(err, e)
+	}
+	return err
+}
+
+func (s *Server) routes() {
+	static, _ := fs.Sub(assets, "assets")
+	files := http.FileServerFS(static)
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
+		http.ServeFileFS(w, r, static, "index.html")
+	})
+	s.mux.HandleFunc("GET /wallboard", func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
+		http.ServeFileFS(w, r, static, "wallboard.html")
+	})
+	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", files))
+	s.mux.HandleFunc("GET /metrics", s.metrics)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+
+	s.mux.HandleFunc("POST /api/login", s.login)
+	s.mux.HandleFunc("POST /api/logout", s.auth(s.logout))
+	s.mux.HandleFunc("GET /api/me", s.auth(s.me))
+	s.mux.HandleFunc("POST /api/state", s.auth(s.setState))
+	s.mux.HandleFunc("POST /api/offers/{conv}/accept", s.auth(s.accept))
+	s.mux.HandleFunc("POST /api/offers/{conv}/reject", s.auth(s.reject))
+	s.mux.HandleFunc("GET /api/conversations/{conv}", s.auth(s.conversation))
+	s.mux.HandleFunc("POST /api/conversations/{conv}/reply", s.auth(s.reply))
+	s.mux.HandleFunc("POST /api/conversations/{conv}/transfer", s.auth(s.transfer))
+	s.mux.HandleFunc("POST /api/conversations/{conv}/close", s.auth(s.closeConv))
+	s.mux.HandleFunc("GET /api/customers", s.auth(s.customers))
+	s.mux.HandleFunc("GET /api/customers/{id}/timeline", s.auth(s.timeline))
+	s.mux.HandleFunc("POST /api/customers/{id}/link", s.auth(s.link))
+	s.mux.HandleFunc("GET /api/stats", s.auth(s.stats))
+	s.mux.HandleFunc("GET /api/ws", s.auth(s.agentWS))
+}
+
+func securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+}

@@ -1,0 +1,242 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/channels"
+	"github.com/ccswitch/ccswitch/channels/chantest"
+	"github.com/ccswitch/ccswitch/channels/chantest/fakegraph"
+	"github.com/ccswitch/ccswitch/store"
+	"github.com/ccswitch/ccswitch/web"
+)
+
+const waSecret, waToken = "wa-app-secret", "wa-graph-token"
+
+type harness struct {
+	URL    string
+	Store  *store.Store
+	Engine *acd.Engine
+	Server *web.Server
+	Graph  *fakegraph.Server
+}
+
+// start boots the whole text side on 127.0.0.1:0 as cmd/ccswitch wires it: store, engine
+// (its Sink feeding the conversation service), web server with web chat and WhatsApp.
+func start(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{Graph: fakegraph.New(waToken)}
+	t.Cleanup(h.Graph.Close)
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Store = st
+	cfg := chantest.Config()
+	var svc atomic.Pointer[channels.Service]
+	ac := chantest.ACDConfig(cfg)
+	ac.Sink = acd.SinkFunc(func(ev acd.Event) {
+		if s := svc.Load(); s != nil {
+			s.ACDEvent(ev)
+		}
+	})
+	eng, err := acd.New(ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Engine = eng
+	chans := channels.Config{
+		WebChat:  channels.WebChat{Route: channels.Route{Enabled: true}},
+		WhatsApp: channels.WhatsApp{Route: channels.Route{Enabled: true}, AppSecret: waSecret, VerifyToken: "vt", Token: waToken, GraphURL: h.Graph.URL},
+	}
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Channels: chans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Store(srv.Service())
+	h.Server = srv
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.URL = "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { eng.Run(ctx); done <- struct{}{} }()
+	go func() { srv.Serve(ctx, ln); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+		st.Close()
+	})
+	return h
+}
+
+// whatsapp posts a signed Cloud API notification with one text message.
+func (h *harness) whatsapp(t *testing.T, id, from, name, text string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{"id": "WABA",
+		"changes": []any{map[string]any{"field": "messages", "value": map[string]any{"messaging_product": "whatsapp",
+			"metadata": map[string]any{"display_phone_number": "15550001111", "phone_number_id": "PN1"},
+			"contacts": []any{map[string]any{"profile": map[string]any{"name": name}, "wa_id": from}},
+			"messages": []any{map[string]any{"from": from, "id": id, "timestamp": "1764000000", "type": "text", "text": map[string]any{"body": text}}}}}}}}})
+	mac := hmac.New(sha256.New, []byte(waSecret))
+	mac.Write(body)
+	req, _ := http.NewRequest("POST", h.URL+"/webhooks/whatsapp", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("whatsapp webhook: %d", resp.StatusCode)
+	}
+}
+
+type client struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newClient(t *testing.T, base string) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: base, c: &http.Client{Jar: jar}}
+}
+
+func (c *client) do(method, path string, body any, out any) int {
+	c.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+func TestLoginSessionAndAPI(t *testing.T) {
+	h := start(t)
+	c := newClient(t, h.URL)
+	if code := c.do("GET", "/api/me", nil, nil); code != 401 {
+		t.Fatalf("me without session: %d", code)
+	}
+	if code := c.do("POST", "/api/login", map[string]string{"agent": "alice", "password": "wrong"}, nil); code != 401 {
+		t.Fatalf("wrong password: %d", code)
+	}
+	if code := c.do("POST", "/api/login", map[string]string{"agent": "mallory", "password": "x"}, nil); code != 401 {
+		t.Fatalf("unknown agent: %d", code)
+	}
+	// The cookie's flags.
+	req, _ := http.NewRequest("POST", h.URL+"/api/login", strings.NewReader(`{"agent":"alice","password":"alice-pw"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sc := resp.Header.Get("Set-Cookie")
+	if resp.StatusCode != 200 || !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Strict") || !strings.Contains(sc, "Expires=") {
+		t.Fatalf("login: %d, Set-Cookie %q", resp.StatusCode, sc)
+	}
+	if code := c.do("POST", "/api/login", map[string]string{"agent": "alice", "password": "alice-pw"}, nil); code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	// A form post (what a cross-site page can send) is refused.
+	freq, _ := http.NewRequest("POST", h.URL+"/api/state", strings.NewReader("ready=true"))
+	freq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	fresp, err := c.c.Do(freq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresp.Body.Close()
+	if fresp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("form post: %d", fresp.StatusCode)
+	}
+	var me struct {
+		Agent    string
+		Presence channels.Presence
+	}
+	chantest.Eventually(t, "alice not ready after login", func() bool {
+		c.do("GET", "/api/me", nil, &me)
+		return me.Presence.State == "not-ready"
+	})
+	h.whatsapp(t, "wamid.1", "33612345678", "Ann", "Bonjour")
+	if code := c.do("POST", "/api/state", map[string]any{"ready": true}, nil); code != 202 {
+		t.Fatalf("ready: %d", code)
+	}
+	var offers struct{ Offers []channels.Offer }
+	chantest.Eventually(t, "offer in /api/me", func() bool {
+		c.do("GET", "/api/me", nil, &offers)
+		return len(offers.Offers) == 1
+	})
+	conv := offers.Offers[0].Conv
+	bob := newClient(t, h.URL)
+	bob.do("POST", "/api/login", map[string]string{"agent": "bob", "password": "bob-pw"}, nil)
+	if code := bob.do("POST", "/api/offers/"+conv+"/accept", map[string]any{}, nil); code != 403 {
+		t.Fatalf("bob accepting alice's offer: %d", code)
+	}
+	if code := c.do("POST", "/api/offers/"+conv+"/accept", map[string]any{}, nil); code != 202 {
+		t.Fatalf("accept: %d", code)
+	}
+	chantest.WaitState(t, h.Store, conv, store.ConvAssigned, "alice")
+	var m store.Message
+	if code := c.do("POST", "/api/conversations/"+conv+"/reply", map[string]string{"text": "Bonjour Ann"}, &m); code != 200 || m.Status != "sent" {
+		t.Fatalf("reply: %d %+v", code, m)
+	}
+	if code := bob.do("POST", "/api/conversations/"+conv+"/reply", map[string]string{"text": "hijack"}, nil); code != 403 {
+		t.Fatalf("bob replying: %d", code)
+	}
+	if s := h.Graph.Sent(); len(s) != 1 || s[0].Text() != "Bonjour Ann" {
+		t.Fatalf("graph = %+v", s)
+	}
+	if code := c.do("POST", "/api/conversations/"+conv+"/transfer", map[string]string{"queue": "nowhere"}, nil); code != 400 {
+		t.Fatalf("transfer to unknown queue: %d", code)
+	}
+	if code := c.do("POST", "/api/conversations/"+conv+"/close", map[string]string{"wrapup": "Resolved"}, nil); code != 200 {
+		t.Fatalf("close: %d", code)
+	}
+	chantest.WaitState(t, h.Store, conv, store.ConvClosed, "")
+	// Snapshots are published at most every 100ms: poll.
+	chantest.Eventually(t, "metrics count the answered conversation", func() bool {
+		resp, err := http.Get(h.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(mb), `ccswitch_queue_answered_total{queue="support"} 1`)
+	})
+	if code := c.do("POST", "/api/logout", map[string]any{}, nil); code != 200 {
+		t.Fatalf("logout: %d", code)
+	}
+	if code := c.do("GET", "/api/me", nil, nil); code != 401 {
+		t.Fatalf("me after logout: %d", code)
+	}
+}

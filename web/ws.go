@@ -1,0 +1,51 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+)
+
+// agentWS streams the agent's events (offers, assignments, messages, state, screen pops) as
+// JSON frames. Same-origin only (the session cookie rides on it). A desktop that reconnects
+// reloads /api/me, so nothing depends on an event it missed while away.
+func (s *Server) agentWS(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil) // default: Origin must match Host
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	agent := agentOf(r)
+	events, cancel := s.svc.Subscribe(agent)
+	defer cancel()
+	ctx := c.CloseRead(r.Context())
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				c.Close(websocket.StatusTryAgainLater, "too slow; reconnect")
+				return
+			}
+			wctx, cancelW := context.WithTimeout(ctx, 10*time.Second)
+			err := wsjson.Write(wctx, c, ev)
+			cancelW()
+			if err != nil {
+				return
+			}
+		case <-ping.C:
+			pctx, cancelP := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Ping(pctx)
+			cancelP()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
