@@ -24,8 +24,19 @@ func (e *Engine) check() error {
 		switch t.state {
 		case tsWaiting:
 			nWait[t.q]++
-			if t.cls == nil || int(t.hidx) >= len(t.cls.tasks) || t.hidx < 0 || t.cls.tasks[t.hidx].t != t || t.cls.tasks[t.hidx].key != t.key || t.cls.tasks[t.hidx].excl != (t.nexcl > 0) {
-				bad("inv1: waiting task %s not in its class heap", t.id)
+			n := 0
+			if t.cls != nil {
+				for _, x := range t.cls.tasks.e {
+					if x.t == t && x.valid() {
+						n++
+						if x.key != t.key || x.excl != (t.nexcl > 0) {
+							bad("task %s heap entry key/excl stale", t.id)
+						}
+					}
+				}
+			}
+			if n != 1 || t.hidx != 0 {
+				bad("inv1: waiting task %s in its class heap %d times", t.id, n)
 			}
 			if t.agent != nil {
 				bad("inv1: waiting task %s has agent", t.id)
@@ -105,21 +116,28 @@ func (e *Engine) check() error {
 		}
 	}
 	for _, c := range e.classes {
-		for i, te := range c.tasks {
-			t := te.t
-			if i > 0 && c.tasks[(i-1)/2].key > t.key {
+		stale := 0
+		for i, te := range c.tasks.e {
+			if i > 0 && c.tasks.e[(i-1)/2].key > te.key {
 				bad("class task heap order")
 			}
-			if t.state != tsWaiting || t.cls != c {
+			if !te.valid() {
+				stale++
+				continue
+			}
+			if t := te.t; t.state != tsWaiting || t.cls != c {
 				bad("inv1: task %s in class heap in state %d", t.id, t.state)
 			}
+		}
+		if stale != c.tasks.stale {
+			bad("class heap has %d stale entries, counted %d", stale, c.tasks.stale)
 		}
 		for i, m := range c.agents {
 			if i > 0 && m.less(c.agents[(i-1)/2]) {
 				bad("class agent heap order")
 			}
-			for _, te := range c.tasks {
-				if t := te.t; !t.excludes(m.a) {
+			for _, te := range c.tasks.e {
+				if t := te.t; te.valid() && !t.excludes(m.a) {
 					bad("inv5: routable agent %s eligible for waiting task %s", m.a.m.id, t.id)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -57,6 +58,10 @@ type command struct {
 	qi    int32
 	done  chan struct{}
 }
+
+// spinYields is how many times the idle engine goroutine yields before
+// it parks.
+const spinYields = 50
 
 // Engine is one shard of the queue engine. Its state is owned by the
 // goroutine running Run; every other method may be called from any
@@ -165,8 +170,28 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	done := ctx.Done()
 	for {
 		if e.step() > 0 {
+			select {
+			case <-done:
+				return nil
+			default:
+			}
+			continue
+		}
+		// Yield a few times before parking: a producer that submits
+		// within microseconds (a caller answering an event) finds the
+		// engine awake, without a futex wake-up.
+		spun := false
+		for range spinYields {
+			if e.r.ready() || e.tick.Load() {
+				spun = true
+				break
+			}
+			runtime.Gosched()
+		}
+		if spun {
 			continue
 		}
 		e.r.sleeping.Store(true)
@@ -341,8 +366,8 @@ func (e *Engine) Apply(cfg Config) error {
 }
 
 // Sync waits until every command submitted before it has been processed,
-// and a snapshot reflecting them is published. It must not be called
-// from the Sink.
+// and a snapshot reflecting them is published. It needs Run, and must
+// not be called from the Sink. It returns ErrClosed if Run has returned.
 func (e *Engine) Sync(ctx context.Context) error {
 	done := make(chan struct{})
 	c := &command{kind: cmdSync, done: done}
@@ -362,6 +387,9 @@ func (e *Engine) Sync(ctx context.Context) error {
 	}
 	select {
 	case <-done:
+		if e.closed.Load() {
+			return ErrClosed // Run returned; the barrier may have been dropped
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -378,6 +406,7 @@ func (e *Engine) emit(ev Event) {
 }
 
 func (e *Engine) fail(c *command, err error) {
+	e.log.Debug("command failed", "command", cmdNames[c.kind], "err", err)
 	ev := Event{Kind: EventCommandFailed, Command: cmdNames[c.kind], Err: err}
 	switch c.kind {
 	case cmdLogin, cmdLogout, cmdSetState:

@@ -1,85 +1,118 @@
 package acd
 
 // taskHeap orders waiting tasks by key (priority band, then arrival
-// sequence); the lowest key is the best. Keys are kept in the entries,
-// so sifting compares without touching the tasks; each task keeps its
-// index. excl caches t.nexcl > 0.
-type taskHeap []tentry
+// sequence); the lowest key is the best. Keys live in the entries, so
+// sifting never touches the tasks. Removal is lazy: it bumps the task's
+// heap generation, which makes its entry stale; stale entries are
+// dropped when they reach the top, or all at once when they are many.
+// excl caches t.nexcl > 0.
+type taskHeap struct {
+	e     []tentry
+	stale int
+}
 
 type tentry struct {
 	key  uint64
 	t    *task
+	gen  uint32
 	excl bool
 }
 
-func (h taskHeap) peek() *task {
-	if len(h) == 0 {
-		return nil
-	}
-	return h[0].t
-}
+func (x *tentry) valid() bool { return x.t.hgen == x.gen && x.t.hidx >= 0 }
+
+func (h *taskHeap) len() int { return len(h.e) - h.stale }
 
 func (h *taskHeap) push(t *task) {
-	*h = append(*h, tentry{key: t.key, t: t, excl: t.nexcl > 0})
-	t.hidx = int32(len(*h) - 1)
-	h.up(len(*h) - 1)
+	t.hgen++
+	t.hidx = 0
+	h.e = append(h.e, tentry{key: t.key, t: t, gen: t.hgen, excl: t.nexcl > 0})
+	h.up(len(h.e) - 1)
 }
 
+// remove takes t out of the heap (lazily).
 func (h *taskHeap) remove(t *task) {
-	s := *h
-	i := int(t.hidx)
-	n := len(s) - 1
-	if i != n {
-		s[i] = s[n]
-		s[i].t.hidx = int32(i)
-	}
-	s[n] = tentry{}
-	*h = s[:n]
+	t.hgen++
 	t.hidx = -1
-	if i != n {
-		if !h.down(i) {
-			h.up(i)
+	if len(h.e) > 0 && h.e[0].t == t {
+		h.popTop()
+		return
+	}
+	h.stale++
+	if h.stale > 32 && h.stale > len(h.e)/2 {
+		h.compact()
+	}
+}
+
+// top drops stale entries from the top and returns the best entry, or nil.
+func (h *taskHeap) top() *tentry {
+	for len(h.e) > 0 {
+		if h.e[0].valid() {
+			return &h.e[0]
+		}
+		h.popTop()
+		h.stale--
+	}
+	return nil
+}
+
+func (h *taskHeap) popTop() {
+	n := len(h.e) - 1
+	h.e[0] = h.e[n]
+	h.e[n] = tentry{}
+	h.e = h.e[:n]
+	if n > 0 {
+		h.down(0)
+	}
+}
+
+func (h *taskHeap) compact() {
+	live := h.e[:0]
+	for _, x := range h.e {
+		if x.valid() {
+			live = append(live, x)
 		}
 	}
+	clear(h.e[len(live):])
+	h.e, h.stale = live, 0
+	for i := len(h.e)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
 }
 
-func (h taskHeap) up(i int) {
-	x := h[i]
+func (h *taskHeap) up(i int) {
+	e := h.e
+	x := e[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if h[p].key <= x.key {
+		if e[p].key <= x.key {
 			break
 		}
-		h[i] = h[p]
-		h[i].t.hidx = int32(i)
+		e[i] = e[p]
 		i = p
 	}
-	h[i] = x
-	x.t.hidx = int32(i)
+	e[i] = x
 }
 
-func (h taskHeap) down(i0 int) bool {
-	i, n := i0, len(h)
-	x := h[i]
+func (h *taskHeap) down(i int) {
+	e := h.e
+	n := len(e)
+	x := e[i]
 	for {
 		l := 2*i + 1
 		if l >= n {
 			break
 		}
 		j := l
-		if r := l + 1; r < n && h[r].key < h[l].key {
+		if r := l + 1; r < n && e[r].key < e[l].key {
 			j = r
 		}
-		if x.key <= h[j].key {
+		if x.key <= e[j].key {
 			break
 		}
-		h[i] = h[j]
-		h[i].t.hidx = int32(i)
+		e[i] = e[j]
 		i = j
 	}
-	h[i] = x
-	x.t.hidx = int32(i)
-	return i > i0
+	e[i] = x
 }
 
 // agentHeap orders the routable members of a class by strategy rank,

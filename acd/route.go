@@ -26,14 +26,14 @@ func (e *Engine) allocTask() *task {
 		e.nslots++
 	}
 	t := e.taskAt(s)
-	*t = task{slot: s, hidx: -1}
+	*t = task{slot: s, hidx: -1, hgen: t.hgen} // hgen survives: stale heap entries stay stale
 	return t
 }
 
 func (e *Engine) freeTask(t *task) {
 	delete(e.taskIdx, t.id)
 	s := t.slot
-	*t = task{slot: s, hidx: -1}
+	*t = task{slot: s, hidx: -1, hgen: t.hgen}
 	e.free = append(e.free, s)
 }
 
@@ -237,30 +237,27 @@ func (e *Engine) bestAgent(c *class, t *task) *member {
 }
 
 // bestTaskFor returns the best waiting task of c that does not exclude
-// a, or nil.
+// a, or nil. The top is checked first; when it excludes a (rare) the
+// heap is scanned.
 func (e *Engine) bestTaskFor(c *class, a *agent) *task {
-	if len(c.tasks) == 0 {
+	top := c.tasks.top()
+	if top == nil {
 		return nil
 	}
-	t := c.tasks[0].t
-	if !c.tasks[0].excl || !t.excludes(a) {
-		return t
+	if !top.excl || !top.t.excludes(a) {
+		return top.t
 	}
-	sc := e.scratch[:0]
-	for t != nil && t.excludes(a) && len(sc) < 64 {
-		c.tasks.remove(t)
-		sc = append(sc, t)
-		t = c.tasks.peek()
+	var best *tentry
+	for i := range c.tasks.e {
+		x := &c.tasks.e[i]
+		if x.valid() && (best == nil || x.key < best.key) && !x.t.excludes(a) {
+			best = x
+		}
 	}
-	if t != nil && t.excludes(a) {
-		t = nil
+	if best == nil {
+		return nil
 	}
-	for _, x := range sc {
-		c.tasks.push(x)
-	}
-	clear(sc)
-	e.scratch = sc[:0]
-	return t
+	return best.t
 }
 
 func (e *Engine) classFor(t *task) *class {
@@ -396,12 +393,12 @@ func (e *Engine) tryAgent(a *agent) {
 				continue
 			}
 			for _, m := range a.mem[ch] {
-				h := m.c.tasks
+				h := m.c.tasks.e
 				if len(h) == 0 || h[0].key >= bestKey {
 					continue
 				}
 				t := h[0].t
-				if h[0].excl {
+				if h[0].excl || !h[0].valid() {
 					if t = e.bestTaskFor(m.c, a); t == nil || t.key >= bestKey {
 						continue
 					}

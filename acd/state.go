@@ -47,7 +47,8 @@ type task struct {
 	nexcl    uint8
 	maxWait  bool // max wait passed while reserved
 	prio     int
-	hidx     int32
+	hidx     int32  // 0 while in a class heap, -1 otherwise
+	hgen     uint32 // heap generation; see taskHeap
 	seq      uint64
 	key      uint64
 	arrived  int64

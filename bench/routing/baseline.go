@@ -60,8 +60,6 @@ func (b *baseline) free(a int) (blTask, bool) {
 	return ag.task, true
 }
 
-
-
 // enqueue gives task n to the longest-idle eligible agent, or queues it.
 func (b *baseline) enqueue(n int) int {
 	i := n & (len(b.w.taskQueue) - 1)

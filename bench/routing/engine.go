@@ -44,8 +44,8 @@ type driver struct {
 	// Owned by the engine goroutine while the engine runs.
 	reserved  []acd.Event
 	tasks     []acd.Task // by task number, as last enqueued
-	cur       []string // by agent number: the task it holds
-	pushAt    []int64  // by agent (waiting > 0) or task number
+	cur       []string   // by agent number: the task it holds
+	pushAt    []int64    // by agent (waiting > 0) or task number
 	lat       []int64
 	n         int
 	next      int
@@ -193,7 +193,7 @@ func percentiles(lat []int64) (p50, p99, p999 time.Duration) {
 // triggering command to the reservation event in the sink).
 func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, error) {
 	d := &driver{w: w, base: time.Now(), byAgent: w.sc.waiting > 0,
-		cur: make([]string, w.sc.agents),
+		cur:    make([]string, w.sc.agents),
 		pushAt: make([]int64, max(w.sc.agents, len(w.ids))), tasks: make([]acd.Task, len(w.ids)), probe: make(chan probeEv, 8), stopped1: make(chan struct{})}
 	for i := range w.sc.skills {
 		d.qnames = append(d.qnames, fmt.Sprintf("q%d", i))

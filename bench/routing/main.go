@@ -38,7 +38,18 @@ func main() {
 	noBase := flag.Bool("nobaseline", false, "skip the baseline")
 	verbose := flag.Bool("v", false, "also print steady-state loop latency and decision counts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the engine runs to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile (every allocation) to this file")
 	flag.Parse()
+	if *memprofile != "" {
+		runtime.MemProfileRate = 1
+		defer func() {
+			f, err := os.Create(*memprofile)
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -74,7 +85,6 @@ func main() {
 		fmt.Printf("ratio %v decisions/s=%.1fx p99=%.1fx\n", sc, r.perSec/b.perSec, float64(b.p99)/float64(max(r.p99, 1)))
 	}
 }
-
 
 func print(name string, sc scenario, r result, verbose bool) {
 	fmt.Printf("%s %v p50=%s p99=%s p999=%s decisions/s=%.0f allocs/decision=%s\n", name, sc,
