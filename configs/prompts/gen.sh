@@ -3,6 +3,7 @@
 # plus a loopable hold-music WAV. Needs Debian's espeak-ng and sox:
 #   apt-get install -y espeak-ng sox
 # Run from anywhere: sh configs/prompts/gen.sh
+# Output is byte-for-byte reproducible for a given espeak-ng/sox version (sox -D: no dither).
 set -eu
 cd "$(dirname "$0")"
 command -v espeak-ng >/dev/null || { echo "gen.sh: espeak-ng missing (apt-get install -y espeak-ng)" >&2; exit 1; }
@@ -14,7 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 say() {
 	mkdir -p "$1"
 	espeak-ng -v "$2" -s 150 -w "$tmp/raw.wav" "$4"
-	sox "$tmp/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1/$3.wav" \
+	sox -D "$tmp/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1/$3.wav" \
 		silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse pad 0.1 0.2 norm -3
 }
 
@@ -45,12 +46,12 @@ for d in 0 1 2 3 4 5 6 7 8 9; do say fr fr "digit-$d" "$d"; done
 notes="C4 E4 G4 C5 A3 C4 E4 A4 F3 A3 C4 F4 G3 B3 D4 G4"
 i=0
 for n in $notes; do
-	sox -n -r 8000 -c 1 -b 16 -e signed-integer "$tmp/n$i.wav" synth 0.5 pluck "$n" fade q 0.01 0.5 0.15 vol 0.5
+	sox -D -n -r 8000 -c 1 -b 16 -e signed-integer "$tmp/n$i.wav" synth 0.5 pluck "$n" fade q 0.01 0.5 0.15 vol 0.5
 	i=$((i + 1))
 done
 files=""
 j=0
 while [ "$j" -lt "$i" ]; do files="$files $tmp/n$j.wav"; j=$((j + 1)); done
 # shellcheck disable=SC2086
-sox $files -r 8000 -c 1 -b 16 -e signed-integer hold-music.wav norm -6
+sox -D $files -r 8000 -c 1 -b 16 -e signed-integer hold-music.wav norm -6
 echo "gen.sh: wrote $(ls en/*.wav fr/*.wav hold-music.wav | wc -l) files"
