@@ -243,6 +243,25 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 		}
 		sync()
 	}
+	if w.sc.waiting == 0 {
+		// Warm up: one task of each kind (queue, requirement) creates the
+		// engine's classes before the measurement, as any running system
+		// has them.
+		for i := range 2 * w.sc.skills {
+			t := acd.Task{ID: w.ids[i], Queue: d.qnames[i/2], Channel: acd.Voice}
+			if i%2 == 1 {
+				t.Requirements = w.reqs[i/2]
+			}
+			retry(func() error { return e.Enqueue(t) })
+		}
+		sync()
+		for _, ev := range d.reserved {
+			retry(func() error { return e.Accept(ev.Reservation) })
+			retry(func() error { return e.Complete(ev.Task) })
+		}
+		d.reserved = nil
+		sync()
+	}
 	if s := e.Snapshot(); w.sc.waiting > 0 {
 		waiting := 0
 		for _, q := range s.Queues {
