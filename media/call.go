@@ -307,12 +307,12 @@ func (c *Call) legLocked(id Leg) (*leg, error) {
 	if l := c.legs[id]; l != nil {
 		return l, nil
 	}
-	conn, port, err := c.e.pool.listen()
+	conn, rtcp, port, err := c.e.pool.listen()
 	if err != nil {
 		return nil, fmt.Errorf("media: open leg %v: %w", id, err)
 	}
 	_ = conn.SetReadBuffer(c.e.cfg.ReadBuffer)
-	l := &leg{call: c, id: id, conn: conn, port: port, sessID: rand.Uint64() >> 2}
+	l := &leg{call: c, id: id, conn: conn, rtcp: rtcp, port: port, sessID: rand.Uint64() >> 2}
 	l.out.ssrc = rand.Uint32()
 	l.out.seq = uint16(rand.Uint32())
 	l.out.ts = rand.Uint32()
@@ -342,6 +342,7 @@ func (c *Call) Close() error {
 	for _, l := range legs {
 		if l != nil {
 			l.conn.Close()
+			l.rtcp.Close()
 		}
 	}
 	c.wg.Wait() // readers and players

@@ -108,7 +108,9 @@
 // reads negotiation results through atomic pointers, never Call.mu. All Call methods are safe
 // for concurrent use; Play and SendDTMF on the same leg are serialised.
 //
-// Not done: SRTP, RTCP (the RTCP port RTP+1 is kept free but not opened; RTCP multiplexed on
-// the RTP port is dropped), ptime other than 20 ms for generated audio (relayed packets keep
-// theirs), early-media forking (one B at a time), IPv6 beyond parsing.
+// Not done: SRTP; RTCP (the RTCP port RTP+1 is bound but never read, so peers get no ICMP
+// errors; RTCP multiplexed on the RTP port is dropped; ccswitch sends no RTCP); ptime other
+// than 20 ms for generated audio (relayed packets keep theirs); early-media forking (one B at a
+// time); strict source checks (latching trusts the first source, see invariant 3); IPv6 beyond
+// parsing and binding.
 package media

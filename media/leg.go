@@ -28,6 +28,7 @@ type leg struct {
 	call *Call
 	id   Leg
 	conn *net.UDPConn
+	rtcp *net.UDPConn // bound, never read (see portPool)
 	port int
 
 	// SDP state, guarded by call.mu.

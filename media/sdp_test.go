@@ -2,6 +2,8 @@ package media
 
 import (
 	"errors"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -55,6 +57,11 @@ func TestOfferAnswerPointsAtCcswitch(t *testing.T) {
 	}
 	if c.LocalAddr(LegA) == c.LocalAddr(LegB) || c.LocalAddr(LegA).Port()%2 != 0 || c.LocalAddr(LegB).Port()%2 != 0 {
 		t.Fatalf("leg ports %v %v: want distinct even ports", c.LocalAddr(LegA), c.LocalAddr(LegB))
+	}
+	rtcp := netip.AddrPortFrom(c.LocalAddr(LegA).Addr(), c.LocalAddr(LegA).Port()+1)
+	if conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(rtcp)); err == nil {
+		conn.Close()
+		t.Fatalf("RTCP port %v is not held by the call", rtcp)
 	}
 }
 
