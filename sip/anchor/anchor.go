@@ -1,0 +1,285 @@
+// Package anchor is the media anchor of the B2BUA: a sip.SDPAnchor over a media.Engine.
+//
+// For every call the SIP layer bridges itself (extension to extension, trunk to extension,
+// extension to trunk), the first offer from side A creates a media.Call; offers and answers
+// are mapped onto it exactly as media's package doc prescribes:
+//
+//	Offer(A, INVITE)            → call.OfferFromA
+//	Answer(B, 18x/2xx)          → call.AnswerFromB
+//	Offer(X, re-INVITE/UPDATE)  → call.OfferFrom(X)
+//	Answer(Y, 2xx to that)      → call.AnswerFrom(Y)
+//	Release                     → call.Close
+//
+// so both legs see ccswitch's address in c= and m= and the RTP is relayed (and transcoded)
+// by media. A call whose trunk is configured `media: passthrough` (or every call when
+// `media.anchor: false`) is left alone: its bodies cross unchanged and no media.Call exists.
+//
+// Calls whose media is owned by someone else (the voice App: IVR then bridge to an agent, two
+// SIP calls sharing one media.Call) are Attach-ed under each of their SIP call IDs, so that
+// re-INVITEs relayed by the B2BUA between the bridged legs are negotiated on the right
+// media.Call; Release only detaches them.
+//
+// When media's RTP watchdog finds a dead leg, Options.Hangup is called (asynchronously) with
+// the call ID: the SIP layer sends BYE on both legs, and the resulting Release closes the media.
+//
+// Errors returned by Offer and Answer carry the SIP status they call for (SIPStatus: 488 no
+// common codec or bad SDP, 503 no RTP port, 491 offer pending, 500 otherwise); see Status.
+package anchor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/media"
+	"github.com/ccswitch/ccswitch/sip"
+)
+
+// staleOffer is how long an offer may stay unanswered before a new offer replaces it: the
+// B2BUA waits at most 32 s (Timer B) for the answer to a relayed re-INVITE, and does not tell
+// the anchor when the peer refused it.
+const staleOffer = 33 * time.Second
+
+// Options configures an Anchor.
+type Options struct {
+	// Config gives the trunks whose media passes through unanchored (trunks[].media:
+	// passthrough) and the global switch (media.anchor: false). Nil anchors every call.
+	Config *config.Config
+	// Trunk returns the name of the trunk a call came from or goes to ("" for a call between
+	// extensions). Wire it to the SIP server's call lookup. Nil: no per-trunk passthrough.
+	Trunk func(callID string) string
+	// Hangup ends both legs of a call whose RTP stopped (media.Config.RTPTimeout). It is called
+	// from its own goroutine. Nil: the media is closed but the SIP legs are left (logged).
+	Hangup func(callID string)
+	// OnRelease, if set, receives a call's media figures just before its media is closed (for
+	// the call record). Not called for passthrough or attached calls.
+	OnRelease func(callID string, st media.Stats)
+	// Logger gets component=anchor; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Anchor implements sip.SDPAnchor on a media.Engine. Safe for concurrent use.
+type Anchor struct {
+	eng *media.Engine
+	log *slog.Logger
+
+	trunk     func(string) string
+	hangup    func(string)
+	onRelease func(string, media.Stats)
+
+	pass atomic.Pointer[passPolicy]
+
+	mu    sync.Mutex
+	calls map[string]*entry
+}
+
+type passPolicy struct {
+	all    bool
+	trunks map[string]bool
+}
+
+type entry struct {
+	call    *media.Call // nil: passthrough
+	owned   bool        // created here: Release closes it
+	pending time.Time   // when the outstanding relayed offer was made (zero: none)
+}
+
+var _ sip.SDPAnchor = (*Anchor)(nil)
+
+// New returns an Anchor creating its calls on eng.
+func New(eng *media.Engine, opts Options) *Anchor {
+	a := &Anchor{eng: eng, log: opts.Logger, trunk: opts.Trunk, hangup: opts.Hangup,
+		onRelease: opts.OnRelease, calls: map[string]*entry{}}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	a.log = a.log.With("component", "anchor")
+	a.Reload(opts.Config)
+	return a
+}
+
+// Reload takes the passthrough settings of cfg for calls that start from now on.
+func (a *Anchor) Reload(cfg *config.Config) {
+	p := &passPolicy{trunks: map[string]bool{}}
+	if cfg != nil {
+		p.all = cfg.Media.Anchor != nil && !*cfg.Media.Anchor
+		for _, t := range cfg.Trunks {
+			if t.Media == "passthrough" {
+				p.trunks[t.Name] = true
+			}
+		}
+	}
+	a.pass.Store(p)
+}
+
+// passthrough decides, once per call, whether its media stays unanchored.
+func (a *Anchor) passthrough(callID string) bool {
+	p := a.pass.Load()
+	if p.all {
+		return true
+	}
+	if len(p.trunks) == 0 || a.trunk == nil {
+		return false
+	}
+	return p.trunks[a.trunk(callID)]
+}
+
+// Attach makes re-INVITEs of the SIP call callID negotiate on c, a media call owned by the
+// caller (the voice App), which keeps closing it; Release(callID) only forgets the link.
+func (a *Anchor) Attach(callID string, c *media.Call) {
+	a.mu.Lock()
+	a.calls[callID] = &entry{call: c}
+	a.mu.Unlock()
+}
+
+// Calls returns how many calls the anchor tracks (anchored, passthrough and attached).
+func (a *Anchor) Calls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.calls)
+}
+
+// Stats returns the media figures of an anchored call in progress.
+func (a *Anchor) Stats(callID string) (media.Stats, bool) {
+	a.mu.Lock()
+	e := a.calls[callID]
+	a.mu.Unlock()
+	if e == nil || e.call == nil {
+		return media.Stats{}, false
+	}
+	return e.call.Stats(), true
+}
+
+func legOf(s sip.Side) media.Leg {
+	if s == sip.SideB {
+		return media.LegB
+	}
+	return media.LegA
+}
+
+// Offer maps an offer from side from onto the call's media (creating it on the first offer
+// from A).
+func (a *Anchor) Offer(_ context.Context, callID string, from sip.Side, body []byte) ([]byte, error) {
+	a.mu.Lock()
+	e := a.calls[callID]
+	if e == nil {
+		if from != sip.SideA {
+			// Not a call we saw start (an offer in a 2xx after an offerless INVITE): we do not
+			// anchor it halfway.
+			a.mu.Unlock()
+			return body, nil
+		}
+		e = &entry{}
+		if !a.passthrough(callID) {
+			c, err := a.eng.NewCall(media.CallOptions{ID: callID, OnTimeout: func(_ *media.Call, l media.Leg) {
+				a.timeout(callID, l)
+			}})
+			if err != nil {
+				a.mu.Unlock()
+				return nil, wrap(err)
+			}
+			e.call, e.owned = c, true
+		}
+		a.calls[callID] = e
+	}
+	c := e.call
+	stale := !e.pending.IsZero() && time.Since(e.pending) > staleOffer
+	a.mu.Unlock()
+	if c == nil {
+		return body, nil
+	}
+	if stale {
+		c.CancelOffer()
+	}
+	out, err := c.OfferFrom(legOf(from), body)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	a.mu.Lock()
+	e.pending = time.Now()
+	a.mu.Unlock()
+	return out, nil
+}
+
+// Answer maps an answer from side from onto the call's media.
+func (a *Anchor) Answer(_ context.Context, callID string, from sip.Side, body []byte) ([]byte, error) {
+	a.mu.Lock()
+	e := a.calls[callID]
+	a.mu.Unlock()
+	if e == nil || e.call == nil {
+		return body, nil
+	}
+	out, err := e.call.AnswerFrom(legOf(from), body)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	a.mu.Lock()
+	e.pending = time.Time{}
+	a.mu.Unlock()
+	if out == nil { // an answer to ccswitch's own offer: nothing to forward
+		return body, nil
+	}
+	return out, nil
+}
+
+// Release forgets the call and closes its media (unless it is attached).
+func (a *Anchor) Release(callID string) {
+	a.mu.Lock()
+	e := a.calls[callID]
+	delete(a.calls, callID)
+	a.mu.Unlock()
+	if e == nil || e.call == nil || !e.owned {
+		return
+	}
+	if a.onRelease != nil {
+		a.onRelease(callID, e.call.Stats())
+	}
+	e.call.Close()
+}
+
+func (a *Anchor) timeout(callID string, l media.Leg) {
+	a.log.Info("RTP timeout: ending call", "call", callID, "leg", l.String())
+	if a.hangup == nil {
+		a.log.Warn("RTP timeout but no Hangup hook: closing media only", "call", callID)
+		go a.Release(callID)
+		return
+	}
+	go a.hangup(callID)
+}
+
+// Error is an anchoring failure with the SIP status it calls for.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("anchor: %v (SIP %d)", e.Err, e.Code) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// SIPStatus is the final response the B2BUA should give the request that carried the body.
+func (e *Error) SIPStatus() int { return e.Code }
+
+func wrap(err error) error {
+	return &Error{Code: Status(err), Err: err}
+}
+
+// Status maps a media error to a SIP status: 488 no common codec or unusable SDP, 503 RTP
+// ports exhausted, 491 an offer is already pending, 500 anything else.
+func Status(err error) int {
+	switch {
+	case err == nil:
+		return 200
+	case errors.Is(err, media.ErrNoCommonCodec), errors.Is(err, media.ErrBadSDP):
+		return 488
+	case errors.Is(err, media.ErrNoPorts):
+		return 503
+	case errors.Is(err, media.ErrOfferPending):
+		return 491
+	}
+	return 500
+}
