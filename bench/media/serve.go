@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/ccswitch/ccswitch/media"
@@ -17,6 +18,17 @@ import (
 // answer, delete, ping), so one generator drives both relays identically. offer is
 // Call.OfferFromA, answer is Call.AnswerFromB, delete is Call.Close.
 func serve(addr string, portMin, portMax int) error {
+	if path := os.Getenv("BENCH_MEDIA_CPUPROFILE"); path != "" { // profile the relay process
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	eng, err := media.New(media.Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: portMin, PortMax: portMax, ReadBuffer: 1 << 20})
 	if err != nil {
 		return err
