@@ -109,7 +109,7 @@ func (e *Engine) check() error {
 				if r != (m.hidx >= 0) {
 					bad("agent %s routable(%v)=%v but in heap=%v", a.m.id, c, r, m.hidx >= 0)
 				}
-				if m.hidx >= 0 && m.c.agents[m.hidx] != m {
+				if m.hidx >= 0 && (m.c.agents[m.hidx].m != m || m.c.agents[m.hidx].rank != m.rank) {
 					bad("agent %s heap index broken", a.m.id)
 				}
 			}
@@ -132,8 +132,9 @@ func (e *Engine) check() error {
 		if stale != c.tasks.stale {
 			bad("class heap has %d stale entries, counted %d", stale, c.tasks.stale)
 		}
-		for i, m := range c.agents {
-			if i > 0 && m.less(c.agents[(i-1)/2]) {
+		for i := range c.agents {
+			m := c.agents[i].m
+			if i > 0 && c.agents[i].less(&c.agents[(i-1)/2]) {
 				bad("class agent heap order")
 			}
 			for _, te := range c.tasks.e {

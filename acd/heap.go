@@ -116,25 +116,32 @@ func (h *taskHeap) down(i int) {
 }
 
 // agentHeap orders the routable members of a class by strategy rank,
-// then agent declaration order.
-type agentHeap []*member
+// then agent declaration order. Rank and order live in the entries, so
+// comparisons do not touch the members; each member keeps its index.
+type agentHeap []aentry
 
-func (m *member) less(o *member) bool {
-	if m.rank != o.rank {
-		return m.rank < o.rank
+type aentry struct {
+	rank int64
+	idx  int32
+	m    *member
+}
+
+func (x *aentry) less(y *aentry) bool {
+	if x.rank != y.rank {
+		return x.rank < y.rank
 	}
-	return m.a.idx < o.a.idx
+	return x.idx < y.idx
 }
 
 func (h agentHeap) peek() *member {
 	if len(h) == 0 {
 		return nil
 	}
-	return h[0]
+	return h[0].m
 }
 
 func (h *agentHeap) push(m *member) {
-	*h = append(*h, m)
+	*h = append(*h, aentry{rank: m.rank, idx: m.a.idx, m: m})
 	m.hidx = int32(len(*h) - 1)
 	h.up(len(*h) - 1)
 }
@@ -145,14 +152,21 @@ func (h *agentHeap) remove(m *member) {
 	n := len(s) - 1
 	if i != n {
 		s[i] = s[n]
-		s[i].hidx = int32(i)
+		s[i].m.hidx = int32(i)
 	}
-	s[n] = nil
+	s[n] = aentry{}
 	*h = s[:n]
 	m.hidx = -1
 	if i != n {
 		h.fix(i)
 	}
+}
+
+// rerank sets m's rank and restores the order.
+func (h agentHeap) rerank(m *member, r int64) {
+	m.rank = r
+	h[m.hidx].rank = r
+	h.fix(int(m.hidx))
 }
 
 func (h agentHeap) fix(i int) {
@@ -162,35 +176,41 @@ func (h agentHeap) fix(i int) {
 }
 
 func (h agentHeap) up(i int) {
+	x := h[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if !h[i].less(h[p]) {
+		if !x.less(&h[p]) {
 			break
 		}
-		h[p], h[i] = h[i], h[p]
-		h[p].hidx, h[i].hidx = int32(p), int32(i)
+		h[i] = h[p]
+		h[i].m.hidx = int32(i)
 		i = p
 	}
+	h[i] = x
+	x.m.hidx = int32(i)
 }
 
 func (h agentHeap) down(i0 int) bool {
 	i, n := i0, len(h)
+	x := h[i]
 	for {
 		l := 2*i + 1
 		if l >= n {
 			break
 		}
 		j := l
-		if r := l + 1; r < n && h[r].less(h[l]) {
+		if r := l + 1; r < n && h[r].less(&h[l]) {
 			j = r
 		}
-		if !h[j].less(h[i]) {
+		if !h[j].less(&x) {
 			break
 		}
-		h[i], h[j] = h[j], h[i]
-		h[i].hidx, h[j].hidx = int32(i), int32(j)
+		h[i] = h[j]
+		h[i].m.hidx = int32(i)
 		i = j
 	}
+	h[i] = x
+	x.m.hidx = int32(i)
 	return i > i0
 }
 

@@ -434,8 +434,7 @@ func (e *Engine) refreshAgent(a *agent) {
 					m.rank = r
 					m.c.agents.push(m)
 				} else if r != m.rank {
-					m.rank = r
-					m.c.agents.fix(int(m.hidx))
+					m.c.agents.rerank(m, r)
 				}
 			case m.hidx >= 0:
 				m.c.agents.remove(m)
