@@ -147,15 +147,16 @@ func splitList(s string) []string {
 
 // target is one system under test.
 type target struct {
-	name     string
-	addr     string                                  // where the UAC sends its INVITE
-	scenario []string                                // SIPp scenario arguments
-	proc     *process                                // nil for "direct"
-	start    func(context.Context) (*process, error) // (re)starts proc; nil for "direct"
-	skip     string                                  // why it was not measured at all
-	stopped  string                                  // why stepping ended
-	failed   bool                                    // it ended on a failed rate: the ceiling was found
-	steps    []stepResult
+	name      string
+	addr      string                                  // where the UAC sends its INVITE
+	scenario  []string                                // SIPp scenario arguments
+	proc      *process                                // nil for "direct"
+	start     func(context.Context) (*process, error) // (re)starts proc; nil for "direct"
+	skip      string                                  // why it was not measured at all
+	stopped   string                                  // why stepping ended
+	disturbed int                                     // steps repeated because something outside killed a process
+	failed    bool                                    // it ended on a failed rate: the ceiling was found
+	steps     []stepResult
 }
 
 func run(args []string, stdout io.Writer) int {
@@ -210,12 +211,13 @@ func run(args []string, stdout io.Writer) int {
 
 // env is what setupEnv started.
 type env struct {
-	sipp    string
-	uas     *process
-	uasDir  string
-	targets []*target
-	machine machineInfo
-	started time.Time
+	sipp     string
+	uas      *process
+	uasDir   string
+	startUAS func() error // (re)starts uas in a fresh uasDir
+	targets  []*target
+	machine  machineInfo
+	started  time.Time
 }
 
 // lookTool finds an external program or says which Debian package ships it.
@@ -234,31 +236,43 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 		return nil, err
 	}
 	for _, p := range []int{cfg.uacPort, cfg.uasPort} {
-		if err := portFree(p); err != nil {
+		if err := waitPort(ctx, p, logf); err != nil {
 			return nil, err
 		}
 	}
 	e.machine = probeMachine(cfg, e.sipp)
 
-	// The UAS lives for the whole run: SIPp's built-in strict "uas" (INVITE → 180, 200; ACK;
-	// BYE → 200).
-	e.uasDir = filepath.Join(tmp, "uas")
-	if err := os.MkdirAll(e.uasDir, 0o755); err != nil {
+	// The UAS lives for the whole run (restarted only if something kills it): SIPp's built-in
+	// strict "uas" (INVITE → 180, 200; ACK; BYE → 200; 4 s timewait).
+	n := 0
+	e.startUAS = func() error {
+		n++
+		e.uasDir = filepath.Join(tmp, fmt.Sprintf("uas-%d", n))
+		if err := os.MkdirAll(e.uasDir, 0o755); err != nil {
+			return err
+		}
+		if err := waitPort(ctx, cfg.uasPort, logf); err != nil {
+			return err
+		}
+		p, err := start("sipp-uas", e.uasDir, filepath.Join(e.uasDir, "screen.log"), e.sipp,
+			"-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(cfg.uasPort), "-buff_size", sippBuf,
+			"-nostdin", "-trace_stat", "-stf", "stat.csv", "-fd", "1",
+			"-trace_err", "-error_file", "errors.log",
+			"-recv_timeout", strconv.Itoa(int(cfg.recvTimeout/time.Millisecond)))
+		if err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond)
+		if p.exited() {
+			return fmt.Errorf("sipp uas exited at once: %v; %s", p.err, tail(p.log, 800))
+		}
+		e.uas = p
+		logf("sipp uas on 127.0.0.1:%d (pid %d)", cfg.uasPort, p.pid())
+		return nil
+	}
+	if err := e.startUAS(); err != nil {
 		return nil, err
 	}
-	e.uas, err = start("sipp-uas", e.uasDir, filepath.Join(e.uasDir, "screen.log"), e.sipp,
-		"-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(cfg.uasPort), "-buff_size", sippBuf,
-		"-nostdin", "-trace_stat", "-stf", "stat.csv", "-fd", "1",
-		"-trace_err", "-error_file", "errors.log",
-		"-recv_timeout", strconv.Itoa(int(cfg.recvTimeout/time.Millisecond)))
-	if err != nil {
-		return nil, err
-	}
-	time.Sleep(300 * time.Millisecond)
-	if e.uas.exited() {
-		return nil, fmt.Errorf("sipp uas exited at once: %v; %s", e.uas.err, tail(e.uas.log, 800))
-	}
-	logf("sipp uas on 127.0.0.1:%d (pid %d)", cfg.uasPort, e.uas.pid())
 
 	for _, name := range cfg.targets {
 		t := &target{name: name, scenario: []string{"-sn", "uac"}}
@@ -345,7 +359,7 @@ func buildCcswitch(ctx context.Context, cfg config, tmp string, logf func(string
 // startCcswitch runs bin on its embedded default config with a fresh data directory under dir
 // and waits until it answers OPTIONS.
 func startCcswitch(ctx context.Context, bin, dir string, logf func(string, ...any)) (*process, error) {
-	if err := portFree(ccswitchPort); err != nil {
+	if err := waitPort(ctx, ccswitchPort, logf); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -371,7 +385,7 @@ func startKamailio(ctx context.Context, tmp string, logf func(string, ...any)) (
 	if err != nil {
 		return nil, err
 	}
-	if err := portFree(kamailioPort); err != nil {
+	if err := waitPort(ctx, kamailioPort, logf); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(tmp, "kamailio")

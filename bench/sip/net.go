@@ -81,6 +81,29 @@ func portFree(port int) error {
 	return c.Close()
 }
 
+// waitPort waits up to 30 s for a UDP port of 127.0.0.1 to be free: on a shared machine
+// someone may be running ccswitch or SIPp by hand for a moment.
+func waitPort(ctx context.Context, port int, logf func(string, ...any)) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		err := portFree(port)
+		if err == nil {
+			return nil
+		}
+		if i == 0 {
+			logf("waiting up to 30s: %v", err)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // sipOptions sends one SIP OPTIONS over UDP to addr and returns the status code of the final
 // response, waiting at most timeout.
 func sipOptions(addr string, seq int, timeout time.Duration) (int, error) {

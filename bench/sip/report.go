@@ -87,7 +87,9 @@ func renderReport(cfg config, e *env) string {
 			if s.Attempt > 1 {
 				res = fmt.Sprintf("clean (attempt %d)", s.Attempt)
 			}
-			if s.Interrupted {
+			if s.Disturbed != "" {
+				res = "disturbed, repeated: " + oneLine(s.Disturbed, 80)
+			} else if s.Interrupted {
 				res = "interrupted"
 			} else if !s.clean() {
 				res = "**failed**"

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -45,13 +46,14 @@ type stepResult struct {
 	Attempt     int // 1, or 2… when the rate was repeated after a failure
 	ExitCode    int
 	Interrupted bool   // the run ended (Ctrl-C, -total) during the step: neither clean nor a failure
+	Disturbed   string // something outside the harness killed a process of the step: repeated, not a failure
 	Err         string // harness-side problem (timeout, missing files)
 	Excerpt     string // start of SIPp's error log when the step failed
 }
 
 // clean says whether every requested call succeeded on both SIPp sides.
 func (s stepResult) clean() bool {
-	return s.Err == "" && s.ExitCode == 0 && s.Stats.Failed == 0 &&
+	return s.Disturbed == "" && s.Err == "" && s.ExitCode == 0 && s.Stats.Failed == 0 &&
 		s.Stats.Success == s.Calls && s.UASFailed == 0
 }
 
@@ -67,6 +69,8 @@ func (s stepResult) line() string {
 	switch {
 	case s.Interrupted:
 		verdict = "INTERRUPTED"
+	case s.Disturbed != "":
+		verdict = "DISTURBED: " + s.Disturbed
 	case !s.clean():
 		verdict = "FAILED"
 	}
@@ -74,10 +78,10 @@ func (s stepResult) line() string {
 	if s.TargetProcs > 0 {
 		tcpu = fmt.Sprintf("%.0f%%", pct(s.TargetCPU, s.Wall))
 	}
-	return fmt.Sprintf("%-8s %5d/s calls %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/call) uac %.0f%% uas %.0f%% | others %.0f%% steal %.0f%% (before: %.0f%%, waited %.0fs) | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs | %s",
+	return fmt.Sprintf("%-8s %5d/s calls %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/call) uac %.0f%% uas %.0f%% | others %.0f%% steal %.0f%% (before: %s) | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs | %s",
 		s.Target, s.Rate, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
 		ms(s.P50), ms(s.P99), tcpu, ms(s.usPerCall()), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
-		pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall), s.QuietBefore, s.QuietWait.Seconds(),
+		pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall), quietCell(s),
 		s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), verdict)
 }
 
@@ -126,12 +130,33 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 			t.stopped = "interrupted"
 			return
 		}
-		if t.proc != nil && t.proc.exited() {
-			t.stopped = fmt.Sprintf("%s exited (%v): %s", t.name, t.proc.err, tail(t.proc.log, 600))
-			return
+		// Between steps only our own failure handling stops processes: anything else that died
+		// was killed from outside (a neighbour's pkill). Restart it, a bounded number of times.
+		if (t.proc != nil && t.proc.exited()) || e.uas.exited() {
+			t.disturbed++
+			if t.disturbed > 3 {
+				t.stopped = "disturbed too often (processes killed from outside the harness)"
+				return
+			}
+			if e.uas.exited() {
+				logf("the UAS exited between steps (%v); restarting it", e.uas.err)
+				if err := e.startUAS(); err != nil {
+					t.stopped = "restarting the UAS failed: " + err.Error()
+					return
+				}
+			}
+			if t.proc != nil && t.proc.exited() {
+				logf("%s exited between steps (%v): %s; restarting it", t.name, t.proc.err, oneLine(tail(t.proc.log, 300), 300))
+				p, err := t.start(ctx)
+				if err != nil {
+					t.stopped = fmt.Sprintf("%s exited and did not restart: %v", t.name, err)
+					return
+				}
+				t.proc = p
+			}
 		}
 		quiet, waited := waitQuiet(ctx, cfg, e)
-		dir := filepath.Join(tmp, fmt.Sprintf("%s-%05d-%d", t.name, rate, attempt))
+		dir := filepath.Join(tmp, fmt.Sprintf("%s-%05d-%d", t.name, rate, len(t.steps)+1))
 		s := runStep(ctx, cfg, e, t, rate, dir)
 		s.Attempt = attempt
 		s.QuietBefore, s.QuietWait = quiet, waited
@@ -143,6 +168,40 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 		}
 		if s.clean() {
 			return
+		}
+		if s.Disturbed != "" {
+			// Not the target's fault: restart whatever died and repeat, a bounded number of times.
+			t.disturbed++
+			if t.disturbed > 3 {
+				t.stopped = "disturbed too often (processes killed from outside the harness): " + s.Disturbed
+				return
+			}
+			attempt--
+			if t.proc != nil {
+				t.proc.stop(2 * time.Second)
+			}
+			if e.uas.exited() {
+				if err := e.startUAS(); err != nil {
+					t.stopped = "restarting the UAS failed: " + err.Error()
+					return
+				}
+			}
+			logf("%s %d/s: disturbed (%s); repeating the step", t.name, rate, s.Disturbed)
+			select {
+			case <-ctx.Done():
+				t.stopped = "interrupted"
+				return
+			case <-time.After(cfg.recvTimeout + 2*time.Second):
+			}
+			if t.start != nil {
+				p, err := t.start(ctx)
+				if err != nil {
+					t.stopped = fmt.Sprintf("restart after a disturbance at %d/s failed: %v", rate, err)
+					return
+				}
+				t.proc = p
+			}
+			continue
 		}
 		if s.Excerpt != "" {
 			logf("%s %d/s: SIPp errors: %s", t.name, rate, s.Excerpt)
@@ -275,16 +334,26 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	var ee *exec.ExitError
 	switch {
 	case werr == nil:
-	case errors.As(werr, &ee):
-		s.ExitCode = ee.ExitCode()
 	case ctx.Err() != nil:
 		s.Interrupted = true
 		s.ExitCode = -1
 		s.Err = "interrupted: " + context.Cause(ctx).Error()
 		return s
+	case errors.As(werr, &ee):
+		s.ExitCode = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			s.Disturbed = fmt.Sprintf("the UAC was killed by %v from outside the harness", ws.Signal())
+		}
 	default:
 		s.ExitCode = -1
 		s.Err = "uac: " + werr.Error()
+	}
+
+	switch {
+	case t.proc != nil && t.proc.exited():
+		s.Disturbed = fmt.Sprintf("%s exited during the step (%v): killed from outside the harness?", t.name, t.proc.err)
+	case e.uas.exited():
+		s.Disturbed = fmt.Sprintf("the UAS exited during the step (%v)", e.uas.err)
 	}
 
 	st, err := readStatFile(filepath.Join(dir, "stat.csv"))
