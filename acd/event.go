@@ -31,7 +31,8 @@ const (
 	// EventTaskRelaxed: a relaxation step applied to a waiting task;
 	// Stage is the number of steps applied.
 	EventTaskRelaxed
-	// EventTaskTransferred: the task left Queue for Target.
+	// EventTaskTransferred: the task left Queue for Target; Agent is set
+	// when an accepted task was taken off that agent.
 	EventTaskTransferred
 	// EventTaskOverflowed: max wait passed; the task left Queue for Target.
 	EventTaskOverflowed

@@ -127,6 +127,15 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
+// Validate checks Skills, Profiles, Queues, Agents and Strategies as New
+// would, and returns every violation joined (each wraps ErrBadConfig and
+// names the definition, like "queues[2] sales: requirements[0]: ...").
+// Clock, Sink and the other runtime fields are not checked.
+func (c *Config) Validate() error {
+	_, err := compile(c)
+	return err
+}
+
 const (
 	defaultRONA         = 20 * time.Second
 	defaultServiceLevel = 20 * time.Second
@@ -304,7 +313,7 @@ func compile(cfg *Config) (*model, error) {
 				err = m.checkCondition(c)
 			}
 			if err != nil {
-				errs = append(errs, cfgErr("%s: requirements[%d]: %v", where, j, err))
+				errs = append(errs, cfgErr("%s: requirements[%d]: %w", where, j, err))
 				continue
 			}
 			q.reqs = append(q.reqs, c)
@@ -322,14 +331,14 @@ func compile(cfg *Config) (*model, error) {
 					err = m.checkCondition(c)
 				}
 				if err != nil {
-					errs = append(errs, cfgErr("%s: relax[%d].set[%d]: %v", where, j, k, err))
+					errs = append(errs, cfgErr("%s: relax[%d].set[%d]: %w", where, j, k, err))
 					continue
 				}
 				r.set = append(r.set, c)
 			}
 			for k, s := range st.Drop {
 				if _, ok := m.skillIdx[s]; !ok {
-					errs = append(errs, cfgErr("%s: relax[%d].drop[%d]: skill %q: %v", where, j, k, s, ErrUnknownSkill))
+					errs = append(errs, cfgErr("%s: relax[%d].drop[%d]: skill %q: %w", where, j, k, s, ErrUnknownSkill))
 				}
 				r.drop = append(r.drop, s)
 			}
@@ -344,7 +353,7 @@ func compile(cfg *Config) (*model, error) {
 	for i, q := range m.queues {
 		if q.overflow != "" {
 			if _, ok := m.queueIdx[q.overflow]; !ok {
-				errs = append(errs, cfgErr("queues[%d] %s: overflow %q: %v", i, q.name, q.overflow, ErrUnknownQueue))
+				errs = append(errs, cfgErr("queues[%d] %s: overflow %q: %w", i, q.name, q.overflow, ErrUnknownQueue))
 			}
 		}
 	}
@@ -383,19 +392,19 @@ func compile(cfg *Config) (*model, error) {
 		for _, k := range keys {
 			si, ok := m.skillIdx[k]
 			if !ok {
-				errs = append(errs, cfgErr("%s: skill %q: %v", where, k, ErrUnknownSkill))
+				errs = append(errs, cfgErr("%s: skill %q: %w", where, k, ErrUnknownSkill))
 				continue
 			}
 			v, err := m.skills[si].agentValue(merged[k])
 			if err != nil {
-				errs = append(errs, cfgErr("%s: skill %q: %v", where, k, err))
+				errs = append(errs, cfgErr("%s: skill %q: %w", where, k, err))
 				continue
 			}
 			am.vals[si] = v
 		}
 		for _, qn := range ad.Queues {
 			if _, ok := m.queueIdx[qn]; !ok {
-				errs = append(errs, cfgErr("%s: queue %q: %v", where, qn, ErrUnknownQueue))
+				errs = append(errs, cfgErr("%s: queue %q: %w", where, qn, ErrUnknownQueue))
 				continue
 			}
 			if !slices.Contains(am.queues, qn) {

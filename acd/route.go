@@ -141,12 +141,12 @@ func (e *Engine) enqueue(c *command) {
 	t.id, t.ch, t.prio, t.rs, t.attrs = c.id, c.ch, c.prio, rs, c.attrs
 	t.seq, t.arrived = e.seq, e.now
 	e.taskIdx[c.id] = t.slot
-	e.enterQueue(t, q, EventTaskQueued, nil, nil)
+	e.enterQueue(t, q, EventTaskQueued, nil, nil, nil)
 }
 
 // enterQueue puts t in q as a new arrival in that queue, keeping its
 // place (arrival sequence), and routes it.
-func (e *Engine) enterQueue(t *task, q *queue, kind EventKind, from *queue, excl *agent) {
+func (e *Engine) enterQueue(t *task, q *queue, kind EventKind, from *queue, excl, holder *agent) {
 	t.q = q
 	t.state = tsFree
 	t.key = prioKey(t.prio+q.m.prio) | t.seq
@@ -162,6 +162,9 @@ func (e *Engine) enterQueue(t *task, q *queue, kind EventKind, from *queue, excl
 	ev := Event{Kind: kind, Task: t.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)}
 	if from != nil {
 		ev.Queue, ev.Target = from.m.name, q.m.name
+	}
+	if holder != nil {
+		ev.Agent = holder.m.id
 	}
 	e.emit(ev)
 	e.route(t)
@@ -593,7 +596,7 @@ func (e *Engine) transfer(c *command) {
 	t.unlink(lnWait)
 	from := t.q
 	from.stats.transferred++
-	e.enterQueue(t, q2, EventTaskTransferred, from, excl)
+	e.enterQueue(t, q2, EventTaskTransferred, from, excl, excl)
 	if a != nil {
 		e.agentChanged(a)
 	}
@@ -691,7 +694,7 @@ func (e *Engine) maxWaitPassed(t *task) {
 		t.unlink(lnRelax)
 		t.unlink(lnWait)
 		q.stats.overflowed++
-		e.enterQueue(t, q2, EventTaskOverflowed, q, nil)
+		e.enterQueue(t, q2, EventTaskOverflowed, q, nil, nil)
 		return
 	}
 	q.stats.timedOut++

@@ -93,6 +93,14 @@ func TestConfigErrors(t *testing.T) {
 	if !errors.Is(err, acd.ErrBadConfig) {
 		t.Errorf("not ErrBadConfig: %v", err)
 	}
+	ok := acd.Config{Skills: testSkills, Queues: []acd.QueueDef{{Name: "q", Requirements: []string{"vip"}}}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	ok.Queues[0].Requirements = []string{"vip >= 1"}
+	if err := ok.Validate(); !errors.Is(err, acd.ErrBadValue) || !strings.Contains(err.Error(), "queues[0] q: requirements[0]") {
+		t.Errorf("Validate: %v", err)
+	}
 }
 
 // Condition semantics per skill type, through routing: an agent is
