@@ -1,0 +1,334 @@
+package voice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/ivr"
+	"github.com/ccswitch/ccswitch/media"
+	"github.com/ccswitch/ccswitch/sip"
+	"github.com/ccswitch/ccswitch/sip/anchor"
+)
+
+// errGone is returned inside the package when the caller's leg ended.
+var errGone = fmt.Errorf("voice: caller gone: %w", ivr.ErrHungUp)
+
+// call is one caller handled by the App: the ivr.Interaction of its flow.
+type call struct {
+	a      *App
+	st     *state
+	id     string // ccswitch call ID of leg A = ACD task ID
+	caller string
+	did    string
+	lang   string
+
+	mc     *media.Call
+	legA   *sip.Leg
+	gone   <-chan struct{} // leg A ended
+	digits *digitBuffer
+	events chan acd.Event
+
+	agent     string   // the agent who answered
+	agentLeg  *sip.Leg // bridged leg B
+	hungUp    bool
+	taskAlive bool // enqueued and not yet ended by Cancel/Complete
+}
+
+// ServeCall answers a flow number's caller with media and runs the number's flow.
+func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
+	st := a.state.Load()
+	num := in.Number()
+	sum := Summary{DID: num.DID, Caller: in.Caller()}
+	if st.flows == nil || a.media == nil {
+		in.Reject(480, "Temporarily Unavailable")
+		return
+	}
+	offer := in.Offer()
+	if len(offer) == 0 {
+		// A delayed offer would need the answer from the ACK, which sip.Incoming does not give.
+		in.Reject(488, "Not Acceptable Here")
+		return
+	}
+	c := &call{a: a, st: st, caller: in.Caller(), did: num.DID, lang: num.Language,
+		digits: newDigitBuffer(), events: make(chan acd.Event, 64)}
+	var err error
+	c.mc, err = a.media.NewCall(media.CallOptions{ID: "voice-" + num.DID, OnTimeout: func(_ *media.Call, l media.Leg) {
+		a.log.Info("RTP timeout: hanging up", "did", num.DID, "leg", l.String())
+		go c.hangupAll()
+	}})
+	if err != nil {
+		in.Reject(503, "Service Unavailable")
+		return
+	}
+	defer c.mc.Close()
+	answer, err := c.mc.AnswerLocal(media.LegA, offer)
+	if err != nil {
+		code := anchor.Status(err)
+		if code == 491 || code == 500 {
+			code = 488
+		}
+		in.Reject(code, "Not Acceptable Here")
+		return
+	}
+	leg, err := in.Answer(answer)
+	if err != nil {
+		a.log.Info("caller did not ACK our answer", "did", num.DID, "error", err)
+		return
+	}
+	c.legA, c.gone, c.id = leg, leg.Done(), leg.CallID()
+	sum.CallID = c.id
+	defer func() {
+		if a.anc != nil {
+			a.anc.Release(c.id)
+			if c.agentLeg != nil {
+				a.anc.Release(c.agentLeg.CallID())
+			}
+		}
+	}()
+
+	pumpCtx, stopPump := context.WithCancel(context.Background())
+	defer stopPump()
+	go c.pumpDTMF(pumpCtx)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.gone:
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+
+	vars := map[string]string{"caller": c.caller, "did": num.DID}
+	res, err := st.flows.Run(runCtx, ivr.Contact{DID: num.DID, Language: num.Language, Vars: vars}, c)
+	sum.Result, sum.Err = res, err
+	if err != nil {
+		a.log.Warn("flow failed", "call", c.id, "did", num.DID, "error", err)
+	}
+	if res != nil && res.Outcome == ivr.OutcomeAnswered && c.agentLeg != nil {
+		// Bridged: wait for either side's BYE (sip ends the peer), or the server stopping.
+		select {
+		case <-c.gone:
+		case <-c.agentLeg.Done():
+		case <-ctx.Done():
+			c.hangupAll()
+		}
+	}
+	if c.taskAlive {
+		if c.agent != "" {
+			a.acd.Complete(c.id)
+		} else {
+			a.acd.Cancel(c.id)
+		}
+		c.taskAlive = false
+	}
+	a.untrack(c.id)
+	if !c.hungUp {
+		select {
+		case <-c.gone:
+		default:
+			if res == nil || res.Outcome != ivr.OutcomeTransferred {
+				c.hangupAll()
+			}
+		}
+	}
+	sum.Agent = c.agent
+	sum.Media = c.mc.Stats()
+	if a.onEnd != nil {
+		a.onEnd(sum)
+	}
+}
+
+// hangupAll sends BYE on leg A (sip ends a bridged leg B too).
+func (c *call) hangupAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	if c.legA != nil {
+		c.legA.Hangup(ctx)
+	}
+	if c.agentLeg != nil {
+		c.agentLeg.Hangup(ctx)
+	}
+}
+
+// pumpDTMF moves the call's digits (RFC 4733, INFO injected, in-band) into the buffer.
+func (c *call) pumpDTMF(ctx context.Context) {
+	for {
+		select {
+		case ev := <-c.mc.DTMF():
+			if ev.Leg == media.LegA {
+				c.digits.push(ev.Digit)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// ended maps the end of the caller's leg (or ctx) to the ivr's error.
+func (c *call) ended(ctx context.Context) error {
+	select {
+	case <-c.gone:
+		return errGone
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Channel is ivr.ChannelVoice.
+func (c *call) Channel() string { return ivr.ChannelVoice }
+
+// Play plays <prompts>/<lang>/<name>.wav to the caller. With BargeIn, a digit already typed
+// or typed during the prompt stops it and is returned (and taken from the buffer); without,
+// the digits typed during the prompt are discarded.
+func (c *call) Play(ctx context.Context, p ivr.Prompt) (string, error) {
+	if err := c.ended(ctx); err != nil {
+		return "", err
+	}
+	pr, err := c.st.prompts.load(p.Name, p.Language, c.lang)
+	if err != nil {
+		return "", err
+	}
+	pctx, cancel := c.playCtx(ctx)
+	defer cancel()
+	if !p.BargeIn {
+		_, err := c.mc.Play(pctx, media.LegA, pr, media.PlayOptions{})
+		c.digits.clear()
+		return "", c.playErr(ctx, err)
+	}
+	if d, ok, _ := c.digits.pop(); ok {
+		return string(d), nil // typed ahead: the caller already answers
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.mc.Play(pctx, media.LegA, pr, media.PlayOptions{})
+		done <- err
+	}()
+	select {
+	case err = <-done:
+		return "", c.playErr(ctx, err)
+	case <-c.digits.wait():
+		cancel()
+		<-done
+		if d, ok, _ := c.digits.pop(); ok {
+			return string(d), nil
+		}
+		return "", nil
+	}
+}
+
+// playCtx ends with ctx, with cancel, or when the caller hangs up.
+func (c *call) playCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	pctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-c.gone:
+			cancel()
+		case <-pctx.Done():
+		}
+	}()
+	return pctx, cancel
+}
+
+func (c *call) playErr(ctx context.Context, err error) error {
+	if e := c.ended(ctx); e != nil {
+		return e
+	}
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	if errors.Is(err, media.ErrClosed) {
+		return errGone
+	}
+	return err
+}
+
+// Collect reads digits from the call's buffer (digits typed earlier included).
+func (c *call) Collect(ctx context.Context, o ivr.CollectOptions) (string, error) {
+	if err := c.ended(ctx); err != nil {
+		return "", err
+	}
+	return c.digits.collect(ctx, c.gone, o.MaxDigits, o.Terminator, o.Timeout)
+}
+
+// Transfer rings an extension and bridges the caller to it (blind transfer through the
+// B2BUA); external numbers are not supported yet.
+func (c *call) Transfer(ctx context.Context, target string) error {
+	srv := c.a.srv.Load()
+	if srv == nil {
+		return errors.New("voice: transfer: no SIP server")
+	}
+	c.mc.CancelOffer()
+	offer, err := c.mc.OfferTo(media.LegB, media.SendRecv)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.gone:
+			cancel()
+		case <-dctx.Done():
+		}
+	}()
+	leg, err := srv.Dial(dctx, sip.DialRequest{Extension: target, CallerID: c.caller, SDP: offer})
+	if err != nil {
+		c.mc.CancelOffer()
+		if e := c.ended(ctx); e != nil {
+			return e
+		}
+		return fmt.Errorf("voice: transfer to %s: %w", target, err)
+	}
+	return c.bridge(leg)
+}
+
+// bridge connects an answered leg B to the caller: media relay and SIP BYE coupling.
+func (c *call) bridge(leg *sip.Leg) error {
+	if _, err := c.mc.AnswerFromB(leg.SDP()); err != nil {
+		hctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		leg.Hangup(hctx)
+		cancel()
+		return fmt.Errorf("voice: agent's answer: %w", err)
+	}
+	srv := c.a.srv.Load()
+	if err := srv.Bridge(c.legA, leg); err != nil {
+		hctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		leg.Hangup(hctx)
+		cancel()
+		if e := c.ended(context.Background()); e != nil {
+			return e
+		}
+		return err
+	}
+	c.agentLeg = leg
+	if c.a.anc != nil {
+		c.a.anc.Attach(c.id, c.mc)
+		c.a.anc.Attach(leg.CallID(), c.mc)
+	}
+	return nil
+}
+
+// Record is not implemented for voice yet.
+func (c *call) Record(ctx context.Context, o ivr.RecordOptions) (string, error) {
+	return "", errors.New("voice: voicemail recording is not implemented")
+}
+
+// Hangup sends BYE to the caller.
+func (c *call) Hangup(ctx context.Context) error {
+	if err := c.ended(context.Background()); err != nil {
+		return err
+	}
+	c.hungUp = true
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 8*time.Second)
+	defer cancel()
+	c.legA.Hangup(hctx)
+	return nil
+}

@@ -1,0 +1,145 @@
+package voice
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ccswitch/ccswitch/ivr"
+)
+
+// TestDigitBufferKeepsTypeAhead: digits typed before Collect is called are returned; the
+// ones past MaxDigits stay for the next Collect.
+func TestDigitBufferKeepsTypeAhead(t *testing.T) {
+	b := newDigitBuffer()
+	for _, d := range "123" {
+		b.push(byte(d))
+	}
+	got, err := b.collect(context.Background(), nil, 2, "#", time.Second)
+	if err != nil || got != "12" {
+		t.Fatalf("first collect %q %v", got, err)
+	}
+	got, err = b.collect(context.Background(), nil, 1, "#", time.Second)
+	if err != nil || got != "3" {
+		t.Fatalf("second collect %q %v", got, err)
+	}
+}
+
+// TestDigitBufferTerminatorAndTimeout: the terminator ends input and is not returned; the
+// inter-digit timeout returns what came so far; nothing at all returns "" after the timeout.
+func TestDigitBufferTerminatorAndTimeout(t *testing.T) {
+	b := newDigitBuffer()
+	go func() {
+		for _, d := range "42#9" {
+			time.Sleep(10 * time.Millisecond)
+			b.push(byte(d))
+		}
+	}()
+	got, err := b.collect(context.Background(), nil, 0, "#", 2*time.Second)
+	if err != nil || got != "42" {
+		t.Fatalf("collect to # %q %v", got, err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	got, err = b.collect(context.Background(), nil, 0, "#", 100*time.Millisecond)
+	if err != nil || got != "9" || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("collect to timeout %q %v after %v", got, err, time.Since(start))
+	}
+	got, err = b.collect(context.Background(), nil, 3, "", 50*time.Millisecond)
+	if err != nil || got != "" {
+		t.Fatalf("empty collect %q %v", got, err)
+	}
+}
+
+// TestDigitBufferHangupAndCancel: a caller gone ends the wait with ivr.ErrHungUp; a cancelled
+// context with its error.
+func TestDigitBufferHangupAndCancel(t *testing.T) {
+	b := newDigitBuffer()
+	gone := make(chan struct{})
+	close(gone)
+	if _, err := b.collect(context.Background(), gone, 1, "", time.Minute); !errors.Is(err, ivr.ErrHungUp) {
+		t.Fatalf("gone: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := b.collect(ctx, nil, 1, "", time.Minute); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// TestDigitBufferBounded: more than 64 unread digits keep the latest 64.
+func TestDigitBufferBounded(t *testing.T) {
+	b := newDigitBuffer()
+	for i := 0; i < 100; i++ {
+		b.push('0' + byte(i%10))
+	}
+	if b.len() != 64 {
+		t.Fatalf("len %d", b.len())
+	}
+	if d, _, _ := b.pop(); d != '6' { // digit 36 is the oldest kept
+		t.Fatalf("oldest %c", d)
+	}
+	select {
+	case <-b.wait():
+	default:
+		t.Fatal("wait not ready with digits buffered")
+	}
+	b.clear()
+	select {
+	case <-b.wait():
+		t.Fatal("wait ready after clear")
+	default:
+	}
+}
+
+// TestPromptResolution: <dir>/<lang>/<name>.wav, else the number's language, else en; a
+// name with a slash is a path under the config's folder; unknown prompts name every file
+// tried; languages cannot escape the folder.
+func TestPromptResolution(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"en/menu.wav", "fr/menu.wav", "en/closed.wav", "de/welcome.wav", "custom/x.wav"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, nil, 0o644)
+	}
+	ps := newPromptSet(dir, dir)
+	cases := []struct{ name, lang, numLang, want string }{
+		{"menu", "fr", "en", "fr/menu.wav"},
+		{"closed", "fr", "en", "en/closed.wav"},
+		{"welcome", "es", "de", "de/welcome.wav"},
+		{"menu", "", "", "en/menu.wav"},
+		{"custom/x.wav", "fr", "en", "custom/x.wav"},
+		{"menu", "../en", "", "en/menu.wav"},
+	}
+	for _, c := range cases {
+		got, err := ps.resolve(c.name, c.lang, c.numLang)
+		if err != nil || got != filepath.Join(dir, c.want) {
+			t.Errorf("%s [%s/%s] = %q, %v; want %s", c.name, c.lang, c.numLang, got, err, c.want)
+		}
+	}
+	if _, err := ps.resolve("nope", "fr", "en"); err == nil {
+		t.Error("missing prompt resolved")
+	}
+}
+
+// TestPromptsOfTheRepoLoad: every prompt the demo flow and the queue announcements name
+// exists in configs/prompts in en and fr and is a WAV media accepts.
+func TestPromptsOfTheRepoLoad(t *testing.T) {
+	dir := filepath.Join("..", "..", "configs", "prompts")
+	ps := newPromptSet(dir, "")
+	for _, lang := range []string{"en", "fr"} {
+		for _, n := range []string{"welcome", "menu", "closed", "goodbye", "please-hold", "you-are-caller", "in-queue", "digit-1", "invalid-choice"} {
+			f, err := ps.resolve(n, lang)
+			if err != nil || filepath.Base(filepath.Dir(f)) != lang {
+				t.Errorf("%s/%s: %q %v", lang, n, f, err)
+				continue
+			}
+			if _, err := ps.load(n, lang); err != nil {
+				t.Errorf("%s/%s: %v", lang, n, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package voice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/ivr"
+	"github.com/ccswitch/ccswitch/media"
+	"github.com/ccswitch/ccswitch/sip"
+)
+
+// ring is one attempt to reach a reserved agent.
+type ring struct {
+	res    acd.ReservationID
+	agent  string
+	cancel context.CancelFunc
+	result chan ringResult // one value
+	ended  bool            // the reservation ended (timed out, canceled): never bridge
+	leg    *sip.Leg        // answered, waiting for the ACD to confirm Accept
+}
+
+type ringResult struct {
+	leg *sip.Leg
+	err error
+}
+
+// dropLate makes sure an agent leg answered after we gave up on the ring is hung up.
+func (r *ring) dropLate() {
+	r.cancel()
+	go func() {
+		res := <-r.result
+		if res.leg != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+			res.leg.Hangup(ctx)
+			cancel()
+		}
+	}()
+}
+
+// submit retries a command briefly while the engine's ring is full.
+func submit(f func() error) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = f(); !errors.Is(err, acd.ErrBusy) {
+			return err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return err
+}
+
+// Enqueue queues the caller in the ACD with hold music and waits for an agent to answer, the
+// caller to leave, or the wait to end.
+func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcome, error) {
+	if err := c.ended(ctx); err != nil {
+		return ivr.QueueOutcome{}, err
+	}
+	start := time.Now()
+	waited := func() time.Duration { return time.Since(start) }
+	var conds []acd.Condition
+	for _, r := range q.Requirements {
+		cd, err := acd.ParseCondition(r)
+		if err != nil {
+			return ivr.QueueOutcome{}, fmt.Errorf("voice: queue %s: requirement %q: %w", q.Queue, r, err)
+		}
+		conds = append(conds, cd)
+	}
+	attrs := maps.Clone(q.Vars)
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	attrs["caller"], attrs["did"], attrs["language"] = c.caller, c.did, q.Language
+	position := 1
+	if s := c.a.acd.Snapshot(); s != nil {
+		if qs, ok := s.Queue(q.Queue); ok {
+			position += qs.Waiting + qs.Reserved
+		}
+	}
+	c.a.track(c.id, c)
+	if err := submit(func() error {
+		return c.a.acd.Enqueue(acd.Task{ID: c.id, Queue: q.Queue, Channel: acd.Voice, Priority: q.Priority,
+			Requirements: conds, Attributes: attrs})
+	}); err != nil {
+		c.a.untrack(c.id)
+		return ivr.QueueOutcome{}, fmt.Errorf("voice: enqueue in %s: %w", q.Queue, err)
+	}
+	c.taskAlive = true
+
+	holdCtx, stopHold := context.WithCancel(context.Background())
+	holdDone := make(chan struct{})
+	go func() {
+		defer close(holdDone)
+		c.hold(holdCtx, q, position)
+	}()
+	stopMusic := func() {
+		stopHold()
+		<-holdDone
+	}
+	defer stopMusic()
+
+	var maxWait <-chan time.Time
+	if q.MaxWait > 0 {
+		t := time.NewTimer(q.MaxWait)
+		defer t.Stop()
+		maxWait = t.C
+	}
+	var cur *ring
+	var results chan ringResult
+	giveUp := func() {
+		if cur != nil {
+			cur.dropLate()
+			cur = nil
+		}
+	}
+	for {
+		select {
+		case <-c.gone:
+			giveUp()
+			submit(func() error { return c.a.acd.Cancel(c.id) })
+			c.taskAlive = false
+			return ivr.QueueOutcome{Result: ivr.QueueAbandoned, Waited: waited()}, nil
+		case <-ctx.Done():
+			giveUp()
+			submit(func() error { return c.a.acd.Cancel(c.id) })
+			c.taskAlive = false
+			return ivr.QueueOutcome{}, ctx.Err()
+		case <-maxWait:
+			giveUp()
+			// The node's own max wait: the ACD has no "leave without abandoning" command, so
+			// the task is cancelled (it counts as abandoned in the queue's figures).
+			submit(func() error { return c.a.acd.Cancel(c.id) })
+			c.taskAlive = false
+			return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
+
+		case ev := <-c.events:
+			switch ev.Kind {
+			case acd.EventReservationCreated:
+				if cur != nil { // cannot happen (one reservation per task); be safe
+					cur.dropLate()
+				}
+				cur = c.ring(ev)
+				if cur != nil {
+					results = cur.result
+				} else {
+					results = nil
+				}
+			case acd.EventReservationTimedOut, acd.EventReservationCanceled, acd.EventReservationRejected:
+				if cur != nil && cur.res == ev.Reservation {
+					c.a.log.Debug("reservation ended: stop ringing", "call", c.id, "agent", ev.Agent, "event", ev.Kind.String())
+					if cur.leg != nil { // answered, but the Accept lost the race
+						hangup(cur.leg)
+					}
+					cur.dropLate()
+					cur, results = nil, nil
+					c.mc.CancelOffer()
+				}
+			case acd.EventReservationAccepted:
+				if cur != nil && cur.res == ev.Reservation && cur.leg != nil {
+					stopMusic()
+					leg := cur.leg
+					cur, results = nil, nil
+					if err := c.bridge(leg); err != nil {
+						// Accepted but not bridged: end the task so the agent is freed.
+						submit(func() error { return c.a.acd.Complete(c.id) })
+						c.taskAlive = false
+						return ivr.QueueOutcome{}, err
+					}
+					c.agent = ev.Agent
+					return ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: ev.Agent, Waited: waited()}, nil
+				}
+			case acd.EventTaskTimedOut:
+				giveUp()
+				c.taskAlive = false
+				return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
+			case acd.EventTaskAbandoned, acd.EventTaskCompleted:
+				// Only our own Cancel/Complete end the task; nothing to do here.
+			}
+
+		case r := <-results:
+			results = nil
+			if cur == nil {
+				break
+			}
+			if r.err != nil {
+				c.mc.CancelOffer()
+				var de *sip.DialError
+				if errors.As(r.err, &de) && (de.Cause == "no-answer" || de.Cause == "cancelled") {
+					// RONA: the engine's timeout re-offers the task; keep cur until its event.
+					c.a.log.Info("agent did not answer", "call", c.id, "agent", cur.agent)
+					cur.leg = nil
+					continue
+				}
+				c.a.log.Info("agent unreachable: reject", "call", c.id, "agent", cur.agent, "error", r.err)
+				submit(func() error { return c.a.acd.Reject(cur.res) })
+				cur = nil
+				continue
+			}
+			cur.leg = r.leg
+			if err := submit(func() error { return c.a.acd.Accept(cur.res) }); err != nil {
+				hangup(r.leg)
+				c.mc.CancelOffer()
+				cur = nil
+			}
+			// Bridged on EventReservationAccepted; hung up on TimedOut/Canceled.
+		}
+	}
+}
+
+func hangup(l *sip.Leg) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	l.Hangup(ctx)
+	cancel()
+}
+
+// ring rings the reserved agent's extension with an offer for leg B, bounded by the
+// reservation's timeout (the engine's RONA event comes first and CANCELs it).
+func (c *call) ring(ev acd.Event) *ring {
+	srv := c.a.srv.Load()
+	ext, ok := c.st.agentExt[ev.Agent]
+	if !ok {
+		ext, ok = c.a.AgentExtension(ev.Agent)
+	}
+	if srv == nil || !ok {
+		c.a.log.Warn("reserved agent has no extension: reject", "agent", ev.Agent)
+		submit(func() error { return c.a.acd.Reject(ev.Reservation) })
+		return nil
+	}
+	c.mc.CancelOffer()
+	offer, err := c.mc.OfferTo(media.LegB, media.SendRecv)
+	if err != nil {
+		c.a.log.Warn("no offer for the agent: reject", "agent", ev.Agent, "error", err)
+		submit(func() error { return c.a.acd.Reject(ev.Reservation) })
+		return nil
+	}
+	timeout := time.Until(ev.Timeout) + 500*time.Millisecond
+	if ev.Timeout.IsZero() || timeout <= 0 {
+		timeout = 0 // sip's ring_timeout
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &ring{res: ev.Reservation, agent: ev.Agent, cancel: cancel, result: make(chan ringResult, 1)}
+	c.a.log.Info("ringing agent", "call", c.id, "agent", ev.Agent, "extension", ext, "timeout", timeout)
+	go func() {
+		leg, err := srv.Dial(ctx, sip.DialRequest{Extension: ext, CallerID: c.caller, SDP: offer, Timeout: timeout})
+		r.result <- ringResult{leg: leg, err: err}
+	}()
+	return r
+}
+
+// hold plays, while the caller waits: "please hold" and, with Announce, "you are caller
+// number N in the queue" (N from the queue's figures at entry), then loops the hold music.
+func (c *call) hold(ctx context.Context, q ivr.QueueRequest, position int) {
+	lang := q.Language
+	play := func(name string) bool {
+		p, err := c.st.prompts.load(name, lang, c.lang)
+		if err != nil {
+			c.a.log.Debug("hold prompt missing", "prompt", name, "error", err)
+			return ctx.Err() == nil
+		}
+		_, err = c.mc.Play(ctx, media.LegA, p, media.PlayOptions{})
+		return err == nil && ctx.Err() == nil
+	}
+	if q.Announce {
+		if !play("please-hold") || !play("you-are-caller") {
+			return
+		}
+		for _, d := range strconv.Itoa(position) {
+			if !play("digit-" + string(d)) {
+				return
+			}
+		}
+		if !play("in-queue") {
+			return
+		}
+	}
+	music, err := media.LoadWAV(c.st.holdMusic)
+	if err != nil {
+		c.a.log.Warn("no hold music", "file", c.st.holdMusic, "error", err)
+		return
+	}
+	c.mc.Play(ctx, media.LegA, music, media.PlayOptions{Loop: true})
+}
