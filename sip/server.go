@@ -30,10 +30,11 @@ const udpReadBuffer = 8 << 20
 
 // Server is ccswitch's SIP side: registrar and B2BUA on UDP and TCP listeners.
 type Server struct {
-	log    *slog.Logger
-	st     *store.Store
-	app    App
-	anchor SDPAnchor
+	log        *slog.Logger
+	st         *store.Store
+	app        App
+	anchor     SDPAnchor
+	digestAlgs []string
 
 	cfg       atomic.Pointer[config.Config]
 	routes    atomic.Pointer[routing]
@@ -99,6 +100,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 		s.userAgent = "ccswitch"
 	}
 	s.auth = auth.New(s.realm, []byte(cfg.SIP.NonceSecret), cfg.SIP.NonceTTL.D())
+	s.auth.SetAlgorithms(s.digestAlgs...)
 	s.throttle = auth.NewThrottle(20, time.Minute)
 	s.reg = registrar.New(st, s.log.With("component", "sip.registrar"), limits(cfg))
 	if err := s.apply(cfg); err != nil {

@@ -67,6 +67,7 @@ type account struct {
 // concurrent use; SetAccounts may be called at any time (a reload).
 type Authenticator struct {
 	realm  string
+	algs   []string
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
@@ -98,7 +99,7 @@ func New(realm string, secret []byte, ttl time.Duration) *Authenticator {
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
-	a := &Authenticator{realm: realm, secret: secret, ttl: ttl, now: time.Now, seed: maphash.MakeSeed()}
+	a := &Authenticator{realm: realm, algs: []string{SHA256, MD5}, secret: secret, ttl: ttl, now: time.Now, seed: maphash.MakeSeed()}
 	a.dummy = a.hashAccount("\x00unknown", randomHex(16))
 	empty := map[string]account{}
 	a.accounts.Store(&empty)
@@ -110,6 +111,25 @@ func New(realm string, secret []byte, ttl time.Duration) *Authenticator {
 
 // SetNow replaces the clock (tests).
 func (a *Authenticator) SetNow(now func() time.Time) { a.now = now }
+
+// SetAlgorithms sets the challenges offered, in order (default SHA-256 then MD5, as
+// RFC 8760 asks). Some clients (SIPp 3.6, older phones) read only the first challenge and
+// know only MD5: offering MD5 alone (or first) is the interoperability escape hatch.
+// Unknown names are ignored; an empty list keeps the default. Call before serving.
+func (a *Authenticator) SetAlgorithms(algs ...string) {
+	var out []string
+	for _, x := range algs {
+		switch strings.ToUpper(x) {
+		case SHA256:
+			out = append(out, SHA256)
+		case MD5:
+			out = append(out, MD5)
+		}
+	}
+	if len(out) > 0 {
+		a.algs = out
+	}
+}
 
 // Realm returns the realm challenges carry.
 func (a *Authenticator) Realm() string { return a.realm }
@@ -131,12 +151,12 @@ func (a *Authenticator) hashAccount(user, password string) account {
 	}
 }
 
-// Challenges returns the WWW-Authenticate / Proxy-Authenticate values to send: SHA-256
-// first, then MD5, both qop=auth, sharing one fresh nonce.
+// Challenges returns the WWW-Authenticate / Proxy-Authenticate values to send, one per
+// algorithm (SHA-256 first, then MD5, by default), all qop=auth, sharing one fresh nonce.
 func (a *Authenticator) Challenges(stale bool) []string {
 	nonce := a.newNonce(a.now())
-	out := make([]string, 0, 2)
-	for _, alg := range [...]string{SHA256, MD5} {
+	out := make([]string, 0, len(a.algs))
+	for _, alg := range a.algs {
 		c := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		out = append(out, c.String())
 	}

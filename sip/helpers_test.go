@@ -1,0 +1,178 @@
+package sip_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/internal/testenv"
+	"github.com/ccswitch/ccswitch/sip"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+func dur(d time.Duration) config.Duration { return config.Duration(d) }
+
+// testConfig is the demo shape: extensions 1001–1005 (1001–1003 may call out), 2000 with
+// a static contact, a carrier trunk, DIDs.
+func testConfig() *config.Config {
+	cfg := &config.Config{SIP: config.SIP{
+		UDP: []string{"127.0.0.1:0"}, Realm: "ccswitch",
+		MinExpires: dur(60 * time.Second), MaxExpires: dur(time.Hour), DefaultExpires: dur(time.Hour),
+		NonceTTL: dur(5 * time.Minute), RingTimeout: dur(10 * time.Second),
+	}}
+	for i := 1001; i <= 1005; i++ {
+		cfg.Users = append(cfg.Users, config.User{Extension: fmt.Sprint(i), Secret: fmt.Sprintf("secret%d", i), Name: fmt.Sprintf("User %d", i), Outbound: i <= 1003})
+	}
+	return cfg
+}
+
+// freePort returns a UDP port that was free a moment ago on 127.0.0.1.
+func freePort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+type testServer struct {
+	*sip.Server
+	st     *store.Store
+	dir    string
+	addr   string // UDP host:port
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("SIP_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startServer runs a Server with cfg on a store in dir (a temp dir when "").
+func startServer(t testing.TB, cfg *config.Config, dir string, opts ...sip.Option) *testServer {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	st, err := store.Open(filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sip.New(cfg, st, testLogger(t), opts...)
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{Server: srv, st: st, dir: dir, cancel: cancel, done: make(chan error, 1)}
+	go func() { ts.done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-ts.done:
+		t.Fatalf("server did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server not ready after 10s")
+	}
+	ts.addr = srv.Addrs()[0].String()
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+// stop stops the server and closes its store (idempotent).
+func (ts *testServer) stop() {
+	if ts.cancel == nil {
+		return
+	}
+	ts.cancel()
+	ts.cancel = nil
+	select {
+	case <-ts.done:
+	case <-time.After(20 * time.Second):
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		panic("server did not stop in 20s\n" + string(buf[:n]))
+	}
+	ts.st.Close()
+}
+
+func (ts *testServer) port() string {
+	_, p, _ := net.SplitHostPort(ts.addr)
+	return p
+}
+
+// sippRun is one SIPp process.
+type sippRun struct {
+	cmd  *exec.Cmd
+	out  strings.Builder
+	done chan struct{} // closed when SIPp exited; err is then set
+	err  error
+	name string
+}
+
+// sippArgs are the common arguments: scenario, local port, bounded run time.
+func sippArgs(scenario string, port int, extra ...string) []string {
+	return append([]string{"-sf", filepath.Join("testdata", scenario), "-i", "127.0.0.1", "-p", fmt.Sprint(port),
+		"-nostdin", "-timeout", "40s", "-timeout_error"}, extra...)
+}
+
+// startSIPp starts SIPp in the background; wait() returns its exit error.
+func startSIPp(t testing.TB, name string, args ...string) *sippRun {
+	t.Helper()
+	bin := testenv.Tool(t, "sipp")
+	r := &sippRun{name: name, done: make(chan struct{})}
+	r.cmd = exec.Command(bin, args...)
+	r.cmd.Dir = "."
+	r.cmd.Stdout = &r.out
+	r.cmd.Stderr = &r.out
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		r.err = r.cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			r.cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+func (r *sippRun) wait(t testing.TB) {
+	t.Helper()
+	select {
+	case <-r.done:
+		if r.err != nil {
+			t.Fatalf("sipp %s failed: %v\n%s", r.name, r.err, tail(r.out.String(), 3000))
+		}
+	case <-time.After(60 * time.Second):
+		r.cmd.Process.Kill()
+		t.Fatalf("sipp %s did not finish\n%s", r.name, tail(r.out.String(), 3000))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
