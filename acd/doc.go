@@ -36,6 +36,19 @@
 // submitted before it. Snapshot reads the last published Snapshot
 // through an atomic pointer and never blocks. The package has no mutex.
 //
+// An Engine is one shard: every queue an agent serves must live in the
+// same Engine. To scale out, partition queues with their agents into
+// independent engines, each with its own Run goroutine.
+//
+// # Configuration
+//
+// The config layer fills SkillDef, ProfileDef, QueueDef and AgentDef,
+// calls ParseCondition on each condition string to report syntax errors
+// at file:line, and Config.Validate for the rest (unknown skills, values
+// that do not fit a skill's type, unknown queues, strategies and
+// profiles). New builds an engine; Apply swaps the definitions of a
+// running engine, and the new queue rules apply to tasks already waiting.
+//
 // # Using it from the voice and text paths
 //
 // Enqueue a Task when a contact arrives (ID = call or conversation ID).

@@ -358,3 +358,44 @@ func TestErrBusy(t *testing.T) {
 		t.Fatalf("unknown queue: %v", err)
 	}
 }
+
+// Skill profiles, the general cross-channel rule, and the live figures
+// of a queue: waiting, longest wait, agents by state.
+func TestProfilesBlocksAndStats(t *testing.T) {
+	h := start(t, acd.Config{
+		Skills:   testSkills,
+		Profiles: []acd.ProfileDef{{Name: "french-sales", Skills: map[string]string{"language": "fr", "sales": "7"}}},
+		Queues:   []acd.QueueDef{{Name: "fr", Requirements: []string{"language == fr", "sales >= 5"}}},
+		Agents: []acd.AgentDef{
+			{ID: "p", Profiles: []string{"french-sales"}, Skills: map[string]string{"sales": "4"}, Queues: []string{"fr"},
+				Capacity: map[acd.Channel]int{acd.Voice: 1, acd.Email: 2}},
+			{ID: "q", Profiles: []string{"french-sales"}, Queues: []string{"fr"}, Capacity: map[acd.Channel]int{acd.Voice: 1, acd.Email: 2},
+				Blocks: map[acd.Channel][]acd.Channel{acd.Email: {acd.Voice}}}, // no calls while on an email
+			{ID: "r", Queues: []string{"fr"}, Capacity: voice1()},
+		},
+	})
+	h.login("p", "q")
+	h.do(h.e.SetState("q", acd.NotReady, "training"))
+	h.enqueue("call", "fr", 0)
+	h.wantOffer("call", "") // p's own sales 4 overrides the profile's 7; q not ready
+	h.advance(7 * time.Second)
+	s := h.e.Snapshot()
+	qs, _ := s.Queue("fr")
+	if qs.Waiting != 1 || qs.LongestWait != 7*time.Second || qs.Agents[acd.Available] != 1 || qs.Agents[acd.NotReady] != 1 || qs.Agents[acd.Offline] != 1 {
+		t.Fatalf("stats %+v", qs)
+	}
+	if a, _ := s.Agent("q"); a.State != acd.NotReady || a.Reason != "training" {
+		t.Fatalf("q: %+v", a)
+	}
+	h.do(h.e.SetState("q", acd.Available, ""))
+	h.wantOffer("call", "q")
+	h.accept("call")
+	h.do(h.e.Enqueue(acd.Task{ID: "mail", Queue: "fr", Channel: acd.Email, Requirements: acd.MustParseConditions("sales >= 7")}))
+	h.wantOffer("mail", "q")
+	h.accept("mail")
+	h.do(h.e.Complete("call"))
+	h.enqueue("call2", "fr", 0)
+	h.wantOffer("call2", "") // q holds an email: no calls
+	h.do(h.e.Complete("mail"))
+	h.wantOffer("call2", "q")
+}
