@@ -128,7 +128,7 @@ func (l *leg) handle(b []byte, src netip.AddrPort) {
 	if o != nil {
 		op = o.params.Load()
 	}
-	l.in.update(ssrc, seq, ts, now)
+	l.in.update(ssrc, seq, ts, now, pt == p.pt)
 	l.stats.publishIn(&l.in, len(b)) // after loading op: tests sync on PacketsIn
 	switch {
 	case p.dtmfPT >= 0 && int(pt) == p.dtmfPT:

@@ -76,23 +76,26 @@ func (c *legCounters) snapshot() LegStats {
 
 // inStats follows the peer's sequence numbers and timestamps (RFC 3550 §A.1, §A.8).
 type inStats struct {
-	started    bool
-	ssrc       uint32
-	baseSeq    uint32 // first extended sequence number of this SSRC
-	maxSeq     uint16
-	cycles     uint32 // sequence wrap count << 16
-	received   uint64 // packets of this SSRC
-	lostBefore uint64 // lost over previous SSRCs
-	transit    int64  // last arrival - timestamp, in timestamp units
-	jitter     float64
+	started     bool
+	ssrc        uint32
+	baseSeq     uint32 // first extended sequence number of this SSRC
+	maxSeq      uint16
+	cycles      uint32 // sequence wrap count << 16
+	received    uint64 // packets of this SSRC
+	lostBefore  uint64 // lost over previous SSRCs
+	transit     int64  // last arrival - timestamp of an audio packet, in timestamp units
+	haveTransit bool
+	jitter      float64
 }
 
 func (s *inStats) reset() { *s = inStats{} }
 
 const maxDropout, maxMisorder = 3000, 100
 
-// update accounts one packet (ssrc, seq, ts) arriving at clock ns now.
-func (s *inStats) update(ssrc uint32, seq uint16, ts uint32, now int64) {
+// update accounts one packet (ssrc, seq, ts) arriving at clock ns now. Only audio packets
+// feed the jitter: telephone-event packets repeat their event's timestamp, which would read
+// as jitter.
+func (s *inStats) update(ssrc uint32, seq uint16, ts uint32, now int64, audio bool) {
 	arrival := now / 125000 // 8 kHz units
 	if !s.started || ssrc != s.ssrc {
 		if s.started {
@@ -100,7 +103,7 @@ func (s *inStats) update(ssrc uint32, seq uint16, ts uint32, now int64) {
 		}
 		s.started, s.ssrc = true, ssrc
 		s.baseSeq, s.maxSeq, s.cycles, s.received = uint32(seq), seq, 0, 1
-		s.transit = arrival - int64(ts)
+		s.transit, s.haveTransit = arrival-int64(ts), audio
 		return
 	}
 	delta := seq - s.maxSeq
@@ -116,6 +119,13 @@ func (s *inStats) update(ssrc uint32, seq uint16, ts uint32, now int64) {
 	default: // duplicate or reordered: counts as received
 	}
 	s.received++
+	if !audio {
+		return
+	}
+	if !s.haveTransit {
+		s.transit, s.haveTransit = arrival-int64(ts), true
+		return
+	}
 	// RFC 3550 §6.4.1: D(i-1,i) = (Rj-Ri) - (Sj-Si); J += (|D| - J)/16. Timestamp arithmetic
 	// is modulo 2^32, so take the difference as int32.
 	transit := arrival - int64(ts)

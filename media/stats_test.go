@@ -14,7 +14,7 @@ type arrival struct {
 
 func feed(s *inStats, ssrc uint32, pkts []arrival) {
 	for _, p := range pkts {
-		s.update(ssrc, p.seq, p.ts, int64(p.ms*float64(time.Millisecond)))
+		s.update(ssrc, p.seq, p.ts, int64(p.ms*float64(time.Millisecond)), true)
 	}
 }
 
@@ -95,5 +95,19 @@ func TestJitterTimestampWrap(t *testing.T) {
 	feed(&s, 1, []arrival{{0, 0xFFFFFF60, 0}, {1, 0, 20}, {2, 160, 40}})
 	if s.jitter != 0 {
 		t.Fatalf("timestamp wrap read as jitter: %v", s.jitter)
+	}
+}
+
+func TestJitterIgnoresTelephoneEvents(t *testing.T) {
+	var s inStats
+	// Audio, then a 60 ms event (three packets with the event's timestamp), then audio again,
+	// all perfectly paced: no jitter, no loss.
+	s.update(1, 0, 0, 0, true)
+	for i := 1; i <= 3; i++ {
+		s.update(1, uint16(i), 160, int64(i*20)*int64(time.Millisecond), false)
+	}
+	s.update(1, 4, 640, 80*int64(time.Millisecond), true)
+	if s.jitter != 0 || s.lost() != 0 {
+		t.Fatalf("jitter %v lost %d", s.jitter, s.lost())
 	}
 }
