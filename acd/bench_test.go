@@ -23,6 +23,9 @@ type benchSink struct {
 	lat   []time.Duration
 	res   []acd.ReservationID
 	held  []string // tasks reserved during setup
+	cur   []string // by agent number: the task it holds
+	rr    int
+	idle  bool // waiting == 0: each decision is an Enqueue
 	fails int
 }
 
@@ -34,23 +37,41 @@ func (s *benchSink) Event(ev acd.Event) {
 		if !s.drive {
 			s.res = append(s.res, ev.Reservation)
 			s.held = append(s.held, ev.Task)
+			s.cur[taskNum(ev.Agent)] = ev.Task
 			return
 		}
 		now := time.Now()
 		s.lat = append(s.lat, now.Sub(s.last))
 		s.last = now
 		_ = s.e.Accept(ev.Reservation)
+		s.cur[taskNum(ev.Agent)] = ev.Task
 		if s.left--; s.left <= 0 {
 			return
 		}
-		_ = s.e.Complete(ev.Task)
-		_ = s.e.Enqueue(s.tasks[taskNum(ev.Task)])
+		if s.idle {
+			_ = s.e.Complete(ev.Task)
+			_ = s.e.Enqueue(s.tasks[taskNum(ev.Task)])
+			return
+		}
+		// Free the next busy agent of a rotation over all agents, so that
+		// consecutive decisions involve different agents.
+		for range len(s.cur) {
+			s.rr = (s.rr + 7919) % len(s.cur)
+			if task := s.cur[s.rr]; task != "" {
+				s.cur[s.rr] = ""
+				_ = s.e.Complete(task)
+				_ = s.e.Enqueue(s.tasks[taskNum(task)])
+				return
+			}
+		}
 	}
 }
 
 // BenchmarkRouting measures one routing decision (a reservation) in a
-// steady state where agents, all busy, free up one at a time and pick
-// the best of the waiting tasks across their queues. One op = one
+// steady state where agents, all busy, free up one at a time (in a
+// rotation over all agents) and pick the best of the waiting tasks
+// across their queues; with waiting=0, tasks arrive and take the best
+// idle agent. One op = one
 // decision plus the Accept, Complete and Enqueue that surround it.
 // p99-ns is the 99th percentile of the time between two decisions.
 func BenchmarkRouting(b *testing.B) {
@@ -76,7 +97,7 @@ func BenchmarkRouting(b *testing.B) {
 				skillsOf = append(skillsOf, sk)
 				cfg.Agents = append(cfg.Agents, ad)
 			}
-			sink := &benchSink{tasks: make([]acd.Task, sc.agents+sc.waiting)}
+			sink := &benchSink{tasks: make([]acd.Task, sc.agents+sc.waiting), cur: make([]string, sc.agents), idle: sc.waiting == 0}
 			cfg.Sink, cfg.RingSize = sink, 1<<17
 			e, err := acd.New(cfg)
 			if err != nil {
@@ -121,10 +142,17 @@ func BenchmarkRouting(b *testing.B) {
 			b.ResetTimer()
 			sink.last = time.Now()
 			// Free one agent; from then on each decision triggers the next.
+			kick := sink.held[0]
 			if sc.waiting > 0 {
-				_ = e.Complete(sink.held[0])
+				for a, task := range sink.cur {
+					if task != "" {
+						kick, sink.cur[a] = task, ""
+						break
+					}
+				}
+				_ = e.Complete(kick)
 			}
-			_ = e.Enqueue(sink.tasks[taskNum(sink.held[0])])
+			_ = e.Enqueue(sink.tasks[taskNum(kick)])
 			acd.Drain(e)
 			b.StopTimer()
 			if sink.fails > 0 || len(sink.lat) < b.N {

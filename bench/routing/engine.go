@@ -49,6 +49,7 @@ type driver struct {
 	lat       []int64
 	n         int
 	next      int
+	rr        int // rotation over agents
 	deadline  int64
 	failed    int
 	stopped   []string
@@ -95,6 +96,7 @@ func (d *driver) Event(ev acd.Event) {
 		}
 		if t0 := d.pushAt[key]; t0 > 0 {
 			d.lat = append(d.lat, now-t0)
+			d.pushAt[key] = 0
 		}
 		d.n++
 		d.must(d.e.Accept(ev.Reservation))
@@ -104,14 +106,32 @@ func (d *driver) Event(ev acd.Event) {
 			close(d.stopped1)
 			return
 		}
-		if d.byAgent {
-			d.pushAt[key] = now
-		}
-		d.must(d.e.Complete(ev.Task))
 		if !d.byAgent {
+			d.must(d.e.Complete(ev.Task))
 			d.pushAt[key] = d.now()
+			d.must(d.e.Enqueue(d.replacement(ev.Task)))
+			d.next++
+			return
 		}
-		d.must(d.e.Enqueue(d.replacement(ev.Task)))
+		// Free the next agent of a fixed rotation over all agents, so that
+		// consecutive decisions involve different agents (as in the
+		// baseline), and replace its task.
+		b := -1
+		for range len(d.cur) {
+			d.rr = (d.rr + 7919) % len(d.cur)
+			if d.cur[d.rr] != "" {
+				b = d.rr
+				break
+			}
+		}
+		if b < 0 {
+			return
+		}
+		task := d.cur[b]
+		d.cur[b] = ""
+		d.pushAt[b] = now
+		d.must(d.e.Complete(task))
+		d.must(d.e.Enqueue(d.replacement(task)))
 		d.next++
 	case modeStop:
 		if ev.Kind == acd.EventReservationCreated {
