@@ -41,6 +41,7 @@ func (e *Engine) install(m *model) {
 		}
 		a.idx, a.m = int32(i), am
 		a.mem = [NumChannels][]*member{}
+		a.cls = [NumChannels][]*class{}
 		a.queues = a.queues[:0]
 		a.totalCap = 0
 		for _, c := range am.capacity {
@@ -59,6 +60,7 @@ func (e *Engine) install(m *model) {
 		if e.agentIdx[id] == nil {
 			a.detached, a.state = true, Offline
 			a.mem = [NumChannels][]*member{}
+			a.cls = [NumChannels][]*class{}
 			gone = append(gone, a)
 		}
 	}

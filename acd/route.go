@@ -310,6 +310,7 @@ func (e *Engine) newClass(k classKey, q *queue, rs *reqset) *class {
 		m := &member{a: a, c: c, hidx: -1}
 		c.members = append(c.members, m)
 		a.mem[k.ch] = append(a.mem[k.ch], m)
+		a.cls[k.ch] = append(a.cls[k.ch], c)
 		if a.routable(k.ch) {
 			m.rank = e.rank(m)
 			c.agents.push(m)
@@ -391,18 +392,19 @@ func (e *Engine) tryAgent(a *agent) {
 	for a.state == Available && !a.detached {
 		var best *task
 		bestKey := uint64(math.MaxUint64)
+		blocked := a.blocked()
 		for ch := Channel(0); ch < NumChannels; ch++ {
-			if !a.routable(ch) {
+			if a.load[ch] >= a.m.capacity[ch] || blocked&(1<<ch) != 0 {
 				continue
 			}
-			for _, m := range a.mem[ch] {
-				h := m.c.tasks.e
+			for _, c := range a.cls[ch] {
+				h := c.tasks.e
 				if len(h) == 0 || h[0].key >= bestKey {
 					continue
 				}
 				t := h[0].t
 				if h[0].excl || !h[0].valid() {
-					if t = e.bestTaskFor(m.c, a); t == nil || t.key >= bestKey {
+					if t = e.bestTaskFor(c, a); t == nil || t.key >= bestKey {
 						continue
 					}
 				}

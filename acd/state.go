@@ -143,6 +143,7 @@ type agent struct {
 	detached  bool // removed by Apply
 	queues    []*queue
 	mem       [NumChannels][]*member
+	cls       [NumChannels][]*class // mem[ch][i].c, flat for tryAgent
 	held      []*task
 }
 
