@@ -42,6 +42,7 @@ func (e *Engine) install(m *model) {
 		a.idx, a.m = int32(i), am
 		a.mem = [NumChannels][]*member{}
 		a.cls = [NumChannels][]*class{}
+		a.inHeaps = [NumChannels]bool{}
 		a.queues = a.queues[:0]
 		a.totalCap = 0
 		for _, c := range am.capacity {
@@ -61,6 +62,7 @@ func (e *Engine) install(m *model) {
 			a.detached, a.state = true, Offline
 			a.mem = [NumChannels][]*member{}
 			a.cls = [NumChannels][]*class{}
+			a.inHeaps = [NumChannels]bool{}
 			gone = append(gone, a)
 		}
 	}

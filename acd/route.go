@@ -314,6 +314,7 @@ func (e *Engine) newClass(k classKey, q *queue, rs *reqset) *class {
 		if a.routable(k.ch) {
 			m.rank = e.rank(m)
 			c.agents.push(m)
+			a.inHeaps[k.ch] = true
 		}
 	}
 	return c
@@ -431,6 +432,10 @@ func (e *Engine) refreshAgent(a *agent) {
 	}
 	for ch := Channel(0); ch < NumChannels; ch++ {
 		ok := a.state == Available && !a.detached && a.load[ch] < a.m.capacity[ch] && blocked&(1<<ch) == 0
+		if !ok && !a.inHeaps[ch] {
+			continue // nothing to take out: skip touching the members
+		}
+		a.inHeaps[ch] = ok
 		for _, m := range a.mem[ch] {
 			switch {
 			case ok:

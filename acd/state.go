@@ -144,6 +144,7 @@ type agent struct {
 	queues    []*queue
 	mem       [NumChannels][]*member
 	cls       [NumChannels][]*class // mem[ch][i].c, flat for tryAgent
+	inHeaps   [NumChannels]bool     // false: no member of the channel is in a class heap
 	held      []*task
 }
 
