@@ -278,6 +278,14 @@ func (a *App) autoLogin() {
 	st := a.state.Load()
 	a.loginMu.Lock()
 	defer a.loginMu.Unlock()
+	changed := false
+	defer func() {
+		if changed { // publish the snapshot LoggedIn reads before the next caller arrives
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			a.acd.Sync(ctx)
+			cancel()
+		}
+	}()
 	for id, auto := range st.autoLogin {
 		if !auto {
 			continue
@@ -287,11 +295,13 @@ func (a *App) autoLogin() {
 		case registered && !a.loggedIn[id]:
 			if err := a.acd.AgentLogin(id); err == nil {
 				a.loggedIn[id] = true
+				changed = true
 				a.log.Info("agent logged in on registration", "agent", id, "extension", st.agentExt[id])
 			}
 		case !registered && a.loggedIn[id]:
 			if err := a.acd.AgentLogout(id); err == nil {
 				delete(a.loggedIn, id)
+				changed = true
 				a.log.Info("agent logged out: registration gone", "agent", id)
 			}
 		}

@@ -1,0 +1,403 @@
+package voice_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/internal/testenv"
+	"github.com/ccswitch/ccswitch/ivr"
+	"github.com/ccswitch/ccswitch/media"
+	"github.com/ccswitch/ccswitch/sip"
+	"github.com/ccswitch/ccswitch/sip/anchor"
+	"github.com/ccswitch/ccswitch/sip/voice"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+// rigYAML is the demo's shape (configs/ccswitch.yaml plus the proposed demo numbers), on
+// free ports. %[1]d: carrier's source port; %[2]d-%[3]d: RTP range; %[4]s: prompts folder;
+// %[5]s: sales RONA timeout.
+const rigYAML = `
+sip:
+  udp: ["127.0.0.1:0"]
+  realm: ccswitch
+  digest_algorithms: [MD5]
+  ring_timeout: 20s
+media:
+  ip: 127.0.0.1
+  rtp_ports: %[2]d-%[3]d
+  prompts: %[4]s
+  rtp_timeout: 30s
+users:
+  - {extension: "1001", secret: secret1001, name: Alice}
+  - {extension: "1002", secret: secret1002, name: Bob}
+  - {extension: "1003", secret: secret1003, name: Carol}
+  - {extension: "1010", secret: secret1010, name: Judy}
+trunks:
+  - name: carrier
+    sources: ["127.0.0.1:%[1]d"]
+numbers:
+  - {did: "+15550101", target: "1002"}
+  - did: "+15550102"
+    flow: demo
+    overrides: [{name: demo always closed, from: "2000-01-01T00:00", to: "2100-01-01T00:00"}]
+    unavailable: {en: closed, fr: closed}
+  - did: "+15550103"
+    flow: demo
+    unavailable: {en: closed, fr: closed}
+flows:
+  - name: demo
+    escape: {digit: "0", keyword: agent, queue: support}
+    nodes:
+      - {id: welcome, type: play, prompt: welcome, next: menu}
+      - id: menu
+        type: menu
+        prompt: menu
+        retries: 2
+        no_input: goodbye
+        invalid: goodbye
+        choices:
+          - {digits: "1", next: sales}
+          - {digits: "2", next: support}
+          - {digits: "9", next: french}
+      - {id: french, type: set, language: fr, next: menu}
+      - {id: sales, type: queue, queue: sales}
+      - {id: support, type: queue, queue: support}
+      - {id: goodbye, type: hangup, prompt: goodbye}
+queues:
+  - {name: sales, rona_timeout: %[5]s, wrapup: 1s}
+  - {name: support, rona_timeout: %[5]s, wrapup: 1s}
+agents:
+  - {id: "1001", name: Alice, extension: "1001", queues: [sales], auto_login: true}
+  - {id: "1002", name: Bob, extension: "1002", queues: [sales, support], auto_login: true}
+  - {id: "1003", name: Carol, extension: "1003", queues: [support], auto_login: true}
+`
+
+var rtpBlock atomic.Int32
+
+type rig struct {
+	t            *testing.T
+	cfg          *config.Config
+	srv          *sip.Server
+	st           *store.Store
+	eng          *media.Engine
+	acd          *acd.Engine
+	anc          *anchor.Anchor
+	app          *voice.App
+	addr         string
+	carrier      int
+	portMin      int
+	portMax      int
+	dir          string
+	ends         chan voice.Summary
+	released     chan media.Stats
+	cancel       context.CancelFunc
+	done         chan struct{}
+	promptsDir   string
+	welcomeDelay time.Duration
+}
+
+func logger() *slog.Logger {
+	if os.Getenv("VOICE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// freeEvenPort returns p with p and p+2 free a moment ago (SIPp's -mp uses both).
+func freeEvenPort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		if p%2 != 0 || p > 65000 {
+			continue
+		}
+		c2, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+2))
+		if err != nil {
+			continue
+		}
+		c2.Close()
+		return p
+	}
+	t.Fatal("no free even port pair")
+	return 0
+}
+
+// newRig boots sip + media + anchor + acd + ivr + voice from rigYAML on loopback.
+func newRig(t *testing.T, rona string) *rig {
+	t.Helper()
+	testenv.Tool(t, "sipp")
+	prompts, err := filepath.Abs(filepath.Join("..", "..", "configs", "prompts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := 46000 + int((int32(os.Getpid())+rtpBlock.Add(1))%60)*200
+	r := &rig{t: t, carrier: freePort(t), portMin: base, portMax: base + 199, dir: t.TempDir(),
+		ends: make(chan voice.Summary, 8), released: make(chan media.Stats, 8), done: make(chan struct{}),
+		promptsDir: prompts}
+	r.cfg, err = config.Parse("rig.yaml", []byte(fmt.Sprintf(rigYAML, r.carrier, r.portMin, r.portMax, prompts, rona)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := media.LoadWAV(filepath.Join(prompts, "en", "welcome.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.welcomeDelay = w.Duration() + 800*time.Millisecond
+
+	log := logger()
+	ac, err := r.cfg.ACD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app atomic.Pointer[voice.App]
+	ac.Sink = acd.SinkFunc(func(ev acd.Event) {
+		if a := app.Load(); a != nil {
+			a.ACDEvent(ev)
+		}
+	})
+	ac.SnapshotEvery = 10 * time.Millisecond
+	ac.Logger = log
+	r.acd, err = acd.New(ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, err := ivr.Compile(r.cfg, ivr.Options{Agents: voice.LoggedIn(r.acd), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eng, err = media.New(media.Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: r.portMin, PortMax: r.portMax,
+		RTPTimeout: r.cfg.Media.RTPTimeout.D(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.anc = anchor.New(r.eng, anchor.Options{Config: r.cfg, Logger: log,
+		OnRelease: func(_ string, st media.Stats) { r.released <- st }})
+	r.app = voice.New(voice.Options{Config: r.cfg, Media: r.eng, ACD: r.acd, Flows: flows, Anchor: r.anc,
+		AutoLoginEvery: 50 * time.Millisecond, Logger: log, OnEnd: func(s voice.Summary) { r.ends <- s }})
+	app.Store(r.app)
+	r.st, err = store.Open(filepath.Join(r.dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv, err = sip.New(r.cfg, r.st, log, sip.WithApp(r.app), sip.WithSDPAnchor(r.anc),
+		sip.WithDigestAlgorithms(r.cfg.SIP.DigestAlgorithms...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.app.SetSIP(r.srv)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	acdDone, sipDone, appDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() { r.acd.Run(ctx); close(acdDone) }()
+	go func() { r.srv.Run(ctx); close(sipDone) }()
+	go func() { r.app.Run(ctx); close(appDone) }()
+	go func() { <-acdDone; <-sipDone; <-appDone; close(r.done) }()
+	select {
+	case <-r.srv.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("sip server not ready")
+	}
+	r.addr = r.srv.Addrs()[0].String()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *rig) stop() {
+	r.cancel()
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		r.t.Errorf("rig did not stop in 20s\n%s", buf[:n])
+	}
+	r.eng.Close()
+	r.st.Close()
+}
+
+// summary waits for the next call the voice App ended.
+func (r *rig) summary() voice.Summary {
+	r.t.Helper()
+	select {
+	case s := <-r.ends:
+		return s
+	case <-time.After(20 * time.Second):
+		r.t.Fatal("no voice call ended in 20s")
+	}
+	return voice.Summary{}
+}
+
+// releasedStats waits for the next anchored call's media figures.
+func (r *rig) releasedStats() media.Stats {
+	r.t.Helper()
+	select {
+	case s := <-r.released:
+		return s
+	case <-time.After(20 * time.Second):
+		r.t.Fatal("no anchored call released in 20s")
+	}
+	return media.Stats{}
+}
+
+// register registers ext's contact at 127.0.0.1:cport (a SIPp UAS) and, for agents with
+// auto_login, waits until the ACD has them available.
+func (r *rig) register(ext string, cport int, agent bool) {
+	r.t.Helper()
+	s := r.sipp("register "+ext, "register_as.xml", freePort(r.t), "-key", "user", ext, "-key", "cport", fmt.Sprint(cport),
+		"-key", "exp", "3600", "-au", ext, "-ap", "secret"+ext, "-m", "1", r.addr)
+	s.wait()
+	if !agent {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r.acd.Sync(ctx)
+		cancel()
+		if a, ok := r.acd.Snapshot().Agent(ext); ok && a.State == acd.Available {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("agent %s not available 5s after registering", ext)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// queue returns a queue's figures after the engine processed everything.
+func (r *rig) queue(name string) acd.QueueStats {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.acd.Sync(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+	q, ok := r.acd.Snapshot().Queue(name)
+	if !ok {
+		r.t.Fatalf("no queue %s", name)
+	}
+	return q
+}
+
+// sippRun is one SIPp process, bounded by -timeout and a 60 s kill.
+type sippRun struct {
+	t    *testing.T
+	name string
+	cmd  *exec.Cmd
+	out  strings.Builder
+	done chan error
+	log  string // -log_file (the scenario's <log> lines)
+}
+
+// sipp starts SIPp on scenario testdata/<scenario> listening on port, with extra args.
+func (r *rig) sipp(name, scenario string, port int, extra ...string) *sippRun {
+	r.t.Helper()
+	bin := testenv.Tool(r.t, "sipp")
+	s := &sippRun{t: r.t, name: name, done: make(chan error, 1),
+		log: filepath.Join(r.dir, strings.ReplaceAll(name, " ", "_")+".log")}
+	args := append([]string{"-sf", filepath.Join("testdata", scenario), "-i", "127.0.0.1", "-p", fmt.Sprint(port),
+		"-nostdin", "-timeout", "40s", "-timeout_error", "-trace_logs", "-log_file", s.log,
+		"-trace_msg", "-message_file", s.log + ".msg"}, extra...)
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	r.t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	return s
+}
+
+// wait fails the test if SIPp did not complete its scenario (exit 0) within 60 s.
+func (s *sippRun) wait() {
+	s.t.Helper()
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			msgs, _ := os.ReadFile(s.log + ".msg")
+			s.t.Fatalf("sipp %s failed: %v\n%s\n%s\nmessages:\n%s", s.name, err, tail(s.out.String()), tail(s.logText()), tail(string(msgs)))
+		}
+	case <-time.After(60 * time.Second):
+		s.cmd.Process.Kill()
+		s.t.Fatalf("sipp %s did not finish\n%s", s.name, tail(s.out.String()))
+	}
+}
+
+func (s *sippRun) logText() string {
+	b, _ := os.ReadFile(s.log)
+	return string(b)
+}
+
+// sdp returns the c= address and m= port the scenario logged with prefix ("SDP-ANSWER",
+// "SDP-OFFER").
+func (s *sippRun) sdp(prefix string) (string, int) {
+	s.t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(s.logText()))
+	for sc.Scan() {
+		if i := strings.Index(sc.Text(), prefix+" c="); i >= 0 {
+			var c string
+			var m int
+			if _, err := fmt.Sscanf(strings.ReplaceAll(sc.Text()[i+len(prefix)+1:], " m=", " "), "c=%s %d", &c, &m); err == nil {
+				return c, m
+			}
+		}
+	}
+	s.t.Fatalf("sipp %s logged no %s line:\n%s", s.name, prefix, s.logText())
+	return "", 0
+}
+
+// checkSDP asserts that a leg's SDP pointed at ccswitch: c= 127.0.0.1, m= in the RTP range.
+func (r *rig) checkSDP(s *sippRun, prefix string) int {
+	r.t.Helper()
+	c, m := s.sdp(prefix)
+	if c != "127.0.0.1" || m < r.portMin || m > r.portMax {
+		r.t.Fatalf("%s %s: c=%s m=%d, want c=127.0.0.1 and m in %d-%d", s.name, prefix, c, m, r.portMin, r.portMax)
+	}
+	return m
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		return s[len(s)-3000:]
+	}
+	return s
+}
