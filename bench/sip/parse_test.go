@@ -188,9 +188,12 @@ func TestStepVerdictAndReport(t *testing.T) {
 	}
 	cc := ok
 	cc.Target, cc.Rate = "ccswitch", 500
+	k500 := ok
+	k500.Rate, k500.Calls, k500.Stats.Success = 500, 2500, 2500
+	k500.TargetCPU = 1250 * time.Millisecond
 	e := &env{targets: []*target{
 		{name: "ccswitch", steps: []stepResult{cc, func() stepResult { s := bad; s.Target = "ccswitch"; s.Rate = 1000; return s }()}, stopped: "first failures at 1000/s", failed: true},
-		{name: "kamailio", steps: []stepResult{ok, bad}, stopped: "first failures at 2000/s", failed: true},
+		{name: "kamailio", steps: []stepResult{k500, ok, bad}, stopped: "first failures at 2000/s", failed: true},
 	}, started: time.Now()}
 	r := renderReport(config{command: "go run ./bench/sip", step: 5 * time.Second}, e)
 	for _, want := range []string{
@@ -198,6 +201,7 @@ func TestStepVerdictAndReport(t *testing.T) {
 		"- **kamailio**: 1000 calls/s",
 		"ratio ccswitch / Kamailio: 0.50** (500 / 1000 calls/s",
 		"| kamailio | 2000 | 10000 | 9990 | 10 |",
+		"- CPU per call at 500 calls/s, the highest rate both passed cleanly: ccswitch 500 µs, Kamailio 500 µs (1.0×)",
 	} {
 		if !strings.Contains(r, want) {
 			t.Errorf("report lacks %q:\n%s", want, r)

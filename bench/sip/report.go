@@ -136,6 +136,11 @@ func renderReport(cfg config, e *env) string {
 	if c, k := bestRate["ccswitch"], bestRate["kamailio"]; c > 0 && k > 0 {
 		fmt.Fprintf(&w, "- **ratio ccswitch / Kamailio: %.2f** (%d / %d calls/s, same run)\n", float64(c)/float64(k), c, k)
 	}
+	if cs, ks, ok := commonClean(e); ok {
+		fmt.Fprintf(&w, "- CPU per call at %d calls/s, the highest rate both passed cleanly: ccswitch %s µs, Kamailio %s µs (%.1f×); "+
+			"setup p99 ccswitch %s ms, Kamailio %s ms\n",
+			cs.Rate, ms(cs.usPerCall()), ms(ks.usPerCall()), cs.usPerCall()/ks.usPerCall(), ms(cs.P99), ms(ks.P99))
+	}
 	return w.String()
 }
 
@@ -152,4 +157,28 @@ func quietCell(s stepResult) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f%% (%.0fs)", s.QuietBefore, s.QuietWait.Seconds())
+}
+
+// commonClean returns the clean steps of ccswitch and Kamailio at the highest rate both passed.
+func commonClean(e *env) (c, k stepResult, ok bool) {
+	var ct, kt *target
+	for _, t := range e.targets {
+		switch t.name {
+		case "ccswitch":
+			ct = t
+		case "kamailio":
+			kt = t
+		}
+	}
+	if ct == nil || kt == nil {
+		return c, k, false
+	}
+	for _, cs := range ct.steps {
+		for _, ks := range kt.steps {
+			if cs.Rate == ks.Rate && cs.clean() && ks.clean() && cs.TargetProcs > 0 && ks.TargetProcs > 0 && (!ok || cs.Rate > c.Rate) {
+				c, k, ok = cs, ks, true
+			}
+		}
+	}
+	return c, k, ok
 }
