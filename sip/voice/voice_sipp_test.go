@@ -98,3 +98,125 @@ func TestSIPpClosedNumber(t *testing.T) {
 		t.Errorf("caller echoed %d of %d prompt packets", in, out)
 	}
 }
+
+// agentPhone registers ext as a SIPp UAS running scenario and returns it (started).
+func (r *rig) agentPhone(ext, scenario string, extra ...string) *sippRun {
+	r.t.Helper()
+	port := freePort(r.t)
+	args := append([]string{"-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(r.t))}, extra...)
+	s := r.sipp("agent "+ext, scenario, port, args...)
+	r.register(ext, port, true)
+	return s
+}
+
+// caller starts the carrier calling did with scenario; the caller echoes RTP (-rtp_echo) and
+// its default pause (-d) lasts past the welcome prompt.
+func (r *rig) caller(scenario, did string) *sippRun {
+	r.t.Helper()
+	return r.sipp("carrier", scenario, r.carrier, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(r.t)),
+		"-d", fmt.Sprint(r.welcomeDelay.Milliseconds()), "-key", "user", "carrier", "-s", did, r.addr)
+}
+
+// TestSIPpMenuToAgent (issue 5): agent 1001 (sales) logs in automatically when its phone (a
+// SIPp UAS) registers. The carrier calls +15550103, hears the welcome prompt, presses 1 as
+// RFC 4733; the call is queued in sales, 1001's phone rings with an offer at ccswitch
+// (c= 127.0.0.1, m= in range), answers and sends 2 s of tone, which crosses to the caller
+// and comes back (caller's echo) through the bridge; the agent hangs up and ccswitch BYEs
+// the caller. The ACD counts one answered and one completed call in sales, none in support.
+func TestSIPpMenuToAgent(t *testing.T) {
+	r := newRig(t, "5s")
+	agent := r.agentPhone("1001", "agent_answer.xml", "-d", "300")
+	uac := r.caller("menu_1.xml", "+15550103")
+	uac.wait()
+	agent.wait()
+	r.checkSDP(uac, "SDP-ANSWER")
+	r.checkSDP(agent, "SDP-OFFER")
+	s := r.summary()
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeAnswered || s.Result.Queue != "sales" || s.Agent != "1001" {
+		t.Fatalf("result %+v agent %q err %v", s.Result, s.Agent, s.Err)
+	}
+	t.Logf("path %+v; media A %+v B %+v", s.Result.Path, s.Media.A, s.Media.B)
+	atLeast(t, "bridge", 90, map[string]uint64{"B in (agent's tone)": s.Media.B.PacketsIn, "B out (caller's echo of it)": s.Media.B.PacketsOut})
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		q := r.queue("sales")
+		if q.Answered == 1 && q.Completed == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sales %+v", q)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if q := r.queue("support"); q.Entered != 0 {
+		t.Fatalf("support %+v", q)
+	}
+}
+
+// TestSIPpMenuFrenchSupport: 9 (French) then 2 queues in support with language fr; agent
+// 1003 (support only) answers.
+func TestSIPpMenuFrenchSupport(t *testing.T) {
+	r := newRig(t, "5s")
+	agent := r.agentPhone("1003", "agent_answer.xml", "-d", "300")
+	uac := r.caller("menu_9_2.xml", "+15550103")
+	uac.wait()
+	agent.wait()
+	s := r.summary()
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeAnswered || s.Result.Queue != "support" || s.Agent != "1003" || s.Result.Language != "fr" {
+		t.Fatalf("result %+v agent %q err %v", s.Result, s.Agent, s.Err)
+	}
+}
+
+// TestSIPpRONA (issue 5): agents 1001 then 1002 log in (1001 idle longest, offered first).
+// 1001's phone rings and never answers: after the queue's RONA timeout (2 s) ccswitch
+// CANCELs it (the SIPp UAS completes its CANCEL/487 scenario), the task goes back and 1002's
+// phone rings and answers. The ACD counts one RONA and one answer; 1001 is in state RONA.
+func TestSIPpRONA(t *testing.T) {
+	r := newRig(t, "2s")
+	first := r.agentPhone("1001", "agent_noanswer.xml")
+	time.Sleep(20 * time.Millisecond)
+	second := r.agentPhone("1002", "agent_answer.xml", "-d", "300")
+	start := time.Now()
+	uac := r.caller("menu_1.xml", "+15550103")
+	first.wait()
+	rang := time.Since(start)
+	uac.wait()
+	second.wait()
+	s := r.summary()
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeAnswered || s.Agent != "1002" {
+		t.Fatalf("result %+v agent %q err %v", s.Result, s.Agent, s.Err)
+	}
+	if rang < r.welcomeDelay+2*time.Second {
+		t.Errorf("1001 was cancelled %v after the call started, before welcome + RONA timeout", rang)
+	}
+	q := r.queue("sales")
+	if q.RONA != 1 || q.Answered != 1 {
+		t.Fatalf("sales %+v", q)
+	}
+	if a, _ := r.acd.Snapshot().Agent("1001"); a.State.String() != "rona" {
+		t.Fatalf("1001 state %v", a.State)
+	}
+}
+
+// TestSIPpAbandon (issue 5): agent 1001's phone rings without answering (RONA timeout 20 s);
+// the caller hangs up 3 s after pressing 1: ccswitch CANCELs the ringing agent at once and the
+// ACD counts the task abandoned (no RONA, no answer).
+func TestSIPpAbandon(t *testing.T) {
+	r := newRig(t, "20s")
+	agent := r.agentPhone("1001", "agent_noanswer.xml")
+	start := time.Now()
+	uac := r.caller("abandon.xml", "+15550103")
+	uac.wait()
+	agent.wait()
+	if took := time.Since(start); took > r.welcomeDelay+8*time.Second {
+		t.Errorf("agent cancelled %v after the call started", took)
+	}
+	s := r.summary()
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeAbandoned {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	q := r.queue("sales")
+	if q.Abandoned != 1 || q.RONA != 0 || q.Answered != 0 {
+		t.Fatalf("sales %+v", q)
+	}
+}
