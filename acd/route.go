@@ -708,50 +708,61 @@ func (e *Engine) maxWaitPassed(t *task) {
 	e.end(t, EventTaskTimedOut, "max wait")
 }
 
-// fireTimers runs every deadline that is due, then recomputes e.next.
+// fireTimers runs every deadline that is due, earliest first (ties: in
+// queue order, then relaxation, max wait, RONA, wrap-up), so a late
+// engine catches up in the order things were due. Then it sets e.next
+// to the earliest pending deadline. O(lists) per timer; timers are rare
+// next to commands.
 func (e *Engine) fireTimers() {
 	e.armed = math.MaxInt64
+	const (
+		kRelax = iota
+		kWait
+		kRONA
+		kWrap
+	)
 	for {
-		e.next = math.MaxInt64
+		var (
+			q0         *queue
+			kind, step int
+			d0         int64 = math.MaxInt64
+		)
 		for _, q := range e.queues {
 			for s := range q.relax {
-				l := &q.relax[s]
-				for l.head != nil && l.head.links[lnRelax].deadline <= e.now {
-					e.relaxStep(l.head, s)
+				if h := q.relax[s].head; h != nil && h.links[lnRelax].deadline < d0 {
+					q0, kind, step, d0 = q, kRelax, s, h.links[lnRelax].deadline
 				}
 			}
-			for q.wait.head != nil && q.wait.head.links[lnWait].deadline <= e.now {
-				t := q.wait.head
-				q.wait.remove(t)
-				if t.state == tsReserved {
-					t.maxWait = true
-					continue
-				}
-				e.maxWaitPassed(t)
+			if h := q.wait.head; h != nil && h.links[lnWait].deadline < d0 {
+				q0, kind, d0 = q, kWait, h.links[lnWait].deadline
 			}
-			for q.rona.head != nil && q.rona.head.links[lnTimer].deadline <= e.now {
-				t := q.rona.head
-				q.stats.rona++
-				e.miss(t, EventReservationTimedOut)
+			if h := q.rona.head; h != nil && h.links[lnTimer].deadline < d0 {
+				q0, kind, d0 = q, kRONA, h.links[lnTimer].deadline
 			}
-			for q.wrap.head != nil && q.wrap.head.links[lnTimer].deadline <= e.now {
-				e.endWrapUp(q.wrap.head)
+			if h := q.wrap.head; h != nil && h.links[lnTimer].deadline < d0 {
+				q0, kind, d0 = q, kWrap, h.links[lnTimer].deadline
 			}
 		}
-		for _, q := range e.queues {
-			for s := range q.relax {
-				if h := q.relax[s].head; h != nil {
-					e.noteDeadline(h.links[lnRelax].deadline)
-				}
-			}
-			for _, l := range []*dlist{&q.wait, &q.rona, &q.wrap} {
-				if l.head != nil {
-					e.noteDeadline(l.head.links[l.slot].deadline)
-				}
-			}
-		}
-		if e.next > e.now {
+		if d0 > e.now {
+			e.next = d0
 			return
+		}
+		switch kind {
+		case kRelax:
+			e.relaxStep(q0.relax[step].head, step)
+		case kWait:
+			t := q0.wait.head
+			q0.wait.remove(t)
+			if t.state == tsReserved {
+				t.maxWait = true // decided when the reservation ends
+				continue
+			}
+			e.maxWaitPassed(t)
+		case kRONA:
+			q0.stats.rona++
+			e.miss(q0.rona.head, EventReservationTimedOut)
+		case kWrap:
+			e.endWrapUp(q0.wrap.head)
 		}
 	}
 }
