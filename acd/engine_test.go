@@ -1,6 +1,7 @@
 package acd_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -398,4 +399,38 @@ func TestProfilesBlocksAndStats(t *testing.T) {
 	h.wantOffer("call2", "") // q holds an email: no calls
 	h.do(h.e.Complete("mail"))
 	h.wantOffer("call2", "q")
+}
+
+// Run owns the engine until its context ends; afterwards submissions fail
+// with ErrClosed, and a second Run is refused.
+func TestRunLifecycle(t *testing.T) {
+	e, err := acd.New(acd.Config{Queues: []acd.QueueDef{{Name: "q"}}, Sink: acd.SinkFunc(func(acd.Event) {})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	if err := e.Enqueue(acd.Task{ID: "t", Queue: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := e.Snapshot().Queue("q"); q.Waiting != 1 {
+		t.Fatalf("waiting %d", q.Waiting)
+	}
+	if err := e.Run(ctx); !errors.Is(err, acd.ErrRunning) {
+		t.Fatalf("second Run: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := e.Cancel("t"); !errors.Is(err, acd.ErrClosed) {
+		t.Fatalf("after Run: %v", err)
+	}
+	if err := e.Sync(context.Background()); !errors.Is(err, acd.ErrClosed) {
+		t.Fatalf("Sync after Run: %v", err)
+	}
 }
