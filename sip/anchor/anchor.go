@@ -51,10 +51,11 @@ type Options struct {
 	// passthrough) and the global switch (media.anchor: false). Nil anchors every call.
 	Config *config.Config
 	// Trunk returns the name of the trunk a call came from or goes to ("" for a call between
-	// extensions). Wire it to the SIP server's call lookup. Nil: no per-trunk passthrough.
+	// extensions). Nil: the server given to SetCalls answers (else no per-trunk passthrough).
 	Trunk func(callID string) string
 	// Hangup ends both legs of a call whose RTP stopped (media.Config.RTPTimeout). It is called
-	// from its own goroutine. Nil: the media is closed but the SIP legs are left (logged).
+	// from its own goroutine. Nil: the server given to SetCalls answers (else the media is
+	// closed but the SIP legs are left, logged).
 	Hangup func(callID string)
 	// OnRelease, if set, receives a call's media figures just before its media is closed (for
 	// the call record). Not called for passthrough or attached calls.
@@ -73,10 +74,24 @@ type Anchor struct {
 	onRelease func(string, media.Stats)
 
 	pass atomic.Pointer[passPolicy]
+	sipc atomic.Pointer[callsRef]
 
 	mu    sync.Mutex
 	calls map[string]*entry
 }
+
+// Calls is what the anchor needs of the SIP server: a call's trunk and a way to end a call.
+// *sip.Server provides both (CallTrunk, Hangup).
+type Calls interface {
+	CallTrunk(callID string) string
+	Hangup(callID string)
+}
+
+type callsRef struct{ c Calls }
+
+// SetCalls plugs the SIP server once it exists (sip.New needs the anchor first): it answers
+// for Options.Trunk and Options.Hangup when those are nil.
+func (a *Anchor) SetCalls(c Calls) { a.sipc.Store(&callsRef{c}) }
 
 type passPolicy struct {
 	all    bool
@@ -123,10 +138,16 @@ func (a *Anchor) passthrough(callID string) bool {
 	if p.all {
 		return true
 	}
-	if len(p.trunks) == 0 || a.trunk == nil {
+	if len(p.trunks) == 0 {
 		return false
 	}
-	return p.trunks[a.trunk(callID)]
+	if a.trunk != nil {
+		return p.trunks[a.trunk(callID)]
+	}
+	if r := a.sipc.Load(); r != nil {
+		return p.trunks[r.c.CallTrunk(callID)]
+	}
+	return false
 }
 
 // Attach makes re-INVITEs of the SIP call callID negotiate on c, a media call owned by the
@@ -244,12 +265,18 @@ func (a *Anchor) Release(callID string) {
 
 func (a *Anchor) timeout(callID string, l media.Leg) {
 	a.log.Info("RTP timeout: ending call", "call", callID, "leg", l.String())
-	if a.hangup == nil {
+	hangup := a.hangup
+	if hangup == nil {
+		if r := a.sipc.Load(); r != nil {
+			hangup = r.c.Hangup
+		}
+	}
+	if hangup == nil {
 		a.log.Warn("RTP timeout but no Hangup hook: closing media only", "call", callID)
 		go a.Release(callID)
 		return
 	}
-	go a.hangup(callID)
+	go hangup(callID)
 }
 
 // Error is an anchoring failure with the SIP status it calls for.

@@ -30,7 +30,8 @@ import (
 
 // rigYAML is the demo's shape (configs/ccswitch.yaml plus the proposed demo numbers), on
 // free ports. %[1]d: carrier's source port; %[2]d-%[3]d: RTP range; %[4]s: prompts folder;
-// %[5]s: sales RONA timeout.
+// %[5]s: queues' RONA timeout; %[6]d: source port of trunk "direct" (media: passthrough);
+// %[7]s: RTP timeout.
 const rigYAML = `
 sip:
   udp: ["127.0.0.1:0"]
@@ -41,7 +42,7 @@ media:
   ip: 127.0.0.1
   rtp_ports: %[2]d-%[3]d
   prompts: %[4]s
-  rtp_timeout: 30s
+  rtp_timeout: %[7]s
 users:
   - {extension: "1001", secret: secret1001, name: Alice}
   - {extension: "1002", secret: secret1002, name: Bob}
@@ -50,6 +51,9 @@ users:
 trunks:
   - name: carrier
     sources: ["127.0.0.1:%[1]d"]
+  - name: direct
+    sources: ["127.0.0.1:%[6]d"]
+    media: passthrough
 numbers:
   - {did: "+15550101", target: "1002"}
   - did: "+15550102"
@@ -100,6 +104,7 @@ type rig struct {
 	app          *voice.App
 	addr         string
 	carrier      int
+	direct       int
 	portMin      int
 	portMax      int
 	dir          string
@@ -109,6 +114,7 @@ type rig struct {
 	done         chan struct{}
 	promptsDir   string
 	welcomeDelay time.Duration
+	hasCalls     bool // the sip.Server offers CallTrunk/Hangup to the anchor
 }
 
 func logger() *slog.Logger {
@@ -152,8 +158,11 @@ func freeEvenPort(t testing.TB) int {
 	return 0
 }
 
-// newRig boots sip + media + anchor + acd + ivr + voice from rigYAML on loopback.
-func newRig(t *testing.T, rona string) *rig {
+// newRig boots sip + media + anchor + acd + ivr + voice from rigYAML on loopback, with the
+// queues' RONA timeout rona and a 30 s RTP timeout.
+func newRig(t *testing.T, rona string) *rig { return newRigTimeout(t, rona, "30s") }
+
+func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	t.Helper()
 	testenv.Tool(t, "sipp")
 	prompts, err := filepath.Abs(filepath.Join("..", "..", "configs", "prompts"))
@@ -161,10 +170,10 @@ func newRig(t *testing.T, rona string) *rig {
 		t.Fatal(err)
 	}
 	base := 46000 + int((int32(os.Getpid())+rtpBlock.Add(1))%60)*200
-	r := &rig{t: t, carrier: freePort(t), portMin: base, portMax: base + 199, dir: t.TempDir(),
+	r := &rig{t: t, carrier: freePort(t), direct: freePort(t), portMin: base, portMax: base + 199, dir: t.TempDir(),
 		ends: make(chan voice.Summary, 8), released: make(chan media.Stats, 8), done: make(chan struct{}),
 		promptsDir: prompts}
-	r.cfg, err = config.Parse("rig.yaml", []byte(fmt.Sprintf(rigYAML, r.carrier, r.portMin, r.portMax, prompts, rona)))
+	r.cfg, err = config.Parse("rig.yaml", []byte(fmt.Sprintf(rigYAML, r.carrier, r.portMin, r.portMax, prompts, rona, r.direct, rtpTimeout)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +224,10 @@ func newRig(t *testing.T, rona string) *rig {
 		t.Fatal(err)
 	}
 	r.app.SetSIP(r.srv)
+	if c, ok := any(r.srv).(anchor.Calls); ok { // sip.Server's CallTrunk and Hangup
+		r.anc.SetCalls(c)
+		r.hasCalls = true
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel

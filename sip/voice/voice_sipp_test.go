@@ -220,3 +220,57 @@ func TestSIPpAbandon(t *testing.T) {
 		t.Fatalf("sales %+v", q)
 	}
 }
+
+// TestSIPpPassthroughTrunk (issue 4): trunk "direct" says media: passthrough. Its call to
+// +15550101 (extension 1002) is not anchored: the callee gets the caller's own media port in
+// the offer and the caller gets the callee's in the answer, and no media call is created.
+func TestSIPpPassthroughTrunk(t *testing.T) {
+	r := newRig(t, "2s")
+	if !r.hasCalls {
+		t.Skip("sip.Server has no CallTrunk/Hangup yet: per-trunk passthrough cannot be wired")
+	}
+	uasPort, uasMedia, uacMedia := freePort(t), freeEvenPort(t), freeEvenPort(t)
+	r.register("1002", uasPort, false)
+	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
+	time.Sleep(100 * time.Millisecond)
+	uac := r.sipp("direct trunk", "trunk_call.xml", r.direct, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uacMedia),
+		"-key", "user", "direct", "-s", "+15550101", r.addr)
+	uac.wait()
+	uas.wait()
+	if _, m := uas.sdp("SDP-OFFER"); m != uacMedia {
+		t.Errorf("callee was offered port %d, want the caller's own %d", m, uacMedia)
+	}
+	if _, m := uac.sdp("SDP-ANSWER"); m != uasMedia {
+		t.Errorf("caller was answered port %d, want the callee's own %d", m, uasMedia)
+	}
+	select {
+	case st := <-r.released:
+		t.Fatalf("a passthrough call was anchored: %+v", st)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if r.anc.Calls() != 0 {
+		t.Fatalf("anchor still tracks %d calls", r.anc.Calls())
+	}
+}
+
+// TestSIPpRTPTimeout (issue 4): with media.rtp_timeout 1s, a trunk call to 1002 where nobody
+// sends RTP is ended by ccswitch with BYE on both legs (both SIPp scenarios end on the BYE).
+func TestSIPpRTPTimeout(t *testing.T) {
+	r := newRigTimeout(t, "2s", "1s")
+	if !r.hasCalls {
+		t.Skip("sip.Server has no CallTrunk/Hangup yet: the anchor cannot hang up on RTP timeout")
+	}
+	uasPort := freePort(t)
+	r.register("1002", uasPort, false)
+	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	uac := r.sipp("carrier", "trunk_silent.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		"-key", "user", "carrier", "-s", "+15550101", r.addr)
+	uac.wait()
+	uas.wait()
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("BYE after %v with a 1 s RTP timeout", took)
+	}
+	r.releasedStats()
+}
