@@ -58,8 +58,12 @@ type convSummary struct {
 func (s *Server) summaries(cs []store.Conversation) []convSummary {
 	out := make([]convSummary, 0, len(cs))
 	for _, c := range cs {
-		cu, _, _ := s.opts.Store.Customer(c.Customer)
-		out = append(out, convSummary{Conversation: c, Name: cu.Name})
+		if cu, ok, _ := s.opts.Store.Customer(c.Customer); ok {
+			c.Customer = cu.ID // the surviving record after a link
+			out = append(out, convSummary{Conversation: c, Name: cu.Name})
+			continue
+		}
+		out = append(out, convSummary{Conversation: c})
 	}
 	return out
 }

@@ -50,10 +50,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", Expires: exp, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	// Logged in, not ready: the agent says when to start taking contacts.
-	if err := s.svc.Login(a.id); err != nil {
-		s.log.Warn("acd login", "agent", a.id, "err", err)
-	}
+	// Logged in as not ready (one command: a login as Available would take offers at once,
+	// and an offer missed that way is not offered to the same agent again).
 	if err := s.svc.SetReady(a.id, false, "logged in"); err != nil {
 		s.log.Warn("acd not-ready", "agent", a.id, "err", err)
 	}

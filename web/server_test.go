@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/channels"
@@ -92,7 +94,7 @@ func (h *harness) whatsapp(t *testing.T, id, from, name, text string) {
 		"changes": []any{map[string]any{"field": "messages", "value": map[string]any{"messaging_product": "whatsapp",
 			"metadata": map[string]any{"display_phone_number": "15550001111", "phone_number_id": "PN1"},
 			"contacts": []any{map[string]any{"profile": map[string]any{"name": name}, "wa_id": from}},
-			"messages": []any{map[string]any{"from": from, "id": id, "timestamp": "1764000000", "type": "text", "text": map[string]any{"body": text}}}}}}}}})
+			"messages": []any{map[string]any{"from": from, "id": id, "timestamp": strconv.FormatInt(time.Now().Unix(), 10), "type": "text", "text": map[string]any{"body": text}}}}}}}}})
 	mac := hmac.New(sha256.New, []byte(waSecret))
 	mac.Write(body)
 	req, _ := http.NewRequest("POST", h.URL+"/webhooks/whatsapp", bytes.NewReader(body))

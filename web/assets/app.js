@@ -333,7 +333,16 @@ function connect() {
   if (state.ws) return;
   const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/ws');
   state.ws = ws;
-  ws.onopen = () => status('');
+  // Subscribed first, then read the state: nothing that happened in between is missed.
+  ws.onopen = async () => {
+    status('');
+    try {
+      await loadMe();
+      renderPresence();
+      renderOffers();
+      renderConvs();
+    } catch (e) { status(e.message); }
+  };
   ws.onmessage = (ev) => handle(JSON.parse(ev.data));
   ws.onclose = () => {
     state.ws = null;

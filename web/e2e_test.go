@@ -1,0 +1,224 @@
+package web_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/ccswitch/ccswitch/internal/testenv"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+var updateScreenshot = flag.Bool("update-screenshot", os.Getenv("CCSWITCH_UPDATE_SCREENSHOT") == "1",
+	"write the desktop screenshot to testdata/desktop.png")
+
+// browser starts headless Chromium with a fresh profile and returns a context for its first tab.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	exe := testenv.Tool(t, "chromium")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// Two pages work at once (customer and agent): do not throttle the one in the background.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 860),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	// A bound for the whole browser session, not a timing threshold.
+	ctx, cancelT := context.WithTimeout(ctx, 150*time.Second)
+	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// waitJS polls a JavaScript boolean expression until it is true (bounded by ctx).
+func waitJS(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for {
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s: %w", expr, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
+
+func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a bound per step, not a threshold
+	defer cancel()
+	t0 := time.Now()
+	defer func() { t.Logf("%s: %v", what, time.Since(t0).Round(time.Millisecond)) }()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		dctx, cancelD := context.WithTimeout(ctx, 10*time.Second)
+		defer cancelD()
+		if png, err := chromedp.Run(dctx, chromedp.CaptureScreenshot()); err == nil {
+			os.WriteFile(filepath.Join(os.TempDir(), "ccswitch-e2e-failure.png"), png, 0o644)
+		}
+		diag, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + ' | status: ' + (document.querySelector('#status')||{}).textContent + ' | presence: ' + (document.querySelector('#presence')||{}).textContent + ' | offers: ' + document.querySelectorAll('.offer').length + ' | convs: ' + document.querySelectorAll('.conv-tab').length + ' | login error: ' + (document.querySelector('#login-error')||{}).textContent`))
+		t.Fatalf("%s: %v\npage: %s", what, err, diag)
+	}
+}
+
+func convOf(t *testing.T, st *store.Store, adapter string) store.Conversation {
+	t.Helper()
+	cs, err := st.Conversations("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Adapter == adapter {
+			return c
+		}
+	}
+	t.Fatalf("no %s conversation", adapter)
+	return store.Conversation{}
+}
+
+// TestDesktopEndToEnd: a customer writes through the web chat widget and on WhatsApp; an agent
+// logs in to the desktop, accepts both offers, links the two customers, sees one timeline,
+// replies in both, and the replies reach the widget and the (fake) Graph API.
+func TestDesktopEndToEnd(t *testing.T) {
+	h := start(t)
+	bctx := browser(t)
+
+	// The customer's tab: a page that embeds /widget.js.
+	cust := bctx
+	run(t, cust, "customer writes in the widget",
+		chromedp.Navigate(h.URL+"/chat/"),
+		chromedp.WaitVisible(chromedp.CSS(`.ccs-toggle`)),
+		chromedp.Click(chromedp.CSS(`.ccs-toggle`)),
+		chromedp.WaitVisible(chromedp.CSS(`#ccs-input`)),
+		chromedp.SendKeys(chromedp.CSS(`#ccs-input`), "Hello from the web chat"),
+		chromedp.Click(chromedp.CSS(`.ccs-form button[type=submit]`)),
+		waitJS(`document.querySelector('.ccs-m.ccs-in') !== null && !document.querySelector('.ccs-m.ccs-in').classList.contains('ccs-pending')`),
+	)
+	// The same person on WhatsApp.
+	h.whatsapp(t, "wamid.e2e1", "33612345678", "Ann Martin", "Bonjour, c'est Ann sur WhatsApp")
+	chat, wa := convOf(t, h.Store, "webchat"), convOf(t, h.Store, "whatsapp")
+	if chat.Customer == wa.Customer {
+		t.Fatal("visitor and WhatsApp customer linked before the agent did it")
+	}
+
+	// The agent's tab.
+	// Its own window, so that both pages stay visible (a hidden tab gets no animation frames).
+	agent, cancel := chromedp.NewContext(bctx, chromedp.WithNewWindow(true), chromedp.WithListener(func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			t.Logf("desktop exception: %s %+v", e.ExceptionDetails.Text, e.ExceptionDetails.Exception)
+		case *runtime.EventConsoleAPICalled:
+			for _, a := range e.Args {
+				t.Logf("desktop console.%s: %s", e.Type, a.Value)
+			}
+		}
+	}))
+	defer cancel()
+	// The first Run opens the tab and binds it to its context: no per-step timeout on it.
+	if err := chromedp.Do(agent); err != nil {
+		t.Fatal(err)
+	}
+	run(t, agent, "agent logs in and gets ready",
+		chromedp.Navigate(h.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-agent`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), "alice-pw"),
+		chromedp.Click(chromedp.CSS(`#login-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#desktop-view`)),
+		waitJS(`document.querySelector('#presence').textContent.startsWith('not-ready')`),
+		chromedp.Click(chromedp.CSS(`#ready-btn`)),
+	)
+	run(t, agent, "two offers show", waitJS(`document.querySelectorAll('.offer').length === 2`))
+	run(t, agent, "agent accepts both offers",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.offer[data-conv=%q] .accept`, chat.ID))),
+		waitJS(fmt.Sprintf(`document.querySelector('.conv-tab[data-conv=%q]') !== null`, chat.ID)),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.offer[data-conv=%q] .accept`, wa.ID))),
+		waitJS(`document.querySelectorAll('.conv-tab').length === 2 && document.querySelectorAll('.offer').length === 0`),
+	)
+	run(t, agent, "agent links the WhatsApp customer to the visitor and sees one timeline",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.conv-tab[data-conv=%q]`, chat.ID))),
+		waitJS(`document.querySelector('#timeline').textContent.includes('Hello from the web chat')`),
+		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#link-other option')].some(o => o.value === %q)`, wa.Customer)),
+		chromedp.SetValue(chromedp.CSS(`#link-other`), wa.Customer),
+		chromedp.Click(chromedp.CSS(`#link-btn`)),
+		waitJS(`document.querySelector('#timeline').textContent.includes("c'est Ann sur WhatsApp") && document.querySelector('#timeline').textContent.includes('Hello from the web chat')`),
+	)
+	c1, _, _ := h.Store.Customer(chat.Customer)
+	c2, _, _ := h.Store.Customer(wa.Customer)
+	if c1.ID != c2.ID {
+		t.Fatalf("after linking: %s and %s", c1.ID, c2.ID)
+	}
+	run(t, agent, "agent replies on the web chat",
+		chromedp.SendKeys(chromedp.CSS(`#reply-text`), "Hi Ann, Alice here"),
+		chromedp.Click(chromedp.CSS(`#reply-send`)),
+		waitJS(`[...document.querySelectorAll('#timeline .item.out')].some(e => e.textContent.includes('Hi Ann, Alice here'))`),
+	)
+	run(t, agent, "agent replies on WhatsApp",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.conv-tab[data-conv=%q]`, wa.ID))),
+		waitJS(fmt.Sprintf(`document.querySelector('.conv-tab[data-conv=%q]').getAttribute('aria-current') === 'true' && document.activeElement && document.activeElement.id === 'reply-text'`, wa.ID)),
+		chromedp.SendKeys(chromedp.CSS(`#reply-text`), "Merci Ann, on s'en occupe"),
+		chromedp.Click(chromedp.CSS(`#reply-send`)),
+		waitJS(`[...document.querySelectorAll('#timeline .item.out')].some(e => e.textContent.includes("on s'en occupe"))`),
+	)
+	run(t, cust, "the reply reaches the widget",
+		waitJS(`[...document.querySelectorAll('.ccs-m.ccs-out')].some(e => e.textContent === 'Hi Ann, Alice here')`),
+	)
+	found := false
+	for _, s := range h.Graph.Sent() {
+		found = found || (s.To() == "33612345678" && s.Text() == "Merci Ann, on s'en occupe")
+	}
+	if !found {
+		t.Fatalf("fake Graph API got %+v, want the WhatsApp reply", h.Graph.Sent())
+	}
+
+	// A screen pop for a call from Ann's number shows her record.
+	h.Server.Service().ScreenPop("alice", "call-1", "+33 6 12 34 56 78")
+	run(t, agent, "screen pop", waitJS(`!document.querySelector('#screenpop').hidden && document.querySelector('#screenpop').textContent.includes('Ann')`))
+
+	run(t, agent, "show the web chat conversation",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.conv-tab[data-conv=%q]`, chat.ID))),
+		waitJS(`document.querySelector('#timeline').textContent.includes("on s'en occupe")`))
+	png, err := chromedp.Run(agent, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(png) < 8 || string(png[1:4]) != "PNG" {
+		t.Fatalf("screenshot is not a PNG (%d bytes)", len(png))
+	}
+	out := filepath.Join(t.TempDir(), "desktop.png")
+	if *updateScreenshot {
+		out = filepath.Join("testdata", "desktop.png")
+	}
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("desktop screenshot: %s", out)
+}
