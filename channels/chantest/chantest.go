@@ -80,7 +80,13 @@ type Env struct {
 // New starts an environment in a fresh folder; it stops when the test ends.
 func New(t testing.TB, chans channels.Config) *Env {
 	t.Helper()
-	e := &Env{Dir: t.TempDir(), Config: Config(), Channels: chans}
+	return NewAt(t, t.TempDir(), chans)
+}
+
+// NewAt starts an environment on the store in dir (which may hold a previous run's data).
+func NewAt(t testing.TB, dir string, chans channels.Config) *Env {
+	t.Helper()
+	e := &Env{Dir: dir, Config: Config(), Channels: chans}
 	e.Start(t)
 	t.Cleanup(e.Stop)
 	return e
