@@ -80,32 +80,33 @@ type Engine struct {
 	tick   atomic.Bool
 
 	// Owned by the Run goroutine.
-	m        *model
-	now      int64
-	nowT     time.Time
-	queues   []*queue
-	queueIdx map[string]*queue
-	agents   []*agent
-	agentIdx map[string]*agent
-	classes  map[classKey]*class
-	reqsets  map[uint64]*reqset
-	nreqsets int32
-	emptyRS  *reqset
-	taskIdx  map[string]int32
-	chunks   [][]task
-	free     []int32
-	nslots   int32
-	seq      uint64
-	offerSeq uint64
-	resSeq   uint64
-	next     int64 // earliest deadline that may be due; MaxInt64 if none
-	armed    int64
-	timer    Timer
-	dirty    bool
-	lastPub  int64
-	snapSeq  uint64
-	scratch  []*task
-	scratchM []*member
+	m         *model
+	now       int64
+	nowT      time.Time
+	queues    []*queue
+	queueIdx  map[string]*queue
+	agents    []*agent
+	agentIdx  map[string]*agent
+	classes   map[classKey]*class
+	reqsets   map[uint64]*reqset
+	nreqsets  int32
+	emptyRS   *reqset
+	taskIdx   map[string]int32
+	chunks    [][]task
+	free      []int32
+	nslots    int32
+	seq       uint64
+	offerSeq  uint64
+	resSeq    uint64
+	next      int64 // earliest deadline that may be due; MaxInt64 if none
+	armed     int64
+	timer     Timer
+	dirty     bool
+	lastPub   int64
+	lastSweep int64
+	snapSeq   uint64
+	scratch   []*task
+	scratchM  []*member
 
 	// onDecision, if set (tests), is called after each reservation;
 	// agentSide tells which side triggered it.
@@ -228,6 +229,9 @@ func (e *Engine) step() int {
 	}
 	if e.dirty && e.now-e.lastPub >= e.every {
 		e.publish()
+	}
+	if e.now-e.lastSweep >= sweepEvery {
+		e.sweepClasses()
 	}
 	e.arm()
 	return n

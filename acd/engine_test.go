@@ -3,6 +3,7 @@ package acd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -433,4 +434,39 @@ func TestRunLifecycle(t *testing.T) {
 	if err := e.Sync(context.Background()); !errors.Is(err, acd.ErrClosed) {
 		t.Fatalf("Sync after Run: %v", err)
 	}
+}
+
+// Classes built for one-off requirements are dropped once idle, and
+// rebuilt when needed again.
+func TestIdleClassesSwept(t *testing.T) {
+	h := start(t, acd.Config{
+		Skills: testSkills,
+		Queues: []acd.QueueDef{{Name: "q"}},
+		Agents: []acd.AgentDef{{ID: "a", Skills: map[string]string{"team": "t7"}, Queues: []string{"q"}, Capacity: voice1()}},
+	})
+	h.login("a")
+	h.do(h.e.SetState("a", acd.NotReady, "x"))
+	for i := range 50 {
+		h.enqueue(fmt.Sprintf("c%d", i), "q", 0, fmt.Sprintf("team == t%d", i))
+	}
+	if n := acd.Classes(h.e); n != 50 {
+		t.Fatalf("%d classes, want 50", n)
+	}
+	for i := range 50 {
+		if i != 7 {
+			h.do(h.e.Cancel(fmt.Sprintf("c%d", i)))
+		}
+	}
+	for range 8 {
+		h.advance(10 * time.Second)
+	}
+	if n := acd.Classes(h.e); n != 1 {
+		t.Fatalf("%d classes after a minute idle, want 1 (c7's)", n)
+	}
+	h.enqueue("again", "q", 0, "team == t3")
+	h.do(h.e.Cancel("c7"))
+	h.do(h.e.SetState("a", acd.Available, ""))
+	h.wantOffer("again", "")
+	h.enqueue("match", "q", 0, "team == t7")
+	h.wantOffer("match", "a")
 }

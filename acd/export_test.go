@@ -37,3 +37,6 @@ func Drain(e *Engine) {
 	for e.step() > 0 {
 	}
 }
+
+// Classes returns the number of classes; call it after Sync.
+func Classes(e *Engine) int { return len(e.classes) }

@@ -288,7 +288,8 @@ func (e *Engine) classFor(t *task) *class {
 
 func (e *Engine) newClass(k classKey, q *queue, rs *reqset) *class {
 	conds := q.m.effective(rs.conds, int(k.stage))
-	c := &class{key: k, q: q}
+	c := &class{key: k, q: q, rs: rs}
+	rs.nclasses++
 	seen := map[int32]bool{}
 	for _, x := range conds {
 		cc, err := e.m.compileCond(x)
@@ -782,5 +783,81 @@ func (e *Engine) relaxStep(t *task, s int) {
 		t.cls.tasks.remove(t)
 		e.setTS(t, tsFree)
 		e.route(t)
+	}
+}
+
+const (
+	// classIdleTTL is how long a class may stay without tasks before the
+	// sweep drops it; sweepEvery is how often the sweep runs.
+	classIdleTTL = int64(time.Minute)
+	sweepEvery   = int64(10 * time.Second)
+)
+
+// sweepClasses drops classes that have had no task for classIdleTTL, so
+// that a stream of one-off requirement sets does not grow the engine's
+// memory and every agent's class lists without bound. A dropped class is
+// rebuilt by the next task that needs it.
+func (e *Engine) sweepClasses() {
+	e.lastSweep = e.now
+	for _, c := range e.classes {
+		switch {
+		case c.tasks.len() > 0:
+			c.idle = false
+		case !c.idle:
+			c.idle, c.idleAt = true, e.now
+		case e.now-c.idleAt >= classIdleTTL:
+			e.dropClass(c)
+		}
+	}
+}
+
+func (e *Engine) dropClass(c *class) {
+	ch := c.key.ch
+	for _, m := range c.members {
+		if m.hidx >= 0 {
+			c.agents.remove(m)
+		}
+		a := m.a
+		for i, x := range a.mem[ch] {
+			if x == m {
+				last := len(a.mem[ch]) - 1
+				a.mem[ch][i], a.cls[ch][i] = a.mem[ch][last], a.cls[ch][last]
+				a.mem[ch][last], a.cls[ch][last] = nil, nil
+				a.mem[ch], a.cls[ch] = a.mem[ch][:last], a.cls[ch][:last]
+				break
+			}
+		}
+	}
+	delete(e.classes, c.key)
+	if qs := c.rs.byQueue; int(c.key.q) < len(qs) && qs[c.key.q] != nil {
+		qs[c.key.q][ch][c.key.stage] = nil
+	}
+	q := c.q
+	for i, x := range q.classes {
+		if x == c {
+			last := len(q.classes) - 1
+			q.classes[i], q.classes[last] = q.classes[last], nil
+			q.classes = q.classes[:last]
+			break
+		}
+	}
+	rs := c.rs
+	if rs.nclasses--; rs.nclasses == 0 && rs != e.emptyRS {
+		// Tasks still holding rs keep it; a new task with the same
+		// requirements interns a new set.
+		if head := e.reqsets[rs.hash]; head == rs {
+			if rs.next == nil {
+				delete(e.reqsets, rs.hash)
+			} else {
+				e.reqsets[rs.hash] = rs.next
+			}
+		} else {
+			for p := head; p != nil; p = p.next {
+				if p.next == rs {
+					p.next = rs.next
+					break
+				}
+			}
+		}
 	}
 }

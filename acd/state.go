@@ -91,6 +91,9 @@ type reqset struct {
 	hash  uint64
 	conds []Condition
 	next  *reqset // same hash
+	// nclasses counts the classes built on this set; a set without
+	// classes is dropped from the intern table by the sweep.
+	nclasses int
 	// byQueue caches the classes of this requirement set by queue index,
 	// channel and stage, in front of Engine.classes.
 	byQueue []*classSlots
@@ -110,6 +113,9 @@ type classKey struct {
 type class struct {
 	key     classKey
 	q       *queue
+	rs      *reqset
+	idle    bool  // had no task at the last sweep
+	idleAt  int64 // since then
 	conds   []ccond
 	score   []int32 // proficiency skills named by conds
 	tasks   taskHeap
