@@ -99,8 +99,10 @@
 // relaxation stage); each class keeps a heap of its tasks and a heap of
 // its routable eligible agents, and each agent lists the classes it is
 // eligible for. A decision touches the heads of the agent's classes or
-// one class's agent heap, never every agent or task. Tasks live in a
-// slab and are reused; deadlines sit in per-queue sorted intrusive lists
-// behind one clock timer. No allocation happens per decision in steady
-// state.
+// one class's agent heap, never every agent or task. Task heaps keep
+// their keys inline and delete lazily. Classes idle for a minute are
+// dropped and rebuilt on demand. Tasks live in a slab and are reused;
+// deadlines sit in per-queue sorted intrusive lists behind one clock
+// timer, and fire in deadline order. No allocation happens per decision
+// in steady state.
 package acd
