@@ -166,8 +166,10 @@ func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
 	if timeout <= 0 {
 		timeout = r.ringTime
 	}
-	c := s.newCall(nil, "dial")
+	c := s.newCall(nil, "dial", "")
+	c.mu.Lock()
 	c.rec.From, c.rec.To = d.CallerID, d.Extension
+	c.mu.Unlock()
 	spec := &ringSpec{
 		fromUser: validate.Sanitize(d.CallerID), fromName: validate.Sanitize(d.CallerName),
 		body: d.SDP, maxForwards: 70, timeout: timeout,
@@ -223,4 +225,26 @@ func (s *Server) Bridge(a, b *Leg) error {
 		return errors.New("sip: bridge: leg already bridged")
 	}
 	return nil
+}
+
+// Hangup ends the call with our id callID (as given to SDPAnchor and Leg.CallID): BYE to
+// every answered leg, and a ringing call stops ringing. It is what the media anchor calls
+// when RTP stops. Unknown ids are ignored.
+func (s *Server) Hangup(callID string) {
+	if v, ok := s.calls.Load(callID); ok {
+		v.(*call).stop("hangup")
+	}
+}
+
+// CallTrunk returns the name of the trunk a call came from or goes to ("" for calls
+// between extensions), for per-trunk media policy.
+func (s *Server) CallTrunk(callID string) string {
+	v, ok := s.calls.Load(callID)
+	if !ok {
+		return ""
+	}
+	c := v.(*call)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rec.Trunk
 }

@@ -164,13 +164,14 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		}
 	}
 
-	c := s.newCall(req, dir)
+	trunkName := ""
 	if from.trunk != nil {
-		c.rec.Trunk = from.trunk.cfg.Name
+		trunkName = from.trunk.cfg.Name
 	}
 	if out != nil {
-		c.rec.Trunk = out.cfg.Name
+		trunkName = out.cfg.Name
 	}
+	c := s.newCall(req, dir, trunkName)
 	if code != 0 {
 		respond(tx, req, code, why)
 		c.end(code, "rejected")
@@ -180,7 +181,13 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	ua := s.dialogUA(req.Transport())
 	dlgA, err := ua.ReadInvite(req, tx)
 	if err != nil {
-		c.end(487, "cancel")
+		if errors.Is(tx.Err(), gsip.ErrTransactionCanceled) {
+			c.end(487, "cancel")
+			return
+		}
+		// No dialog can be made (e.g. no From tag, RFC 3261 §8.1.1.3).
+		respond(tx, req, 400, "Bad Request")
+		c.end(400, "rejected")
 		return
 	}
 	legA := newLeg(s, c, SideA)
@@ -459,6 +466,12 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	}
 	err = dlg.WaitAnswer(ctx, opts)
 	last := dlg.InviteResponse
+	if err != nil || winner.Load() {
+		// Whatever happens, a 2xx arriving for this INVITE from now on is unwanted: the
+		// unhandled-response path will ACK and BYE it (and only it: no reflection of
+		// strangers' 2xx).
+		s.losers.Store(req.CallID().Value(), time.Now().Add(64*gsip.T1))
+	}
 	if err == nil {
 		if winner.CompareAndSwap(false, true) {
 			res.won, res.code, res.answered = true, last.StatusCode, time.Now()

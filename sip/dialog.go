@@ -145,8 +145,8 @@ func (l *Leg) transport() string {
 }
 
 // unhandledResponse gets responses no client transaction matched: retransmitted 2xx of
-// INVITEs whose transaction has ended. A live leg B is re-ACKed; a 2xx nobody wants
-// (a fork that lost, after its transaction ended) is ACKed and BYEd.
+// INVITEs whose transaction has ended. A live leg B is re-ACKed; the 2xx of a fork that
+// lost (after its transaction ended) is ACKed and BYEd; anything else is dropped.
 func (s *Server) unhandledResponse(res *gsip.Response) {
 	cseq := res.CSeq()
 	if cseq == nil || cseq.MethodName != gsip.INVITE || !res.IsSuccess() || res.From() == nil || res.To() == nil || res.CallID() == nil {
@@ -160,7 +160,7 @@ func (s *Server) unhandledResponse(res *gsip.Response) {
 		}
 		return
 	}
-	if s.closing.Load() {
+	if _, lost := s.losers.Load(res.CallID().Value()); !lost || s.closing.Load() {
 		return
 	}
 	s.wg.Add(1)

@@ -138,16 +138,16 @@ type call struct {
 	stopRing context.CancelFunc
 }
 
-func (s *Server) newCall(req *gsip.Request, dir string) *call {
+func (s *Server) newCall(req *gsip.Request, dir, trunk string) *call {
 	c := &call{s: s, id: newID()}
 	now := time.Now()
-	c.rec = store.CallRecord{ID: c.id, Direction: dir, Start: now}
+	c.rec = store.CallRecord{ID: c.id, Direction: dir, Start: now, Trunk: trunk}
 	if req != nil {
 		c.rec.CallID = req.CallID().Value()
 		c.rec.From = req.From().Address.User
 		c.rec.To = req.Recipient.User
 	}
-	s.calls.Store(c, struct{}{})
+	s.calls.Store(c.id, c)
 	return c
 }
 
@@ -216,7 +216,7 @@ func (c *call) end(code int, cause string) {
 	c.rec.End = time.Now()
 	rec := c.rec
 	c.mu.Unlock()
-	c.s.calls.Delete(c)
+	c.s.calls.Delete(c.id)
 	c.s.anchor.Release(c.id)
 	if c.s.st != nil {
 		if err := c.s.st.PutCallRecord(rec); err != nil {

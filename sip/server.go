@@ -58,7 +58,10 @@ type Server struct {
 
 	// legs maps Call-ID "|" our tag → *Leg, for both sides of every established call.
 	legs sync.Map
-	// calls holds every call in progress (ringing or up), for shutdown.
+	// losers maps the Call-ID of each fork that did not win → expiry (time.Time): the
+	// only dialogs whose late 2xx we ACK and BYE.
+	losers sync.Map
+	// calls maps our call id → *call for every call in progress (ringing or up).
 	calls sync.Map
 
 	ready    chan struct{}
@@ -67,6 +70,7 @@ type Server struct {
 	running  atomic.Bool
 	closing  atomic.Bool
 	inflight atomic.Int64
+	panics   atomic.Int64 // recovered handler panics (a bug each; tests assert zero)
 	wg       sync.WaitGroup // background goroutines: forks, BYEs, loops
 	runCtx   context.Context
 }
@@ -274,8 +278,8 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) shutdown() {
 	s.closing.Store(true)
 	var wg sync.WaitGroup
-	s.calls.Range(func(k, _ any) bool {
-		c := k.(*call)
+	s.calls.Range(func(_, v any) bool {
+		c := v.(*call)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -367,6 +371,15 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 		s.tcpUA = &sipgo.DialogUA{Client: cli, ContactHDR: contact}
 		break
 	}
+	if s.udpUA == nil && s.tcpUA == nil {
+		// No listener (an offline Server in tests): requests still have a user agent.
+		cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(quiet), sipgo.WithClientHostname(host))
+		if err != nil {
+			return fmt.Errorf("sip: client: %w", err)
+		}
+		s.udpCli = cli
+		s.udpUA = &sipgo.DialogUA{Client: cli, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host}}}
+	}
 	if s.udpUA == nil {
 		s.udpUA = s.tcpUA
 	}
@@ -400,6 +413,7 @@ func (s *Server) wrap(h func(*gsip.Request, gsip.ServerTransaction)) sipgo.Reque
 		defer s.inflight.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
+				s.panics.Add(1)
 				s.log.Error("panic in SIP handler", "panic", fmt.Sprint(r), "method", string(req.Method), "stack", string(debug.Stack()))
 				if !req.IsAck() {
 					func() {
@@ -412,6 +426,7 @@ func (s *Server) wrap(h func(*gsip.Request, gsip.ServerTransaction)) sipgo.Reque
 		if p := validate.Request(req, s.policy.Load()); p != nil {
 			if !req.IsAck() {
 				res := gsip.NewResponseFromRequest(req, p.Code, p.Reason, nil)
+				res.SipVersion = "SIP/2.0" // also for the 505 to a SIP/7.0 request
 				for _, hd := range p.Headers {
 					res.AppendHeader(hd)
 				}
@@ -558,6 +573,13 @@ func (s *Server) sweepLoop(ctx context.Context) {
 			s.reg.Sweep()
 			s.auth.Sweep()
 			s.throttle.Sweep()
+			now := time.Now()
+			s.losers.Range(func(k, v any) bool {
+				if now.After(v.(time.Time)) {
+					s.losers.Delete(k)
+				}
+				return true
+			})
 		}
 	}
 }

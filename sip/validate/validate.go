@@ -7,7 +7,7 @@ import (
 )
 
 // Problem is a reason to refuse a request: the status to answer with and any headers the
-// answer must carry (Allow, Unsupported).
+// answer must carry (Allow, Unsupported, Accept).
 type Problem struct {
 	Code    int
 	Reason  string
@@ -69,6 +69,10 @@ func Request(req *sip.Request, p *Policy) *Problem {
 	if s := req.Recipient.Scheme; s != "sip" && s != "sips" && s != "tel" {
 		return &Problem{Code: 416, Reason: "Unsupported URI Scheme"}
 	}
+	if req.Recipient.Headers != nil && req.Recipient.Headers.Length() > 0 {
+		// RFC 4475 §3.1.2.? (escruri): headers are not allowed in a Request-URI.
+		return &Problem{Code: 400, Reason: "Headers In Request-URI"}
+	}
 	for _, u := range []*sip.Uri{&req.From().Address, &req.To().Address} {
 		if u.Scheme != "sip" && u.Scheme != "sips" && u.Scheme != "tel" {
 			return &Problem{Code: 416, Reason: "Unsupported URI Scheme"}
@@ -109,7 +113,34 @@ func Request(req *sip.Request, p *Policy) *Problem {
 	if !contains(p.Allowed, m) {
 		return &Problem{Code: 405, Reason: "Method Not Allowed", Headers: []sip.Header{allow(p)}}
 	}
+	if m == "INVITE" || m == "UPDATE" {
+		// A body we cannot read is 415 + Accept (RFC 3261 §21.4.13); an Accept we cannot
+		// satisfy is 406 (§21.4.7).
+		if ct := req.ContentType(); ct != nil && len(req.Body()) > 0 && !acceptable(ct.Value()) {
+			return &Problem{Code: 415, Reason: "Unsupported Media Type", Headers: []sip.Header{sip.NewHeader("Accept", "application/sdp")}}
+		}
+		if acc := req.GetHeaders("Accept"); len(acc) > 0 {
+			ok := false
+			for _, h := range acc {
+				for _, v := range strings.Split(h.Value(), ",") {
+					if acceptable(v) {
+						ok = true
+					}
+				}
+			}
+			if !ok {
+				return &Problem{Code: 406, Reason: "Not Acceptable"}
+			}
+		}
+	}
 	return nil
+}
+
+// acceptable reports whether a media type (with parameters) is one we can handle: SDP.
+func acceptable(v string) bool {
+	v, _, _ = strings.Cut(v, ";")
+	v = strings.ToLower(strings.TrimSpace(v))
+	return v == "application/sdp" || v == "application/*" || v == "*/*"
 }
 
 func allow(p *Policy) sip.Header {

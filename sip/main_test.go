@@ -1,0 +1,26 @@
+package sip_test
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	gsip "github.com/emiago/sipgo/sip"
+)
+
+func TestMain(m *testing.M) {
+	// As cmd/ccswitch should: sipgo refuses any UDP write above UDPMTUSize-200 bytes
+	// (responses included), which drops the answer to a long request (RFC 4475 longreq).
+	gsip.UDPMTUSize = 65535 + 200
+	os.Exit(m.Run())
+}
+
+// goModDir returns the directory of a module in the module cache.
+func goModDir(mod string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod).Output()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
