@@ -70,7 +70,7 @@ type Server struct {
 	running  atomic.Bool
 	closing  atomic.Bool
 	inflight atomic.Int64
-	panics   atomic.Int64 // recovered handler panics (a bug each; tests assert zero)
+	panics   atomic.Int64   // recovered handler panics (a bug each; tests assert zero)
 	wg       sync.WaitGroup // background goroutines: forks, BYEs, loops
 	runCtx   context.Context
 }

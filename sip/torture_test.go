@@ -36,7 +36,7 @@ var tortureAnswers = map[string]int{
 	"valid/noreason":   0,   // a response: nothing to answer
 	"valid/semiuri":    200,
 	"valid/transports": 200,
-	"valid/unreason":   0, // a 2xx nobody asked for: dropped, not ACKed (no reflection)
+	"valid/unreason":   0,   // a 2xx nobody asked for: dropped, not ACKed (no reflection)
 	"valid/wsinv":      400, // sipgo gap: "tag = x" (LWS around =) loses the From tag
 	// §3.1.2 invalid messages
 	"invalid/badaspec":   0, // sipgo parse error: dropped before any handler
