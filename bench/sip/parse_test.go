@@ -162,10 +162,30 @@ func TestStatusCode(t *testing.T) {
 	}
 }
 
-func TestErrorExcerpt(t *testing.T) {
-	e := errorExcerpt("testdata/uac-errors.log", 120)
-	if !strings.HasPrefix(e, "2026-11-25 22:32:39.779471") || !strings.HasSuffix(e, "…") || strings.Contains(e, "\n") {
-		t.Errorf("got %q", e)
+func TestErrorSummary(t *testing.T) {
+	b, err := os.ReadFile("testdata/uac-errors.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The 4 failed calls of the captured step: receive timeouts waiting at index 3; its
+	// dead-call lines are not failures.
+	sum, ex := errorSummary(string(b))
+	if sum != "4 × receive timeout at index 3" {
+		t.Errorf("summary: got %q", sum)
+	}
+	if !strings.HasPrefix(ex, "Call-Id: 433-18004@127.0.0.1, receive timeout on message Basic Sipstone UAC:3") {
+		t.Errorf("example: got %q", ex)
+	}
+	// Unexpected messages are keyed by what arrived and where; most frequent first.
+	log := "The following events occurred:\n" +
+		"2026-11-25\t23:03:47.273370\t1795647827.273370: Aborting call on unexpected message for Call-Id '1': while expecting '200' (index 8), received 'SIP/2.0 100 Trying\nVia: x\n'" +
+		"2026-11-25\t23:03:47.273371\t1795647827.273371: Aborting call on unexpected message for Call-Id '2': while pausing (index 6), received 'ACK sip:x SIP/2.0\nVia: x\n'" +
+		"2026-11-25\t23:03:47.273372\t1795647827.273372: Aborting call on unexpected message for Call-Id '3': while pausing (index 6), received 'ACK sip:x SIP/2.0\nVia: x\n'" +
+		"2026-11-25\t23:03:47.273373\t1795647827.273373: Dead call 4 (successful), received 'SIP/2.0 200 OK\n'"
+	sum, _ = errorSummary(log)
+	want := "2 × received 'ACK sip:x SIP/2.0' while pausing (index 6); 1 × received 'SIP/2.0 100 Trying' while expecting '200' (index 8)"
+	if sum != want {
+		t.Errorf("summary:\n got %q\nwant %q", sum, want)
 	}
 }
 

@@ -111,6 +111,31 @@ func renderReport(cfg config, e *env) string {
 				s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), s.Load1, res)
 		}
 	}
+	var fails []string
+	for _, t := range e.targets {
+		for _, s := range t.steps {
+			if s.clean() || s.Interrupted || s.Disturbed != "" {
+				continue
+			}
+			f := fmt.Sprintf("- %s %d/s (attempt %d):", s.Target, s.Rate, s.Attempt)
+			if s.UACErrors != "" {
+				f += " UAC: " + oneLine(s.UACErrors, 500) + "."
+			}
+			if s.UASErrors != "" {
+				f += " UAS: " + oneLine(s.UASErrors, 500) + "."
+			}
+			if s.Err != "" {
+				f += " Harness: " + oneLine(s.Err, 300) + "."
+			}
+			if s.Excerpt != "" {
+				f += " First: `" + strings.ReplaceAll(oneLine(s.Excerpt, 400), "`", "'") + "`"
+			}
+			fails = append(fails, f)
+		}
+	}
+	if len(fails) > 0 {
+		fmt.Fprintf(&w, "\n### What failed\n\n%s\n", strings.Join(fails, "\n"))
+	}
 	fmt.Fprintf(&w, "\n### Highest rate with zero failed calls\n\n")
 	bestRate := map[string]int{}
 	for _, t := range e.targets {

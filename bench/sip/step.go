@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,7 +51,9 @@ type stepResult struct {
 	Interrupted bool   // the run ended (Ctrl-C, -total) during the step: neither clean nor a failure
 	Disturbed   string // something outside the harness killed a process of the step: repeated, not a failure
 	Err         string // harness-side problem (timeout, missing files)
-	Excerpt     string // start of SIPp's error log when the step failed
+	Excerpt     string // the first failure event of the UAC (else the UAS) when the step failed
+	UACErrors   string // failure events of the UAC's error log, counted by kind
+	UASErrors   string // failure events the UAS logged during the step, counted by kind
 }
 
 // clean says whether every requested call succeeded on both SIPp sides.
@@ -203,8 +208,14 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 			}
 			continue
 		}
+		if s.UACErrors != "" {
+			logf("%s %d/s: UAC failures: %s", t.name, rate, oneLine(s.UACErrors, 600))
+		}
+		if s.UASErrors != "" {
+			logf("%s %d/s: UAS failures: %s", t.name, rate, oneLine(s.UASErrors, 600))
+		}
 		if s.Excerpt != "" {
-			logf("%s %d/s: SIPp errors: %s", t.name, rate, s.Excerpt)
+			logf("%s %d/s: first failure: %s", t.name, rate, s.Excerpt)
 		}
 		if s.Err != "" {
 			logf("%s %d/s: %s", t.name, rate, s.Err)
@@ -273,6 +284,8 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 		"-trace_err", "-error_file", "errors.log")
 
 	uasFailed0 := uasFailed(e)
+	uasErrLog := filepath.Join(e.uasDir, "errors.log")
+	uasErr0 := fileSize(uasErrLog)
 	snmp0 := udpCounters()
 	drops0 := socketDrops()
 	tport := portOf(t.addr)
@@ -311,16 +324,16 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	cancel()
 	s.UACDrops = <-sampled
 	drops1 := socketDrops()
-	s.TargetDrops = drops1[tport] - drops0[tport]
-	s.UASDrops = drops1[cfg.uasPort] - drops0[cfg.uasPort]
+	s.TargetDrops = sub(drops1[tport], drops0[tport])
+	s.UASDrops = sub(drops1[cfg.uasPort], drops0[cfg.uasPort])
 	s.Wall = time.Since(t0)
 	if t.proc != nil {
 		var tcpu time.Duration
 		tcpu, s.TargetProcs = treeCPU(t.proc.pid())
-		s.TargetCPU = tcpu - tcpu0
+		s.TargetCPU = max(tcpu-tcpu0, 0)
 	}
 	ucpu, _ := treeCPU(e.uas.pid())
-	s.UASCPU = ucpu - ucpu0
+	s.UASCPU = max(ucpu-ucpu0, 0)
 	s.UACCPU = uac.exitCPU()
 	busy1, steal1 := hostCPU()
 	s.StealCPU = steal1 - steal0
@@ -328,8 +341,8 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 		s.OthersCPU = others
 	}
 	snmp1 := udpCounters()
-	s.RcvbufErrors = snmp1["RcvbufErrors"] - snmp0["RcvbufErrors"]
-	s.InErrors = snmp1["InErrors"] - snmp0["InErrors"]
+	s.RcvbufErrors = sub(snmp1["RcvbufErrors"], snmp0["RcvbufErrors"])
+	s.InErrors = sub(snmp1["InErrors"], snmp0["InErrors"])
 
 	var ee *exec.ExitError
 	switch {
@@ -373,9 +386,12 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	time.Sleep(1100 * time.Millisecond)
 	s.UASFailed = uasFailed(e) - uasFailed0
 	if !s.clean() {
-		s.Excerpt = errorExcerpt(filepath.Join(dir, "errors.log"), 700)
-		if s.UASFailed > 0 {
-			s.Excerpt += " | UAS: " + errorExcerpt(filepath.Join(e.uasDir, "errors.log"), 700)
+		sum, ex := errorSummary(readFrom(filepath.Join(dir, "errors.log"), 0))
+		s.UACErrors, s.Excerpt = sum, oneLine(ex, 700)
+		sum, ex = errorSummary(readFrom(uasErrLog, uasErr0))
+		s.UASErrors = sum
+		if s.Excerpt == "" {
+			s.Excerpt = oneLine(ex, 700)
 		}
 	}
 	return s
@@ -405,17 +421,86 @@ func uasFailed(e *env) int {
 	return st.Failed
 }
 
-// errorExcerpt returns the first event of a SIPp error log, flattened onto one line.
-func errorExcerpt(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
+// sippEvent splits a SIPp error log into events: each starts with SIPp's timestamp
+// "YYYY-MM-DD<TAB>hh:mm:ss.micro<TAB>epoch: ".
+var sippEvent = regexp.MustCompile(`\d{4}-\d\d-\d\d\t\d\d:\d\d:\d\d\.\d+\t\d+\.\d+: `)
+
+// Failure events worth counting, and how to name them.
+var (
+	evUnexpected = regexp.MustCompile(`while (expecting '?[A-Za-z0-9]*'?|pausing|waiting[a-z ]*) \(index (\d+)\), received '([^\r\n]*)`)
+	evTimeout    = regexp.MustCompile(`receive timeout on message [^:]*:(\d+)`)
+)
+
+// errorSummary counts the failure events of a SIPp error log (text written after offset),
+// e.g. "3 × received 'SIP/2.0 100 Trying' while expecting '200' (index 8)", most frequent
+// first, and returns the first such event in full as an example.
+func errorSummary(text string) (summary, example string) {
+	locs := sippEvent.FindAllStringIndex(text, -1)
+	counts := map[string]int{}
+	for i, l := range locs {
+		end := len(text)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		ev := text[l[1]:end]
+		var key string
+		if m := evUnexpected.FindStringSubmatch(ev); m != nil {
+			key = fmt.Sprintf("received '%s' while %s (index %s)", strings.TrimSpace(m[3]), m[1], m[2])
+		} else if m := evTimeout.FindStringSubmatch(ev); m != nil {
+			key = fmt.Sprintf("receive timeout at index %s", m[1])
+		} else {
+			continue // dead-call messages, warnings, automatic answers: not failures
+		}
+		if counts[key] == 0 && example == "" {
+			example = strings.Join(strings.Fields(ev), " ")
+		}
+		counts[key]++
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if counts[keys[i]] != counts[keys[j]] {
+			return counts[keys[i]] > counts[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d × %s", counts[k], k)
+	}
+	return strings.Join(parts, "; "), example
+}
+
+// readFrom returns the text of a file from offset on ("" when there is none).
+func readFrom(path string, offset int64) string {
+	f, err := os.Open(path)
+	if err != nil {
 		return ""
 	}
-	s := strings.TrimPrefix(string(b), "The following events occurred:\n")
-	if len(s) > n {
-		s = s[:n] + "…"
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return ""
 	}
-	return strings.Join(strings.Fields(s), " ")
+	b, _ := io.ReadAll(io.LimitReader(f, 64<<20))
+	return string(b)
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// sub is a-b for counters that may have restarted (then 0).
+func sub(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
 }
 
 // oursCPU is the CPU time of every process the harness keeps running between steps: the UAS
