@@ -127,6 +127,9 @@ func renderReport(cfg config, e *env) string {
 			if s.Err != "" {
 				f += " Harness: " + oneLine(s.Err, 300) + "."
 			}
+			if pct(s.UACCPU, s.Wall) >= 85 || pct(s.UASCPU, s.Wall) >= 85 {
+				f += fmt.Sprintf(" SIPp near one core (UAC %.0f%%, UAS %.0f%%): the generator may be the limit.", pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall))
+			}
 			if s.Excerpt != "" {
 				f += " First: `" + strings.ReplaceAll(oneLine(s.Excerpt, 400), "`", "'") + "`"
 			}
