@@ -169,18 +169,20 @@ func run(args []string, stdout io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, cfg.total)
 	defer cancel()
-	defer children.stopAll()
 
 	tmp, err := os.MkdirTemp("", "ccswitch-bench-sip-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/sip:", err)
 		return 1
 	}
-	if cfg.keep {
-		defer fmt.Fprintln(stdout, "kept", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer func() { // every child first, then their files
+		children.stopAll()
+		if cfg.keep {
+			fmt.Fprintln(stdout, "kept", tmp)
+		} else {
+			os.RemoveAll(tmp)
+		}
+	}()
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stdout, "%s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, a...)...)
 	}
