@@ -36,11 +36,19 @@ type registry struct {
 
 var children registry
 
+// niceness is the -nice flag: the scheduling priority of every process the harness starts.
+var niceness int
+
 // start runs argv in dir with stdout and stderr going to logPath.
 func start(name, dir, logPath string, argv ...string) (*process, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
+	}
+	if niceness != 0 {
+		// nice(1) execs the program, so the pid stays the program's, and every worker it
+		// forks inherits the priority.
+		argv = append([]string{"nice", "-n", strconv.Itoa(niceness)}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir

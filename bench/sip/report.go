@@ -76,6 +76,9 @@ func renderReport(cfg config, e *env) string {
 		cfg.uacPort, cfg.uasPort, cfg.callMS, cfg.step)
 	fmt.Fprintf(&w, "- CPU %%: CPU seconds / step wall time (100%% = one core, %d cores in all); target = process tree (all threads, all Kamailio workers); "+
 		"others = host busy time from /proc/stat minus target, UAC and UAS (the neighbours; /proc/stat under-reports on this VM); steal = hypervisor steal\n", m.NProc)
+	if niceness != 0 {
+		fmt.Fprintf(&w, "- every target and SIPp process ran at nice %d (-nice), the neighbours at their own\n", niceness)
+	}
 	fmt.Fprintf(&w, "- failed steps are repeated %d time(s) on a freshly started target before the target stops (-retry); "+
 		"before each step the harness waits up to %s for the neighbours' CPU to fall to %.0f%% of a core (-quiet; \"others before\" = last 1 s sample, and the wait)\n\n", cfg.retries, cfg.quietWait, cfg.quiet)
 
