@@ -69,7 +69,7 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench/sip", flag.ContinueOnError)
 	targets := fs.String("targets", "ccswitch,kamailio", "targets to measure, in order: ccswitch, kamailio, direct (UAC straight to the UAS: the generator's own ceiling)")
-	rates := fs.String("rates", "100,200,400,800,1200,1600,2000,2500,3000,3500,4000,5000,6000,7000,8000", "call rates (calls/s) to step through")
+	rates := fs.String("rates", "100,200,400,600,800,1000,1200,1600,2000,2500,3000,3500,4000,5000,6000,7000,8000", "call rates (calls/s) to step through")
 	maxRate := fs.Int("max-rate", 8000, "highest rate of the ladder to run")
 	step := fs.Duration("step", 5*time.Second, "length of a step: it places rate×step calls")
 	callMS := fs.Int("call-ms", 100, "pause between ACK and BYE, ms (SIPp -d); with 0 a multi-process proxy may relay the BYE before the ACK")
