@@ -14,6 +14,7 @@
 //     until an agent accepts it or it ends; Run re-enqueues every such record on start.
 //  4. Replies leave only for a conversation assigned to the replying agent.
 //
-// Lock order: Service.mu, then a subscriber's lock (hub.mu). Nothing does network I/O while
-// holding Service.mu.
+// Lock order: Service.mu, then a subscriber's lock (hub.mu). Service.sendMu and Service.evMu
+// are leaves (nothing is locked while holding them). Nothing does network I/O while holding
+// Service.mu. Outbound messages of one conversation leave in order (one sender per conversation).
 package channels

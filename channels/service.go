@@ -85,6 +85,9 @@ type Service struct {
 	offers   map[string]Offer
 	presence map[string]Presence
 
+	sendMu  sync.Mutex // guards pending
+	pending map[string][]pendingSend
+
 	evMu   sync.Mutex // guards evq
 	evq    []Event
 	wake   chan struct{}
@@ -113,7 +116,7 @@ func NewService(o Options) (*Service, error) {
 	s := &Service{st: o.Store, router: o.Router, cfg: o.Config, chans: o.Channels,
 		log: o.Logger.With("component", "channels"), now: o.Now, sendTO: o.SendTimeout,
 		flows: map[string]*textFlow{}, adapters: map[string]Adapter{}, offers: map[string]Offer{},
-		presence: map[string]Presence{}, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+		presence: map[string]Presence{}, pending: map[string][]pendingSend{}, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	s.hub.subs = map[string]map[*subscriber]struct{}{}
 	for _, f := range o.Config.Flows {
 		s.flows[f.Name] = newTextFlow(f)
@@ -515,20 +518,46 @@ func (s *Service) Link(agent, a, b string) (store.Customer, error) {
 	return surv, nil
 }
 
-// sendAsync delivers an outbound message the flow produced, in the background.
+// sendAsync delivers an outbound message the flow produced, in the background, after the
+// ones queued before it for the same conversation (one sender goroutine per conversation).
 func (s *Service) sendAsync(conv store.Conversation, m store.Message) {
 	select {
 	case <-s.closed:
 		return
 	default:
 	}
+	s.sendMu.Lock()
+	q, running := s.pending[conv.ID]
+	s.pending[conv.ID] = append(q, pendingSend{conv: conv, msg: m})
+	if running {
+		s.sendMu.Unlock()
+		return
+	}
 	s.sends.Add(1)
+	s.sendMu.Unlock()
 	go func() {
 		defer s.sends.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), s.sendTO)
-		defer cancel()
-		s.deliver(ctx, conv, m)
+		for {
+			s.sendMu.Lock()
+			q := s.pending[conv.ID]
+			if len(q) == 0 {
+				delete(s.pending, conv.ID)
+				s.sendMu.Unlock()
+				return
+			}
+			p := q[0]
+			s.pending[conv.ID] = q[1:]
+			s.sendMu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), s.sendTO)
+			s.deliver(ctx, p.conv, p.msg)
+			cancel()
+		}
 	}()
+}
+
+type pendingSend struct {
+	conv store.Conversation
+	msg  store.Message
 }
 
 // deliver sends m through its adapter and records the outcome.
