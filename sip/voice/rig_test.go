@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/internal/testenv"
-	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/anchor"
@@ -102,6 +100,7 @@ type rig struct {
 	acd          *acd.Engine
 	anc          *anchor.Anchor
 	app          *voice.App
+	stack        *voice.Stack
 	addr         string
 	carrier      int
 	direct       int
@@ -183,59 +182,32 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	}
 	r.welcomeDelay = w.Duration() + 800*time.Millisecond
 
+	// The stack cmd/ccswitch runs, with test hooks.
 	log := logger()
-	ac, err := r.cfg.ACD()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var app atomic.Pointer[voice.App]
-	ac.Sink = acd.SinkFunc(func(ev acd.Event) {
-		if a := app.Load(); a != nil {
-			a.ACDEvent(ev)
-		}
-	})
-	ac.SnapshotEvery = 10 * time.Millisecond
-	ac.Logger = log
-	r.acd, err = acd.New(ac)
-	if err != nil {
-		t.Fatal(err)
-	}
-	flows, err := ivr.Compile(r.cfg, ivr.Options{Agents: voice.LoggedIn(r.acd), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.eng, err = media.New(media.Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: r.portMin, PortMax: r.portMax,
-		RTPTimeout: r.cfg.Media.RTPTimeout.D(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.anc = anchor.New(r.eng, anchor.Options{Config: r.cfg, Logger: log,
+	stack, err := voice.NewStack(r.cfg, voice.StackOptions{Logger: log, SnapshotEvery: 10 * time.Millisecond,
+		AutoLoginEvery: 50 * time.Millisecond, OnEnd: func(s voice.Summary) { r.ends <- s },
 		OnRelease: func(_ string, st media.Stats) { r.released <- st }})
-	r.app = voice.New(voice.Options{Config: r.cfg, Media: r.eng, ACD: r.acd, Flows: flows, Anchor: r.anc,
-		AutoLoginEvery: 50 * time.Millisecond, Logger: log, OnEnd: func(s voice.Summary) { r.ends <- s }})
-	app.Store(r.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.stack, r.eng, r.acd, r.anc, r.app = stack, stack.Media, stack.ACD, stack.Anchor, stack.App
 	r.st, err = store.Open(filepath.Join(r.dir, "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.srv, err = sip.New(r.cfg, r.st, log, sip.WithApp(r.app), sip.WithSDPAnchor(r.anc),
-		sip.WithDigestAlgorithms(r.cfg.SIP.DigestAlgorithms...))
+	r.srv, err = sip.New(r.cfg, r.st, log, append(stack.SIPOptions(), sip.WithDigestAlgorithms(r.cfg.SIP.DigestAlgorithms...))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.app.SetSIP(r.srv)
-	if c, ok := any(r.srv).(anchor.Calls); ok { // sip.Server's CallTrunk and Hangup
-		r.anc.SetCalls(c)
-		r.hasCalls = true
-	}
+	stack.Attach(r.srv)
+	_, r.hasCalls = any(r.srv).(anchor.Calls)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	acdDone, sipDone, appDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	go func() { r.acd.Run(ctx); close(acdDone) }()
+	stackDone, sipDone := make(chan struct{}), make(chan struct{})
 	go func() { r.srv.Run(ctx); close(sipDone) }()
-	go func() { r.app.Run(ctx); close(appDone) }()
-	go func() { <-acdDone; <-sipDone; <-appDone; close(r.done) }()
+	go func() { r.stack.Run(ctx); close(stackDone) }()
+	go func() { <-sipDone; <-stackDone; close(r.done) }()
 	select {
 	case <-r.srv.Ready():
 	case <-time.After(10 * time.Second):
@@ -255,7 +227,6 @@ func (r *rig) stop() {
 		n := runtime.Stack(buf, true)
 		r.t.Errorf("rig did not stop in 20s\n%s", buf[:n])
 	}
-	r.eng.Close()
 	r.st.Close()
 }
 
