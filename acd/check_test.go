@@ -49,7 +49,7 @@ func (e *Engine) check() error {
 			if t.hidx >= 0 {
 				bad("inv1: reserved task %s still in a class heap", t.id)
 			}
-			if t.agent == nil || !slices.Contains(t.agent.held, t) {
+			if t.agent == nil || !t.agent.held.contains(t) {
 				bad("inv1: reserved task %s not held by its agent", t.id)
 			}
 			if l := t.links[lnTimer]; l.list != &t.q.rona || l.deadline > e.now+t.q.m.rona {
@@ -59,7 +59,7 @@ func (e *Engine) check() error {
 			if t.state == tsAccepted {
 				nBusy[t.q]++
 			}
-			if t.hidx >= 0 || t.agent == nil || !slices.Contains(t.agent.held, t) {
+			if t.hidx >= 0 || t.agent == nil || !t.agent.held.contains(t) {
 				bad("inv1: task %s state %d not held by an agent", t.id, t.state)
 			}
 			if t.state == tsWrapUp && t.links[lnTimer].list != &t.q.wrap {
@@ -85,7 +85,8 @@ func (e *Engine) check() error {
 	for _, a := range e.agents {
 		l := load[a]
 		active, wrap := 0, 0
-		for _, t := range a.held {
+		for i := range a.held.len() {
+			t := a.held.at(i)
 			if t.state == tsWrapUp {
 				wrap++
 			} else {

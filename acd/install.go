@@ -40,6 +40,7 @@ func (e *Engine) install(m *model) {
 			a = &agent{state: Offline, reported: Offline, since: e.now, idleSince: e.now}
 		}
 		a.idx, a.m = int32(i), am
+		a.id, a.capacity, a.blocks = am.id, am.capacity, am.blocks
 		a.mem = [NumChannels][]*member{}
 		a.cls = [NumChannels][]*class{}
 		a.inHeaps = [NumChannels]bool{}
@@ -94,7 +95,7 @@ func (e *Engine) install(m *model) {
 				t.q = &queue{m: oldq.m} // counters of the old queue no longer matter
 				a := e.cancelReservation(t)
 				if a.detached {
-					a.held = slices.DeleteFunc(a.held, func(x *task) bool { return x == t })
+					a.held.remove(t)
 				}
 			}
 			if !ok {
@@ -146,8 +147,8 @@ func (e *Engine) install(m *model) {
 	}
 	// Pending offers to removed agents go back to their place.
 	for _, a := range gone {
-		for i := 0; i < len(a.held); {
-			t := a.held[i]
+		for i := 0; i < a.held.len(); {
+			t := a.held.at(i)
 			if t.state != tsReserved {
 				i++
 				continue

@@ -164,7 +164,7 @@ func (e *Engine) enterQueue(t *task, q *queue, kind EventKind, from *queue, excl
 		ev.Queue, ev.Target = from.m.name, q.m.name
 	}
 	if holder != nil {
-		ev.Agent = holder.m.id
+		ev.Agent = holder.id
 	}
 	e.emit(ev)
 	e.route(t)
@@ -354,11 +354,11 @@ func (e *Engine) reserve(t *task, a *agent) {
 	a.load[t.ch]++
 	a.active++
 	a.lastOffer = e.offerSeq
-	a.held = append(a.held, t)
+	a.held.add(t)
 	d := e.now + t.q.m.rona
 	t.q.rona.insert(t, d)
 	e.noteDeadline(d)
-	e.emit(Event{Kind: EventReservationCreated, Task: t.id, Agent: a.m.id, Queue: t.q.m.name,
+	e.emit(Event{Kind: EventReservationCreated, Task: t.id, Agent: a.id, Queue: t.q.m.name,
 		Channel: t.ch, Reservation: t.res, Timeout: e.nowT.Add(time.Duration(t.q.m.rona)), Wait: e.waited(t)})
 }
 
@@ -396,7 +396,7 @@ func (e *Engine) tryAgent(a *agent) {
 		bestKey := uint64(math.MaxUint64)
 		blocked := a.blocked()
 		for ch := Channel(0); ch < NumChannels; ch++ {
-			if a.load[ch] >= a.m.capacity[ch] || blocked&(1<<ch) != 0 {
+			if a.load[ch] >= a.capacity[ch] || blocked&(1<<ch) != 0 {
 				continue
 			}
 			for _, c := range a.cls[ch] {
@@ -404,13 +404,18 @@ func (e *Engine) tryAgent(a *agent) {
 				if len(h) == 0 || h[0].key >= bestKey {
 					continue
 				}
-				t := h[0].t
-				if h[0].excl || !h[0].valid() {
-					if t = e.bestTaskFor(c, a); t == nil || t.key >= bestKey {
+				// With no stale entry the top is valid, and its entry
+				// holds the key: the task itself is not touched unless
+				// it is chosen.
+				if h[0].excl || c.tasks.stale > 0 && !h[0].valid() {
+					t := e.bestTaskFor(c, a)
+					if t == nil || t.key >= bestKey {
 						continue
 					}
+					best, bestKey = t, t.key
+					continue
 				}
-				best, bestKey = t, t.key
+				best, bestKey = h[0].t, h[0].key
 			}
 		}
 		if best == nil {
@@ -432,7 +437,7 @@ func (e *Engine) refreshAgent(a *agent) {
 		blocked = a.blocked()
 	}
 	for ch := Channel(0); ch < NumChannels; ch++ {
-		ok := a.state == Available && !a.detached && a.load[ch] < a.m.capacity[ch] && blocked&(1<<ch) == 0
+		ok := a.state == Available && !a.detached && a.load[ch] < a.capacity[ch] && blocked&(1<<ch) == 0
 		if !ok && !a.inHeaps[ch] {
 			continue // nothing to take out: skip touching the members
 		}
@@ -465,7 +470,7 @@ func (e *Engine) report(a *agent) {
 		return
 	}
 	a.reported, a.repReason, a.since = s, r, e.now
-	e.emit(Event{Kind: EventAgentState, Agent: a.m.id, State: s, Reason: r})
+	e.emit(Event{Kind: EventAgentState, Agent: a.id, State: s, Reason: r})
 }
 
 func (e *Engine) accept(c *command) {
@@ -486,7 +491,7 @@ func (e *Engine) accept(c *command) {
 	if w <= q.m.sl {
 		q.stats.answeredInSL++
 	}
-	e.emit(Event{Kind: EventReservationAccepted, Task: t.id, Agent: a.m.id, Queue: q.m.name,
+	e.emit(Event{Kind: EventReservationAccepted, Task: t.id, Agent: a.id, Queue: q.m.name,
 		Channel: t.ch, Reservation: t.res, Wait: e.waited(t)})
 }
 
@@ -506,7 +511,7 @@ func (e *Engine) miss(t *task, kind EventKind) {
 	t.unlink(lnTimer)
 	q := t.q
 	a := e.release(t)
-	e.emit(Event{Kind: kind, Task: t.id, Agent: a.m.id, Queue: q.m.name, Channel: t.ch, Reservation: t.res, Wait: e.waited(t)})
+	e.emit(Event{Kind: kind, Task: t.id, Agent: a.id, Queue: q.m.name, Channel: t.ch, Reservation: t.res, Wait: e.waited(t)})
 	t.res = 0
 	t.exclude(a)
 	a.misses++
@@ -553,7 +558,7 @@ func (e *Engine) cancel(c *command) {
 func (e *Engine) cancelReservation(t *task) *agent {
 	t.unlink(lnTimer)
 	a := e.release(t)
-	e.emit(Event{Kind: EventReservationCanceled, Task: t.id, Agent: a.m.id, Queue: t.q.m.name, Channel: t.ch, Reservation: t.res})
+	e.emit(Event{Kind: EventReservationCanceled, Task: t.id, Agent: a.id, Queue: t.q.m.name, Channel: t.ch, Reservation: t.res})
 	t.res = 0
 	e.setTS(t, tsFree)
 	e.refreshAgent(a) // before anything is routed again
@@ -622,7 +627,7 @@ func (e *Engine) complete(c *command) {
 	}
 	q, a := t.q, t.agent
 	q.stats.completed++
-	e.emit(Event{Kind: EventTaskCompleted, Task: t.id, Agent: a.m.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)})
+	e.emit(Event{Kind: EventTaskCompleted, Task: t.id, Agent: a.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)})
 	if q.m.wrapUp > 0 && !q.detached {
 		e.setTS(t, tsWrapUp)
 		a.active--
@@ -651,7 +656,7 @@ func (e *Engine) endWrapUpCmd(c *command) {
 func (e *Engine) endWrapUp(t *task) {
 	t.unlink(lnTimer)
 	a := e.release(t)
-	e.emit(Event{Kind: EventWrapUpEnded, Task: t.id, Agent: a.m.id, Queue: t.q.m.name, Channel: t.ch})
+	e.emit(Event{Kind: EventWrapUpEnded, Task: t.id, Agent: a.id, Queue: t.q.m.name, Channel: t.ch})
 	e.freeTask(t)
 	e.agentChanged(a)
 }
@@ -677,8 +682,8 @@ func (e *Engine) setAgentState(c *command, s AgentState) {
 	if s == Offline {
 		e.refreshAgent(a) // out of the heaps before its tasks are re-routed
 		// Withdraw pending offers; their tasks go back to their place.
-		for i := 0; i < len(a.held); {
-			t := a.held[i]
+		for i := 0; i < a.held.len(); {
+			t := a.held.at(i)
 			if t.state != tsReserved {
 				i++
 				continue

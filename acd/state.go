@@ -132,40 +132,110 @@ type member struct {
 }
 
 type agent struct {
+	// Hot: read or written by every decision. id, capacity and blocks
+	// copy m's, so that a decision does not touch the model.
 	idx       int32
-	m         *agentModel
 	state     AgentState // presence: Offline, Available, NotReady, RONA
-	reason    string
 	reported  AgentState
-	repReason string
-	since     int64
+	detached  bool // removed by Apply
+	load      [NumChannels]uint16
+	capacity  [NumChannels]uint16
+	blocks    [NumChannels]uint8 // channel -> mask of channels it blocks
+	inHeaps   [NumChannels]bool  // false: no member of the channel is in a class heap
+	active    int                // reserved + accepted
+	wrap      int
 	idleSince int64
 	lastOffer uint64
-	load      [NumChannels]uint16
-	totalCap  int
-	active    int // reserved + accepted
-	wrap      int
-	misses    int
-	detached  bool // removed by Apply
-	queues    []*queue
-	mem       [NumChannels][]*member
+	id        string
+	held      heldSet
 	cls       [NumChannels][]*class // mem[ch][i].c, flat for tryAgent
-	inHeaps   [NumChannels]bool     // false: no member of the channel is in a class heap
-	held      []*task
+	mem       [NumChannels][]*member
+
+	// Cold.
+	m         *agentModel
+	reason    string
+	repReason string
+	since     int64
+	totalCap  int
+	misses    int
+	queues    []*queue
+}
+
+// heldSet is the tasks an agent holds (reserved, accepted or in
+// wrap-up). The first few live inline, so that the common agent (voice
+// capacity 1) needs no separate cache line for them.
+type heldSet struct {
+	n   int32
+	inl [2]*task
+	ext []*task // items len(inl)..n-1
+}
+
+func (h *heldSet) len() int { return int(h.n) }
+
+func (h *heldSet) at(i int) *task {
+	if i < len(h.inl) {
+		return h.inl[i]
+	}
+	return h.ext[i-len(h.inl)]
+}
+
+func (h *heldSet) set(i int, t *task) {
+	if i < len(h.inl) {
+		h.inl[i] = t
+		return
+	}
+	h.ext[i-len(h.inl)] = t
+}
+
+func (h *heldSet) add(t *task) {
+	if int(h.n) < len(h.inl) {
+		h.inl[h.n] = t
+	} else {
+		h.ext = append(h.ext, t)
+	}
+	h.n++
+}
+
+func (h *heldSet) index(t *task) int {
+	for i := range int(h.n) {
+		if h.at(i) == t {
+			return i
+		}
+	}
+	return -1
+}
+
+func (h *heldSet) contains(t *task) bool { return h.index(t) >= 0 }
+
+// remove drops t (order is not kept).
+func (h *heldSet) remove(t *task) {
+	i := h.index(t)
+	if i < 0 {
+		return
+	}
+	last := int(h.n) - 1
+	h.set(i, h.at(last))
+	if last >= len(h.inl) {
+		h.ext[last-len(h.inl)] = nil
+		h.ext = h.ext[:last-len(h.inl)]
+	} else {
+		h.inl[last] = nil
+	}
+	h.n--
 }
 
 func (a *agent) blocked() uint8 {
 	var b uint8
 	for c := Channel(0); c < NumChannels; c++ {
 		if a.load[c] > 0 {
-			b |= a.m.blocks[c]
+			b |= a.blocks[c]
 		}
 	}
 	return b
 }
 
 func (a *agent) routable(c Channel) bool {
-	return a.state == Available && !a.detached && a.load[c] < a.m.capacity[c] && a.blocked()&(1<<c) == 0
+	return a.state == Available && !a.detached && a.load[c] < a.capacity[c] && a.blocked()&(1<<c) == 0
 }
 
 func (a *agent) derived() AgentState {
@@ -178,14 +248,7 @@ func (a *agent) derived() AgentState {
 	return a.state
 }
 
-func (a *agent) dropHeld(t *task) {
-	if i := slices.Index(a.held, t); i >= 0 {
-		last := len(a.held) - 1
-		a.held[i] = a.held[last]
-		a.held[last] = nil
-		a.held = a.held[:last]
-	}
-}
+func (a *agent) dropHeld(t *task) { a.held.remove(t) }
 
 type queueStats struct {
 	entered, answered, answeredInSL, abandoned, timedOut int64
