@@ -55,9 +55,14 @@ func dtmfEvent(d byte) (uint8, bool) {
 // dtmfReceiver turns RFC 4733 packets into one digit per event (invariant 5): every packet of an
 // event (start, updates, the end packet and its retransmits) carries the event's RTP timestamp,
 // so a digit is reported on the first packet with a new (SSRC, timestamp) and the rest ignored.
+// An event longer than the 16-bit duration field (about 8 s) continues in a new segment whose
+// timestamp is the previous one plus its duration (RFC 4733 §2.5.1.5): not a new digit.
 type dtmfReceiver struct {
 	seen     bool
 	ssrc, ts uint32
+	code     uint8
+	dur      uint16 // latest duration of the current event
+	ended    bool   // the current event's end packet was seen
 }
 
 // packet returns the digit when this telephone-event payload starts a new event.
@@ -65,11 +70,18 @@ func (r *dtmfReceiver) packet(payload []byte, ssrc, ts uint32) (byte, bool) {
 	if len(payload) < 4 || payload[0] > 15 {
 		return 0, false // short, or a non-DTMF event (flash, tones)
 	}
+	code, end, dur := payload[0], payload[1]&0x80 != 0, uint16(payload[2])<<8|uint16(payload[3])
 	if r.seen && r.ssrc == ssrc && r.ts == ts {
+		r.ended = r.ended || end
+		r.dur = max(r.dur, dur)
 		return 0, false
 	}
-	r.seen, r.ssrc, r.ts = true, ssrc, ts
-	return dtmfDigits[payload[0]], true
+	segment := r.seen && r.ssrc == ssrc && !r.ended && code == r.code && ts == r.ts+uint32(r.dur)
+	r.seen, r.ssrc, r.ts, r.code, r.dur, r.ended = true, ssrc, ts, code, dur, end
+	if segment {
+		return 0, false
+	}
+	return dtmfDigits[code], true
 }
 
 // ParseDTMFInfo reads the body of a SIP INFO carrying a key press: application/dtmf-relay

@@ -250,3 +250,31 @@ func TestSendDTMFPacketsDecodeToOneDigit(t *testing.T) {
 		t.Fatalf("bad digit: %v", err)
 	}
 }
+
+func TestRFC4733LongEventSegments(t *testing.T) {
+	var r dtmfReceiver
+	ev := func(code byte, end bool, dur uint16) []byte {
+		b := []byte{code, 10, byte(dur >> 8), byte(dur)}
+		if end {
+			b[1] |= 0x80
+		}
+		return b
+	}
+	var got []byte
+	add := func(d byte, ok bool) {
+		if ok {
+			got = append(got, d)
+		}
+	}
+	// A 10 s press of 8: the first segment reaches the maximum duration, the second starts at
+	// ts + 0xFFFF and ends; then 8 again (a new press).
+	add(r.packet(ev(8, false, 160), 1, 1000))
+	add(r.packet(ev(8, false, 0xFFFF), 1, 1000))
+	add(r.packet(ev(8, false, 160), 1, 1000+0xFFFF))
+	add(r.packet(ev(8, true, 14000), 1, 1000+0xFFFF))
+	add(r.packet(ev(8, true, 14000), 1, 1000+0xFFFF))
+	add(r.packet(ev(8, false, 160), 1, 1000+0xFFFF+14000+800))
+	if string(got) != "88" {
+		t.Fatalf("got %q, want one digit per press (\"88\")", got)
+	}
+}
