@@ -336,6 +336,7 @@ func (c *Call) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.timedOut.Store(true) // OnTimeout is decided by a CAS on this flag: Close wins or loses it
 	close(c.done)
 	legs := c.legs
 	c.mu.Unlock()

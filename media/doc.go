@@ -69,8 +69,9 @@
 //
 //  1. A leg's socket, reader goroutine and port belong to its Call; Close closes the sockets,
 //     waits for readers, players and the recorder, and only then returns the ports to the
-//     pool, which reuses ports in FIFO order. After Close returns no goroutine of the call runs
-//     and OnTimeout no longer fires for it.
+//     pool, which reuses ports in FIFO order. After Close returns no goroutine of the call runs.
+//     OnTimeout fires at most once, and not at all once Close has begun (a callback already
+//     decided may still be running).
 //  2. Each outgoing stream (toward one peer) has one SSRC for the life of the call. Its
 //     sequence number rises by one per packet across every change of source — a new SSRC or
 //     sequence from the other leg after a re-INVITE, a switch between relay and Play/SendDTMF —
