@@ -1,0 +1,29 @@
+// Package sip is ccswitch's SIP side: it listens on UDP and TCP, validates every request,
+// authenticates extensions and trunks, keeps registrations (sip/registrar), and runs the
+// B2BUA that bridges callers to extensions, DIDs to extensions and extensions to trunks.
+//
+// Each call is two dialogs: leg A (we are its UAS) and leg B (we are its UAC, with our own
+// Call-ID, From tag and Contact; no Record-Route). An INVITE's handler goroutine owns the
+// call until leg A has its final response; afterwards the call lives in a map of legs and
+// uses no goroutine until a BYE.
+//
+// Invariants:
+//  1. No request reaches a handler without passing validate.Request, and every handler runs
+//     under a recover that turns a panic into 500 (Server.panics counts them; tests assert 0).
+//  2. No provisional response is sent on leg A after its final response: relays of 18x and
+//     the final answer are ordered by call.mu and call.aFinal.
+//  3. No call reaches a trunk unless the caller authenticated (407) as an extension with
+//     Outbound set; requests from a trunk's sources only reach numbers we own (no relay).
+//  4. Every call ends in exactly one store.CallRecord (call.end is idempotent).
+//  5. Per-call goroutines end with ringing: forks end when answered, failed or CANCELled;
+//     an established call holds none. Server.Run returns only after its goroutines stop.
+//  6. Only ccswitch's own legs are ever ACKed/BYEd from the unhandled-response path: a live
+//     leg B (re-ACK) or a fork that lost (ACK + BYE); other strays are dropped.
+//
+// Maps: legs (Call-ID|our tag → *Leg), calls (call id → *call), losers (Call-ID → expiry)
+// are sync.Maps; there is no global lock on the call path.
+//
+// Lock order: call.mu may be held while writing a provisional response on leg A (that is
+// what invariant 2 needs); it is never held while waiting on the network otherwise. The
+// registrar's shard locks, auth's shard locks and healthMu are leaves.
+package sip
