@@ -17,13 +17,15 @@ type Config struct {
 	Email     Email
 }
 
-// Route says where an adapter's new conversations go: Flow (a config flow name) runs first when
-// set; otherwise the conversation goes straight to Queue (empty: the first queue that takes
-// the adapter's ACD channel). Greeting, when set, is sent when a conversation starts.
+// Route says where an adapter's new conversations go: when Entry names a configured number,
+// its flow (and calendar) runs first, through ivr; otherwise the conversation goes straight
+// to Queue (empty: the first queue that takes the adapter's ACD channel). Greeting, when set,
+// is sent when a conversation starts. SMS also uses the number written to as the entry when
+// it is a configured number.
 type Route struct {
 	Enabled  bool
 	Queue    string
-	Flow     string
+	Entry    string
 	Greeting string
 	Priority int
 }
@@ -127,7 +129,7 @@ func FromEnv() Config { return fromEnv(os.Getenv) }
 func fromEnv(get func(string) string) Config {
 	route := func(prefix string, enabled bool) Route {
 		p, _ := strconv.Atoi(get(prefix + "_PRIORITY"))
-		return Route{Enabled: enabled, Queue: get(prefix + "_QUEUE"), Flow: get(prefix + "_FLOW"),
+		return Route{Enabled: enabled, Queue: get(prefix + "_QUEUE"), Entry: get(prefix + "_ENTRY"),
 			Greeting: get(prefix + "_GREETING"), Priority: p}
 	}
 	limits := func(prefix string) Limits {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
 )
 
@@ -19,8 +20,12 @@ import (
 type Options struct {
 	Store  *store.Store
 	Router Router
-	// Config supplies flows and queues (read only).
-	Config   *config.Config
+	// Config supplies the queues (read only).
+	Config *config.Config
+	// Flows are the compiled flows and calendars (ivr.Compile); a new conversation on an
+	// adapter whose Route names an Entry goes through that number's flow first. nil: every
+	// conversation goes straight to its queue (after the Greeting, if any).
+	Flows    *ivr.Flows
 	Channels Config
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -78,12 +83,16 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	sendTO   time.Duration
-	flows    map[string]*textFlow
+	ivr      *ivr.Flows
 	adapters map[string]Adapter
+	ctx      context.Context // ends when Run returns; flows run under it
+	cancel   context.CancelFunc
+	flowsWG  sync.WaitGroup
 
 	mu       sync.Mutex // guards offers, presence and every read-modify-write of the store
 	offers   map[string]Offer
 	presence map[string]Presence
+	runs     map[string]*textRun // conversations in their flow, by id
 
 	sendMu  sync.Mutex // guards pending
 	pending map[string][]pendingSend
@@ -115,16 +124,20 @@ func NewService(o Options) (*Service, error) {
 	}
 	s := &Service{st: o.Store, router: o.Router, cfg: o.Config, chans: o.Channels,
 		log: o.Logger.With("component", "channels"), now: o.Now, sendTO: o.SendTimeout,
-		flows: map[string]*textFlow{}, adapters: map[string]Adapter{}, offers: map[string]Offer{},
+		ivr: o.Flows, adapters: map[string]Adapter{}, offers: map[string]Offer{}, runs: map[string]*textRun{},
 		presence: map[string]Presence{}, pending: map[string][]pendingSend{}, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	s.hub.subs = map[string]map[*subscriber]struct{}{}
-	for _, f := range o.Config.Flows {
-		s.flows[f.Name] = newTextFlow(f)
-	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, a := range []string{"webchat", "sms", "whatsapp", "messenger", "telegram", "email"} {
 		r := s.route(a)
-		if r.Flow != "" && s.flows[r.Flow] == nil {
-			return nil, fmt.Errorf("channels: %s: unknown flow %q: %w", a, r.Flow, ErrBadInput)
+		if r.Entry == "" {
+			continue
+		}
+		if o.Flows == nil {
+			return nil, fmt.Errorf("channels: %s: entry %q but no compiled flows: %w", a, r.Entry, ErrBadInput)
+		}
+		if _, ok := o.Flows.Entry(r.Entry); !ok {
+			return nil, fmt.Errorf("channels: %s: entry %q is not a configured number: %w", a, r.Entry, ErrBadInput)
 		}
 	}
 	return s, nil
@@ -186,10 +199,13 @@ func (s *Service) defaultQueue(adapter string) string {
 
 func newID(prefix string) string { return prefix + "-" + strings.ToLower(rand.Text()[:16]) }
 
-// Run re-enqueues the conversations that were waiting when ccswitch stopped (invariant 3),
-// then handles router events until ctx ends; it returns after outbound sends in flight finish.
+// Run re-enqueues the conversations that were waiting when ccswitch stopped (invariant 3) and
+// restarts the flows of those that were in one, then handles router events until ctx ends; it
+// returns after the flows and the outbound sends in flight finish.
 func (s *Service) Run(ctx context.Context) error {
 	defer func() {
+		s.cancel()
+		s.flowsWG.Wait()
 		close(s.closed)
 		s.sends.Wait()
 	}()
@@ -223,6 +239,22 @@ func (s *Service) resume() error {
 			continue
 		}
 		s.log.Info("re-enqueued after restart", "task", t.Conv, "queue", t.Queue)
+	}
+	inFlow, err := s.st.Conversations(store.ConvFlow)
+	if err != nil {
+		return fmt.Errorf("channels: resume: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range inFlow {
+		if entry := c.Vars["entry"]; entry != "" && s.ivr != nil {
+			// The flow starts again from its first node: its position was not kept.
+			s.startFlowLocked(c, entry)
+			continue
+		}
+		s.mu.Unlock()
+		s.flowEnqueue(c.ID, ivr.QueueRequest{})
+		s.mu.Lock()
 	}
 	return nil
 }
@@ -287,27 +319,29 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 	}
 	b.PutMessage(m)
 
-	// The flow decides in the same batch, so a crash cannot leave a conversation that was
-	// meant to be queued without its task/ record.
+	// A new conversation goes through its entry's flow (a goroutine, started after the commit),
+	// or straight to its queue: that decision is in the same batch, so a crash cannot leave a
+	// conversation meant for a queue without its task/ record.
 	var outs []store.Message
 	var task *store.QueuedTask
-	if isNew || conv.State == store.ConvFlow {
-		res := s.step(&conv, in.Text, isNew)
-		for _, text := range res.replies {
+	entry := ""
+	if isNew {
+		r := s.route(conv.Adapter)
+		if r.Greeting != "" {
 			conv.LastSeq++
 			o := store.Message{Conv: conv.ID, Seq: conv.LastSeq, Dir: store.Out, Adapter: conv.Adapter,
-				Text: text, Time: in.Time, Status: "sending"}
+				Text: r.Greeting, Time: in.Time, Status: "sending"}
 			b.PutMessage(o)
 			outs = append(outs, o)
 		}
-		switch {
-		case res.queue != "":
-			conv.State, conv.Queue = store.ConvQueued, res.queue
-			task = &store.QueuedTask{Conv: conv.ID, Queue: res.queue, Channel: ACDChannel(conv.Adapter),
-				Priority: res.priority + s.route(conv.Adapter).Priority, Requirements: res.reqs, Enqueued: in.Time}
+		if entry = s.entryFor(in); entry != "" {
+			conv.Vars["entry"] = entry
+		} else {
+			q := s.defaultQueue(conv.Adapter)
+			conv.State, conv.Queue = store.ConvQueued, q
+			task = &store.QueuedTask{Conv: conv.ID, Queue: q, Channel: ACDChannel(conv.Adapter),
+				Priority: r.Priority, Enqueued: in.Time}
 			b.PutTask(*task)
-		case res.hangup:
-			conv.State, conv.Closed = store.ConvClosed, in.Time
 		}
 	}
 	b.PutConversation(conv)
@@ -324,32 +358,22 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 	for _, o := range outs {
 		s.sendAsync(conv, o)
 	}
+	if conv.State == store.ConvFlow {
+		if r := s.runs[conv.ID]; r != nil && !isNew {
+			select {
+			case r.inbox <- in.Text:
+			default:
+				s.log.Warn("flow input dropped: customer writes faster than the flow reads", "conv", conv.ID)
+			}
+		} else if entry != "" {
+			s.startFlowLocked(conv, entry)
+		}
+	}
 	if conv.State == store.ConvAssigned && conv.Agent != "" {
 		mm := m
 		s.hub.send(conv.Agent, AgentEvent{Type: "message", Message: &mm})
 	}
 	return Receipt{Conv: conv.ID, Seq: m.Seq, Customer: cust.ID}, nil
-}
-
-// step runs the adapter's flow (or its greeting and default queue) for one inbound message.
-func (s *Service) step(conv *store.Conversation, text string, isNew bool) flowResult {
-	r := s.route(conv.Adapter)
-	def := s.defaultQueue(conv.Adapter)
-	if f := s.flows[r.Flow]; f != nil {
-		if isNew {
-			conv.FlowNode = ""
-		}
-		res := f.run(conv, text, def)
-		if isNew && r.Greeting != "" {
-			res.replies = append([]string{r.Greeting}, res.replies...)
-		}
-		return res
-	}
-	res := flowResult{queue: def}
-	if r.Greeting != "" {
-		res.replies = []string{r.Greeting}
-	}
-	return res
 }
 
 // conversationFor finds the conversation in belongs to: the email thread it answers, or the
@@ -868,6 +892,12 @@ func (s *Service) handle(ev Event) {
 		s.hub.send(ev.Agent, AgentEvent{Type: "offer-ended", Conv: &c, Reason: ev.Reason})
 	case Accepted:
 		delete(s.offers, c.ID)
+		if r := s.runs[c.ID]; r != nil {
+			select {
+			case r.queued <- ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: ev.Agent}:
+			default:
+			}
+		}
 		if c.State == store.ConvClosed {
 			return
 		}
@@ -894,6 +924,16 @@ func (s *Service) handle(ev Event) {
 		}
 	case Ended:
 		delete(s.offers, c.ID)
+		if r := s.runs[c.ID]; r != nil {
+			out := ivr.QueueOutcome{Result: ivr.QueueAbandoned}
+			if ev.Reason == "task-timed-out" {
+				out.Result = ivr.QueueTimedOut
+			}
+			select {
+			case r.queued <- out:
+			default:
+			}
+		}
 		if c.State == store.ConvQueued {
 			c.State, c.Closed = store.ConvClosed, s.now()
 			c.LastSeq++

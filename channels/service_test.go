@@ -245,17 +245,19 @@ func TestRestartResumesWaitingConversation(t *testing.T) {
 	}
 }
 
-func TestTextFlowMenuAndEscape(t *testing.T) {
+func TestFlowMenuThenQueue(t *testing.T) {
 	env := chantest.New(t, channels.Config{})
 	prio := 5
+	env.Config.Numbers = []config.Number{{DID: "+15550100", Flow: "triage"}}
 	env.Config.Flows = []config.Flow{{Name: "triage", Escape: &config.Escape{Keyword: "agent", Queue: "support"}, Nodes: []config.Node{
 		{ID: "menu", Type: "menu", Text: "Reply SALES or SUPPORT", Choices: []config.Choice{
 			{Keywords: []string{"sales"}, Next: "vip"}, {Keywords: []string{"support"}, Next: "q-support"}}},
-		{ID: "vip", Type: "set", Vars: map[string]string{"topic": "sales"}, Priority: &prio, Next: "q-sales"},
-		{ID: "q-sales", Type: "queue", Queue: "sales", Text: "Connecting you to sales."},
+		{ID: "vip", Type: "set", Vars: map[string]string{"topic": "sales"}, Priority: &prio, Next: "say-sales"},
+		{ID: "say-sales", Type: "play", Text: "Connecting you to sales.", Next: "q-sales"},
+		{ID: "q-sales", Type: "queue", Queue: "sales"},
 		{ID: "q-support", Type: "queue", Queue: "support"},
 	}}}
-	env.Channels.WhatsApp.Flow = "triage"
+	env.Channels.WhatsApp.Entry = "+15550100"
 	env.Restart(t)
 	out := chantest.NewOutbox("whatsapp")
 	env.Service.AddAdapter(out)
@@ -264,30 +266,67 @@ func TestTextFlowMenuAndEscape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := chantest.WaitState(t, env.Store, r.Conv, store.ConvFlow, "")
-	if c.FlowNode != "menu" {
-		t.Fatalf("flow node = %q, want menu", c.FlowNode)
+	chantest.Eventually(t, "menu prompt sent", func() bool { s := out.Sent(); return len(s) == 1 && s[0].Text == "Reply SALES or SUPPORT" })
+	if c := chantest.WaitState(t, env.Store, r.Conv, store.ConvFlow, ""); c.Vars["entry"] != "+15550100" {
+		t.Fatalf("conversation in flow: %+v", c)
 	}
 	if _, err := env.Service.Receive(ctx, channels.Inbound{Adapter: "whatsapp", ProviderID: "b", From: "111", Text: "Sales please"}); err != nil {
 		t.Fatal(err)
 	}
-	c = chantest.WaitState(t, env.Store, r.Conv, store.ConvQueued, "")
+	c := chantest.WaitState(t, env.Store, r.Conv, store.ConvQueued, "")
 	if c.Queue != "sales" || c.Vars["topic"] != "sales" || c.Vars["priority"] != "5" {
 		t.Errorf("after menu: %+v", c)
 	}
-	chantest.Eventually(t, "menu prompt and sales notice sent", func() bool {
+	chantest.Eventually(t, "sales notice sent after the menu", func() bool {
 		s := out.Sent()
-		return len(s) == 2 && s[0].Text == "Reply SALES or SUPPORT" && s[1].Text == "Connecting you to sales."
+		return len(s) == 2 && s[1].Text == "Connecting you to sales."
 	})
+	// The flow waits in the queue until an agent answers.
+	env.Service.Login("alice")
+	chantest.WaitOffer(t, env.Service, "alice", r.Conv)
+	env.Service.Accept("alice", r.Conv)
+	chantest.WaitState(t, env.Store, r.Conv, store.ConvAssigned, "alice")
+
 	// Escape from the menu.
 	r2, err := env.Service.Receive(ctx, channels.Inbound{Adapter: "whatsapp", ProviderID: "c", From: "222", Text: "hi"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	chantest.WaitState(t, env.Store, r2.Conv, store.ConvFlow, "")
+	chantest.Eventually(t, "second menu prompt", func() bool { return len(out.Sent()) == 3 })
 	if _, err := env.Service.Receive(ctx, channels.Inbound{Adapter: "whatsapp", ProviderID: "d", From: "222", Text: "AGENT"}); err != nil {
 		t.Fatal(err)
 	}
 	if c := chantest.WaitState(t, env.Store, r2.Conv, store.ConvQueued, ""); c.Queue != "support" {
 		t.Errorf("escape queue = %q, want support", c.Queue)
+	}
+}
+
+func TestFlowRestartsAfterRestart(t *testing.T) {
+	env := chantest.New(t, channels.Config{})
+	env.Config.Numbers = []config.Number{{DID: "15550100", Flow: "ask"}}
+	env.Config.Flows = []config.Flow{{Name: "ask", Nodes: []config.Node{
+		{ID: "name", Type: "gather", Text: "Your order number?", Var: "order", Next: "q"},
+		{ID: "q", Type: "queue", Queue: "support"},
+	}}}
+	env.Channels.Telegram.Entry = "15550100"
+	env.Restart(t)
+	out := chantest.NewOutbox("telegram")
+	env.Service.AddAdapter(out)
+	r, err := env.Service.Receive(context.Background(), channels.Inbound{Adapter: "telegram", ProviderID: "1", From: "42", Text: "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chantest.Eventually(t, "question sent", func() bool { return len(out.Sent()) == 1 })
+	env.Restart(t)
+	out = chantest.NewOutbox("telegram")
+	env.Service.AddAdapter(out)
+	// The conversation was in its flow: the flow asks again, and the answer queues it.
+	chantest.Eventually(t, "question asked again after restart", func() bool { return len(out.Sent()) == 1 })
+	if _, err := env.Service.Receive(context.Background(), channels.Inbound{Adapter: "telegram", ProviderID: "2", From: "42", Text: "A-1234"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := chantest.WaitState(t, env.Store, r.Conv, store.ConvQueued, ""); c.Vars["order"] != "A-1234" {
+		t.Errorf("vars = %+v", c.Vars)
 	}
 }

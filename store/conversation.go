@@ -31,15 +31,15 @@ type Conversation struct {
 	Subject string `json:"subject,omitempty"` // email subject
 	// Thread is the last email Message-ID of the conversation, which a reply answers.
 	Thread string `json:"thread,omitempty"`
-	// Vars are what the flow learned (language, choices); FlowNode is where it stands.
-	Vars     map[string]string `json:"vars,omitempty"`
-	FlowNode string            `json:"flow_node,omitempty"`
-	LastSeq  uint64            `json:"last_seq"`
-	WrapUp   string            `json:"wrapup,omitempty"`
-	Notes    string            `json:"notes,omitempty"`
-	Created  time.Time         `json:"created"`
-	Updated  time.Time         `json:"updated"`
-	Closed   time.Time         `json:"closed,omitzero"`
+	// Vars are what the flow learned (language, choices) and "entry", the number whose flow
+	// the conversation went through.
+	Vars    map[string]string `json:"vars,omitempty"`
+	LastSeq uint64            `json:"last_seq"`
+	WrapUp  string            `json:"wrapup,omitempty"`
+	Notes   string            `json:"notes,omitempty"`
+	Created time.Time         `json:"created"`
+	Updated time.Time         `json:"updated"`
+	Closed  time.Time         `json:"closed,omitzero"`
 }
 
 // Attachment is a file a message carries; the bytes stay at the provider (URL or media id).

@@ -24,6 +24,7 @@ import (
 	"github.com/ccswitch/ccswitch/channels/webchat"
 	"github.com/ccswitch/ccswitch/channels/whatsapp"
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
 )
 
@@ -40,7 +41,10 @@ type Options struct {
 	// Router replaces the engine as the router (tests); default channels.NewACDRouter(Engine).
 	Router   channels.Router
 	Channels channels.Config
-	Logger   *slog.Logger
+	// Flows are the compiled flows (ivr.Compile, shared with the voice path): adapters whose
+	// Route names an Entry run that number's flow before queueing.
+	Flows  *ivr.Flows
+	Logger *slog.Logger
 	// Listen overrides Config.HTTP.Listen.
 	Listen string
 	// SessionTTL is how long a desktop login lasts (default 12h).
@@ -96,7 +100,7 @@ func New(o Options) (*Server, error) {
 		s.agents[a.ID] = agentLogin{id: a.ID, name: cmp.Or(a.Name, a.ID), hash: hash}
 	}
 	svc, err := channels.NewService(channels.Options{Store: o.Store, Router: o.Router, Config: o.Config,
-		Channels: o.Channels, Logger: o.Logger})
+		Channels: o.Channels, Flows: o.Flows, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}

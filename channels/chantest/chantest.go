@@ -15,6 +15,7 @@ import (
 	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
 )
 
@@ -110,8 +111,15 @@ func (e *Env) Start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var flows *ivr.Flows
+	if len(e.Config.Numbers) > 0 {
+		e.Config.ApplyDefaults()
+		if flows, err = ivr.Compile(e.Config, ivr.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	svc, err := channels.NewService(channels.Options{Store: st, Router: channels.NewACDRouter(eng),
-		Config: e.Config, Channels: e.Channels})
+		Config: e.Config, Channels: e.Channels, Flows: flows})
 	if err != nil {
 		t.Fatal(err)
 	}
