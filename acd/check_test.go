@@ -18,7 +18,7 @@ func (e *Engine) check() error {
 		if t.id == "" {
 			continue
 		}
-		if e.taskIdx[t.id] != s {
+		if e.ids.find(e, e.ids.hash(t.id), t.id) != s {
 			bad("inv2: task %s not indexed", t.id)
 		}
 		switch t.state {
@@ -74,8 +74,8 @@ func (e *Engine) check() error {
 			load[t.agent] = l
 		}
 	}
-	if len(e.taskIdx)+len(e.free) != int(e.nslots) {
-		bad("inv2: %d indexed + %d free != %d slots", len(e.taskIdx), len(e.free), e.nslots)
+	if e.ids.len()+len(e.free) != int(e.nslots) {
+		bad("inv2: %d indexed + %d free != %d slots", e.ids.len(), len(e.free), e.nslots)
 	}
 	for _, q := range e.queues {
 		if q.nWaiting != nWait[q] || q.nReserved != nRes[q] || q.nBusy != nBusy[q] {

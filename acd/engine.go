@@ -91,7 +91,7 @@ type Engine struct {
 	reqsets   map[uint64]*reqset
 	nreqsets  int32
 	emptyRS   *reqset
-	taskIdx   map[string]int32
+	ids       idTable // task ID -> slot
 	chunks    [][]task
 	free      []int32
 	nslots    int32
@@ -146,7 +146,7 @@ func New(cfg Config) (*Engine, error) {
 	e.nowT = e.epoch
 	e.timer = e.clock.AfterFunc(time.Hour, e.onTimer)
 	e.timer.Stop()
-	e.taskIdx = map[string]int32{}
+	e.ids = newIDTable()
 	e.next, e.armed = math.MaxInt64, math.MaxInt64
 	e.install(m)
 	e.publish()

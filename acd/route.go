@@ -31,15 +31,15 @@ func (e *Engine) allocTask() *task {
 }
 
 func (e *Engine) freeTask(t *task) {
-	delete(e.taskIdx, t.id)
+	e.ids.remove(e.ids.hash(t.id), t.slot)
 	s := t.slot
 	*t = task{slot: s, hidx: -1, hgen: t.hgen}
 	e.free = append(e.free, s)
 }
 
 func (e *Engine) lookupTask(id string) *task {
-	s, ok := e.taskIdx[id]
-	if !ok {
+	s := e.ids.find(e, e.ids.hash(id), id)
+	if s < 0 {
 		return nil
 	}
 	return e.taskAt(s)
@@ -109,7 +109,8 @@ func (e *Engine) internReqs(cs []Condition) (*reqset, error) {
 }
 
 func (e *Engine) enqueue(c *command) {
-	if _, dup := e.taskIdx[c.id]; dup {
+	h := e.ids.hash(c.id)
+	if e.ids.find(e, h, c.id) >= 0 {
 		e.fail(c, fmt.Errorf("enqueue %s: %w", c.id, ErrDuplicateTask))
 		return
 	}
@@ -140,7 +141,7 @@ func (e *Engine) enqueue(c *command) {
 	e.seq++
 	t.id, t.ch, t.prio, t.rs, t.attrs = c.id, c.ch, c.prio, rs, c.attrs
 	t.seq, t.arrived = e.seq, e.now
-	e.taskIdx[c.id] = t.slot
+	e.ids.insert(h, t.slot)
 	e.enterQueue(t, q, EventTaskQueued, nil, nil, nil)
 }
 
