@@ -26,68 +26,36 @@ import (
 	"github.com/ccswitch/ccswitch/store"
 )
 
-// rigYAML is the demo's shape (configs/ccswitch.yaml plus the proposed demo numbers), on
-// free ports. %[1]d: carrier's source port; %[2]d-%[3]d: RTP range; %[4]s: prompts folder;
-// %[5]s: queues' RONA timeout; %[6]d: source port of trunk "direct" (media: passthrough);
-// %[7]s: RTP timeout.
-const rigYAML = `
-sip:
-  udp: ["127.0.0.1:0"]
-  realm: ccswitch
-  digest_algorithms: [MD5]
-  ring_timeout: 20s
-media:
-  ip: 127.0.0.1
-  rtp_ports: %[2]d-%[3]d
-  prompts: %[4]s
-  rtp_timeout: %[7]s
-users:
-  - {extension: "1001", secret: secret1001, name: Alice}
-  - {extension: "1002", secret: secret1002, name: Bob}
-  - {extension: "1003", secret: secret1003, name: Carol}
-  - {extension: "1010", secret: secret1010, name: Judy}
-trunks:
-  - name: carrier
-    sources: ["127.0.0.1:%[1]d"]
-  - name: direct
-    sources: ["127.0.0.1:%[6]d"]
-    media: passthrough
-numbers:
-  - {did: "+15550101", target: "1002"}
-  - did: "+15550102"
-    flow: demo
-    overrides: [{name: demo always closed, from: "2000-01-01T00:00", to: "2100-01-01T00:00"}]
-    unavailable: {en: closed, fr: closed}
-  - did: "+15550103"
-    flow: demo
-    unavailable: {en: closed, fr: closed}
-flows:
-  - name: demo
-    escape: {digit: "0", keyword: agent, queue: support}
-    nodes:
-      - {id: welcome, type: play, prompt: welcome, next: menu}
-      - id: menu
-        type: menu
-        prompt: menu
-        retries: 2
-        no_input: goodbye
-        invalid: goodbye
-        choices:
-          - {digits: "1", next: sales}
-          - {digits: "2", next: support}
-          - {digits: "9", next: french}
-      - {id: french, type: set, language: fr, next: menu}
-      - {id: sales, type: queue, queue: sales}
-      - {id: support, type: queue, queue: support}
-      - {id: goodbye, type: hangup, prompt: goodbye}
-queues:
-  - {name: sales, rona_timeout: %[5]s, wrapup: 1s}
-  - {name: support, rona_timeout: %[5]s, wrapup: 1s}
-agents:
-  - {id: "1001", name: Alice, extension: "1001", queues: [sales], auto_login: true}
-  - {id: "1002", name: Bob, extension: "1002", queues: [sales, support], auto_login: true}
-  - {id: "1003", name: Carol, extension: "1003", queues: [support], auto_login: true}
-`
+// rigConfig is testdata/demo.yaml — the proposed configs/ccswitch.yaml with the voice demo —
+// moved onto free ports: SIP on 127.0.0.1:0, the carrier's source port, an RTP block, the
+// prompts of the repository, the queues' RONA timeout and the RTP timeout; plus a trunk
+// "direct" with media: passthrough.
+func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := string(b)
+	for _, rep := range [][2]string{
+		{`"127.0.0.1:5060"`, `"127.0.0.1:0"`},
+		{"rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d\n  prompts: %s\n  rtp_timeout: %s", r.portMin, r.portMax, r.promptsDir, rtpTimeout)},
+		{`sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, r.carrier)},
+		{"    outbound: sip:127.0.0.1:5080\n", ""},
+		{"trunks:\n", fmt.Sprintf("trunks:\n  - {name: direct, sources: [\"127.0.0.1:%d\"], media: passthrough}\n", r.direct)},
+		{"rona_timeout: 15s", "rona_timeout: " + rona},
+	} {
+		if !strings.Contains(y, rep[0]) {
+			t.Fatalf("testdata/demo.yaml has no %q", rep[0])
+		}
+		y = strings.ReplaceAll(y, rep[0], rep[1])
+	}
+	cfg, err := config.Parse("demo.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
 
 var rtpBlock atomic.Int32
 
@@ -157,7 +125,7 @@ func freeEvenPort(t testing.TB) int {
 	return 0
 }
 
-// newRig boots sip + media + anchor + acd + ivr + voice from rigYAML on loopback, with the
+// newRig boots sip + media + anchor + acd + ivr + voice from the demo config on loopback, with the
 // queues' RONA timeout rona and a 30 s RTP timeout.
 func newRig(t *testing.T, rona string) *rig { return newRigTimeout(t, rona, "30s") }
 
@@ -172,10 +140,7 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	r := &rig{t: t, carrier: freePort(t), direct: freePort(t), portMin: base, portMax: base + 199, dir: t.TempDir(),
 		ends: make(chan voice.Summary, 8), released: make(chan media.Stats, 8), done: make(chan struct{}),
 		promptsDir: prompts}
-	r.cfg, err = config.Parse("rig.yaml", []byte(fmt.Sprintf(rigYAML, r.carrier, r.portMin, r.portMax, prompts, rona, r.direct, rtpTimeout)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.cfg = rigConfig(t, r, rona, rtpTimeout)
 	w, err := media.LoadWAV(filepath.Join(prompts, "en", "welcome.wav"))
 	if err != nil {
 		t.Fatal(err)

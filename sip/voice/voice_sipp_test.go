@@ -50,12 +50,12 @@ func TestSIPpAnchoredExtensionCall(t *testing.T) {
 }
 
 // TestSIPpAnchoredTrunkCall (issue 4): the carrier (SIPp from the trunk's source port, no
-// auth) calls DID +15550101, whose target is extension 1002: anchored both ways as above.
+// auth) calls DID +15550101, whose target is extension 1001: anchored both ways as above.
 func TestSIPpAnchoredTrunkCall(t *testing.T) {
 	r := newRig(t, "2s")
 	uasPort, uasMedia := freePort(t), freeEvenPort(t)
-	r.register("1002", uasPort, false)
-	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
+	r.register("1001", uasPort, false)
+	uas := r.sipp("callee 1001", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
 	time.Sleep(100 * time.Millisecond)
 	uac := r.sipp("carrier", "trunk_call.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
 		"-key", "user", "carrier", "-s", "+15550101", r.addr)
@@ -222,7 +222,7 @@ func TestSIPpAbandon(t *testing.T) {
 }
 
 // TestSIPpPassthroughTrunk (issue 4): trunk "direct" says media: passthrough. Its call to
-// +15550101 (extension 1002) is not anchored: the callee gets the caller's own media port in
+// +15550101 (extension 1001) is not anchored: the callee gets the caller's own media port in
 // the offer and the caller gets the callee's in the answer, and no media call is created.
 func TestSIPpPassthroughTrunk(t *testing.T) {
 	r := newRig(t, "2s")
@@ -230,8 +230,8 @@ func TestSIPpPassthroughTrunk(t *testing.T) {
 		t.Skip("sip.Server has no CallTrunk/Hangup yet: per-trunk passthrough cannot be wired")
 	}
 	uasPort, uasMedia, uacMedia := freePort(t), freeEvenPort(t), freeEvenPort(t)
-	r.register("1002", uasPort, false)
-	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
+	r.register("1001", uasPort, false)
+	uas := r.sipp("callee 1001", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
 	time.Sleep(100 * time.Millisecond)
 	uac := r.sipp("direct trunk", "trunk_call.xml", r.direct, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uacMedia),
 		"-key", "user", "direct", "-s", "+15550101", r.addr)
@@ -253,7 +253,7 @@ func TestSIPpPassthroughTrunk(t *testing.T) {
 	}
 }
 
-// TestSIPpRTPTimeout (issue 4): with media.rtp_timeout 1s, a trunk call to 1002 where nobody
+// TestSIPpRTPTimeout (issue 4): with media.rtp_timeout 1s, a trunk call to 1001 where nobody
 // sends RTP is ended by ccswitch with BYE on both legs (both SIPp scenarios end on the BYE).
 func TestSIPpRTPTimeout(t *testing.T) {
 	r := newRigTimeout(t, "2s", "1s")
@@ -261,8 +261,8 @@ func TestSIPpRTPTimeout(t *testing.T) {
 		t.Skip("sip.Server has no CallTrunk/Hangup yet: the anchor cannot hang up on RTP timeout")
 	}
 	uasPort := freePort(t)
-	r.register("1002", uasPort, false)
-	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	r.register("1001", uasPort, false)
+	uas := r.sipp("callee 1001", "uas_echo.xml", uasPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
 	uac := r.sipp("carrier", "trunk_silent.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
