@@ -193,7 +193,11 @@ func (s *Service) flowEnqueue(conv string, q ivr.QueueRequest) error {
 	if c.Vars == nil {
 		c.Vars = map[string]string{}
 	}
-	maps.Copy(c.Vars, q.Vars)
+	for k, v := range q.Vars {
+		if k != "customer" && k != "channel" { // given to the flow; the conversation has them
+			c.Vars[k] = v
+		}
+	}
 	if q.Language != "" {
 		c.Vars["language"] = q.Language
 	}

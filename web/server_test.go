@@ -21,6 +21,8 @@ import (
 	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/channels/chantest"
 	"github.com/ccswitch/ccswitch/channels/chantest/fakegraph"
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/web"
 )
@@ -47,6 +49,18 @@ func start(t *testing.T) *harness {
 	}
 	h.Store = st
 	cfg := chantest.Config()
+	// WhatsApp conversations go through a small flow first (ivr, text mode).
+	cfg.Numbers = []config.Number{{DID: "+15550199", Flow: "whatsapp-in"}}
+	cfg.Flows = []config.Flow{{Name: "whatsapp-in", Nodes: []config.Node{
+		{ID: "hello", Type: "play", Text: "Bonjour ! Un conseiller vous répond dans un instant.", Next: "tag"},
+		{ID: "tag", Type: "set", Language: "fr", Vars: map[string]string{"topic": "order"}, Next: "q"},
+		{ID: "q", Type: "queue", Queue: "support"},
+	}}}
+	cfg.ApplyDefaults()
+	flows, err := ivr.Compile(cfg, ivr.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var svc atomic.Pointer[channels.Service]
 	ac := chantest.ACDConfig(cfg)
 	ac.Sink = acd.SinkFunc(func(ev acd.Event) {
@@ -61,9 +75,9 @@ func start(t *testing.T) *harness {
 	h.Engine = eng
 	chans := channels.Config{
 		WebChat:  channels.WebChat{Route: channels.Route{Enabled: true}},
-		WhatsApp: channels.WhatsApp{Route: channels.Route{Enabled: true}, AppSecret: waSecret, VerifyToken: "vt", Token: waToken, GraphURL: h.Graph.URL},
+		WhatsApp: channels.WhatsApp{Route: channels.Route{Enabled: true, Entry: "+15550199"}, AppSecret: waSecret, VerifyToken: "vt", Token: waToken, GraphURL: h.Graph.URL},
 	}
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Channels: chans})
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Channels: chans, Flows: flows})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +229,7 @@ func TestLoginSessionAndAPI(t *testing.T) {
 	if code := bob.do("POST", "/api/conversations/"+conv+"/reply", map[string]string{"text": "hijack"}, nil); code != 403 {
 		t.Fatalf("bob replying: %d", code)
 	}
-	if s := h.Graph.Sent(); len(s) != 1 || s[0].Text() != "Bonjour Ann" {
+	if s := h.Graph.Sent(); len(s) != 2 || s[0].Text() != "Bonjour ! Un conseiller vous répond dans un instant." || s[1].Text() != "Bonjour Ann" {
 		t.Fatalf("graph = %+v", s)
 	}
 	if code := c.do("POST", "/api/conversations/"+conv+"/transfer", map[string]string{"queue": "nowhere"}, nil); code != 400 {
