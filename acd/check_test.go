@@ -130,6 +130,12 @@ func (e *Engine) check() error {
 				bad("inv1: task %s in class heap in state %d", t.id, t.state)
 			}
 		}
+		if want := (taskHeap{e: c.tasks.e}); true {
+			want.setTop()
+			if want.topKey != c.tasks.topKey || want.topExcl != c.tasks.topExcl {
+				bad("class heap top cache %x/%v, want %x/%v", c.tasks.topKey, c.tasks.topExcl, want.topKey, want.topExcl)
+			}
+		}
 		if stale != c.tasks.stale {
 			bad("class heap has %d stale entries, counted %d", stale, c.tasks.stale)
 		}

@@ -5,10 +5,22 @@ package acd
 // sifting never touches the tasks. Removal is lazy: it bumps the task's
 // heap generation, which makes its entry stale; stale entries are
 // dropped when they reach the top, or all at once when they are many.
-// excl caches t.nexcl > 0.
+// excl caches t.nexcl > 0. topKey and topExcl copy the top entry's key
+// and excl (MaxUint64 when empty), so that an agent comparing the heads
+// of its classes reads only the class.
 type taskHeap struct {
-	e     []tentry
-	stale int
+	topKey  uint64
+	topExcl bool
+	stale   int
+	e       []tentry
+}
+
+func (h *taskHeap) setTop() {
+	if len(h.e) == 0 {
+		h.topKey, h.topExcl = ^uint64(0), false
+		return
+	}
+	h.topKey, h.topExcl = h.e[0].key, h.e[0].excl
 }
 
 type tentry struct {
@@ -27,6 +39,7 @@ func (h *taskHeap) push(t *task) {
 	t.hidx = 0
 	h.e = append(h.e, tentry{key: t.key, t: t, gen: t.hgen, excl: t.nexcl > 0})
 	h.up(len(h.e) - 1)
+	h.setTop()
 }
 
 // remove takes t out of the heap (lazily).
@@ -63,6 +76,7 @@ func (h *taskHeap) popTop() {
 	if n > 0 {
 		h.down(0)
 	}
+	h.setTop()
 }
 
 func (h *taskHeap) compact() {
@@ -77,6 +91,7 @@ func (h *taskHeap) compact() {
 	for i := len(h.e)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
+	h.setTop()
 }
 
 func (h *taskHeap) up(i int) {

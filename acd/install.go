@@ -41,9 +41,7 @@ func (e *Engine) install(m *model) {
 		}
 		a.idx, a.m = int32(i), am
 		a.id, a.capacity, a.blocks = am.id, am.capacity, am.blocks
-		a.mem = [NumChannels][]*member{}
-		a.cls = [NumChannels][]*class{}
-		a.inHeaps = [NumChannels]bool{}
+		a.resetClasses()
 		a.queues = a.queues[:0]
 		a.totalCap = 0
 		for _, c := range am.capacity {
@@ -63,6 +61,7 @@ func (e *Engine) install(m *model) {
 			a.detached, a.state = true, Offline
 			a.mem = [NumChannels][]*member{}
 			a.cls = [NumChannels][]*class{}
+			a.clsBuf = [len(a.clsBuf)]*class{}
 			a.inHeaps = [NumChannels]bool{}
 			gone = append(gone, a)
 		}

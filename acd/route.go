@@ -290,6 +290,7 @@ func (e *Engine) classFor(t *task) *class {
 func (e *Engine) newClass(k classKey, q *queue, rs *reqset) *class {
 	conds := q.m.effective(rs.conds, int(k.stage))
 	c := &class{key: k, q: q, rs: rs}
+	c.tasks.setTop()
 	rs.nclasses++
 	seen := map[int32]bool{}
 	for _, x := range conds {
@@ -394,6 +395,7 @@ func (e *Engine) agentChanged(a *agent) {
 func (e *Engine) tryAgent(a *agent) {
 	for a.state == Available && !a.detached {
 		var best *task
+		var bestC *class // best is the valid top of bestC's heap
 		bestKey := uint64(math.MaxUint64)
 		blocked := a.blocked()
 		for ch := Channel(0); ch < NumChannels; ch++ {
@@ -401,23 +403,26 @@ func (e *Engine) tryAgent(a *agent) {
 				continue
 			}
 			for _, c := range a.cls[ch] {
-				h := c.tasks.e
-				if len(h) == 0 || h[0].key >= bestKey {
+				// The class caches its top key: an empty heap or a
+				// worse top costs one read of the class. With no stale
+				// entry the top is valid, so no task is read unless it
+				// is chosen.
+				if c.tasks.topKey >= bestKey {
 					continue
 				}
-				// With no stale entry the top is valid, and its entry
-				// holds the key: the task itself is not touched unless
-				// it is chosen.
-				if h[0].excl || c.tasks.stale > 0 && !h[0].valid() {
+				if c.tasks.topExcl || c.tasks.stale > 0 && !c.tasks.e[0].valid() {
 					t := e.bestTaskFor(c, a)
 					if t == nil || t.key >= bestKey {
 						continue
 					}
-					best, bestKey = t, t.key
+					best, bestC, bestKey = t, nil, t.key
 					continue
 				}
-				best, bestKey = h[0].t, h[0].key
+				best, bestC, bestKey = nil, c, c.tasks.topKey
 			}
+		}
+		if bestC != nil {
+			best = bestC.tasks.e[0].t
 		}
 		if best == nil {
 			return

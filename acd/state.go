@@ -146,10 +146,14 @@ type agent struct {
 	wrap      int
 	idleSince int64
 	lastOffer uint64
-	id        string
-	held      heldSet
 	cls       [NumChannels][]*class // mem[ch][i].c, flat for tryAgent
-	mem       [NumChannels][]*member
+	// clsBuf backs the first classes of cls (split between the channels
+	// the agent serves), so that tryAgent finds them in the agent's own
+	// cache lines; append moves a longer list to the heap.
+	clsBuf [8]*class
+	id     string
+	held   heldSet
+	mem    [NumChannels][]*member
 
 	// Cold.
 	m         *agentModel
@@ -222,6 +226,30 @@ func (h *heldSet) remove(t *task) {
 		h.inl[last] = nil
 	}
 	h.n--
+}
+
+// resetClasses empties a's class lists, backing them with clsBuf.
+func (a *agent) resetClasses() {
+	a.mem = [NumChannels][]*member{}
+	a.cls = [NumChannels][]*class{}
+	a.clsBuf = [len(a.clsBuf)]*class{}
+	a.inHeaps = [NumChannels]bool{}
+	n := 0
+	for c := range NumChannels {
+		if a.capacity[c] > 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	share, at := len(a.clsBuf)/n, 0
+	for c := range NumChannels {
+		if a.capacity[c] > 0 {
+			a.cls[c] = a.clsBuf[at : at : at+share]
+			at += share
+		}
+	}
 }
 
 func (a *agent) blocked() uint8 {
