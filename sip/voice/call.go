@@ -41,6 +41,10 @@ type call struct {
 func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	st := a.state.Load()
 	num := in.Number()
+	if isFeature(num.DID) {
+		a.feature(ctx, in, st)
+		return
+	}
 	sum := Summary{DID: num.DID, Caller: in.Caller()}
 	if st.flows == nil || a.media == nil {
 		in.Reject(480, "Temporarily Unavailable")
@@ -80,6 +84,15 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	}
 	c.legA, c.gone, c.id = leg, leg.Done(), leg.CallID()
 	sum.CallID = c.id
+	// INFO DTMF and re-INVITEs of the caller before the bridge (sip.Leg.OnInDialog; absent
+	// from older servers, which answer them 501).
+	type inDialoger interface {
+		OnInDialog(func(method, contentType string, body []byte) (int, []byte))
+	}
+	if h, ok := any(leg).(inDialoger); ok {
+		h.OnInDialog(c.inDialog)
+		defer h.OnInDialog(nil)
+	}
 	defer func() {
 		if a.anc != nil {
 			a.anc.Release(c.id)

@@ -1,13 +1,16 @@
 package voice_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/media"
+	"github.com/ccswitch/ccswitch/sip"
 )
 
 // atLeast fails unless every named count is ≥ min.
@@ -273,4 +276,74 @@ func TestSIPpRTPTimeout(t *testing.T) {
 		t.Errorf("BYE after %v with a 1 s RTP timeout", took)
 	}
 	r.releasedStats()
+}
+
+// needSeam skips a test whose sip seam is not in this server yet.
+func needSeam(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if !ok {
+		t.Skipf("sip lacks %s: not wired yet", what)
+	}
+}
+
+var (
+	_, hasOnInDialog = any((*sip.Leg)(nil)).(interface {
+		OnInDialog(func(method, contentType string, body []byte) (int, []byte))
+	})
+	_, hasUser = any((*sip.Incoming)(nil)).(interface{ User() string })
+)
+
+// TestSIPpMenuByINFO: a caller whose phone sends DTMF as SIP INFO (application/dtmf-relay)
+// presses 2 during the menu: the INFO is answered 200 by ccswitch and the call reaches
+// support, where agent 1003 answers.
+func TestSIPpMenuByINFO(t *testing.T) {
+	needSeam(t, hasOnInDialog, "Leg.OnInDialog")
+	r := newRig(t, "5s")
+	agent := r.agentPhone("1003", "agent_answer.xml", "-d", "300")
+	uac := r.caller("menu_info_2.xml", "+15550103")
+	uac.wait()
+	agent.wait()
+	s := r.summary()
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeAnswered || s.Result.Queue != "support" || s.Agent != "1003" {
+		t.Fatalf("result %+v agent %q err %v", s.Result, s.Agent, s.Err)
+	}
+}
+
+// TestSIPpFeatureCodeReady (issue 5): agent 1001's phone registers (auto login: available);
+// dialling *45 from extension 1001 (digest-authenticated) makes the agent not ready, and
+// dialling it again ready; each time ccswitch answers, plays a confirmation and hangs up.
+// Extension 1010, not an agent, is refused.
+func TestSIPpFeatureCodeReady(t *testing.T) {
+	needSeam(t, hasUser, "Incoming.User and feature-code routing")
+	r := newRig(t, "5s")
+	r.register("1001", freePort(t), true)
+	dial := func(ext string) *sippRun {
+		return r.sipp("*45 from "+ext, "feature.xml", freePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+			"-key", "user", ext, "-au", ext, "-ap", "secret"+ext, "-s", "*45", r.addr)
+	}
+	state := func() acd.AgentState {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		r.acd.Sync(ctx)
+		a, _ := r.acd.Snapshot().Agent("1001")
+		return a.State
+	}
+	dial("1001").wait()
+	if st := state(); st != acd.NotReady {
+		t.Fatalf("after *45: %v, want not-ready", st)
+	}
+	dial("1001").wait()
+	if st := state(); st != acd.Available {
+		t.Fatalf("after *45 twice: %v, want available", st)
+	}
+	refused := dial("1010")
+	select {
+	case err := <-refused.done:
+		refused.done <- err
+		if err == nil {
+			t.Fatal("*45 from a non-agent was answered")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("*45 from 1010: no answer")
+	}
 }
