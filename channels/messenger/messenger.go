@@ -89,7 +89,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, e := range p.Entry {
 		for _, ev := range e.Messaging {
 			m := ev.Message
-			if m == nil || m.IsEcho {
+			if m == nil || m.IsEcho || ev.Sender.ID == "" {
 				continue // deliveries, reads, postbacks and our own echoes
 			}
 			in := channels.Inbound{Adapter: "messenger", ProviderID: m.Mid, From: ev.Sender.ID, Route: ev.Recipient.ID, Text: m.Text}

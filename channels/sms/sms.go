@@ -104,6 +104,10 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := f.Get("From")
+	if from == "" {
+		http.Error(w, "no From", http.StatusBadRequest)
+		return
+	}
 	in := channels.Inbound{Adapter: "sms", ProviderID: f.Get("MessageSid"), From: from, Route: f.Get("To"), Text: f.Get("Body")}
 	if p := channels.Phone(from); p != "" {
 		in.Identities = []store.Identity{{Kind: "phone", Value: p}}

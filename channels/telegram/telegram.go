@@ -92,7 +92,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := u.Message
-	if m == nil {
+	if m == nil || m.Chat.ID == 0 {
 		w.WriteHeader(http.StatusOK) // edits, callbacks, channel posts: not conversations
 		return
 	}

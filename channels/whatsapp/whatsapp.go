@@ -122,6 +122,9 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				names[c.WaID] = c.Profile.Name
 			}
 			for _, m := range v.Messages {
+				if m.From == "" {
+					continue // not a customer message we can answer; nothing to retry either
+				}
 				in := a.inbound(r.Context(), m, v.Metadata.PhoneNumberID, names[m.From])
 				if _, err := a.recv.Receive(r.Context(), in); err != nil {
 					a.log.Error("store inbound", "id", m.ID, "err", err)
