@@ -81,6 +81,12 @@ func (s *Server) contacts(r *routing, ext string) []target {
 	return out
 }
 
+// inviteSeen marks an INVITE (Call-ID, From tag, CSeq) already being handled; done holds
+// the unix-nano time its handler returned (0 while running). Swept 32 s after done.
+type inviteSeen struct {
+	done atomic.Int64
+}
+
 // origin is who places a call.
 type origin struct {
 	user  *config.User
@@ -88,6 +94,18 @@ type origin struct {
 }
 
 func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
+	// A retransmitted INVITE whose transaction sipgo already let go (its Timer_1xx "100
+	// Trying" can fire after our final answer, and then the transaction is terminated as
+	// soon as the handler returns) would start the same call a second time: drop it.
+	fromTag, _ := req.From().Params.Get("tag")
+	inviteKey := req.CallID().Value() + "|" + fromTag + "|" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
+	seen := &inviteSeen{}
+	if _, dup := s.invites.LoadOrStore(inviteKey, seen); dup {
+		return
+	}
+	defer seen.done.Store(time.Now().UnixNano())
+	// An immediate 100 stops the caller's retransmissions (and sipgo's own 100 timer).
+	respond(tx, req, 100, "Trying")
 	r := s.routes.Load()
 	var from origin
 	if t := r.trunkBySource(req.Source()); t != nil {

@@ -81,6 +81,7 @@ func FuzzRequest(f *testing.F) {
 		if !strings.Contains(src, ":") {
 			src = "192.0.2.1:5060"
 		}
+		s.invites.Clear() // each input is a new transaction, not a retransmission
 		req.SetSource(src)
 		req.SetTransport("UDP")
 		tx := siptest.NewServerTxRecorder(req)

@@ -61,6 +61,9 @@ type Server struct {
 	// losers maps the Call-ID of each fork that did not win → expiry (time.Time): the
 	// only dialogs whose late 2xx we ACK and BYE.
 	losers sync.Map
+	// invites maps Call-ID|From tag|CSeq of INVITEs being or recently handled →
+	// *inviteSeen: duplicate suppression behind sipgo's transactions.
+	invites sync.Map
 	// calls maps our call id → *call for every call in progress (ringing or up).
 	calls sync.Map
 
@@ -574,6 +577,12 @@ func (s *Server) sweepLoop(ctx context.Context) {
 			s.auth.Sweep()
 			s.throttle.Sweep()
 			now := time.Now()
+			s.invites.Range(func(k, v any) bool {
+				if d := v.(*inviteSeen).done.Load(); d != 0 && now.Sub(time.Unix(0, d)) > 32*time.Second {
+					s.invites.Delete(k)
+				}
+				return true
+			})
 			s.losers.Range(func(k, v any) bool {
 				if now.After(v.(time.Time)) {
 					s.losers.Delete(k)
