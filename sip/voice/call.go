@@ -122,8 +122,9 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	if err != nil {
 		a.log.Warn("flow failed", "call", c.id, "did", num.DID, "error", err)
 	}
-	if res != nil && res.Outcome == ivr.OutcomeAnswered && c.agentLeg != nil {
-		// Bridged: wait for either side's BYE (sip ends the peer), or the server stopping.
+	if c.agentLeg != nil {
+		// Bridged (agent or transfer): wait for either side's BYE (sip ends the peer), or the
+		// server stopping; the media call lives until then.
 		select {
 		case <-c.gone:
 		case <-c.agentLeg.Done():

@@ -29,7 +29,8 @@ import (
 // rigConfig is testdata/demo.yaml — the proposed configs/ccswitch.yaml with the voice demo —
 // moved onto free ports: SIP on 127.0.0.1:0, the carrier's source port, an RTP block, the
 // prompts of the repository, the queues' RONA timeout and the RTP timeout; plus a trunk
-// "direct" with media: passthrough.
+// "direct" with media: passthrough and two test numbers (+15550104 transfers to 1002,
+// +15550105 waits at most 2 s in support).
 func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "demo.yaml"))
@@ -44,6 +45,11 @@ func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 		{"    outbound: sip:127.0.0.1:5080\n", ""},
 		{"trunks:\n", fmt.Sprintf("trunks:\n  - {name: direct, sources: [\"127.0.0.1:%d\"], media: passthrough}\n", r.direct)},
 		{"rona_timeout: 15s", "rona_timeout: " + rona},
+		// Test-only numbers: a transfer to extension 1002, and support with a 2 s max wait.
+		{"\nnumbers:\n", "\nnumbers:\n  - {did: \"+15550104\", flow: xfer}\n  - {did: \"+15550105\", flow: wait}\n"},
+		{"\nflows:\n", "\nflows:\n  - {name: xfer, nodes: [{id: x, type: transfer, target: \"1002\"}]}\n" +
+			"  - name: wait\n    nodes:\n      - {id: q, type: queue, queue: support, max_wait: 2s, overflow: bye}\n" +
+			"      - {id: bye, type: hangup, prompt: goodbye}\n"},
 	} {
 		if !strings.Contains(y, rep[0]) {
 			t.Fatalf("testdata/demo.yaml has no %q", rep[0])

@@ -347,3 +347,45 @@ func TestSIPpFeatureCodeReady(t *testing.T) {
 		t.Fatal("*45 from 1010: no answer")
 	}
 }
+
+// TestSIPpTransfer: a flow's transfer node rings extension 1002 (an echoing SIPp UAS) and
+// bridges the caller to it: the caller's 2 s of tone reach 1002 and its echo comes back, and
+// the media stays up until the caller's BYE ends both legs.
+func TestSIPpTransfer(t *testing.T) {
+	r := newRig(t, "5s")
+	uasPort := freePort(t)
+	r.register("1002", uasPort, false)
+	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	time.Sleep(100 * time.Millisecond)
+	uac := r.sipp("carrier", "trunk_call.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		"-key", "user", "carrier", "-s", "+15550104", r.addr)
+	uac.wait()
+	uas.wait()
+	r.checkSDP(uas, "SDP-OFFER")
+	s := r.summary()
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeTransferred || s.Result.Target != "1002" {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	t.Logf("media A %+v B %+v", s.Media.A, s.Media.B)
+	atLeast(t, "transfer", 80, map[string]uint64{"B out (caller's tone)": s.Media.B.PacketsOut, "B in (echo)": s.Media.B.PacketsIn})
+}
+
+// TestSIPpMaxWait: a queue node with max_wait 2s: agent 1003's phone rings unanswered (RONA
+// 20 s); after 2 s the wait ends, the ringing phone is CANCELled and the flow goes on to its
+// overflow node, which says goodbye and hangs up.
+func TestSIPpMaxWait(t *testing.T) {
+	r := newRig(t, "20s")
+	agent := r.agentPhone("1003", "agent_noanswer.xml")
+	start := time.Now()
+	uac := r.sipp("carrier", "closed.xml", r.carrier, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		"-key", "user", "carrier", "-s", "+15550105", r.addr)
+	agent.wait()
+	uac.wait()
+	if took := time.Since(start); took > 12*time.Second {
+		t.Errorf("call lasted %v with a 2 s max wait", took)
+	}
+	s := r.summary()
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeHangup || len(s.Result.Path) != 2 || s.Result.Path[0].Event != "timeout" {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+}
