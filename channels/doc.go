@@ -11,7 +11,9 @@
 //  2. A provider message id is stored at most once per adapter: a retry returns the first
 //     receipt with Duplicate set and changes nothing.
 //  3. A conversation waiting for an agent has a task/ record from the moment it is queued
-//     until an agent accepts it or it ends; Run re-enqueues every such record on start.
+//     until an agent accepts it or it ends; Run re-enqueues every such record on start, and
+//     puts the conversations agents held back in their queue (the new engine holds nothing,
+//     so no agent is left above the capacity it counts).
 //  4. Replies leave only for a conversation assigned to the replying agent.
 //
 // Lock order: Service.mu, then a subscriber's lock (hub.mu). Service.sendMu and Service.evMu

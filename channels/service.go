@@ -229,6 +229,29 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) resume() error {
+	// The engine starts empty: a conversation an agent held before the stop goes back to its
+	// queue (and is offered again), so no agent holds more than the engine counts.
+	held, err := s.st.Conversations(store.ConvAssigned)
+	if err != nil {
+		return fmt.Errorf("channels: resume: %w", err)
+	}
+	for _, c := range held {
+		s.mu.Lock()
+		now := s.now()
+		agent := c.Agent
+		c.State, c.Agent, c.Updated = store.ConvQueued, "", now
+		c.LastSeq++
+		b := s.st.NewBatch()
+		b.PutMessage(store.Message{Conv: c.ID, Seq: c.LastSeq, Dir: store.System, Adapter: c.Adapter,
+			Text: "back in queue " + c.Queue + " after a restart (was with " + agent + ")", Time: now})
+		b.PutTask(store.QueuedTask{Conv: c.ID, Queue: c.Queue, Channel: ACDChannel(c.Adapter), Enqueued: now})
+		b.PutConversation(c)
+		err := b.Commit()
+		s.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("channels: resume: %w", err)
+		}
+	}
 	tasks, err := s.st.Tasks()
 	if err != nil {
 		return fmt.Errorf("channels: resume: %w", err)

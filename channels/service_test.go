@@ -229,6 +229,15 @@ func TestCallRecordsInTimeline(t *testing.T) {
 
 func TestRestartResumesWaitingConversation(t *testing.T) {
 	env := chantest.New(t, channels.Config{})
+	held, err := env.Service.Receive(context.Background(), channels.Inbound{Adapter: "telegram", ProviderID: "u0", From: "41", Text: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Service.Login("bob")
+	chantest.WaitOffer(t, env.Service, "bob", held.Conv)
+	env.Service.Accept("bob", held.Conv)
+	chantest.WaitState(t, env.Store, held.Conv, store.ConvAssigned, "bob")
+	env.Service.SetReady("bob", false, "lunch")
 	r, err := env.Service.Receive(context.Background(), channels.Inbound{Adapter: "telegram", ProviderID: "u1", From: "42", Text: "anyone?"})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +247,9 @@ func TestRestartResumesWaitingConversation(t *testing.T) {
 	if err := env.Service.Login("bob"); err != nil {
 		t.Fatal(err)
 	}
+	// Both come back: the waiting one, and the one bob held (the new engine knows nothing of it).
 	chantest.WaitOffer(t, env.Service, "bob", r.Conv)
+	chantest.WaitOffer(t, env.Service, "bob", held.Conv)
 	_, ms, err := env.Service.Conversation(r.Conv, 0)
 	if err != nil || len(ms) != 1 || ms[0].Text != "anyone?" {
 		t.Fatalf("messages after restart = %+v, %v", ms, err)
