@@ -81,7 +81,7 @@ func parseFlags(args []string) (config, error) {
 	repo := fs.String("repo", "", "module root holding ./cmd/ccswitch (default: found with 'go env GOMOD')")
 	bin := fs.String("ccswitch-bin", "", "use this ccswitch binary instead of building ./cmd/ccswitch")
 	quiet := fs.Float64("quiet", 50, "before each step, wait until the neighbours' CPU (host busy minus ours, % of one core over 1 s) is at most this; 0 disables")
-	quietWait := fs.Duration("quiet-wait", 10*time.Second, "longest wait for -quiet before a step runs anyway (the step records it)")
+	quietWait := fs.Duration("quiet-wait", 5*time.Second, "longest wait for -quiet before a step runs anyway (the step records it)")
 	nice := fs.Int("nice", 0, "run the targets and SIPp at this nice value (e.g. -10 as root: the shared machine's neighbours then disturb less; say so when you quote figures)")
 	retries := fs.Int("retry", 1, "repeat a failed step this many times, on a freshly started target, before stopping the target (0: stop at the first failed step)")
 	lenient := fs.String("lenient", "kamailio", "targets whose UAC accepts a 180 relayed after the 200 (uac-late180.xml); the others run SIPp's strict -sn uac")
