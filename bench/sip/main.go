@@ -300,8 +300,23 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 			if bin, err = buildCcswitch(ctx, cfg, tmp, logf); err == nil {
 				n := 0
 				t.start = func(ctx context.Context) (*process, error) {
-					n++
-					return startCcswitch(ctx, bin, filepath.Join(tmp, fmt.Sprintf("ccswitch-run-%d", n)), logf)
+					// Three tries: a neighbour running ccswitch by hand holds its other ports
+					// (HTTP 8080, TCP 5060) for a while.
+					var err error
+					for try := 1; try <= 3; try++ {
+						n++
+						var p *process
+						if p, err = startCcswitch(ctx, bin, filepath.Join(tmp, fmt.Sprintf("ccswitch-run-%d", n)), logf); err == nil {
+							return p, nil
+						}
+						logf("ccswitch did not start (try %d of 3): %s", try, oneLine(err.Error(), 400))
+						select {
+						case <-ctx.Done():
+							return nil, err
+						case <-time.After(10 * time.Second):
+						}
+					}
+					return nil, err
 				}
 			}
 		case "kamailio":
