@@ -341,3 +341,41 @@ func TestFlowRestartsAfterRestart(t *testing.T) {
 		t.Errorf("vars = %+v", c.Vars)
 	}
 }
+
+func TestRejectGoesToNextAgentThenTransfer(t *testing.T) {
+	env := chantest.New(t, channels.Config{})
+	svc, ctx := env.Service, context.Background()
+	r, err := svc.Receive(ctx, channels.Inbound{Adapter: "webchat", ProviderID: "v:1", From: "v", Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Login("alice")
+	chantest.WaitOffer(t, svc, "alice", r.Conv)
+	svc.Login("bob")
+	if err := svc.Reject("alice", r.Conv); err != nil {
+		t.Fatal(err)
+	}
+	chantest.WaitOffer(t, svc, "bob", r.Conv) // the next agent
+	if err := svc.Accept("bob", r.Conv); err != nil {
+		t.Fatal(err)
+	}
+	chantest.WaitState(t, env.Store, r.Conv, store.ConvAssigned, "bob")
+	if err := svc.Transfer("bob", r.Conv, "nowhere"); !errors.Is(err, channels.ErrBadInput) {
+		t.Fatalf("transfer to an unknown queue: %v", err)
+	}
+	if err := svc.Transfer("alice", r.Conv, "sales"); !errors.Is(err, channels.ErrNotYours) {
+		t.Fatalf("transfer by another agent: %v", err)
+	}
+	if err := svc.Transfer("bob", r.Conv, "sales"); err != nil {
+		t.Fatal(err)
+	}
+	c := chantest.WaitState(t, env.Store, r.Conv, store.ConvQueued, "")
+	if c.Queue != "sales" || c.Agent != "" {
+		t.Fatalf("after transfer: %+v", c)
+	}
+	// alice serves sales (bob does not): the transferred chat is offered to her.
+	chantest.WaitOffer(t, svc, "alice", r.Conv)
+	if _, err := svc.Reply(ctx, "bob", r.Conv, "still mine?"); !errors.Is(err, channels.ErrNotYours) {
+		t.Fatalf("bob replying after transfer: %v", err)
+	}
+}
