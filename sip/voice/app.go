@@ -117,14 +117,15 @@ type App struct {
 
 // state is what Reload swaps.
 type state struct {
-	cfg       *config.Config
-	flows     *ivr.Flows
-	prompts   *promptSet
-	holdMusic string
-	agentExt  map[string]string // agent ID → extension
-	extAgent  map[string]string // extension → agent ID
-	autoLogin map[string]bool   // agent ID → auto_login
-	opts      Options
+	cfg        *config.Config
+	flows      *ivr.Flows
+	prompts    *promptSet
+	holdMusic  string
+	recordings string            // voicemail folder
+	agentExt   map[string]string // agent ID → extension
+	extAgent   map[string]string // extension → agent ID
+	autoLogin  map[string]bool   // agent ID → auto_login
+	opts       Options
 }
 
 var _ sip.App = (*App)(nil)
@@ -171,6 +172,13 @@ func newState(o Options, cfg *config.Config, flows *ivr.Flows) *state {
 	}
 	if dir == "" {
 		dir = filepath.Join("configs", "prompts")
+	}
+	s.recordings = "recordings"
+	if cfg != nil && cfg.Media.Recordings != "" {
+		s.recordings = cfg.Media.Recordings
+		if !filepath.IsAbs(s.recordings) && cfg.Dir != "" {
+			s.recordings = filepath.Join(cfg.Dir, s.recordings)
+		}
 	}
 	s.prompts = newPromptSet(dir, base)
 	s.holdMusic = o.HoldMusic

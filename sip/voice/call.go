@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
@@ -330,9 +332,52 @@ func (c *call) bridge(leg *sip.Leg) error {
 	return nil
 }
 
-// Record is not implemented for voice yet.
+// Record keeps a voicemail: the call is recorded (media's two-channel WAV, the caller on the
+// first channel) under media.recordings until MaxLength, # or the caller hanging up — a
+// message left by hanging up is kept and returned without error. The reference is the file's
+// path.
 func (c *call) Record(ctx context.Context, o ivr.RecordOptions) (string, error) {
-	return "", errors.New("voice: voicemail recording is not implemented")
+	if err := c.ended(ctx); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(c.st.recordings, 0o750); err != nil {
+		return "", fmt.Errorf("voice: voicemail: %w", err)
+	}
+	path := filepath.Join(c.st.recordings, fmt.Sprintf("voicemail-%s-%s.wav", time.Now().UTC().Format("20060102T150405Z"), c.id))
+	c.digits.clear() // a # typed before the beep does not end the message
+	if err := c.mc.StartRecording(path); err != nil {
+		return "", fmt.Errorf("voice: voicemail: %w", err)
+	}
+	max := o.MaxLength
+	if max <= 0 {
+		max = ivr.DefaultMaxLength
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case <-t.C:
+			break wait
+		case <-c.gone:
+			break wait
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-c.digits.wait():
+			if d, ok, _ := c.digits.pop(); ok && d == '#' {
+				break wait
+			}
+		}
+	}
+	if serr := c.mc.StopRecording(); serr != nil && err == nil {
+		err = fmt.Errorf("voice: voicemail: %w", serr)
+	}
+	if err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 // Hangup sends BYE to the caller.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -152,5 +153,50 @@ func TestPlayMissingPrompt(t *testing.T) {
 	c, _, _ := testCall(t)
 	if _, err := c.Play(context.Background(), ivr.Prompt{Name: "no-such-prompt", Language: "fr"}); err == nil {
 		t.Fatal("no error")
+	}
+}
+
+// TestRecordVoicemail: Record writes a WAV of the caller's audio under the recordings folder
+// and ends at # (the digits typed before it started do not end it), at MaxLength, or when the
+// caller hangs up (the message is kept).
+func TestRecordVoicemail(t *testing.T) {
+	c, phone, gone := testCall(t)
+	c.st.recordings = t.TempDir()
+	c.id = "vm"
+	c.digits.push('#') // typed before the beep
+	to := c.mc.LocalAddr(media.LegA)
+	send := func(n int) { // n packets of PCMU from the phone to ccswitch
+		for i := 0; i < n; i++ {
+			pkt := append([]byte{0x80, 0, 0, byte(i), 0, 0, byte(i >> 8), byte(i), 1, 2, 3, 4}, make([]byte, 160)...)
+			phone.WriteToUDP(pkt, net.UDPAddrFromAddrPort(to))
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	go func() {
+		send(25)
+		c.mc.InjectDTMF(media.DTMFEvent{Leg: media.LegA, Digit: '#'})
+	}()
+	start := time.Now()
+	ref, err := c.Record(context.Background(), ivr.RecordOptions{MaxLength: 10 * time.Second})
+	if err != nil || time.Since(start) < 400*time.Millisecond || time.Since(start) > 3*time.Second {
+		t.Fatalf("Record = %q, %v after %v", ref, err, time.Since(start))
+	}
+	st, err := os.Stat(ref)
+	if err != nil || filepath.Dir(ref) != c.st.recordings || st.Size() < 44+2*2*8000*3/10 {
+		t.Fatalf("voicemail %s: %v, %d bytes", ref, err, st.Size())
+	}
+	// MaxLength ends the next one; hanging up the one after.
+	c.id = "vm2"
+	start = time.Now()
+	if ref, err := c.Record(context.Background(), ivr.RecordOptions{MaxLength: 300 * time.Millisecond}); err != nil || ref == "" || time.Since(start) > 2*time.Second {
+		t.Fatalf("max length: %q %v after %v", ref, err, time.Since(start))
+	}
+	c.id = "vm3"
+	go func() { time.Sleep(200 * time.Millisecond); close(gone) }()
+	if ref, err := c.Record(context.Background(), ivr.RecordOptions{MaxLength: 10 * time.Second}); err != nil || ref == "" {
+		t.Fatalf("hangup: %q %v", ref, err)
+	}
+	if _, err := c.Record(context.Background(), ivr.RecordOptions{}); !errors.Is(err, ivr.ErrHungUp) {
+		t.Fatalf("Record after hangup: %v", err)
 	}
 }
