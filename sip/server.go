@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,6 +73,7 @@ type Server struct {
 	closing  atomic.Bool
 	inflight atomic.Int64
 	panics   atomic.Int64   // recovered handler panics (a bug each; tests assert zero)
+	udpConns []*udpConn     // the listening UDP sockets, as served (see badmsg.go)
 	wg       sync.WaitGroup // background goroutines: forks, BYEs, loops
 	runCtx   context.Context
 }
@@ -240,7 +240,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	errc := make(chan error, len(pcs)+len(lns))
 	var serveWG sync.WaitGroup
-	for _, c := range pcs {
+	for _, c := range s.udpConns {
 		serveWG.Add(1)
 		go func() {
 			defer serveWG.Done()
@@ -328,7 +328,12 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 	s.policy.Store(&validate.Policy{Allowed: allowed, Self: self})
 
 	sipLog := s.log.With("component", "sipgo")
-	quiet := slog.New(levelFloor{h: sipLog.Handler(), min: slog.LevelWarn})
+	bad := &badMessages{rate: 200}
+	for _, c := range pcs {
+		bad.conns = append(bad.conns, &udpConn{UDPConn: c})
+	}
+	quiet := slog.New(levelFloor{h: sipLog.Handler(), min: slog.LevelWarn, bad: bad})
+	s.udpConns = bad.conns
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(s.userAgent),
 		sipgo.WithUserAgentHostname(host),
@@ -592,29 +597,3 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		}
 	}
 }
-
-// levelFloor drops records below min: sipgo logs parse failures at ERROR with the whole
-// datagram, and chatty INFO, which must not flood our logs; it keeps WARN and above.
-type levelFloor struct {
-	h   slog.Handler
-	min slog.Level
-}
-
-func (l levelFloor) Enabled(ctx context.Context, lv slog.Level) bool {
-	return lv >= l.min && l.h.Enabled(ctx, lv)
-}
-func (l levelFloor) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == "failed to parse" {
-		// Downgrade: a malformed datagram is not our error (and is counted elsewhere).
-		return nil
-	}
-	return l.h.Handle(ctx, r)
-}
-func (l levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
-	return levelFloor{h: l.h.WithAttrs(a), min: l.min}
-}
-func (l levelFloor) WithGroup(g string) slog.Handler {
-	return levelFloor{h: l.h.WithGroup(g), min: l.min}
-}
-
-var _ = strconv.Itoa
