@@ -21,7 +21,6 @@ import (
 	_ "time/tzdata" // calendars work on hosts without a zoneinfo database
 
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/store"
 )
 
@@ -68,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := sip.New(cfg, st, log, sip.WithDigestAlgorithms(cfg.SIP.DigestAlgorithms...))
+	p, err := newProcess(cfg, st, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
 		return 1
@@ -88,7 +87,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 					log.Error("reload refused: invalid configuration; keeping the running one", "err", err)
 					continue
 				}
-				srv.Reload(next)
+				if err := p.reload(next); err != nil {
+					log.Error("reload refused; keeping the running configuration", "err", err)
+					continue
+				}
 				log.Info("configuration reloaded")
 			}
 		}
@@ -96,12 +98,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	go func() {
 		select {
-		case <-srv.Ready():
-			log.Info("ccswitch ready", "sip_udp", cfg.SIP.UDP, "sip_tcp", cfg.SIP.TCP)
+		case <-p.sip.Ready():
+			log.Info("ccswitch ready", "sip_udp", cfg.SIP.UDP, "sip_tcp", cfg.SIP.TCP, "http", cfg.HTTP.Listen)
 		case <-ctx.Done():
 		}
 	}()
-	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := p.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
 		return 1
 	}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/channels"
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/sip"
+	"github.com/ccswitch/ccswitch/sip/voice"
+	"github.com/ccswitch/ccswitch/store"
+	"github.com/ccswitch/ccswitch/web"
+)
+
+// process is ccswitch's parts wired together, in the order they need each other: the voice
+// stack (ACD engine, compiled flows, media engine, anchor, voice App), the SIP server that
+// hands it flow calls and SDP, and the web server (desktop, API, text channels), which gets
+// every ACD event after the voice App.
+type process struct {
+	log   *slog.Logger
+	voice *voice.Stack
+	sip   *sip.Server
+	web   *web.Server
+	mu    sync.Mutex // serialises reloads
+}
+
+func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process, error) {
+	p := &process{log: log}
+	var err error
+	p.voice, err = voice.NewStack(cfg, voice.StackOptions{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	opts := append(p.voice.SIPOptions(), sip.WithDigestAlgorithms(cfg.SIP.DigestAlgorithms...))
+	if p.sip, err = sip.New(cfg, st, log, opts...); err != nil {
+		return nil, err
+	}
+	p.voice.Attach(p.sip)
+	p.web, err = web.New(web.Options{Config: cfg, Store: st, Engine: p.voice.ACD,
+		Channels: channels.FromEnv(), Flows: p.voice.Flows, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	svc := p.web.Service()
+	p.voice.AddSink(acd.SinkFunc(svc.ACDEvent))
+	return p, nil
+}
+
+// run runs every part until ctx ends; the first part to fail stops the others.
+func (p *process) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := []func(context.Context) error{p.voice.Run, p.sip.Run, p.web.Run}
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, run := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// reload applies a new configuration to calls and contacts that start from now on; calls,
+// chats and waiting contacts in progress continue (waiting contacts get the new queue rules).
+func (p *process) reload(cfg *config.Config) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.voice.Reload(cfg); err != nil {
+		return err
+	}
+	p.sip.Reload(cfg)
+	return nil
+}
