@@ -219,6 +219,7 @@ func (e *Engine) step() int {
 	if e.tick.Swap(false) || e.next <= e.now {
 		e.fireTimers()
 	}
+	e.sweepIfDue()
 	n := 0
 	for n < 1024 && e.r.pop(&c) {
 		e.handle(&c)
@@ -229,9 +230,6 @@ func (e *Engine) step() int {
 	}
 	if e.dirty && e.now-e.lastPub >= e.every {
 		e.publish()
-	}
-	if e.now-e.lastSweep >= sweepEvery {
-		e.sweepClasses()
 	}
 	e.arm()
 	return n
@@ -453,6 +451,7 @@ func (e *Engine) handle(c *command) {
 		if e.next <= e.now {
 			e.fireTimers()
 		}
+		e.sweepIfDue() // so that Sync returns with the sweep due by now done
 		e.publish()
 		close(c.done)
 	}

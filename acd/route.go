@@ -808,6 +808,12 @@ const (
 // that a stream of one-off requirement sets does not grow the engine's
 // memory and every agent's class lists without bound. A dropped class is
 // rebuilt by the next task that needs it.
+func (e *Engine) sweepIfDue() {
+	if e.now-e.lastSweep >= sweepEvery {
+		e.sweepClasses()
+	}
+}
+
 func (e *Engine) sweepClasses() {
 	e.lastSweep = e.now
 	for _, c := range e.classes {

@@ -11,7 +11,8 @@ import (
 )
 
 // Clock is a manual acd.Clock: time moves only with Advance, which runs
-// the timers that became due, in deadline order, on the caller's goroutine.
+// the timers that became due, in deadline order, on the caller's
+// goroutine, once the clock shows the new time.
 type Clock struct {
 	mu     sync.Mutex
 	now    time.Time
@@ -37,10 +38,16 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) acd.Timer {
 	return t
 }
 
-// Advance moves the clock forward by d and runs due timers.
+// Advance moves the clock forward by d, then runs the timers due by
+// then, earliest first; they all see the new time. (Running each at its
+// own deadline would race with an engine that reads Now on its own
+// goroutine after the callback returns: its events were stamped with
+// whichever time it happened to read. An engine that fires late catches
+// up in deadline order, so this is the deterministic case.)
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	end := c.now.Add(d)
+	c.now = end
 	for {
 		var due *timer
 		for _, t := range c.timers {
@@ -52,9 +59,6 @@ func (c *Clock) Advance(d time.Duration) {
 			break
 		}
 		due.active = false
-		if due.at.After(c.now) {
-			c.now = due.at
-		}
 		c.mu.Unlock()
 		due.f()
 		c.mu.Lock()
