@@ -45,7 +45,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	exp := time.Now().Add(s.opts.SessionTTL)
 	s.mu.Lock()
-	s.sweepLocked()
 	s.sessions[tok] = session{agent: a.id, expires: exp}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", Expires: exp, HttpOnly: true,
@@ -76,12 +75,35 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{})
 }
 
-func (s *Server) sweepLocked() {
+// sweepLocked drops expired sessions and returns the agents left without any session.
+func (s *Server) sweepLocked() []string {
 	now := time.Now()
+	gone := map[string]bool{}
 	for k, ss := range s.sessions {
 		if now.After(ss.expires) {
 			delete(s.sessions, k)
+			gone[ss.agent] = true
 		}
+	}
+	for _, ss := range s.sessions {
+		delete(gone, ss.agent)
+	}
+	var out []string
+	for a := range gone {
+		out = append(out, a)
+	}
+	return out
+}
+
+// sweep logs out of the ACD the agents whose every session expired, so that nobody is
+// offered contacts on a desktop that is no longer there.
+func (s *Server) sweep() {
+	s.mu.Lock()
+	gone := s.sweepLocked()
+	s.mu.Unlock()
+	for _, a := range gone {
+		s.log.Info("desktop session expired: agent logged out", "agent", a)
+		s.svc.Logout(a)
 	}
 }
 

@@ -166,13 +166,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- s.svc.Run(ctx) }()
 	if s.email != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- s.email.Run(ctx) }()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(min(time.Minute, s.opts.SessionTTL/2))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.sweep()
+			}
+		}
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

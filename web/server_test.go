@@ -41,6 +41,11 @@ type harness struct {
 // (its Sink feeding the conversation service), web server with web chat and WhatsApp.
 func start(t *testing.T) *harness {
 	t.Helper()
+	return startWith(t, 0)
+}
+
+func startWith(t *testing.T, ttl time.Duration) *harness {
+	t.Helper()
 	h := &harness{Graph: fakegraph.New(waToken)}
 	t.Cleanup(h.Graph.Close)
 	st, err := store.Open(t.TempDir())
@@ -77,7 +82,7 @@ func start(t *testing.T) *harness {
 		WebChat:  channels.WebChat{Route: channels.Route{Enabled: true}},
 		WhatsApp: channels.WhatsApp{Route: channels.Route{Enabled: true, Entry: "+15550199"}, AppSecret: waSecret, VerifyToken: "vt", Token: waToken, GraphURL: h.Graph.URL},
 	}
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Channels: chans, Flows: flows})
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Channels: chans, Flows: flows, SessionTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +160,18 @@ func (c *client) do(method, path string, body any, out any) int {
 		json.NewDecoder(resp.Body).Decode(out)
 	}
 	return resp.StatusCode
+}
+
+func TestSessionExpiryLogsOut(t *testing.T) {
+	h := startWith(t, 300*time.Millisecond)
+	c := newClient(t, h.URL)
+	if code := c.do("POST", "/api/login", map[string]string{"agent": "bob", "password": "bob-pw"}, nil); code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	c.do("POST", "/api/state", map[string]any{"ready": true}, nil)
+	chantest.Eventually(t, "bob available", func() bool { return h.Server.Service().Presence("bob").State == "available" })
+	chantest.Eventually(t, "session expired", func() bool { return c.do("GET", "/api/me", nil, nil) == 401 })
+	chantest.Eventually(t, "bob logged out of the ACD", func() bool { return h.Server.Service().Presence("bob").State == "offline" })
 }
 
 func TestLoginSessionAndAPI(t *testing.T) {
