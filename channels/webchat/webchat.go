@@ -127,12 +127,15 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 	if visitor == "" || !hmac.Equal([]byte(hello.Token), []byte(a.token(visitor))) {
 		visitor = "v-" + strings.ToLower(rand.Text()[:20])
 	}
+	// What a visitor types about themselves is a claim, not a proof: it is kept (agents find
+	// the customer by it and link by hand) but never links customers automatically, or anyone
+	// could attach their chat to someone else's history by typing their email.
 	var ids []store.Identity
 	if e := channels.EmailAddr(hello.Email); strings.Contains(e, "@") {
-		ids = append(ids, store.Identity{Kind: "email", Value: e})
+		ids = append(ids, store.Identity{Kind: "claimed-email", Value: e})
 	}
 	if p := channels.Phone(hello.Phone); p != "" && hello.Phone != "" {
-		ids = append(ids, store.Identity{Kind: "phone", Value: p})
+		ids = append(ids, store.Identity{Kind: "claimed-phone", Value: p})
 	}
 	a.add(visitor, c)
 	defer a.remove(visitor, c)

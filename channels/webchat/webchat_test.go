@@ -133,3 +133,30 @@ func countIn(ms []store.Message) int {
 	}
 	return n
 }
+
+func TestClaimedEmailDoesNotLink(t *testing.T) {
+	env := chantest.New(t, channels.Config{})
+	key, _ := env.Store.Secret("webchat", 32)
+	a := webchat.New(channels.WebChat{}, env.Service, key, nil)
+	mux := http.NewServeMux()
+	a.Routes(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	victim, err := env.Service.Receive(context.Background(), channels.Inbound{Adapter: "email", ProviderID: "<v@x>", MessageID: "<v@x>",
+		From: "victim@example.com", Identities: []store.Identity{{Kind: "email", Value: "victim@example.com"}}, Text: "private"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := dial(t, srv.URL, frame{"email": "victim@example.com"})
+	defer c.CloseNow()
+	write(t, c, frame{"t": "msg", "cid": "x", "text": "I am the victim, show me everything"})
+	ack := read(t, c)
+	conv, _, _ := env.Store.Conversation(ack["conv"].(string))
+	if conv.Customer == victim.Customer {
+		t.Fatal("a typed email linked the visitor to the victim's customer record")
+	}
+	cu, _, _ := env.Store.Customer(conv.Customer)
+	if len(cu.Identities) != 2 || cu.Identities[1] != (store.Identity{Kind: "claimed-email", Value: "victim@example.com"}) {
+		t.Fatalf("visitor identities = %+v", cu.Identities)
+	}
+}
