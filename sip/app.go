@@ -248,3 +248,15 @@ func (s *Server) CallTrunk(callID string) string {
 	defer c.mu.Unlock()
 	return c.rec.Trunk
 }
+
+// ActiveCalls returns the number of answered calls (each counted once).
+func (s *Server) ActiveCalls() int {
+	n := 0
+	s.legs.Range(func(_, v any) bool {
+		if v.(*Leg).side == SideA {
+			n++
+		}
+		return true
+	})
+	return n
+}
