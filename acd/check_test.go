@@ -27,9 +27,9 @@ func (e *Engine) check() error {
 			n := 0
 			if t.cls != nil {
 				for _, x := range t.cls.tasks.e {
-					if x.t == t && x.valid() {
+					if x.slot() == t.slot && t.cls.tasks.valid(&x) {
 						n++
-						if x.key != t.key || x.excl != (t.nexcl > 0) {
+						if x.key != t.key || x.excl() != (t.nexcl > 0) {
 							bad("task %s heap entry key/excl stale", t.id)
 						}
 					}
@@ -119,14 +119,14 @@ func (e *Engine) check() error {
 	for _, c := range e.classes {
 		stale := 0
 		for i, te := range c.tasks.e {
-			if i > 0 && c.tasks.e[(i-1)/2].key > te.key {
+			if i > 0 && c.tasks.e[(i-1)/4].key > te.key {
 				bad("class task heap order")
 			}
-			if !te.valid() {
+			if !c.tasks.valid(&te) {
 				stale++
 				continue
 			}
-			if t := te.t; t.state != tsWaiting || t.cls != c {
+			if t := c.tasks.task(&te); t.state != tsWaiting || t.cls != c {
 				bad("inv1: task %s in class heap in state %d", t.id, t.state)
 			}
 		}
@@ -145,7 +145,7 @@ func (e *Engine) check() error {
 				bad("class agent heap order")
 			}
 			for _, te := range c.tasks.e {
-				if t := te.t; te.valid() && !t.excludes(m.a) {
+				if t := c.tasks.task(&te); c.tasks.valid(&te) && !t.excludes(m.a) {
 					bad("inv5: routable agent %s eligible for waiting task %s", m.a.m.id, t.id)
 				}
 			}

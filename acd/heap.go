@@ -1,18 +1,44 @@
 package acd
 
 // taskHeap orders waiting tasks by key (priority band, then arrival
-// sequence); the lowest key is the best. Keys live in the entries, so
-// sifting never touches the tasks. Removal is lazy: it bumps the task's
-// heap generation, which makes its entry stale; stale entries are
-// dropped when they reach the top, or all at once when they are many.
-// excl caches t.nexcl > 0. topKey and topExcl copy the top entry's key
-// and excl (MaxUint64 when empty), so that an agent comparing the heads
-// of its classes reads only the class.
+// sequence); the lowest key is the best. It is 4-ary, and its 16-byte
+// entries hold the key, the task's slot and heap generation, so a node's
+// four children share one or two cache lines, a pop sifts through half
+// the levels of a binary heap, and sifting never touches the tasks (nor
+// does the GC: the entries hold no pointers). Removal is lazy: it bumps
+// the task's heap generation, which makes its entry stale; stale entries
+// are dropped when they reach the top, or all at once when they are
+// many. An entry's excl bit caches t.nexcl > 0. topKey and topExcl copy
+// the top entry's key and excl (MaxUint64 when empty), so that an agent
+// comparing the heads of its classes reads only the class.
 type taskHeap struct {
 	topKey  uint64
 	topExcl bool
 	stale   int
 	e       []tentry
+	slab    *[][]task // the engine's task chunks, to resolve slots
+}
+
+type tentry struct {
+	key uint64
+	ref uint32 // task slot | exclBit
+	gen uint32
+}
+
+const exclBit = 1 << 31
+
+func (x *tentry) slot() int32 { return int32(x.ref &^ exclBit) }
+func (x *tentry) excl() bool  { return x.ref&exclBit != 0 }
+
+// task returns the task x refers to (maybe reused since, if x is stale).
+func (h *taskHeap) task(x *tentry) *task {
+	s := x.slot()
+	return &(*h.slab)[s/chunk][s%chunk]
+}
+
+func (h *taskHeap) valid(x *tentry) bool {
+	t := h.task(x)
+	return t.hgen == x.gen && t.hidx >= 0
 }
 
 func (h *taskHeap) setTop() {
@@ -20,24 +46,19 @@ func (h *taskHeap) setTop() {
 		h.topKey, h.topExcl = ^uint64(0), false
 		return
 	}
-	h.topKey, h.topExcl = h.e[0].key, h.e[0].excl
+	h.topKey, h.topExcl = h.e[0].key, h.e[0].excl()
 }
-
-type tentry struct {
-	key  uint64
-	t    *task
-	gen  uint32
-	excl bool
-}
-
-func (x *tentry) valid() bool { return x.t.hgen == x.gen && x.t.hidx >= 0 }
 
 func (h *taskHeap) len() int { return len(h.e) - h.stale }
 
 func (h *taskHeap) push(t *task) {
 	t.hgen++
 	t.hidx = 0
-	h.e = append(h.e, tentry{key: t.key, t: t, gen: t.hgen, excl: t.nexcl > 0})
+	ref := uint32(t.slot)
+	if t.nexcl > 0 {
+		ref |= exclBit
+	}
+	h.e = append(h.e, tentry{key: t.key, ref: ref, gen: t.hgen})
 	h.up(len(h.e) - 1)
 	h.setTop()
 }
@@ -46,7 +67,9 @@ func (h *taskHeap) push(t *task) {
 func (h *taskHeap) remove(t *task) {
 	t.hgen++
 	t.hidx = -1
-	if len(h.e) > 0 && h.e[0].t == t {
+	if len(h.e) > 0 && h.e[0].slot() == t.slot {
+		// t's entry, or a stale one of its slot: either way the stale
+		// count stays right (one stale entry leaves, t's becomes stale).
 		h.popTop()
 		return
 	}
@@ -59,7 +82,7 @@ func (h *taskHeap) remove(t *task) {
 // top drops stale entries from the top and returns the best entry, or nil.
 func (h *taskHeap) top() *tentry {
 	for len(h.e) > 0 {
-		if h.e[0].valid() {
+		if h.valid(&h.e[0]) {
 			return &h.e[0]
 		}
 		h.popTop()
@@ -82,13 +105,13 @@ func (h *taskHeap) popTop() {
 func (h *taskHeap) compact() {
 	live := h.e[:0]
 	for _, x := range h.e {
-		if x.valid() {
+		if h.valid(&x) {
 			live = append(live, x)
 		}
 	}
 	clear(h.e[len(live):])
 	h.e, h.stale = live, 0
-	for i := len(h.e)/2 - 1; i >= 0; i-- {
+	for i := (len(h.e) - 2) / 4; i >= 0; i-- {
 		h.down(i)
 	}
 	h.setTop()
@@ -98,7 +121,7 @@ func (h *taskHeap) up(i int) {
 	e := h.e
 	x := e[i]
 	for i > 0 {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if e[p].key <= x.key {
 			break
 		}
@@ -113,19 +136,21 @@ func (h *taskHeap) down(i int) {
 	n := len(e)
 	x := e[i]
 	for {
-		l := 2*i + 1
-		if l >= n {
+		c := 4*i + 1
+		if c >= n {
 			break
 		}
-		j := l
-		if r := l + 1; r < n && e[r].key < e[l].key {
-			j = r
+		m := c
+		for j := c + 1; j < min(c+4, n); j++ {
+			if e[j].key < e[m].key {
+				m = j
+			}
 		}
-		if x.key <= e[j].key {
+		if x.key <= e[m].key {
 			break
 		}
-		e[i] = e[j]
-		i = j
+		e[i] = e[m]
+		i = m
 	}
 	e[i] = x
 }

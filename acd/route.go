@@ -248,20 +248,20 @@ func (e *Engine) bestTaskFor(c *class, a *agent) *task {
 	if top == nil {
 		return nil
 	}
-	if !top.excl || !top.t.excludes(a) {
-		return top.t
+	if !top.excl() || !c.tasks.task(top).excludes(a) {
+		return c.tasks.task(top)
 	}
 	var best *tentry
 	for i := range c.tasks.e {
 		x := &c.tasks.e[i]
-		if x.valid() && (best == nil || x.key < best.key) && !x.t.excludes(a) {
+		if (best == nil || x.key < best.key) && c.tasks.valid(x) && !c.tasks.task(x).excludes(a) {
 			best = x
 		}
 	}
 	if best == nil {
 		return nil
 	}
-	return best.t
+	return c.tasks.task(best)
 }
 
 func (e *Engine) classFor(t *task) *class {
@@ -290,6 +290,7 @@ func (e *Engine) classFor(t *task) *class {
 func (e *Engine) newClass(k classKey, q *queue, rs *reqset) *class {
 	conds := q.m.effective(rs.conds, int(k.stage))
 	c := &class{key: k, q: q, rs: rs}
+	c.tasks.slab = &e.chunks
 	c.tasks.setTop()
 	rs.nclasses++
 	seen := map[int32]bool{}
@@ -410,7 +411,7 @@ func (e *Engine) tryAgent(a *agent) {
 				if c.tasks.topKey >= bestKey {
 					continue
 				}
-				if c.tasks.topExcl || c.tasks.stale > 0 && !c.tasks.e[0].valid() {
+				if c.tasks.topExcl || c.tasks.stale > 0 && !c.tasks.valid(&c.tasks.e[0]) {
 					t := e.bestTaskFor(c, a)
 					if t == nil || t.key >= bestKey {
 						continue
@@ -422,7 +423,7 @@ func (e *Engine) tryAgent(a *agent) {
 			}
 		}
 		if bestC != nil {
-			best = bestC.tasks.e[0].t
+			best = bestC.tasks.task(&bestC.tasks.e[0])
 		}
 		if best == nil {
 			return
