@@ -46,6 +46,11 @@ func start(t *testing.T) *harness {
 
 func startWith(t *testing.T, ttl time.Duration) *harness {
 	t.Helper()
+	return startOpts(t, ttl, nil)
+}
+
+func startOpts(t *testing.T, ttl time.Duration, chansOverride *channels.Config) *harness {
+	t.Helper()
 	h := &harness{Graph: fakegraph.New(waToken)}
 	t.Cleanup(h.Graph.Close)
 	st, err := store.Open(t.TempDir())
@@ -81,6 +86,9 @@ func startWith(t *testing.T, ttl time.Duration) *harness {
 	chans := channels.Config{
 		WebChat:  channels.WebChat{Route: channels.Route{Enabled: true}},
 		WhatsApp: channels.WhatsApp{Route: channels.Route{Enabled: true, Entry: "+15550199"}, AppSecret: waSecret, VerifyToken: "vt", Token: waToken, GraphURL: h.Graph.URL},
+	}
+	if chansOverride != nil {
+		chans = *chansOverride
 	}
 	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Channels: chans, Flows: flows, SessionTTL: ttl})
 	if err != nil {
@@ -266,10 +274,85 @@ func TestLoginSessionAndAPI(t *testing.T) {
 		resp.Body.Close()
 		return strings.Contains(string(mb), `ccswitch_queue_answered_total{queue="support"} 1`)
 	})
+	var stats struct {
+		Queues []struct{ Name string }
+		Agents []struct{ ID, State string }
+	}
+	if code := c.do("GET", "/api/stats", nil, &stats); code != 200 || len(stats.Queues) != 2 || len(stats.Agents) != 2 {
+		t.Fatalf("stats: %d %+v", code, stats)
+	}
 	if code := c.do("POST", "/api/logout", map[string]any{}, nil); code != 200 {
 		t.Fatalf("logout: %d", code)
 	}
 	if code := c.do("GET", "/api/me", nil, nil); code != 401 {
 		t.Fatalf("me after logout: %d", code)
+	}
+}
+
+// TestFromEnvMountsEveryAdapter: with every adapter's secrets in the environment, each webhook
+// is mounted (a bad signature is refused, not a 404) and the SMTP listener answers.
+func TestFromEnvMountsEveryAdapter(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtpAddr := ln.Addr().String()
+	ln.Close()
+	for k, v := range map[string]string{
+		"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "tok",
+		"WHATSAPP_APP_SECRET": "s", "WHATSAPP_TOKEN": "t", "WHATSAPP_VERIFY_TOKEN": "v",
+		"MESSENGER_APP_SECRET": "s", "MESSENGER_TOKEN": "t", "MESSENGER_VERIFY_TOKEN": "v",
+		"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_SECRET_TOKEN": "sec",
+		"EMAIL_ADDRESS": "support@example.com", "SMTP_RELAY": "127.0.0.1:1", "EMAIL_LISTEN": smtpAddr,
+	} {
+		t.Setenv(k, v)
+	}
+	cfg := channels.FromEnv()
+	for name, on := range map[string]bool{"webchat": cfg.WebChat.Enabled, "sms": cfg.SMS.Enabled, "whatsapp": cfg.WhatsApp.Enabled,
+		"messenger": cfg.Messenger.Enabled, "telegram": cfg.Telegram.Enabled, "email": cfg.Email.Enabled} {
+		if !on {
+			t.Errorf("%s not enabled from the environment", name)
+		}
+	}
+	h := startOpts(t, 0, &cfg)
+	for path, want := range map[string]int{"/webhooks/sms": 403, "/webhooks/whatsapp": 401, "/webhooks/messenger": 401, "/webhooks/telegram": 401} {
+		resp, err := http.Post(h.URL+path, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("POST %s unsigned: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	resp, err := http.Get(h.URL + "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=v&hub.challenge=42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "42" {
+		t.Errorf("whatsapp challenge = %q", b)
+	}
+	for _, p := range []string{"/", "/wallboard", "/widget.js", "/chat/", "/assets/app.js", "/healthz"} {
+		resp, err := http.Get(h.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", p, resp.StatusCode)
+		}
+	}
+	var conn net.Conn
+	chantest.Eventually(t, "SMTP listener up", func() bool {
+		conn, err = net.Dial("tcp", smtpAddr)
+		return err == nil
+	})
+	defer conn.Close()
+	greeting := make([]byte, 64)
+	n, _ := conn.Read(greeting)
+	if !strings.HasPrefix(string(greeting[:n]), "220 ") {
+		t.Errorf("SMTP greeting %q", greeting[:n])
 	}
 }
