@@ -143,3 +143,18 @@ func TestSIPpForkingFirstAnswerWins(t *testing.T) {
 
 var _ = fmt.Sprint
 var _ config.Duration
+
+// TestSIPpReinviteRelayed: the caller's re-INVITE (a=sendonly) reaches the callee with that
+// offer, the callee's answer (a=recvonly) reaches the caller, each side gets its ACK, and
+// the call then ends normally.
+func TestSIPpReinviteRelayed(t *testing.T) {
+	ts := startServer(t, testConfig(), "", md5Only)
+	port := freePort(t)
+	registerContact(t, ts, "1002", port)
+	b := callee(t, "uas_reinvite.xml", port)
+	uac(t, ts, "uac_auth_reinvite.xml", "1001", "1002")
+	b.wait(t)
+	if rec := records(t, ts, 1)[0]; rec.Code != 200 || rec.Cause != "caller-bye" {
+		t.Fatalf("record %+v", rec)
+	}
+}
