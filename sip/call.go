@@ -330,14 +330,15 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	c.answered(legA, 200)
 	if err := dlgA.Respond(200, "OK", body, hdrs...); err != nil {
 		// CANCEL crossed our 200, or no ACK came: the call is over.
-		cause := "no-ack"
 		if errors.Is(context.Cause(dlgA.Context()), gsip.ErrTransactionCanceled) {
-			cause = "cancel"
 			c.mu.Lock()
 			c.rec.Code = 487
 			c.mu.Unlock()
+			legA.finish(context.Background(), false, "cancel")
+			return
 		}
-		legA.finish(context.Background(), false, cause)
+		// No ACK within 64*T1: end the dialog with a BYE (RFC 3261 §13.3.1.4).
+		legA.finish(context.Background(), true, "no-ack")
 	}
 }
 
