@@ -4,28 +4,40 @@
 //
 // # Wiring
 //
-//	eng := media.New(...)                         // one engine for anchor and voice
-//	anc := anchor.New(eng, anchor.Options{...})   // sip.SDPAnchor for B2BUA calls
-//	app := voice.New(voice.Options{Config, Media: eng, ACD, Flows, Anchor: anc, ...})
-//	srv := sip.New(cfg, st, log, sip.WithApp(app), sip.WithSDPAnchor(anc), ...)
-//	app.SetSIP(srv)                               // Dial and Bridge need the server
-//	// the ACD's Sink fans every event out to app.ACDEvent (never blocks)
-//	go app.Run(ctx)                               // auto-login of agents on registration
+// Stack (stack.go) builds the pieces in the order they need each other; cmd/ccswitch does:
+//
+//	vs, err := voice.NewStack(cfg, voice.StackOptions{Logger: log})  // ACD, flows, media, anchor, App
+//	srv, err := sip.New(cfg, st, log, append(vs.SIPOptions(), sip.WithDigestAlgorithms(...))...)
+//	vs.Attach(srv)                                // App.SetSIP, Anchor.SetCalls
+//	go vs.Run(ctx)                                // ACD engine + auto-login; closes media at the end
+//	srv.Run(ctx)
+//	// SIGHUP: srv.Reload(next); vs.Reload(next)
+//
+// The ACD's Sink is the Stack's fan-out: every event goes to App.ACDEvent (never blocks), then
+// to the sinks given in StackOptions.Sinks or AddSink (the text channels).
 //
 // # A call
 //
 // ServeCall answers the caller itself (media AnswerLocal on leg A, 200 OK), then runs the
 // number's flow with the call as its ivr.Interaction: Play plays <prompts>/<lang>/<name>.wav
-// on leg A (barge-in by DTMF when the flow allows it), Collect reads the call's DTMF buffer,
-// Enqueue submits an acd.Task (ID = the call's ID, channel voice) and plays hold music until
-// an agent answers. On each reservation the agent's extension is rung with an offer for leg
-// B (media OfferTo), bounded by the reservation's timeout; the answer is Accepted in the ACD
-// and, once the engine confirms, the legs are bridged (media AnswerFromB stops the music and
-// relays A↔B; sip Bridge ties the BYEs). A busy or unreachable agent is Rejected at once; an
-// agent who does not answer is left to the ACD's RONA timeout, whose event CANCELs the ring;
-// either way the task goes back in place and the caller keeps hearing music. A caller who
-// hangs up while waiting is Cancelled in the ACD (abandoned) and a ringing agent CANCELled.
-// When a bridged call ends the task is Completed (the agent goes to wrap-up).
+// on leg A (barge-in by DTMF when the flow allows it), Collect reads the call's DTMF buffer
+// (RFC 4733, SIP INFO, in-band), Enqueue submits an acd.Task (ID = the call's ID, channel
+// voice) and plays "please hold", the position at entry (with announce) and hold music until
+// an agent answers. On each reservation the agent's extension is rung (sip Dial, all its
+// contacts) with an offer for leg B (media OfferTo), bounded by the reservation's timeout;
+// the answer is Accepted in the ACD and, once the engine confirms, the legs are bridged (media
+// AnswerFromB: the music stops and A↔B relay; sip Bridge ties the BYEs; the anchor gets the
+// media call attached so re-INVITEs between the two go through it). A busy or unreachable
+// agent is Rejected at once; an agent who does not answer is left to the ACD's RONA timeout,
+// whose event CANCELs the ring; either way the task goes back in place and the caller keeps
+// hearing music. A caller who hangs up while waiting is Cancelled in the ACD (abandoned) and a
+// ringing agent CANCELled. When a bridged call ends the task is Completed (wrap-up). Transfer
+// rings an extension and bridges the same way; Record keeps a voicemail WAV under
+// media.recordings.
+//
+// Agents log in automatically while their extension has a live registration (auto_login;
+// App.Run polls the registrar every AutoLoginEvery), and toggle ready / not ready by dialling
+// FeatureReady (*45) from their own phone (the authenticated extension, not the From header).
 //
 // # Invariants
 //
@@ -38,6 +50,9 @@
 //     before an agent answers, Complete after the bridged call ends.
 //  4. The media call belongs to ServeCall's goroutine: it is closed when ServeCall returns,
 //     after both legs have ended.
+//  5. An agent leg that answers after the ring was given up (caller gone, reservation timed
+//     out or cancelled, Accept lost to RONA) gets a BYE; when the caller leaves while an
+//     Accept is in flight, Cancel then Complete are submitted, and exactly one applies.
 package voice
 
 import (

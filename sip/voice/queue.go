@@ -16,12 +16,13 @@ import (
 
 // ring is one attempt to reach a reserved agent.
 type ring struct {
-	res    acd.ReservationID
-	agent  string
-	cancel context.CancelFunc
-	result chan ringResult // one value
-	ended  bool            // the reservation ended (timed out, canceled): never bridge
-	leg    *sip.Leg        // answered, waiting for the ACD to confirm Accept
+	res       acd.ReservationID
+	agent     string
+	cancel    context.CancelFunc
+	result    chan ringResult // one value
+	consumed  bool            // the result was read by Enqueue's loop
+	leg       *sip.Leg        // answered, waiting for the ACD to confirm Accept
+	accepting bool            // Accept was submitted for res
 }
 
 type ringResult struct {
@@ -29,15 +30,20 @@ type ringResult struct {
 	err error
 }
 
-// dropLate makes sure an agent leg answered after we gave up on the ring is hung up.
-func (r *ring) dropLate() {
+// drop gives up on the ring: CANCEL if it still rings, BYE to an agent leg answered (now or
+// later), never bridged.
+func (r *ring) drop() {
 	r.cancel()
+	if r.consumed {
+		if r.leg != nil {
+			go hangup(r.leg)
+		}
+		return
+	}
 	go func() {
 		res := <-r.result
 		if res.leg != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-			res.leg.Hangup(ctx)
-			cancel()
+			hangup(res.leg)
 		}
 	}()
 }
@@ -111,37 +117,39 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 	}
 	var cur *ring
 	var results chan ringResult
+	// giveUp ends the wait without an agent; an Accept in flight may still have taken the
+	// task, so Cancel is followed by Complete (exactly one of them applies).
 	giveUp := func() {
+		accepting := cur != nil && cur.accepting
 		if cur != nil {
-			cur.dropLate()
+			cur.drop()
 			cur = nil
 		}
+		submit(func() error { return c.a.acd.Cancel(c.id) })
+		if accepting {
+			submit(func() error { return c.a.acd.Complete(c.id) })
+		}
+		c.taskAlive = false
 	}
 	for {
 		select {
 		case <-c.gone:
 			giveUp()
-			submit(func() error { return c.a.acd.Cancel(c.id) })
-			c.taskAlive = false
 			return ivr.QueueOutcome{Result: ivr.QueueAbandoned, Waited: waited()}, nil
 		case <-ctx.Done():
 			giveUp()
-			submit(func() error { return c.a.acd.Cancel(c.id) })
-			c.taskAlive = false
 			return ivr.QueueOutcome{}, ctx.Err()
 		case <-maxWait:
-			giveUp()
 			// The node's own max wait: the ACD has no "leave without abandoning" command, so
 			// the task is cancelled (it counts as abandoned in the queue's figures).
-			submit(func() error { return c.a.acd.Cancel(c.id) })
-			c.taskAlive = false
+			giveUp()
 			return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
 
 		case ev := <-c.events:
 			switch ev.Kind {
 			case acd.EventReservationCreated:
 				if cur != nil { // cannot happen (one reservation per task); be safe
-					cur.dropLate()
+					cur.drop()
 				}
 				cur = c.ring(ev)
 				if cur != nil {
@@ -152,10 +160,7 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 			case acd.EventReservationTimedOut, acd.EventReservationCanceled, acd.EventReservationRejected:
 				if cur != nil && cur.res == ev.Reservation {
 					c.a.log.Debug("reservation ended: stop ringing", "call", c.id, "agent", ev.Agent, "event", ev.Kind.String())
-					if cur.leg != nil { // answered, but the Accept lost the race
-						hangup(cur.leg)
-					}
-					cur.dropLate()
+					cur.drop() // still ringing: CANCEL; answered but the Accept lost: BYE
 					cur, results = nil, nil
 					c.mc.CancelOffer()
 				}
@@ -174,7 +179,10 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 					return ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: ev.Agent, Waited: waited()}, nil
 				}
 			case acd.EventTaskTimedOut:
-				giveUp()
+				if cur != nil {
+					cur.drop()
+					cur = nil
+				}
 				c.taskAlive = false
 				return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
 			case acd.EventTaskAbandoned, acd.EventTaskCompleted:
@@ -186,6 +194,7 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 			if cur == nil {
 				break
 			}
+			cur.consumed = true
 			if r.err != nil {
 				c.mc.CancelOffer()
 				var de *sip.DialError
@@ -205,7 +214,9 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 				hangup(r.leg)
 				c.mc.CancelOffer()
 				cur = nil
+				continue
 			}
+			cur.accepting = true
 			// Bridged on EventReservationAccepted; hung up on TimedOut/Canceled.
 		}
 	}
