@@ -111,7 +111,7 @@ func (h *taskHeap) compact() {
 	}
 	clear(h.e[len(live):])
 	h.e, h.stale = live, 0
-	for i := (len(h.e) - 2) / 4; i >= 0; i-- {
+	for i := (len(h.e) - 2) / 4; i >= 0 && len(h.e) > 1; i-- { // last parent first
 		h.down(i)
 	}
 	h.setTop()
