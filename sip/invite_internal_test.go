@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,3 +60,48 @@ func TestRetransmittedInviteIsNotASecondCall(t *testing.T) {
 		t.Fatalf("the retransmission was handled again: %v", again)
 	}
 }
+
+// TestFailedAuthThrottled: after 20 wrong answers from one IP, that IP gets 403 even
+// without credentials (no more challenges to guess against); another IP is unaffected.
+func TestFailedAuthThrottled(t *testing.T) {
+	s := newOfflineServer(t)
+	h := s.wrap(s.route)
+	register := func(n int, src, auth string) int {
+		msg := "REGISTER sip:ccswitch SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKthr" + src + string(rune('a'+n%26)) + itoa(n) + "\r\n" +
+			"From: <sip:1001@ccswitch>;tag=t\r\nTo: <sip:1001@ccswitch>\r\nCall-ID: thr" + itoa(n) + "\r\nCSeq: 1 REGISTER\r\n" +
+			"Contact: <sip:1001@192.0.2.9>\r\n" + auth + "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+		m, err := gsip.ParseMessage([]byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := m.(*gsip.Request)
+		req.SetSource(src + ":5060")
+		req.SetTransport("UDP")
+		tx := siptest.NewServerTxRecorder(req)
+		h(req, tx)
+		tx.Terminate()
+		res := tx.Result()
+		if len(res) == 0 {
+			t.Fatal("no response")
+		}
+		return res[len(res)-1].StatusCode
+	}
+	// A syntactically valid answer to one of our nonces, with a wrong password.
+	chal := s.auth.Challenges(false)[1]
+	nonce := chal[strings.Index(chal, `nonce="`)+7:]
+	nonce = nonce[:strings.Index(nonce, `"`)]
+	for i := 0; i < 20; i++ {
+		bad := "Authorization: Digest username=\"1001\", realm=\"ccswitch\", nonce=\"" + nonce + "\", uri=\"sip:ccswitch\", algorithm=MD5, qop=auth, nc=" + fmt.Sprintf("%08x", i+1) + ", cnonce=\"c\", response=\"00000000000000000000000000000000\"\r\n"
+		if code := register(i, "192.0.2.9", bad); code != 403 {
+			t.Fatalf("wrong password %d: %d, want 403", i, code)
+		}
+	}
+	if code := register(100, "192.0.2.9", ""); code != 403 {
+		t.Fatalf("throttled source without credentials: %d, want 403", code)
+	}
+	if code := register(101, "192.0.2.10", ""); code != 401 {
+		t.Fatalf("another source: %d, want 401", code)
+	}
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }
