@@ -100,14 +100,15 @@ func (r *textRun) Hangup(ctx context.Context) error {
 // entryFor is the ivr entry (a configured number) whose flow and calendar a new conversation
 // on this adapter goes through: the adapter's Entry setting, or for SMS the number written to.
 func (s *Service) entryFor(in Inbound) string {
-	if s.ivr == nil {
+	flows := s.flows.Load()
+	if flows == nil {
 		return ""
 	}
 	if e := s.route(in.Adapter).Entry; e != "" {
 		return e
 	}
 	if in.Adapter == "sms" && in.Route != "" {
-		if _, ok := s.ivr.Entry(in.Route); ok {
+		if _, ok := flows.Entry(in.Route); ok {
 			return in.Route
 		}
 	}
@@ -133,10 +134,11 @@ func (s *Service) startFlowLocked(conv store.Conversation, entry string) {
 		vars = map[string]string{}
 	}
 	vars["channel"], vars["customer"] = conv.Adapter, conv.Customer
+	flows := s.flows.Load()
 	s.flowsWG.Add(1)
 	go func() {
 		defer s.flowsWG.Done()
-		res, err := s.ivr.Run(s.ctx, ivr.Contact{DID: entry, Language: conv.Vars["language"], Vars: vars}, r)
+		res, err := flows.Run(s.ctx, ivr.Contact{DID: entry, Language: conv.Vars["language"], Vars: vars}, r)
 		s.mu.Lock()
 		delete(s.runs, conv.ID)
 		s.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
@@ -78,12 +79,12 @@ type Presence struct {
 type Service struct {
 	st       *store.Store
 	router   Router
-	cfg      *config.Config
+	cfg      atomic.Pointer[config.Config]
 	chans    Config
 	log      *slog.Logger
 	now      func() time.Time
 	sendTO   time.Duration
-	ivr      *ivr.Flows
+	flows    atomic.Pointer[ivr.Flows]
 	adapters map[string]Adapter
 	ctx      context.Context // ends when Run returns; flows run under it
 	cancel   context.CancelFunc
@@ -122,11 +123,13 @@ func NewService(o Options) (*Service, error) {
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 15 * time.Second
 	}
-	s := &Service{st: o.Store, router: o.Router, cfg: o.Config, chans: o.Channels,
+	s := &Service{st: o.Store, router: o.Router, chans: o.Channels,
 		log: o.Logger.With("component", "channels"), now: o.Now, sendTO: o.SendTimeout,
-		ivr: o.Flows, adapters: map[string]Adapter{}, offers: map[string]Offer{}, runs: map[string]*textRun{},
+		adapters: map[string]Adapter{}, offers: map[string]Offer{}, runs: map[string]*textRun{},
 		presence: map[string]Presence{}, pending: map[string][]pendingSend{}, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	s.hub.subs = map[string]map[*subscriber]struct{}{}
+	s.cfg.Store(o.Config)
+	s.flows.Store(o.Flows)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, a := range []string{"webchat", "sms", "whatsapp", "messenger", "telegram", "email"} {
 		r := s.route(a)
@@ -143,6 +146,15 @@ func NewService(o Options) (*Service, error) {
 	return s, nil
 }
 
+// Reload takes a new configuration (queues) and newly compiled flows for conversations that
+// start from now on; conversations in a flow finish the one they started.
+func (s *Service) Reload(cfg *config.Config, flows *ivr.Flows) {
+	if cfg != nil {
+		s.cfg.Store(cfg)
+	}
+	s.flows.Store(flows)
+}
+
 // AddAdapter registers a for replies on its Name.
 func (s *Service) AddAdapter(a Adapter) {
 	s.mu.Lock()
@@ -156,7 +168,7 @@ func (s *Service) Store() *store.Store { return s.st }
 // Queues lists the configured queue names (transfer targets).
 func (s *Service) Queues() []string {
 	var out []string
-	for _, q := range s.cfg.Queues {
+	for _, q := range s.cfg.Load().Queues {
 		out = append(out, q.Name)
 	}
 	return out
@@ -186,13 +198,14 @@ func (s *Service) defaultQueue(adapter string) string {
 		return q
 	}
 	ch := ACDChannel(adapter)
-	for _, q := range s.cfg.Queues {
+	cfg := s.cfg.Load()
+	for _, q := range cfg.Queues {
 		if slices.Contains(q.Channels, ch) {
 			return q.Name
 		}
 	}
-	if len(s.cfg.Queues) > 0 {
-		return s.cfg.Queues[0].Name
+	if len(cfg.Queues) > 0 {
+		return cfg.Queues[0].Name
 	}
 	return ""
 }
@@ -270,7 +283,7 @@ func (s *Service) resume() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range inFlow {
-		if entry := c.Vars["entry"]; entry != "" && s.ivr != nil {
+		if entry := c.Vars["entry"]; entry != "" && s.flows.Load() != nil {
 			// The flow starts again from its first node: its position was not kept.
 			s.startFlowLocked(c, entry)
 			continue

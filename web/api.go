@@ -76,7 +76,8 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	capacity := map[string]int{}
-	for _, a := range s.opts.Config.Agents {
+	m := s.model.Load()
+	for _, a := range m.cfg.Agents {
 		if a.ID == agent {
 			capacity = a.Capacity
 		}
@@ -85,7 +86,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	if offers == nil {
 		offers = []channels.Offer{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"agent": agent, "name": s.agents[agent].name, "presence": s.svc.Presence(agent),
+	writeJSON(w, http.StatusOK, map[string]any{"agent": agent, "name": m.agents[agent].name, "presence": s.svc.Presence(agent),
 		"offers": offers, "conversations": s.summaries(convs), "queues": s.svc.Queues(), "capacity": capacity,
 		"reasons": []string{"Break", "Lunch", "Training", "Meeting", "Other"}})
 }

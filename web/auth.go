@@ -30,7 +30,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	a, ok := s.agents[req.Agent]
+	a, ok := s.model.Load().agent(req.Agent)
 	hash := a.hash
 	if !ok || len(hash) == 0 {
 		hash = dummyHash

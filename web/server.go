@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -58,7 +59,7 @@ type Server struct {
 	svc     *channels.Service
 	mux     *http.ServeMux
 	email   *email.Adapter
-	agents  map[string]agentLogin
+	model   atomic.Pointer[model] // agents and config, replaced by Reload
 	started time.Time
 
 	mu       sync.Mutex
@@ -68,6 +69,53 @@ type Server struct {
 type agentLogin struct {
 	id, name string
 	hash     []byte
+}
+
+// model is what the server takes from the configuration: swapped whole on Reload.
+type model struct {
+	cfg    *config.Config
+	agents map[string]agentLogin
+}
+
+func newModel(cfg *config.Config, old *model) (*model, error) {
+	m := &model{cfg: cfg, agents: map[string]agentLogin{}}
+	for _, a := range cfg.Agents {
+		hash := []byte(a.PasswordHash)
+		if len(hash) == 0 && a.Password != "" {
+			// Keep the hash of an unchanged password across reloads (bcrypt is slow on purpose).
+			if prev, ok := old.agent(a.ID); ok && bcrypt.CompareHashAndPassword(prev.hash, []byte(a.Password)) == nil {
+				hash = prev.hash
+			} else {
+				h, err := bcrypt.GenerateFromPassword([]byte(a.Password), bcrypt.DefaultCost)
+				if err != nil {
+					return nil, fmt.Errorf("web: hash password of agent %s: %w", a.ID, err)
+				}
+				hash = h
+			}
+		}
+		m.agents[a.ID] = agentLogin{id: a.ID, name: cmp.Or(a.Name, a.ID), hash: hash}
+	}
+	return m, nil
+}
+
+func (m *model) agent(id string) (agentLogin, bool) {
+	if m == nil {
+		return agentLogin{}, false
+	}
+	a, ok := m.agents[id]
+	return a, ok
+}
+
+// Reload applies a new configuration (agents, their passwords and names, queues) and newly
+// compiled flows; sessions, conversations and offers in progress continue.
+func (s *Server) Reload(cfg *config.Config, flows *ivr.Flows) error {
+	m, err := newModel(cfg, s.model.Load())
+	if err != nil {
+		return err
+	}
+	s.model.Store(m)
+	s.svc.Reload(cfg, flows)
+	return nil
 }
 
 // New builds the server: the conversation service, every enabled adapter, the routes.
@@ -87,18 +135,12 @@ func New(o Options) (*Server, error) {
 		o.SessionTTL = 12 * time.Hour
 	}
 	s := &Server{opts: o, log: o.Logger.With("component", "web"), mux: http.NewServeMux(),
-		agents: map[string]agentLogin{}, sessions: map[string]session{}, started: time.Now()}
-	for _, a := range o.Config.Agents {
-		hash := []byte(a.PasswordHash)
-		if len(hash) == 0 && a.Password != "" {
-			h, err := bcrypt.GenerateFromPassword([]byte(a.Password), bcrypt.DefaultCost)
-			if err != nil {
-				return nil, fmt.Errorf("web: hash password of agent %s: %w", a.ID, err)
-			}
-			hash = h
-		}
-		s.agents[a.ID] = agentLogin{id: a.ID, name: cmp.Or(a.Name, a.ID), hash: hash}
+		sessions: map[string]session{}, started: time.Now()}
+	m, err := newModel(o.Config, nil)
+	if err != nil {
+		return nil, err
 	}
+	s.model.Store(m)
 	svc, err := channels.NewService(channels.Options{Store: o.Store, Router: o.Router, Config: o.Config,
 		Channels: o.Channels, Flows: o.Flows, Logger: o.Logger})
 	if err != nil {

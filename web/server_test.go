@@ -172,14 +172,31 @@ func (c *client) do(method, path string, body any, out any) int {
 
 func TestSessionExpiryLogsOut(t *testing.T) {
 	h := startWith(t, 300*time.Millisecond)
+	events, cancel := h.Server.Service().Subscribe("bob")
+	defer cancel()
 	c := newClient(t, h.URL)
 	if code := c.do("POST", "/api/login", map[string]string{"agent": "bob", "password": "bob-pw"}, nil); code != 200 {
 		t.Fatalf("login: %d", code)
 	}
-	c.do("POST", "/api/state", map[string]any{"ready": true}, nil)
-	chantest.Eventually(t, "bob available", func() bool { return h.Server.Service().Presence("bob").State == "available" })
-	chantest.Eventually(t, "session expired", func() bool { return c.do("GET", "/api/me", nil, nil) == 401 })
-	chantest.Eventually(t, "bob logged out of the ACD", func() bool { return h.Server.Service().Presence("bob").State == "offline" })
+	// bob's states, in order: not ready after the login, then offline once the session expired.
+	var states []string
+	timeout := time.After(20 * time.Second) // a bound, not a threshold
+	for len(states) < 2 {
+		select {
+		case ev := <-events:
+			if ev.Type == "state" {
+				states = append(states, ev.State)
+			}
+		case <-timeout:
+			t.Fatalf("states so far %v", states)
+		}
+	}
+	if states[0] != "not-ready" || states[1] != "offline" {
+		t.Fatalf("states = %v, want not-ready then offline", states)
+	}
+	if code := c.do("GET", "/api/me", nil, nil); code != 401 {
+		t.Fatalf("me after expiry: %d", code)
+	}
 }
 
 func TestLoginSessionAndAPI(t *testing.T) {
@@ -354,5 +371,31 @@ func TestFromEnvMountsEveryAdapter(t *testing.T) {
 	n, _ := conn.Read(greeting)
 	if !strings.HasPrefix(string(greeting[:n]), "220 ") {
 		t.Errorf("SMTP greeting %q", greeting[:n])
+	}
+}
+
+func TestReloadAgents(t *testing.T) {
+	h := start(t)
+	cfg := chantest.Config()
+	cfg.Agents = cfg.Agents[:1] // bob leaves
+	cfg.Agents = append(cfg.Agents, config.Agent{ID: "carol", Name: "Carol", Password: "carol-pw", Queues: []string{"support"}})
+	cfg.Queues = append(cfg.Queues, config.Queue{Name: "vip", Channels: []string{"chat"}})
+	if err := h.Server.Reload(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code := newClient(t, h.URL).do("POST", "/api/login", map[string]string{"agent": "bob", "password": "bob-pw"}, nil); code != 401 {
+		t.Errorf("removed agent logs in: %d", code)
+	}
+	carol := newClient(t, h.URL)
+	if code := carol.do("POST", "/api/login", map[string]string{"agent": "carol", "password": "carol-pw"}, nil); code != 200 {
+		t.Errorf("new agent: %d", code)
+	}
+	var me struct {
+		Name   string
+		Queues []string
+	}
+	carol.do("GET", "/api/me", nil, &me)
+	if me.Name != "Carol" || len(me.Queues) != 3 {
+		t.Errorf("me after reload = %+v", me)
 	}
 }
