@@ -196,3 +196,26 @@ func (e *Engine) oracle(t *task, a *agent, agentSide bool) error {
 	}
 	return nil
 }
+
+// checkSnapshot compares a published snapshot, built incrementally, with
+// one built from scratch (doc.go 9 is checked by the snapshot tests).
+func (e *Engine) checkSnapshot(s *Snapshot) error {
+	for i, a := range e.agents {
+		if want := e.agentStatus(a); s.Agents[i] != want {
+			return fmt.Errorf("snapshot: agent %s %+v, want %+v", a.m.id, s.Agents[i], want)
+		}
+	}
+	for i, q := range e.queues {
+		var want [NumAgentStates]int
+		for _, a := range q.members {
+			want[a.derived()]++
+		}
+		if s.Queues[i].Agents != want {
+			return fmt.Errorf("snapshot: queue %s agents by state %v, want %v", q.m.name, s.Queues[i].Agents, want)
+		}
+	}
+	if len(s.Agents) != len(e.agents) {
+		return fmt.Errorf("snapshot: %d agents, want %d", len(s.Agents), len(e.agents))
+	}
+	return nil
+}

@@ -113,6 +113,11 @@ type Engine struct {
 	onDecision func(t *task, a *agent, agentSide bool)
 	// onBatch, if set (tests), is called after each batch of commands.
 	onBatch func()
+	// onPublish, if set (tests), is called with each new snapshot.
+	onPublish func(*Snapshot)
+
+	dirtyAgents []*agent // touched since the last publication
+	snapFull    bool     // rebuild every agent entry at the next publication
 }
 
 // New validates cfg and builds an engine. All agents start Offline. It

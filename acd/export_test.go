@@ -22,6 +22,7 @@ func Verify(e *Engine) func() error {
 	}
 	e.onBatch = func() { note(e.check()) }
 	e.onDecision = func(t *task, a *agent, agentSide bool) { note(e.oracle(t, a, agentSide)) }
+	e.onPublish = func(s *Snapshot) { note(e.checkSnapshot(s)) }
 	// Callers Sync first; Sync's channel close orders this read after
 	// the engine goroutine's writes.
 	return func() error {

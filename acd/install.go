@@ -12,6 +12,7 @@ import (
 func (e *Engine) install(m *model) {
 	e.m = m
 	e.cur.Store(m)
+	e.snapFull = true
 	oldQ := e.queueIdx
 	oldA := e.agentIdx
 

@@ -357,6 +357,7 @@ func (e *Engine) reserve(t *task, a *agent) {
 	a.load[t.ch]++
 	a.active++
 	a.lastOffer = e.offerSeq
+	e.touch(a)
 	a.held.add(t)
 	d := e.now + t.q.m.rona
 	t.q.rona.insert(t, d)
@@ -369,6 +370,7 @@ func (e *Engine) reserve(t *task, a *agent) {
 func (e *Engine) release(t *task) *agent {
 	a := t.agent
 	t.agent = nil
+	e.touch(a)
 	a.load[t.ch]--
 	switch t.state {
 	case tsReserved, tsAccepted:
@@ -468,6 +470,7 @@ func (e *Engine) refreshAgent(a *agent) {
 
 // report emits EventAgentState if a's derived state or reason changed.
 func (e *Engine) report(a *agent) {
+	e.touch(a)
 	s := a.derived()
 	r := ""
 	if s == NotReady || s == RONA {
@@ -524,6 +527,7 @@ func (e *Engine) miss(t *task, kind EventKind) {
 	a.misses++
 	if q.m.ronaMisses > 0 && a.misses >= q.m.ronaMisses && a.state == Available {
 		a.state, a.reason, a.misses = RONA, "rona", 0
+		e.touch(a)
 	}
 	e.refreshAgent(a)
 	e.requeue(t)
@@ -634,6 +638,7 @@ func (e *Engine) complete(c *command) {
 	}
 	q, a := t.q, t.agent
 	q.stats.completed++
+	e.touch(a)
 	e.emit(Event{Kind: EventTaskCompleted, Task: t.id, Agent: a.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)})
 	if q.m.wrapUp > 0 && !q.detached {
 		e.setTS(t, tsWrapUp)
@@ -675,6 +680,7 @@ func (e *Engine) setAgentState(c *command, s AgentState) {
 		return
 	}
 	prev := a.state
+	e.touch(a)
 	a.state = s
 	a.reason = ""
 	if s == NotReady {

@@ -111,6 +111,8 @@ type classKey struct {
 // class groups the waiting tasks of one queue that share channel,
 // requirements and relaxation stage, with the agents that satisfy them.
 type class struct {
+	tasks   taskHeap  // first: tryAgent reads its top key and stale count
+	agents  agentHeap // routable members only
 	key     classKey
 	q       *queue
 	rs      *reqset
@@ -118,8 +120,6 @@ type class struct {
 	idleAt  int64 // since then
 	conds   []ccond
 	score   []int32 // proficiency skills named by conds
-	tasks   taskHeap
-	agents  agentHeap // routable members only
 	members []*member
 }
 
@@ -156,6 +156,8 @@ type agent struct {
 	mem    [NumChannels][]*member
 
 	// Cold.
+	snapDirty bool       // listed in Engine.dirtyAgents
+	pub       AgentState // derived state counted in its queues' byState
 	m         *agentModel
 	reason    string
 	repReason string
@@ -292,6 +294,7 @@ type queue struct {
 	members                    []*agent
 	classes                    []*class
 	nWaiting, nReserved, nBusy int
+	byState                    [NumAgentStates]int // members by derived state at the last publication
 	stats                      queueStats
 	detached                   bool
 }
