@@ -59,7 +59,7 @@ flows:
       - {id: vm, type: voicemail, next: bye}
       - {id: bye, type: hangup, prompt: goodbye}
       - {id: spin, type: set, vars: {k: v}, next: spin2}
-      - {id: spin2, type: play, prompt: p, next: spin}
+      - {id: spin2, type: play, prompt: p, next: bye}
 `
 
 func compileString(t testing.TB, yaml string, opts ivr.Options) *ivr.Flows {
@@ -320,7 +320,7 @@ func TestHangupOnce(t *testing.T) {
 		script string
 		agents ivr.Agents
 	}{
-		{"digits 7\ndigits 7", nil},                // invalid twice: the spin loop, stopped, hung up
+		{"digits 7\ndigits 7", nil},                // invalid twice: set, play, goodbye
 		{"digits 1\nqueue timeout\nrecord r", nil}, // voicemail, then the hangup node
 		{"digits 2\ndigits 123", nobody},           // nobody in support: the unavailability prompt
 	} {
