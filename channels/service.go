@@ -40,11 +40,14 @@ type Offer struct {
 	Agent       string    `json:"agent"`
 	Reservation uint64    `json:"reservation"`
 	Timeout     time.Time `json:"timeout"`
-	Adapter     string    `json:"adapter"`
-	Customer    string    `json:"customer"`
-	Name        string    `json:"name,omitempty"`
-	Preview     string    `json:"preview,omitempty"`
-	Queue       string    `json:"queue,omitempty"`
+	// TTLMillis is how long was left when the offer was read: desktops count down from it,
+	// so that their clock does not have to agree with the server's.
+	TTLMillis int64  `json:"ttl_ms"`
+	Adapter   string `json:"adapter"`
+	Customer  string `json:"customer"`
+	Name      string `json:"name,omitempty"`
+	Preview   string `json:"preview,omitempty"`
+	Queue     string `json:"queue,omitempty"`
 }
 
 // ScreenPop is an incoming call to an agent, with the caller's customer record if known.
@@ -95,6 +98,9 @@ type Service struct {
 	presence map[string]Presence
 	runs     map[string]*textRun // conversations in their flow, by id
 
+	statsMu sync.Mutex // guards stats (a leaf)
+	stats   map[string]*AdapterStats
+
 	sendMu  sync.Mutex // guards pending
 	pending map[string][]pendingSend
 
@@ -128,6 +134,7 @@ func NewService(o Options) (*Service, error) {
 		adapters: map[string]Adapter{}, offers: map[string]Offer{}, runs: map[string]*textRun{},
 		presence: map[string]Presence{}, pending: map[string][]pendingSend{}, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	s.hub.subs = map[string]map[*subscriber]struct{}{}
+	s.stats = map[string]*AdapterStats{}
 	s.cfg.Store(o.Config)
 	s.flows.Store(o.Flows)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -153,6 +160,33 @@ func (s *Service) Reload(cfg *config.Config, flows *ivr.Flows) {
 		s.cfg.Store(cfg)
 	}
 	s.flows.Store(flows)
+}
+
+// AdapterStats count one adapter's messages since start.
+type AdapterStats struct {
+	In, Duplicates, Sent, Failed int64
+}
+
+func (s *Service) count(adapter string, f func(*AdapterStats)) {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	st := s.stats[adapter]
+	if st == nil {
+		st = &AdapterStats{}
+		s.stats[adapter] = st
+	}
+	f(st)
+}
+
+// Stats returns the message counters by adapter.
+func (s *Service) Stats() map[string]AdapterStats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	out := make(map[string]AdapterStats, len(s.stats))
+	for k, v := range s.stats {
+		out[k] = *v
+	}
+	return out
 }
 
 // AddAdapter registers a for replies on its Name.
@@ -323,6 +357,7 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 			return Receipt{}, err
 		}
 		if seen {
+			s.count(in.Adapter, func(st *AdapterStats) { st.Duplicates++ })
 			c, _, _ := s.st.Conversation(ref.Conv)
 			return Receipt{Conv: ref.Conv, Seq: ref.Seq, Customer: c.Customer, Duplicate: true}, nil
 		}
@@ -385,6 +420,7 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("channels: receive %s %s: %w", in.Adapter, in.ProviderID, err)
 	}
 
+	s.count(in.Adapter, func(st *AdapterStats) { st.In++ })
 	if task != nil {
 		if err := s.router.Enqueue(Task{ID: task.Conv, Queue: task.Queue, Channel: task.Channel, Priority: task.Priority, Requirements: task.Requirements}); err != nil {
 			// The task/ record stays: the next start re-enqueues it.
@@ -637,6 +673,11 @@ func (s *Service) deliver(ctx context.Context, conv store.Conversation, m store.
 	m.ProviderID = pid
 	m.Status = "sent"
 	if err != nil {
+		s.count(conv.Adapter, func(st *AdapterStats) { st.Failed++ })
+	} else {
+		s.count(conv.Adapter, func(st *AdapterStats) { st.Sent++ })
+	}
+	if err != nil {
 		m.Status = "failed: " + err.Error()
 		s.log.Warn("send failed", "conv", conv.ID, "adapter", conv.Adapter, "err", err)
 	}
@@ -732,8 +773,10 @@ func (s *Service) Offers(agent string) []Offer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Offer
+	now := s.now()
 	for _, o := range s.offers {
 		if o.Agent == agent {
+			o.TTLMillis = max(0, o.Timeout.Sub(now).Milliseconds())
 			out = append(out, o)
 		}
 	}
@@ -920,6 +963,7 @@ func (s *Service) handle(ev Event) {
 			}
 		}
 		s.offers[c.ID] = o
+		o.TTLMillis = max(0, o.Timeout.Sub(s.now()).Milliseconds())
 		s.hub.send(ev.Agent, AgentEvent{Type: "offer", Offer: &o})
 	case OfferEnded:
 		if o, ok := s.offers[c.ID]; ok && o.Reservation == ev.Reservation {

@@ -2,7 +2,9 @@ package web
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/ccswitch/ccswitch/acd"
@@ -54,6 +56,21 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		for st := acd.AgentState(0); st < acd.NumAgentStates; st++ {
 			fmt.Fprintf(&b, "ccswitch_agents{state=%q} %d\n", st.String(), counts[st.String()])
 		}
+	}
+	stats := s.svc.Stats()
+	names := slices.Sorted(maps.Keys(stats))
+	b.WriteString("# HELP ccswitch_messages_in_total Customer messages stored, by adapter.\n# TYPE ccswitch_messages_in_total counter\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "ccswitch_messages_in_total{adapter=%q} %d\n", n, stats[n].In)
+	}
+	b.WriteString("# HELP ccswitch_messages_duplicate_total Provider retries of a message already stored, by adapter.\n# TYPE ccswitch_messages_duplicate_total counter\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "ccswitch_messages_duplicate_total{adapter=%q} %d\n", n, stats[n].Duplicates)
+	}
+	b.WriteString("# HELP ccswitch_messages_out_total Replies and flow messages handed to the provider, by adapter and result.\n# TYPE ccswitch_messages_out_total counter\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "ccswitch_messages_out_total{adapter=%q,result=\"sent\"} %d\n", n, stats[n].Sent)
+		fmt.Fprintf(&b, "ccswitch_messages_out_total{adapter=%q,result=\"failed\"} %d\n", n, stats[n].Failed)
 	}
 	s.mu.Lock()
 	n := len(s.sessions)

@@ -289,7 +289,9 @@ func TestLoginSessionAndAPI(t *testing.T) {
 		}
 		mb, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return strings.Contains(string(mb), `ccswitch_queue_answered_total{queue="support"} 1`)
+		return strings.Contains(string(mb), `ccswitch_queue_answered_total{queue="support"} 1`) &&
+			strings.Contains(string(mb), `ccswitch_messages_in_total{adapter="whatsapp"} 1`) &&
+			strings.Contains(string(mb), `ccswitch_messages_out_total{adapter="whatsapp",result="sent"} 2`)
 	})
 	var stats struct {
 		Queues []struct{ Name string }

@@ -42,6 +42,9 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+// The desktop's clock need not agree with the server's: count down from the time left.
+function localDeadline(o) { return { ...o, deadline: Date.now() + (o.ttl_ms ?? 0) }; }
+
 function announce(text) { $('#announce').textContent = text; }
 function status(text) { $('#status').textContent = text; }
 function badge(adapter) { return el('span', { class: 'badge ' + adapter }, labels[adapter] || adapter); }
@@ -80,7 +83,7 @@ async function loadMe() {
   const me = await api('GET', '/api/me');
   state.me = me;
   state.presence = me.presence;
-  state.offers = new Map(me.offers.map((o) => [o.conv, o]));
+  state.offers = new Map(me.offers.map((o) => [o.conv, localDeadline(o)]));
   state.convs = new Map(me.conversations.map((c) => [c.id, c]));
   if (state.active && !state.convs.has(state.active)) clearActive();
 }
@@ -125,7 +128,7 @@ function renderOffers() {
   const ul = $('#offers');
   ul.replaceChildren();
   for (const o of state.offers.values()) {
-    const total = Math.max(1, (new Date(o.timeout) - Date.now()) / 1000);
+    const total = Math.max(1, (o.deadline - Date.now()) / 1000);
     const prog = el('progress', { max: String(Math.ceil(total)), value: String(Math.ceil(total)), 'aria-label': 'Time left to accept' });
     const left = el('span', { class: 'left' }, `${Math.ceil(total)} s left`);
     const li = el('li', { class: 'offer', dataset: { conv: o.conv }, 'aria-label': `Offer from ${o.name || 'customer'} on ${labels[o.adapter] || o.adapter}` },
@@ -136,7 +139,7 @@ function renderOffers() {
         el('button', { type: 'button', class: 'accept', 'aria-keyshortcuts': 'Alt+A', onclick: () => accept(o.conv) }, 'Accept'),
         el('button', { type: 'button', class: 'reject secondary', 'aria-keyshortcuts': 'Alt+R', onclick: () => reject(o.conv) }, 'Reject')));
     li._tick = () => {
-      const s = Math.max(0, Math.ceil((new Date(o.timeout) - Date.now()) / 1000));
+      const s = Math.max(0, Math.ceil((o.deadline - Date.now()) / 1000));
       prog.value = s;
       left.textContent = `${s} s left`;
     };
@@ -360,7 +363,7 @@ function handle(ev) {
       renderPresence();
       break;
     case 'offer':
-      state.offers.set(ev.offer.conv, ev.offer);
+      state.offers.set(ev.offer.conv, localDeadline(ev.offer));
       renderOffers();
       announce(`New ${labels[ev.offer.adapter] || ev.offer.adapter} offer from ${ev.offer.name || 'a customer'}`);
       break;
