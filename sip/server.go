@@ -364,7 +364,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 			return fmt.Errorf("sip: client: %w", err)
 		}
 		s.udpCli = cli
-		s.udpUA = &sipgo.DialogUA{Client: cli, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: port}}}
+		s.udpUA = &sipgo.DialogUA{Client: cli, RewriteContact: true, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: port}}}
 		break
 	}
 	for _, l := range lns {
@@ -376,9 +376,12 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 		s.tcpCli = cli
 		contact := gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: port, UriParams: gsip.NewParams()}}
 		contact.Address.UriParams.Add("transport", "tcp")
-		s.tcpUA = &sipgo.DialogUA{Client: cli, ContactHDR: contact}
+		s.tcpUA = &sipgo.DialogUA{Client: cli, RewriteContact: true, ContactHDR: contact}
 		break
 	}
+	// RewriteContact: in-dialog requests go where the other side's INVITE or 2xx came from,
+	// not to its Contact (symmetric signalling): phones behind NAT put private addresses in
+	// their Contact, and the B2BUA adds no Record-Route.
 	if s.udpUA == nil && s.tcpUA == nil {
 		// No listener (an offline Server in tests): requests still have a user agent.
 		cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(quiet), sipgo.WithClientHostname(host))
@@ -386,7 +389,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 			return fmt.Errorf("sip: client: %w", err)
 		}
 		s.udpCli = cli
-		s.udpUA = &sipgo.DialogUA{Client: cli, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host}}}
+		s.udpUA = &sipgo.DialogUA{Client: cli, RewriteContact: true, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host}}}
 	}
 	if s.udpUA == nil {
 		s.udpUA = s.tcpUA
