@@ -158,6 +158,9 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, m := range ms {
+			if m.Dir == store.System {
+				continue // internal notes (transfer, wrap-up code) are not for the customer
+			}
 			if err := wsjson.Write(ctx, c, toFrame(m)); err != nil {
 				return
 			}

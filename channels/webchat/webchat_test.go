@@ -112,6 +112,17 @@ func TestReconnectLosesNothing(t *testing.T) {
 	if f := read(t, c); f["text"] != "second reply" || f["seq"] != float64(3) {
 		t.Fatalf("resent = %v, want the reply sent while away", f)
 	}
+	// The agent transfers the chat: the timeline's system line is not for the customer.
+	if err := env.Service.Transfer("alice", conv, "sales"); err != nil {
+		t.Fatal(err)
+	}
+	c.CloseNow()
+	c3, _ := dial(t, srv.URL, frame{"visitor": visitor, "token": token, "conv": conv, "since": 3})
+	write(t, c3, frame{"t": "msg", "cid": "c9", "text": "hello again"})
+	if f := read(t, c3); f["t"] != "ack" || f["conv"] != conv || f["seq"] != float64(5) {
+		t.Fatalf("after transfer: %v, want the ack of seq 5 (seq 4, the system line, not sent)", f)
+	}
+	c3.CloseNow()
 	// A forged token gets a fresh visitor, not the conversation.
 	c2, w2 := dial(t, srv.URL, frame{"visitor": visitor, "token": "forged", "conv": conv})
 	defer c2.CloseNow()
@@ -119,8 +130,8 @@ func TestReconnectLosesNothing(t *testing.T) {
 		t.Fatalf("forged token welcome = %v", w2)
 	}
 	_, ms, _ := env.Service.Conversation(conv, 0)
-	if countIn(ms) != 1 {
-		t.Fatalf("inbound messages = %d, want 1", countIn(ms))
+	if countIn(ms) != 2 {
+		t.Fatalf("inbound messages = %d, want 2 (c1 once, c9)", countIn(ms))
 	}
 }
 
