@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -386,6 +387,23 @@ func TestSIPpMaxWait(t *testing.T) {
 	}
 	s := r.summary()
 	if s.Result == nil || s.Result.Outcome != ivr.OutcomeHangup || len(s.Result.Path) != 2 || s.Result.Path[0].Event != "timeout" {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+}
+
+// TestSIPpHoldDuringPrompt: the caller puts the call on hold (re-INVITE a=sendonly) while
+// the closed prompt plays: ccswitch's media answers it itself (200, a=recvonly, c= still
+// 127.0.0.1) and the call still ends with ccswitch's BYE after the prompt.
+func TestSIPpHoldDuringPrompt(t *testing.T) {
+	needSeam(t, hasOnInDialog, "Leg.OnInDialog")
+	r := newRig(t, "5s")
+	uac := r.sipp("carrier", "reinvite_hold.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		"-key", "user", "carrier", "-s", "+15550102", r.addr)
+	uac.wait()
+	if !strings.Contains(uac.logText(), "REINVITE-ANSWER a=recvonly c=127.0.0.1") {
+		t.Fatalf("re-INVITE answer:\n%s", uac.logText())
+	}
+	if s := r.summary(); s.Result == nil || s.Result.Outcome != ivr.OutcomeUnavailable {
 		t.Fatalf("result %+v err %v", s.Result, s.Err)
 	}
 }
