@@ -138,6 +138,7 @@ type agent struct {
 	state     AgentState // presence: Offline, Available, NotReady, RONA
 	reported  AgentState
 	detached  bool // removed by Apply
+	snapDirty bool // listed in Engine.dirtyAgents
 	load      [NumChannels]uint16
 	capacity  [NumChannels]uint16
 	blocks    [NumChannels]uint8 // channel -> mask of channels it blocks
@@ -156,7 +157,6 @@ type agent struct {
 	mem    [NumChannels][]*member
 
 	// Cold.
-	snapDirty bool       // listed in Engine.dirtyAgents
 	pub       AgentState // derived state counted in its queues' byState
 	m         *agentModel
 	reason    string
