@@ -220,4 +220,29 @@ func TestDesktopEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("desktop screenshot: %s", out)
+
+	// The widget drops its socket; the customer writes while it is down and the agent replies
+	// meanwhile: after the reconnect both arrive exactly once.
+	run(t, cust, "widget goes offline and the customer writes",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](`ccswitchChat.disconnect(); ccswitchChat.send('written while offline')`)(ctx, tg)
+			return err
+		}))
+	if _, err := h.Server.Service().Reply(context.Background(), "alice", chat.ID, "reply while you were away"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, cust, "both arrive once after the reconnect",
+		waitJS(`[...document.querySelectorAll('.ccs-m.ccs-in')].some(e => e.textContent === 'written while offline' && !e.classList.contains('ccs-pending'))`),
+		waitJS(`[...document.querySelectorAll('.ccs-m.ccs-out')].filter(e => e.textContent === 'reply while you were away').length === 1`),
+	)
+	n := 0
+	_, ms, _ := h.Server.Service().Conversation(chat.ID, 0)
+	for _, m := range ms {
+		if m.Text == "written while offline" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("message written while offline stored %d times", n)
+	}
 }
