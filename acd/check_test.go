@@ -107,10 +107,14 @@ func (e *Engine) check() error {
 		for c := range NumChannels {
 			r := a.routable(c)
 			for _, m := range a.mem[c] {
-				if r != (m.hidx >= 0) {
-					bad("agent %s routable(%v)=%v but in heap=%v", a.m.id, c, r, m.hidx >= 0)
+				in := m.c.agents.has(m)
+				if r != in {
+					bad("agent %s routable(%v)=%v but in heap=%v", a.m.id, c, r, in)
 				}
-				if m.hidx >= 0 && (m.c.agents[m.hidx].m != m || m.c.agents[m.hidx].rank != m.rank) {
+				if m.c.agents.ms[m.li] != m {
+					bad("agent %s member index broken", a.m.id)
+				}
+				if p := m.c.agents.pos[m.li]; in && (m.c.agents.e[p].li != m.li || m.c.agents.e[p].rank != m.rank || m.c.agents.e[p].idx != a.idx) {
 					bad("agent %s heap index broken", a.m.id)
 				}
 			}
@@ -139,9 +143,9 @@ func (e *Engine) check() error {
 		if stale != c.tasks.stale {
 			bad("class heap has %d stale entries, counted %d", stale, c.tasks.stale)
 		}
-		for i := range c.agents {
-			m := c.agents[i].m
-			if i > 0 && c.agents[i].less(&c.agents[(i-1)/2]) {
+		for i := range c.agents.e {
+			m := c.agents.ms[c.agents.e[i].li]
+			if i > 0 && c.agents.e[i].less(&c.agents.e[(i-1)/4]) {
 				bad("class agent heap order")
 			}
 			for _, te := range c.tasks.e {
@@ -185,12 +189,12 @@ func (e *Engine) oracle(t *task, a *agent, agentSide bool) error {
 		}
 		return nil
 	}
-	ra := e.rank(&member{a: a, c: t.cls})
+	ra := e.rank(&member{a: a, c: t.cls, score: memberScore(a, t.cls)})
 	for _, b := range e.agents {
 		if b == a || !eligible(t, b) {
 			continue
 		}
-		if rb := e.rank(&member{a: b, c: t.cls}); rb < ra || rb == ra && b.idx < a.idx {
+		if rb := e.rank(&member{a: b, c: t.cls, score: memberScore(b, t.cls)}); rb < ra || rb == ra && b.idx < a.idx {
 			return fmt.Errorf("inv6: task %s went to %s (rank %d) before %s (rank %d)", t.id, a.m.id, ra, b.m.id, rb)
 		}
 	}

@@ -156,14 +156,20 @@ func (h *taskHeap) down(i int) {
 }
 
 // agentHeap orders the routable members of a class by strategy rank,
-// then agent declaration order. Rank and order live in the entries, so
-// comparisons do not touch the members; each member keeps its index.
-type agentHeap []aentry
+// then agent declaration order. It is 4-ary; rank and order live in the
+// 16-byte entries, and each member's position in pos (by the member's
+// index li in the class), so neither comparisons nor sifting touch the
+// members (which are separate allocations, cold at 10,000 agents).
+type agentHeap struct {
+	e   []aentry
+	pos []int32   // by member index: position in e, or -1
+	ms  []*member // by member index
+}
 
 type aentry struct {
 	rank int64
-	idx  int32
-	m    *member
+	idx  int32 // agent declaration order
+	li   int32 // member index
 }
 
 func (x *aentry) less(y *aentry) bool {
@@ -173,84 +179,99 @@ func (x *aentry) less(y *aentry) bool {
 	return x.idx < y.idx
 }
 
-func (h agentHeap) peek() *member {
-	if len(h) == 0 {
+// add registers m as a member (not in the heap).
+func (h *agentHeap) add(m *member) {
+	m.li = int32(len(h.ms))
+	h.ms = append(h.ms, m)
+	h.pos = append(h.pos, -1)
+}
+
+func (h *agentHeap) has(m *member) bool { return h.pos[m.li] >= 0 }
+
+func (h *agentHeap) len() int { return len(h.e) }
+
+func (h *agentHeap) peek() *member {
+	if len(h.e) == 0 {
 		return nil
 	}
-	return h[0].m
+	return h.ms[h.e[0].li]
 }
 
 func (h *agentHeap) push(m *member) {
-	*h = append(*h, aentry{rank: m.rank, idx: m.a.idx, m: m})
-	m.hidx = int32(len(*h) - 1)
-	h.up(len(*h) - 1)
+	h.e = append(h.e, aentry{rank: m.rank, idx: m.a.idx, li: m.li})
+	h.pos[m.li] = int32(len(h.e) - 1)
+	h.up(len(h.e) - 1)
 }
 
 func (h *agentHeap) remove(m *member) {
-	s := *h
-	i := int(m.hidx)
-	n := len(s) - 1
+	i := int(h.pos[m.li])
+	n := len(h.e) - 1
 	if i != n {
-		s[i] = s[n]
-		s[i].m.hidx = int32(i)
+		h.e[i] = h.e[n]
+		h.pos[h.e[i].li] = int32(i)
 	}
-	s[n] = aentry{}
-	*h = s[:n]
-	m.hidx = -1
+	h.e[n] = aentry{}
+	h.e = h.e[:n]
+	h.pos[m.li] = -1
 	if i != n {
 		h.fix(i)
 	}
 }
 
 // rerank sets m's rank and restores the order.
-func (h agentHeap) rerank(m *member, r int64) {
+func (h *agentHeap) rerank(m *member, r int64) {
 	m.rank = r
-	h[m.hidx].rank = r
-	h.fix(int(m.hidx))
+	i := int(h.pos[m.li])
+	h.e[i].rank = r
+	h.fix(i)
 }
 
-func (h agentHeap) fix(i int) {
+func (h *agentHeap) fix(i int) {
 	if !h.down(i) {
 		h.up(i)
 	}
 }
 
-func (h agentHeap) up(i int) {
-	x := h[i]
+func (h *agentHeap) up(i int) {
+	e := h.e
+	x := e[i]
 	for i > 0 {
-		p := (i - 1) / 2
-		if !x.less(&h[p]) {
+		p := (i - 1) / 4
+		if !x.less(&e[p]) {
 			break
 		}
-		h[i] = h[p]
-		h[i].m.hidx = int32(i)
+		e[i] = e[p]
+		h.pos[e[i].li] = int32(i)
 		i = p
 	}
-	h[i] = x
-	x.m.hidx = int32(i)
+	e[i] = x
+	h.pos[x.li] = int32(i)
 }
 
-func (h agentHeap) down(i0 int) bool {
-	i, n := i0, len(h)
-	x := h[i]
+func (h *agentHeap) down(i0 int) bool {
+	e := h.e
+	i, n := i0, len(e)
+	x := e[i]
 	for {
-		l := 2*i + 1
-		if l >= n {
+		c := 4*i + 1
+		if c >= n {
 			break
 		}
-		j := l
-		if r := l + 1; r < n && h[r].less(&h[l]) {
-			j = r
+		m := c
+		for j := c + 1; j < min(c+4, n); j++ {
+			if e[j].less(&e[m]) {
+				m = j
+			}
 		}
-		if !h[j].less(&x) {
+		if !e[m].less(&x) {
 			break
 		}
-		h[i] = h[j]
-		h[i].m.hidx = int32(i)
-		i = j
+		e[i] = e[m]
+		h.pos[e[i].li] = int32(i)
+		i = m
 	}
-	h[i] = x
-	x.m.hidx = int32(i)
+	e[i] = x
+	h.pos[x.li] = int32(i)
 	return i > i0
 }
 

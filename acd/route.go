@@ -311,7 +311,8 @@ func (e *Engine) newClass(k classKey, q *queue, rs *reqset) *class {
 		if a.m.capacity[k.ch] == 0 || !c.matches(a) {
 			continue
 		}
-		m := &member{a: a, c: c, hidx: -1}
+		m := &member{a: a, c: c, score: memberScore(a, c)}
+		c.agents.add(m)
 		c.members = append(c.members, m)
 		a.mem[k.ch] = append(a.mem[k.ch], m)
 		a.cls[k.ch] = append(a.cls[k.ch], c)
@@ -339,12 +340,19 @@ func (e *Engine) rank(m *member) int64 {
 	if a.totalCap > 0 {
 		info.Occupancy = info.Load * 1000 / a.totalCap
 	}
-	for _, s := range m.c.score {
+	info.Score = int(m.score)
+	return m.c.q.m.strategy.Rank(info)
+}
+
+// memberScore is a's proficiency over the skills c's conditions name.
+func memberScore(a *agent, c *class) int32 {
+	var n int32
+	for _, s := range c.score {
 		if v := a.m.vals[s]; v > 0 {
-			info.Score += int(v)
+			n += int32(v)
 		}
 	}
-	return m.c.q.m.strategy.Rank(info)
+	return n
 }
 
 // reserve offers t to a.
@@ -455,13 +463,13 @@ func (e *Engine) refreshAgent(a *agent) {
 			switch {
 			case ok:
 				r := e.rank(m)
-				if m.hidx < 0 {
+				if !m.c.agents.has(m) {
 					m.rank = r
 					m.c.agents.push(m)
 				} else if r != m.rank {
 					m.c.agents.rerank(m, r)
 				}
-			case m.hidx >= 0:
+			case m.c.agents.has(m):
 				m.c.agents.remove(m)
 			}
 		}
@@ -838,7 +846,7 @@ func (e *Engine) sweepClasses() {
 func (e *Engine) dropClass(c *class) {
 	ch := c.key.ch
 	for _, m := range c.members {
-		if m.hidx >= 0 {
+		if c.agents.has(m) {
 			c.agents.remove(m)
 		}
 		a := m.a

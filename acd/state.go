@@ -125,10 +125,11 @@ type class struct {
 
 // member is an agent's eligibility for a class.
 type member struct {
-	a    *agent
-	c    *class
-	rank int64
-	hidx int32
+	a     *agent
+	c     *class
+	rank  int64
+	li    int32 // index in the class's agent heap (agentHeap.ms)
+	score int32 // memberScore, fixed for the life of the class
 }
 
 type agent struct {
@@ -147,6 +148,7 @@ type agent struct {
 	wrap      int
 	idleSince int64
 	lastOffer uint64
+	totalCap  int
 	cls       [NumChannels][]*class // mem[ch][i].c, flat for tryAgent
 	// clsBuf backs the first classes of cls (split between the channels
 	// the agent serves), so that tryAgent finds them in the agent's own
@@ -162,7 +164,6 @@ type agent struct {
 	reason    string
 	repReason string
 	since     int64
-	totalCap  int
 	misses    int
 	queues    []*queue
 }
