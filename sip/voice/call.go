@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
@@ -33,8 +35,10 @@ type call struct {
 	digits *digitBuffer
 	events chan acd.Event
 
-	agent     string   // the agent who answered
-	agentLeg  *sip.Leg // bridged leg B
+	agent     string                  // the agent who answered
+	agentLeg  atomic.Pointer[sip.Leg] // bridged leg B
+	rtpDead   chan struct{}           // closed by media's RTP timeout
+	deadOnce  sync.Once
 	hungUp    bool
 	taskAlive bool // enqueued and not yet ended by Cancel/Complete
 }
@@ -59,11 +63,11 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 		return
 	}
 	c := &call{a: a, st: st, caller: in.Caller(), did: num.DID, lang: num.Language,
-		digits: newDigitBuffer(), events: make(chan acd.Event, 64)}
+		digits: newDigitBuffer(), events: make(chan acd.Event, 64), rtpDead: make(chan struct{})}
 	var err error
 	c.mc, err = a.media.NewCall(media.CallOptions{ID: "voice-" + num.DID, OnTimeout: func(_ *media.Call, l media.Leg) {
 		a.log.Info("RTP timeout: hanging up", "did", num.DID, "leg", l.String())
-		go c.hangupAll()
+		c.deadOnce.Do(func() { close(c.rtpDead) })
 	}})
 	if err != nil {
 		in.Reject(503, "Service Unavailable")
@@ -98,8 +102,8 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	defer func() {
 		if a.anc != nil {
 			a.anc.Release(c.id)
-			if c.agentLeg != nil {
-				a.anc.Release(c.agentLeg.CallID())
+			if l := c.agentLeg.Load(); l != nil {
+				a.anc.Release(l.CallID())
 			}
 		}
 	}()
@@ -110,10 +114,12 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
+	go func() { // ends the flow when the caller leaves; BYE on both legs when RTP stops
 		select {
 		case <-c.gone:
 			cancel()
+		case <-c.rtpDead:
+			c.hangupAll()
 		case <-runCtx.Done():
 		}
 	}()
@@ -124,12 +130,12 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	if err != nil {
 		a.log.Warn("flow failed", "call", c.id, "did", num.DID, "error", err)
 	}
-	if c.agentLeg != nil {
+	if agentLeg := c.agentLeg.Load(); agentLeg != nil {
 		// Bridged (agent or transfer): wait for either side's BYE (sip ends the peer), or the
 		// server stopping; the media call lives until then.
 		select {
 		case <-c.gone:
-		case <-c.agentLeg.Done():
+		case <-agentLeg.Done():
 		case <-ctx.Done():
 			c.hangupAll()
 		}
@@ -166,8 +172,8 @@ func (c *call) hangupAll() {
 	if c.legA != nil {
 		c.legA.Hangup(ctx)
 	}
-	if c.agentLeg != nil {
-		c.agentLeg.Hangup(ctx)
+	if l := c.agentLeg.Load(); l != nil {
+		l.Hangup(ctx)
 	}
 }
 
@@ -324,7 +330,7 @@ func (c *call) bridge(leg *sip.Leg) error {
 		}
 		return err
 	}
-	c.agentLeg = leg
+	c.agentLeg.Store(leg)
 	if c.a.anc != nil {
 		c.a.anc.Attach(c.id, c.mc)
 		c.a.anc.Attach(leg.CallID(), c.mc)

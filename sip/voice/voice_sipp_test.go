@@ -407,3 +407,17 @@ func TestSIPpHoldDuringPrompt(t *testing.T) {
 		t.Fatalf("result %+v err %v", s.Result, s.Err)
 	}
 }
+
+// TestSIPpVoiceRTPTimeout: with media.rtp_timeout 1s, a caller of the closed number that
+// sends no RTP is hung up by the RTP watchdog before the 4.5 s prompt ends.
+func TestSIPpVoiceRTPTimeout(t *testing.T) {
+	r := newRigTimeout(t, "5s", "1s")
+	start := time.Now()
+	uac := r.sipp("carrier", "closed.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		"-key", "user", "carrier", "-s", "+15550102", r.addr)
+	uac.wait()
+	s := r.summary()
+	if took := time.Since(start); took > 4*time.Second || s.Media.A.PacketsOut > 200 || s.Media.A.PacketsIn != 0 {
+		t.Fatalf("BYE after %v; media A %+v", took, s.Media.A)
+	}
+}
