@@ -79,5 +79,6 @@ func (p *process) reload(cfg *config.Config) error {
 		return err
 	}
 	p.sip.Reload(cfg)
+	p.web.Reload(cfg, p.voice.Flows)
 	return nil
 }
