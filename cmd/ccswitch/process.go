@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -79,6 +80,8 @@ func (p *process) reload(cfg *config.Config) error {
 		return err
 	}
 	p.sip.Reload(cfg)
-	p.web.Reload(cfg, p.voice.Flows)
+	if err := p.web.Reload(cfg, p.voice.Flows); err != nil {
+		return fmt.Errorf("web side kept its configuration (voice and SIP took the new one): %w", err)
+	}
 	return nil
 }
