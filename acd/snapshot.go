@@ -161,13 +161,13 @@ func (e *Engine) queueStats(q *queue) QueueStats {
 }
 
 func (e *Engine) agentStatus(a *agent) AgentStatus {
-	as := AgentStatus{ID: a.m.id, Name: a.m.name, State: a.derived(), Since: e.epoch.Add(time.Duration(a.since))}
+	as := AgentStatus{ID: a.id, Name: a.m.name, State: a.derived(), Since: e.epoch.Add(time.Duration(a.since))}
 	if as.State == NotReady || as.State == RONA {
 		as.Reason = a.reason
 	}
 	for c := range NumChannels {
 		as.Load[c] = int(a.load[c])
-		as.Capacity[c] = int(a.m.capacity[c])
+		as.Capacity[c] = int(a.capacity[c])
 	}
 	return as
 }

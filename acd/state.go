@@ -147,6 +147,7 @@ type agent struct {
 	active    int                // reserved + accepted
 	wrap      int
 	idleSince int64
+	since     int64 // of the reported state
 	lastOffer uint64
 	totalCap  int
 	cls       [NumChannels][]*class // mem[ch][i].c, flat for tryAgent
@@ -163,7 +164,6 @@ type agent struct {
 	m         *agentModel
 	reason    string
 	repReason string
-	since     int64
 	misses    int
 	queues    []*queue
 }
