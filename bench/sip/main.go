@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +55,7 @@ type config struct {
 	repo        string
 	ccswitchBin string
 	lenient     map[string]bool // targets run with uac-late180.xml instead of -sn uac
+	rtpPorts    string          // non-empty: ccswitch runs configs/ccswitch.yaml with this rtp_ports
 	uacPort     int             // the trunk's source port in ccswitch's default config
 	uasPort     int             // extension 2000's contact port in ccswitch's default config
 	retries     int             // repeats of a failed step
@@ -82,6 +84,7 @@ func parseFlags(args []string) (config, error) {
 	bin := fs.String("ccswitch-bin", "", "use this ccswitch binary instead of building ./cmd/ccswitch")
 	quiet := fs.Float64("quiet", 50, "before each step, wait until the neighbours' CPU (host busy minus ours, % of one core over 1 s) is at most this; 0 disables")
 	quietWait := fs.Duration("quiet-wait", 5*time.Second, "longest wait for -quiet before a step runs anyway (the step records it)")
+	rtpPorts := fs.String("rtp-ports", "", "run ccswitch on configs/ccswitch.yaml with this media port range (e.g. 20000-29999) instead of the embedded default config")
 	nice := fs.Int("nice", 0, "run the targets and SIPp at this nice value (e.g. -10 as root: the shared machine's neighbours then disturb less; say so when you quote figures)")
 	retries := fs.Int("retry", 1, "repeat a failed step this many times, on a freshly started target, before stopping the target (0: stop at the first failed step)")
 	lenient := fs.String("lenient", "kamailio", "targets whose UAC accepts a 180 relayed after the 200 (uac-late180.xml); the others run SIPp's strict -sn uac")
@@ -99,7 +102,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	c := config{step: *step, callMS: *callMS, gap: *gap, total: *total, recvTimeout: *recvTimeout,
 		out: *out, keep: *keep, repo: *repo, ccswitchBin: *bin, lenient: map[string]bool{},
-		uacPort: *uacPort, uasPort: *uasPort, retries: *retries, quiet: *quiet, quietWait: *quietWait,
+		rtpPorts: *rtpPorts, uacPort: *uacPort, uasPort: *uasPort, retries: *retries, quiet: *quiet, quietWait: *quietWait,
 		command: "go run ./bench/sip " + strings.Join(args, " ")}
 	for _, t := range splitList(*targets) {
 		switch t {
@@ -296,8 +299,14 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 		switch name {
 		case "ccswitch":
 			t.addr = fmt.Sprintf("127.0.0.1:%d", ccswitchPort)
-			var bin string
-			if bin, err = buildCcswitch(ctx, cfg, tmp, logf); err == nil {
+			var bin, config string
+			if cfg.rtpPorts != "" {
+				config, err = benchConfig(ctx, cfg, tmp, cfg.rtpPorts)
+			}
+			if err == nil {
+				bin, err = buildCcswitch(ctx, cfg, tmp, logf)
+			}
+			if err == nil {
 				n := 0
 				t.start = func(ctx context.Context) (*process, error) {
 					// Three tries: a neighbour running ccswitch by hand holds its other ports
@@ -306,7 +315,7 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 					for try := 1; try <= 3; try++ {
 						n++
 						var p *process
-						if p, err = startCcswitch(ctx, bin, filepath.Join(tmp, fmt.Sprintf("ccswitch-run-%d", n)), logf); err == nil {
+						if p, err = startCcswitch(ctx, bin, config, filepath.Join(tmp, fmt.Sprintf("ccswitch-run-%d", n)), logf); err == nil {
 							return p, nil
 						}
 						logf("ccswitch did not start (try %d of 3): %s", try, oneLine(err.Error(), 400))
@@ -336,6 +345,41 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 	return e, nil
 }
 
+// moduleRoot is -repo, or the root of the module around the working directory.
+func moduleRoot(ctx context.Context, cfg config) (string, error) {
+	if cfg.repo != "" {
+		return cfg.repo, nil
+	}
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	mod := strings.TrimSpace(string(out))
+	if err != nil || mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("find module root: go env GOMOD: %v (run from the repository or pass -repo)", err)
+	}
+	return filepath.Dir(mod), nil
+}
+
+// rtpPortsLine is the media port range line of configs/ccswitch.yaml.
+var rtpPortsLine = regexp.MustCompile(`(?m)^(\s*rtp_ports:\s*)\S+`)
+
+// benchConfig writes configs/ccswitch.yaml, the source of the embedded default, with its RTP
+// port range replaced by ports, into tmp, and returns the file's path.
+func benchConfig(ctx context.Context, cfg config, tmp, ports string) (string, error) {
+	repo, err := moduleRoot(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(filepath.Join(repo, "configs", "ccswitch.yaml"))
+	if err != nil {
+		return "", fmt.Errorf("-rtp-ports: %w", err)
+	}
+	if !rtpPortsLine.Match(b) {
+		return "", errors.New("-rtp-ports: configs/ccswitch.yaml has no rtp_ports line to replace")
+	}
+	b = rtpPortsLine.ReplaceAll(b, []byte("${1}"+ports))
+	path := filepath.Join(tmp, "ccswitch-bench.yaml")
+	return path, os.WriteFile(path, b, 0o644)
+}
+
 // buildCcswitch builds ./cmd/ccswitch into tmp, or returns -ccswitch-bin.
 func buildCcswitch(ctx context.Context, cfg config, tmp string, logf func(string, ...any)) (string, error) {
 	if cfg.ccswitchBin != "" {
@@ -345,14 +389,9 @@ func buildCcswitch(ctx context.Context, cfg config, tmp string, logf func(string
 	if err != nil {
 		return "", err
 	}
-	repo := cfg.repo
-	if repo == "" {
-		out, err := exec.CommandContext(ctx, goTool, "env", "GOMOD").Output()
-		mod := strings.TrimSpace(string(out))
-		if err != nil || mod == "" || mod == os.DevNull {
-			return "", fmt.Errorf("find module root: go env GOMOD: %v (run from the repository or pass -repo)", err)
-		}
-		repo = filepath.Dir(mod)
+	repo, err := moduleRoot(ctx, cfg)
+	if err != nil {
+		return "", err
 	}
 	bin := filepath.Join(tmp, "ccswitch")
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
@@ -380,14 +419,18 @@ func buildCcswitch(ctx context.Context, cfg config, tmp string, logf func(string
 
 // startCcswitch runs bin on its embedded default config with a fresh data directory under dir
 // and waits until it answers OPTIONS.
-func startCcswitch(ctx context.Context, bin, dir string, logf func(string, ...any)) (*process, error) {
+func startCcswitch(ctx context.Context, bin, config, dir string, logf func(string, ...any)) (*process, error) {
 	if err := waitPort(ctx, ccswitchPort, logf); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	p, err := start("ccswitch", dir, filepath.Join(dir, "ccswitch.log"), bin, "-data", filepath.Join(dir, "data"))
+	args := []string{bin, "-data", filepath.Join(dir, "data")}
+	if config != "" {
+		args = append(args, "-config", config)
+	}
+	p, err := start("ccswitch", dir, filepath.Join(dir, "ccswitch.log"), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -254,3 +254,28 @@ func TestHostTicks(t *testing.T) {
 		t.Error("no cpu line: no error")
 	}
 }
+
+func TestBenchConfig(t *testing.T) {
+	repo := t.TempDir()
+	if err := os.MkdirAll(repo+"/configs", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := "media:\n  ip: 127.0.0.1\n  rtp_ports: 20000-20999\n\nhttp:\n"
+	if err := os.WriteFile(repo+"/configs/ccswitch.yaml", []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path, err := benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "20000-29999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if want := "media:\n  ip: 127.0.0.1\n  rtp_ports: 20000-29999\n\nhttp:\n"; string(b) != want {
+		t.Errorf("got %q", b)
+	}
+	if err := os.WriteFile(repo+"/configs/ccswitch.yaml", []byte("media: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "1-2"); err == nil {
+		t.Error("no rtp_ports line: no error")
+	}
+}

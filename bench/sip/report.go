@@ -76,6 +76,11 @@ func renderReport(cfg config, e *env) string {
 		cfg.uacPort, cfg.uasPort, cfg.callMS, cfg.step)
 	fmt.Fprintf(&w, "- CPU %%: CPU seconds / step wall time (100%% = one core, %d cores in all); target = process tree (all threads, all Kamailio workers); "+
 		"others = host busy time from /proc/stat minus target, UAC and UAS (the neighbours; /proc/stat under-reports on this VM); steal = hypervisor steal\n", m.NProc)
+	if cfg.rtpPorts != "" {
+		fmt.Fprintf(&w, "- ccswitch config: configs/ccswitch.yaml with `rtp_ports: %s` (-rtp-ports), not the embedded default\n", cfg.rtpPorts)
+	} else {
+		fmt.Fprintf(&w, "- ccswitch config: the embedded default (configs/ccswitch.yaml)\n")
+	}
 	if niceness != 0 {
 		fmt.Fprintf(&w, "- every target and SIPp process ran at nice %d (-nice), the neighbours at their own\n", niceness)
 	}
