@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -279,6 +280,9 @@ type sippRun struct {
 func (r *rig) sipp(name, scenario string, port int, extra ...string) *sippRun {
 	r.t.Helper()
 	bin := testenv.Tool(r.t, "sipp")
+	if sc, err := os.ReadFile(filepath.Join("testdata", scenario)); err == nil && strings.Contains(string(sc), "play_pcap_audio") {
+		needRawSocket(r.t, bin)
+	}
 	s := &sippRun{t: r.t, name: name, done: make(chan error, 1),
 		log: filepath.Join(r.dir, strings.ReplaceAll(name, " ", "_")+".log")}
 	args := append([]string{"-sf", filepath.Join("testdata", scenario), "-i", "127.0.0.1", "-p", fmt.Sprint(port),
@@ -355,4 +359,22 @@ func tail(s string) string {
 		return s[len(s)-3000:]
 	}
 	return s
+}
+
+// needRawSocket: SIPp's play_pcap_audio sends from a raw socket, which needs root or the
+// binary to carry CAP_NET_RAW (setcap cap_net_raw+ep $(command -v sipp)). Missing, the test
+// fails under CI and is skipped loudly elsewhere, like a missing tool.
+func needRawSocket(t testing.TB, sipp string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if n, err := syscall.Getxattr(sipp, "security.capability", make([]byte, 64)); err == nil && n > 0 {
+		return
+	}
+	msg := "SIPp's play_pcap_audio needs root or CAP_NET_RAW: setcap cap_net_raw+ep " + sipp
+	if testenv.CI() {
+		t.Fatal(msg)
+	}
+	t.Skip("SKIPPED: " + msg)
 }
