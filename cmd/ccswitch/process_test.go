@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ccswitch/ccswitch/configs"
+	"github.com/ccswitch/ccswitch/internal/testenv"
+)
+
+// freePort returns a port free on 127.0.0.1 for both UDP and TCP at the time of asking.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// syncBuffer is a bytes.Buffer the child's output can be written to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// waitFor polls cond every 50 ms for at most 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestBinary runs the real binary on the demo configuration (moved to free ports): SIP answers
+// a real client (sipsak), the desktop is served, a SIGHUP with a broken configuration is
+// refused while the process keeps serving, and SIGTERM stops it cleanly.
+func TestBinary(t *testing.T) {
+	sipsak := testenv.Tool(t, "sipsak")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ccswitch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	sipPort, httpPort := freePort(t), freePort(t)
+	rtp := 40000 + (sipPort % 500 * 40)
+	demo := string(configs.Default)
+	demo = strings.ReplaceAll(demo, "127.0.0.1:5060", fmt.Sprintf("127.0.0.1:%d", sipPort))
+	demo = strings.Replace(demo, "listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort), 1)
+	demo = strings.Replace(demo, "rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
+	cfgPath := filepath.Join(dir, "ccswitch.yaml")
+	if err := os.WriteFile(cfgPath, []byte(demo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs syncBuffer
+	cmd := exec.Command(bin, "-config", cfgPath, "-data", filepath.Join(dir, "data"))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = append(os.Environ(), "WEBCHAT_DISABLED=true", "EMAIL_ADDRESS=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("ccswitch output:\n%s", logs.String())
+		}
+	}()
+	waitFor(t, "ccswitch ready", func() bool { return strings.Contains(logs.String(), "ccswitch ready") })
+
+	out, err := exec.Command(sipsak, "-s", fmt.Sprintf("sip:127.0.0.1:%d", sipPort), "-vv").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SIP/2.0 200 OK") {
+		t.Fatalf("sipsak OPTIONS: %v\n%s", err, out)
+	}
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET / = %s", res.Status)
+	}
+
+	// A broken configuration on SIGHUP is refused; the process goes on serving.
+	if err := os.WriteFile(cfgPath, []byte(demo+"\nbogus: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "reload refused", func() bool { return strings.Contains(logs.String(), "reload refused") })
+	if !strings.Contains(logs.String(), "ccswitch.yaml:93:1: bogus: unknown field") {
+		t.Errorf("the refusal does not name the field:\n%s", logs.String())
+	}
+	out, err = exec.Command(sipsak, "-s", fmt.Sprintf("sip:127.0.0.1:%d", sipPort)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sipsak after a refused reload: %v\n%s", err, out)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ccswitch exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ccswitch did not stop within 30 s of SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "ccswitch stopped") {
+		t.Errorf("no clean stop in the log:\n%s", logs.String())
+	}
+}
