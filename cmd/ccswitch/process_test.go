@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -119,7 +120,7 @@ func TestBinary(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "reload refused", func() bool { return strings.Contains(logs.String(), "reload refused") })
-	if !strings.Contains(logs.String(), "ccswitch.yaml:93:1: bogus: unknown field") {
+	if !regexp.MustCompile(`ccswitch\.yaml:\d+:1: bogus: unknown field`).MatchString(logs.String()) {
 		t.Errorf("the refusal does not name the field:\n%s", logs.String())
 	}
 	out, err = exec.Command(sipsak, "-s", fmt.Sprintf("sip:127.0.0.1:%d", sipPort)).CombinedOutput()
