@@ -87,8 +87,9 @@ type rig struct {
 	cancel       context.CancelFunc
 	done         chan struct{}
 	promptsDir   string
-	welcomeDelay time.Duration
-	hasCalls     bool // the sip.Server offers CallTrunk/Hangup to the anchor
+	welcome      time.Duration // the welcome prompt's length
+	welcomeDelay time.Duration // when callers press their first key: well past the welcome prompt
+	hasCalls     bool          // the sip.Server offers CallTrunk/Hangup to the anchor
 }
 
 func logger() *slog.Logger {
@@ -152,7 +153,11 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.welcomeDelay = w.Duration() + 800*time.Millisecond
+	// Keys pressed during the welcome prompt (no barge-in) are dropped by design; the menu
+	// prompt after it is ~5 s long and takes them. 2 s of margin: on a loaded machine the
+	// player re-bases late frames, so a prompt can last longer than its length.
+	r.welcome = w.Duration()
+	r.welcomeDelay = r.welcome + 2*time.Second
 
 	// The stack cmd/ccswitch runs, with test hooks.
 	log := logger()
