@@ -27,14 +27,14 @@ import (
 	"github.com/ccswitch/ccswitch/store"
 )
 
-// rigConfig is testdata/demo.yaml — the proposed configs/ccswitch.yaml with the voice demo —
+// rigConfig is the demo configuration, configs/ccswitch.yaml (the one embedded in the binary),
 // moved onto free ports: SIP on 127.0.0.1:0, the carrier's source port, an RTP block, the
 // prompts of the repository, the queues' RONA timeout and the RTP timeout; plus a trunk
 // "direct" with media: passthrough and two test numbers (+15550104 transfers to 1002,
 // +15550105 waits at most 2 s in support).
 func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "demo.yaml"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "ccswitch.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +53,11 @@ func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 			"      - {id: bye, type: hangup, prompt: goodbye}\n"},
 	} {
 		if !strings.Contains(y, rep[0]) {
-			t.Fatalf("testdata/demo.yaml has no %q", rep[0])
+			t.Fatalf("configs/ccswitch.yaml has no %q (the test moves the demo onto free ports)", rep[0])
 		}
 		y = strings.ReplaceAll(y, rep[0], rep[1])
 	}
-	cfg, err := config.Parse("demo.yaml", []byte(y))
+	cfg, err := config.Parse("ccswitch.yaml", []byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
