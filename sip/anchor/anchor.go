@@ -248,6 +248,21 @@ func (a *Anchor) Answer(_ context.Context, callID string, from sip.Side, body []
 	return out, nil
 }
 
+// CancelOffer forgets the offer relayed for callID when the other side refused it (a 4xx to
+// a re-INVITE, or no answer): the negotiation in force stays, and the next offer is taken.
+// Without it a refused offer blocks new ones for staleOffer (33 s).
+func (a *Anchor) CancelOffer(callID string) {
+	a.mu.Lock()
+	e := a.calls[callID]
+	if e != nil {
+		e.pending = time.Time{}
+	}
+	a.mu.Unlock()
+	if e != nil && e.call != nil {
+		e.call.CancelOffer()
+	}
+}
+
 // Release forgets the call and closes its media (unless it is attached).
 func (a *Anchor) Release(callID string) {
 	a.mu.Lock()

@@ -211,3 +211,30 @@ func TestAnchorTimeoutHangsUp(t *testing.T) {
 	}
 	a.Release("dead")
 }
+
+// TestAnchorCancelOffer: a re-INVITE offer the other side refused blocks the next one (491)
+// until CancelOffer; after it the next offer is taken.
+func TestAnchorCancelOffer(t *testing.T) {
+	a := anchor.New(engine(t, 0), anchor.Options{})
+	ctx := context.Background()
+	if _, err := a.Offer(ctx, "c", sip.SideA, sdp("192.0.2.1", 4000, "0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Answer(ctx, "c", sip.SideB, sdp("192.0.2.2", 5000, "0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Offer(ctx, "c", sip.SideA, sdp("192.0.2.1", 4002, "0")); err != nil {
+		t.Fatal(err) // relayed to B, which refuses it
+	}
+	_, err := a.Offer(ctx, "c", sip.SideB, sdp("192.0.2.2", 5002, "0"))
+	var se interface{ SIPStatus() int }
+	if !errors.As(err, &se) || se.SIPStatus() != 491 {
+		t.Fatalf("offer while one is pending: %v", err)
+	}
+	a.CancelOffer("c")
+	if _, err := a.Offer(ctx, "c", sip.SideB, sdp("192.0.2.2", 5002, "0")); err != nil {
+		t.Fatalf("offer after CancelOffer: %v", err)
+	}
+	a.CancelOffer("unknown") // no-op
+	a.Release("c")
+}
