@@ -29,7 +29,7 @@ func TestLoadCarrier(t *testing.T) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	start := time.Now()
 	uac := startSIPp(t, "carrier", append(sippArgs("", carrier, "-sn", "uac", "-s", "+15550100", "-m", fmt.Sprint(total),
-		"-r", fmt.Sprint(rate), "-d", "0", "-buff_size", "4194304", "-l", "100000"), ts.addr)[2:]...)
+		"-r", fmt.Sprint(rate), "-d", "0", "-buff_size", "4194304", "-l", "100000", "-trace_err", "-error_file", "/tmp/sipp_load_err.log"), ts.addr)[2:]...)
 	<-uac.done
 	el := time.Since(start)
 	var ru1 syscall.Rusage
@@ -43,5 +43,24 @@ func TestLoadCarrier(t *testing.T) {
 		}
 	}
 	_ = exec.Command
+	t.Logf("kernel drops (rcvbuf): server %d, carrier SIPp %d, UAS SIPp %d", udpDrops(ts.port()), udpDrops(fmt.Sprint(carrier)), udpDrops(fmt.Sprint(uasPort)))
 	uas.cmd.Process.Kill()
+}
+
+// udpDrops reads the drop counter of the UDP socket bound to a local port (/proc/net/udp).
+func udpDrops(port string) int {
+	p, _ := strconv.Atoi(port)
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return -1
+	}
+	want := fmt.Sprintf(":%04X ", p)
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 12 && strings.HasSuffix(f[1]+" ", want) {
+			n, _ := strconv.Atoi(f[len(f)-1])
+			return n
+		}
+	}
+	return -1
 }

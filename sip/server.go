@@ -210,7 +210,7 @@ func (s *Server) Run(ctx context.Context) error {
 			closeAll()
 			return fmt.Errorf("sip: listen udp %s: %w", a, err)
 		}
-		if err := c.SetReadBuffer(udpReadBuffer); err != nil {
+		if err := setReadBuffer(c, udpReadBuffer); err != nil {
 			s.log.Warn("cannot set UDP receive buffer", "error", err)
 		}
 		pcs = append(pcs, c)
