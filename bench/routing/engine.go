@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync/atomic"
 	"syscall"
@@ -27,6 +29,13 @@ type probeEv struct {
 	agent string
 	at    int64
 }
+
+// loopProfile, if set, receives a CPU profile of the first scenario's
+// steady-state loop (-loopprofile).
+var (
+	loopProfile  string
+	loopProfiled bool
+)
 
 // driver runs the engine and is its Sink. In loop mode it drives the
 // steady state from the sink itself, on the engine goroutine: every
@@ -312,6 +321,13 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	cpu0 := cpuTime()
 	start := time.Now()
 	d.deadline = d.now() + int64(dur)
+	profiling := false
+	if loopProfile != "" && !loopProfiled {
+		if f, err := os.Create(loopProfile); err == nil && pprof.StartCPUProfile(f) == nil {
+			profiling, loopProfiled = true, true
+			defer f.Close()
+		}
+	}
 	d.mode.Store(modeLoop)
 	for _, k := range kick {
 		if d.byAgent {
@@ -333,6 +349,9 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 		return result{}, fmt.Errorf("loop stalled after %d decisions (failed %d: %v)", d.n, d.failed, d.lastError)
 	}
 	elapsed := time.Since(start)
+	if profiling {
+		pprof.StopCPUProfile()
+	}
 	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&m1)
 	sync()
