@@ -105,3 +105,28 @@ func TestFailedAuthThrottled(t *testing.T) {
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// TestPanicBecomes500: a handler that panics answers 500, is counted, and the server goes on.
+func TestPanicBecomes500(t *testing.T) {
+	s := newOfflineServer(t)
+	h := s.wrap(func(*gsip.Request, gsip.ServerTransaction) { panic("boom") })
+	m, err := gsip.ParseMessage([]byte("OPTIONS sip:ccswitch SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKpanic\r\n" +
+		"From: <sip:a@x>;tag=1\r\nTo: <sip:ccswitch>\r\nCall-ID: panic\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := m.(*gsip.Request)
+	req.SetSource("192.0.2.1:5060")
+	req.SetTransport("UDP")
+	tx := siptest.NewServerTxRecorder(req)
+	h(req, tx)
+	tx.Terminate()
+	res := tx.Result()
+	if len(res) != 1 || res[0].StatusCode != 500 {
+		t.Fatalf("responses %v, want one 500", res)
+	}
+	if s.panics.Load() != 1 {
+		t.Fatalf("panics counted: %d", s.panics.Load())
+	}
+	s.panics.Store(0)
+}
