@@ -34,7 +34,16 @@ var known = map[string]bool{
 }
 
 // single lists the headers that may appear once only (RFC 3261 §7.3.1, §20).
-var single = []string{"Call-ID", "From", "To", "CSeq", "Content-Length", "Max-Forwards", "Content-Type", "Expires"}
+var single = [...]string{"Call-ID", "From", "To", "CSeq", "Content-Length", "Max-Forwards", "Content-Type", "Expires"}
+
+// singleLower is single as sipgo.HeaderToLower spells them (compact forms included by
+// sipgo's parser, which stores i/f/t/l/c under their full names).
+var singleLower = func() (out [len(single)]string) {
+	for i, h := range single {
+		out[i] = sip.HeaderToLower(h)
+	}
+	return out
+}()
 
 // Request returns the Problem of req, or nil when it may be handled.
 func Request(req *sip.Request, p *Policy) *Problem {
@@ -49,9 +58,17 @@ func Request(req *sip.Request, p *Policy) *Problem {
 	if req.Via() == nil || req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
 		return &Problem{Code: 400, Reason: "Missing Mandatory Header"}
 	}
-	for _, h := range single {
-		if len(req.GetHeaders(h)) > 1 {
-			return &Problem{Code: 400, Reason: "Duplicate " + h}
+	// One pass over the headers: duplicates of single-value headers (no allocation).
+	var seen [len(single)]uint8
+	for _, h := range req.Headers() {
+		name := sip.HeaderToLower(h.Name())
+		for i, s := range singleLower {
+			if name == s {
+				if seen[i]++; seen[i] > 1 {
+					return &Problem{Code: 400, Reason: "Duplicate " + single[i]}
+				}
+				break
+			}
 		}
 	}
 	if string(req.CSeq().MethodName) != m {

@@ -42,6 +42,7 @@ func TestRequest(t *testing.T) {
 		{"no call-id", strings.Replace(base, "Call-ID: abc\r\n", "", 1), 400, ""},
 		{"no from", strings.Replace(base, "From: <sip:a@example.com>;tag=1\r\n", "", 1), 400, ""},
 		{"two call-ids", strings.Replace(base, "Call-ID: abc\r\n", "Call-ID: abc\r\nCall-ID: def\r\n", 1), 400, ""},
+		{"call-id and its compact form", strings.Replace(base, "Call-ID: abc\r\n", "Call-ID: abc\r\ni: def\r\n", 1), 400, ""},
 		{"two to", strings.Replace(base, "To: <sip:ccswitch@10.0.0.1>\r\n", "To: <sip:ccswitch@10.0.0.1>\r\nTo: <sip:x@10.0.0.1>\r\n", 1), 400, ""},
 		{"two content-length", strings.Replace(base, "Content-Length: 0\r\n", "Content-Length: 0\r\nContent-Length: 0\r\n", 1), 400, ""},
 		{"unsupported scheme", strings.Replace(base, "OPTIONS sip:ccswitch@10.0.0.1", "OPTIONS http://x", 1), 416, ""},
