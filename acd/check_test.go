@@ -26,7 +26,8 @@ func (e *Engine) check() error {
 			nWait[t.q]++
 			n := 0
 			if t.cls != nil {
-				for _, x := range t.cls.tasks.e {
+				run, heap := t.cls.tasks.entries()
+				for _, x := range append(slices.Clip(run), heap...) {
 					if x.slot() == t.slot && t.cls.tasks.valid(&x) {
 						n++
 						if x.key != t.key || x.excl() != (t.nexcl > 0) {
@@ -122,10 +123,18 @@ func (e *Engine) check() error {
 	}
 	for _, c := range e.classes {
 		stale := 0
-		for i, te := range c.tasks.e {
-			if i > 0 && c.tasks.e[(i-1)/4].key > te.key {
+		run, heap := c.tasks.entries()
+		for i, te := range run {
+			if i > 0 && run[i-1].key > te.key {
+				bad("class task run order")
+			}
+		}
+		for i, te := range heap {
+			if i > 0 && heap[(i-1)/4].key > te.key {
 				bad("class task heap order")
 			}
+		}
+		for _, te := range append(slices.Clip(run), heap...) {
 			if !c.tasks.valid(&te) {
 				stale++
 				continue
@@ -134,7 +143,7 @@ func (e *Engine) check() error {
 				bad("inv1: task %s in class heap in state %d", t.id, t.state)
 			}
 		}
-		if want := (taskHeap{e: c.tasks.e}); true {
+		if want := (taskHeap{e: c.tasks.e, q: c.tasks.q, qh: c.tasks.qh}); true {
 			want.setTop()
 			if want.topKey != c.tasks.topKey || want.topExcl != c.tasks.topExcl {
 				bad("class heap top cache %x/%v, want %x/%v", c.tasks.topKey, c.tasks.topExcl, want.topKey, want.topExcl)
@@ -148,7 +157,7 @@ func (e *Engine) check() error {
 			if i > 0 && c.agents.e[i].less(&c.agents.e[(i-1)/4]) {
 				bad("class agent heap order")
 			}
-			for _, te := range c.tasks.e {
+			for _, te := range append(slices.Clip(run), heap...) {
 				if t := c.tasks.task(&te); c.tasks.valid(&te) && !t.excludes(m.a) {
 					bad("inv5: routable agent %s eligible for waiting task %s", m.a.m.id, t.id)
 				}

@@ -1,21 +1,26 @@
 package acd
 
 // taskHeap orders waiting tasks by key (priority band, then arrival
-// sequence); the lowest key is the best. It is 4-ary, and its 16-byte
-// entries hold the key, the task's slot and heap generation, so a node's
-// four children share one or two cache lines, a pop sifts through half
-// the levels of a binary heap, and sifting never touches the tasks (nor
-// does the GC: the entries hold no pointers). Removal is lazy: it bumps
-// the task's heap generation, which makes its entry stale; stale entries
-// are dropped when they reach the top, or all at once when they are
-// many. An entry's excl bit caches t.nexcl > 0. topKey and topExcl copy
-// the top entry's key and excl (MaxUint64 when empty), so that an agent
-// comparing the heads of its classes reads only the class.
+// sequence); the lowest key is the best. Tasks mostly arrive in key
+// order (same priority, increasing sequence), so entries pushed in order
+// go to a FIFO run (q from qh, ascending keys), where the best is taken
+// in O(1) from one cache line; the others (requeued, transferred or
+// relaxed tasks, higher priorities) go to a 4-ary heap (e). The best
+// entry is the lower of the two heads. Entries are 16 bytes: key, task
+// slot and heap generation, so neither sifting nor the GC touches tasks.
+// Removal is lazy: it bumps the task's heap generation, which makes its
+// entry stale; stale entries are dropped when they reach a head, or all
+// at once when they are many. An entry's excl bit caches t.nexcl > 0.
+// topKey and topExcl copy the best entry's key and excl (MaxUint64 when
+// empty), so that an agent comparing the heads of its classes reads only
+// the class.
 type taskHeap struct {
 	topKey  uint64
 	topExcl bool
 	stale   int
-	e       []tentry
+	qh      int       // head of the FIFO run
+	q       []tentry  // FIFO run: q[qh:], ascending keys
+	e       []tentry  // 4-ary heap
 	slab    *[][]task // the engine's task chunks, to resolve slots
 }
 
@@ -41,15 +46,32 @@ func (h *taskHeap) valid(x *tentry) bool {
 	return t.hgen == x.gen && t.hidx >= 0
 }
 
+// head returns the entry with the lowest key (maybe stale), or nil.
+func (h *taskHeap) head() *tentry {
+	switch {
+	case h.qh < len(h.q) && (len(h.e) == 0 || h.q[h.qh].key <= h.e[0].key):
+		return &h.q[h.qh]
+	case len(h.e) > 0:
+		return &h.e[0]
+	}
+	return nil
+}
+
+// entries returns the FIFO run and the heap, for scans.
+func (h *taskHeap) entries() (run, heap []tentry) { return h.q[h.qh:], h.e }
+
 func (h *taskHeap) setTop() {
-	if len(h.e) == 0 {
+	x := h.head()
+	if x == nil {
 		h.topKey, h.topExcl = ^uint64(0), false
 		return
 	}
-	h.topKey, h.topExcl = h.e[0].key, h.e[0].excl()
+	h.topKey, h.topExcl = x.key, x.excl()
 }
 
-func (h *taskHeap) len() int { return len(h.e) - h.stale }
+func (h *taskHeap) size() int { return len(h.q) - h.qh + len(h.e) }
+
+func (h *taskHeap) len() int { return h.size() - h.stale }
 
 func (h *taskHeap) push(t *task) {
 	t.hgen++
@@ -58,8 +80,16 @@ func (h *taskHeap) push(t *task) {
 	if t.nexcl > 0 {
 		ref |= exclBit
 	}
-	h.e = append(h.e, tentry{key: t.key, ref: ref, gen: t.hgen})
-	h.up(len(h.e) - 1)
+	x := tentry{key: t.key, ref: ref, gen: t.hgen}
+	if n := len(h.q); n == h.qh || x.key >= h.q[n-1].key {
+		if n == h.qh && n > 0 {
+			h.q, h.qh = h.q[:0], 0
+		}
+		h.q = append(h.q, x)
+	} else {
+		h.e = append(h.e, x)
+		h.up(len(h.e) - 1)
+	}
 	h.setTop()
 }
 
@@ -67,31 +97,44 @@ func (h *taskHeap) push(t *task) {
 func (h *taskHeap) remove(t *task) {
 	t.hgen++
 	t.hidx = -1
-	if len(h.e) > 0 && h.e[0].slot() == t.slot {
+	if x := h.head(); x != nil && x.slot() == t.slot {
 		// t's entry, or a stale one of its slot: either way the stale
 		// count stays right (one stale entry leaves, t's becomes stale).
 		h.popTop()
 		return
 	}
 	h.stale++
-	if h.stale > 32 && h.stale > len(h.e)/2 {
+	if h.stale > 32 && h.stale > h.size()/2 {
 		h.compact()
 	}
 }
 
-// top drops stale entries from the top and returns the best entry, or nil.
+// top drops stale entries from the heads and returns the best entry, or nil.
 func (h *taskHeap) top() *tentry {
-	for len(h.e) > 0 {
-		if h.valid(&h.e[0]) {
-			return &h.e[0]
+	for {
+		x := h.head()
+		if x == nil || h.valid(x) {
+			return x
 		}
 		h.popTop()
 		h.stale--
 	}
-	return nil
 }
 
+// popTop drops the head entry.
 func (h *taskHeap) popTop() {
+	if h.qh < len(h.q) && (len(h.e) == 0 || h.q[h.qh].key <= h.e[0].key) {
+		h.qh++
+		switch {
+		case h.qh == len(h.q):
+			h.q, h.qh = h.q[:0], 0
+		case h.qh >= 256 && 2*h.qh >= len(h.q):
+			n := copy(h.q, h.q[h.qh:])
+			h.q, h.qh = h.q[:n], 0
+		}
+		h.setTop()
+		return
+	}
 	n := len(h.e) - 1
 	h.e[0] = h.e[n]
 	h.e[n] = tentry{}
@@ -103,6 +146,13 @@ func (h *taskHeap) popTop() {
 }
 
 func (h *taskHeap) compact() {
+	run := h.q[:0]
+	for _, x := range h.q[h.qh:] {
+		if h.valid(&x) {
+			run = append(run, x)
+		}
+	}
+	h.q, h.qh = run, 0
 	live := h.e[:0]
 	for _, x := range h.e {
 		if h.valid(&x) {

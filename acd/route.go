@@ -252,10 +252,13 @@ func (e *Engine) bestTaskFor(c *class, a *agent) *task {
 		return c.tasks.task(top)
 	}
 	var best *tentry
-	for i := range c.tasks.e {
-		x := &c.tasks.e[i]
-		if (best == nil || x.key < best.key) && c.tasks.valid(x) && !c.tasks.task(x).excludes(a) {
-			best = x
+	run, heap := c.tasks.entries()
+	for _, es := range [2][]tentry{run, heap} {
+		for i := range es {
+			x := &es[i]
+			if (best == nil || x.key < best.key) && c.tasks.valid(x) && !c.tasks.task(x).excludes(a) {
+				best = x
+			}
 		}
 	}
 	if best == nil {
@@ -421,7 +424,7 @@ func (e *Engine) tryAgent(a *agent) {
 				if c.tasks.topKey >= bestKey {
 					continue
 				}
-				if c.tasks.topExcl || c.tasks.stale > 0 && !c.tasks.valid(&c.tasks.e[0]) {
+				if c.tasks.topExcl || c.tasks.stale > 0 && !c.tasks.valid(c.tasks.head()) {
 					t := e.bestTaskFor(c, a)
 					if t == nil || t.key >= bestKey {
 						continue
@@ -433,7 +436,7 @@ func (e *Engine) tryAgent(a *agent) {
 			}
 		}
 		if bestC != nil {
-			best = bestC.tasks.task(&bestC.tasks.e[0])
+			best = bestC.tasks.task(bestC.tasks.head())
 		}
 		if best == nil {
 			return
