@@ -64,7 +64,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	}
 	peer := l.peer.Load()
 	if peer == nil || peer.ended.Load() {
-		respond(tx, req, 501, "Not Implemented")
+		s.answerInDialog(l, req, tx)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
@@ -90,8 +90,16 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		out.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	out.SetBody(body)
+	refused := func() {
+		if isOffer && len(body) > 0 {
+			if c, ok := s.anchor.(offerCanceller); ok {
+				c.CancelOffer(l.call.id)
+			}
+		}
+	}
 	ctxTx, err := peer.transactionRequest(ctx, out)
 	if err != nil {
+		refused()
 		respond(tx, req, 503, "Service Unavailable")
 		return
 	}
@@ -104,12 +112,17 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 				final = r
 			}
 		case <-ctxTx.Done():
+			refused()
 			respond(tx, req, 408, "Request Timeout")
 			return
 		case <-ctx.Done():
+			refused()
 			respond(tx, req, 408, "Request Timeout")
 			return
 		}
+	}
+	if !final.IsSuccess() {
+		refused()
 	}
 	if req.IsInvite() && final.IsSuccess() {
 		ack := gsip.NewRequest(gsip.ACK, peer.remoteTarget())
@@ -135,6 +148,61 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	tx.Respond(res)
+}
+
+// offerCanceller is the optional part of an SDPAnchor that forgets an offer the other side
+// refused (a non-2xx to a relayed re-INVITE or UPDATE), so the next offer is accepted.
+type offerCanceller interface {
+	CancelOffer(callID string)
+}
+
+// answerInDialog answers an in-dialog request on a leg without a peer: through the leg's
+// OnInDialog handler if it has one, else 501.
+func (s *Server) answerInDialog(l *Leg, req *gsip.Request, tx gsip.ServerTransaction) {
+	hp := l.inDialog.Load()
+	if hp == nil || l.ended.Load() {
+		respond(tx, req, 501, "Not Implemented")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	code, answer := (*hp)(string(req.Method), ct, req.Body())
+	if code < 200 || code > 699 {
+		code = 500
+	}
+	res := gsip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+	if len(answer) > 0 {
+		res.AppendHeader(gsip.NewHeader("Content-Type", "application/sdp"))
+		res.SetBody(answer)
+	}
+	if req.IsInvite() && code < 300 {
+		ua := s.dialogUA(l.transport())
+		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
+	}
+	tx.Respond(res)
+}
+
+func reasonPhrase(code int) string {
+	switch code {
+	case 200:
+		return "OK"
+	case 400:
+		return "Bad Request"
+	case 415:
+		return "Unsupported Media Type"
+	case 488:
+		return "Not Acceptable Here"
+	case 491:
+		return "Request Pending"
+	case 501:
+		return "Not Implemented"
+	}
+	if code < 300 {
+		return "OK"
+	}
+	return "Error"
 }
 
 func (l *Leg) transport() string {

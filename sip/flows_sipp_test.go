@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/sip"
 )
 
 // uac runs a caller scenario as extension user dialling service, and waits for it.
@@ -156,5 +157,34 @@ func TestSIPpReinviteRelayed(t *testing.T) {
 	b.wait(t)
 	if rec := records(t, ts, 1)[0]; rec.Code != 200 || rec.Cause != "caller-bye" {
 		t.Fatalf("record %+v", rec)
+	}
+}
+
+// cancelRecorder is a pass-through anchor that records refused offers.
+type cancelRecorder struct {
+	sip.PassThrough
+	cancelled chan string
+}
+
+func (c *cancelRecorder) CancelOffer(callID string) { c.cancelled <- callID }
+
+// TestSIPpReinviteRefused: the callee refuses the caller's re-INVITE with 488; the caller
+// gets the 488, the call goes on to a normal BYE, and the media anchor is told to forget
+// the refused offer (CancelOffer).
+func TestSIPpReinviteRefused(t *testing.T) {
+	anc := &cancelRecorder{cancelled: make(chan string, 1)}
+	ts := startServer(t, testConfig(), "", md5Only, sip.WithSDPAnchor(anc))
+	port := freePort(t)
+	registerContact(t, ts, "1002", port)
+	b := callee(t, "uas_reinvite_488.xml", port)
+	uac(t, ts, "uac_auth_reinvite_488.xml", "1001", "1002")
+	b.wait(t)
+	select {
+	case id := <-anc.cancelled:
+		if rec := records(t, ts, 1)[0]; rec.ID != id || rec.Code != 200 {
+			t.Fatalf("CancelOffer(%s), record %+v", id, rec)
+		}
+	default:
+		t.Fatal("CancelOffer not called for the refused offer")
 	}
 }

@@ -23,9 +23,27 @@ type Leg struct {
 	call *call
 	sdp  []byte // the remote party's last SDP (A: its offer; B: its answer)
 
-	peer  atomic.Pointer[Leg]
-	ended atomic.Bool
-	done  chan struct{}
+	peer     atomic.Pointer[Leg]
+	inDialog atomic.Pointer[InDialogFunc]
+	ended    atomic.Bool
+	done     chan struct{}
+}
+
+// InDialogFunc answers an in-dialog request (re-INVITE, UPDATE, INFO) on a leg that is not
+// bridged: it gets the method, Content-Type and body, and returns the status code and the
+// response body (an SDP answer for an offer; nil for none).
+type InDialogFunc func(method, contentType string, body []byte) (code int, answer []byte)
+
+// OnInDialog sets (or, with nil, clears) the handler of in-dialog requests that arrive on
+// this leg while it has no bridged peer (an App-owned caller: DTMF INFO, hold re-INVITE).
+// Without one such requests get 501. A bridged leg relays them to its peer instead.
+func (l *Leg) OnInDialog(f func(method, contentType string, body []byte) (int, []byte)) {
+	if f == nil {
+		l.inDialog.Store(nil)
+		return
+	}
+	h := InDialogFunc(f)
+	l.inDialog.Store(&h)
 }
 
 func newLeg(s *Server, c *call, side Side) *Leg {

@@ -3,6 +3,7 @@ package sip_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,4 +143,40 @@ func TestFlowNumberWithoutApp(t *testing.T) {
 	ts := startServer(t, cfg, "", md5Only)
 	c := startSIPp(t, "carrier", append(sippArgs("uac_480_noauth.xml", carrier, "-s", "+15550199", "-m", "1"), ts.addr)...)
 	c.wait(t)
+}
+
+// holdApp answers flow calls and answers the caller's re-INVITEs itself (OnInDialog).
+type holdApp struct {
+	got chan string
+}
+
+func (a *holdApp) ServeCall(ctx context.Context, in *sip.Incoming) {
+	leg, err := in.Answer([]byte(offerSDP))
+	if err != nil {
+		return
+	}
+	leg.OnInDialog(func(method, contentType string, body []byte) (int, []byte) {
+		select {
+		case a.got <- method + " " + contentType:
+		default:
+		}
+		return 200, []byte(strings.Replace(offerSDP, "a=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:0 PCMU/8000\r\na=recvonly\r\n", 1))
+	})
+	select {
+	case <-leg.Done():
+	case <-ctx.Done():
+	}
+}
+
+// TestAppAnswersInDialog: an App-owned (unbridged) leg answers the caller's re-INVITE
+// through Leg.OnInDialog; the caller's scenario requires the a=recvonly answer.
+func TestAppAnswersInDialog(t *testing.T) {
+	cfg := testConfig()
+	cfg.Numbers = []config.Number{{DID: "+15550199", Flow: "main"}}
+	app := &holdApp{got: make(chan string, 1)}
+	ts := startServer(t, cfg, "", md5Only, sip.WithApp(app))
+	uac(t, ts, "uac_auth_reinvite.xml", "1001", "+15550199")
+	if got := <-app.got; got != "INVITE application/sdp" {
+		t.Fatalf("handler saw %q", got)
+	}
 }
