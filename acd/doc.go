@@ -99,17 +99,18 @@
 // relaxation stage); each class keeps a heap of its tasks and a heap of
 // its routable eligible agents, and each agent lists the classes it is
 // eligible for. A decision touches the heads of the agent's classes or
-// one class's agent heap, never every agent or task. Task heaps are
-// 4-ary, keep their keys inline in 16-byte pointer-free entries (task
-// slot and generation), delete lazily, and cache their top key in the
+// one class's agent heap, never every agent or task. A class's tasks sit
+// in a FIFO run (arrivals in key order, taken in O(1)) and a 4-ary heap
+// (the rest); entries keep the key inline in 16 pointer-free bytes (task
+// slot and generation), delete lazily, and the best key is cached in the
 // class, so comparing an agent's classes reads one line per class and
-// only the chosen task. Classes idle for a minute are dropped and rebuilt
-// on demand. Tasks live in a slab and are reused; task IDs map to slots
-// through an open-addressing table of 8-byte entries (no strings, no
-// pointers). An agent keeps its hot fields (ID, capacity, load, first
-// held tasks and class pointers) inline. Deadlines sit in per-queue
-// sorted intrusive lists behind one clock timer, and fire in deadline
-// order. Snapshots are published incrementally (only the agents touched
-// since the last one are rebuilt). No allocation happens per decision in
-// steady state.
+// only the chosen task. Classes idle for a minute are dropped and
+// rebuilt on demand. Tasks live in a slab and are reused; task IDs map
+// to slots through an open-addressing table of 8-byte entries (no
+// strings, no pointers). An agent keeps its hot fields (ID, capacity,
+// load, first held tasks and class pointers) inline. Deadlines sit in
+// per-queue sorted intrusive lists behind one clock timer, and fire in
+// deadline order. Snapshots are published incrementally (only the agents
+// touched since the last one are rebuilt). No allocation happens per
+// decision in steady state.
 package acd
