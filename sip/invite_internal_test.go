@@ -130,3 +130,18 @@ func TestPanicBecomes500(t *testing.T) {
 	}
 	s.panics.Store(0)
 }
+
+// TestDigestAlgorithmsFollowConfig: sip.digest_algorithms orders the challenges, and a
+// reload changes them.
+func TestDigestAlgorithmsFollowConfig(t *testing.T) {
+	s := newOfflineServer(t)
+	if ch := s.auth.Challenges(false); len(ch) != 2 || !strings.Contains(ch[0], "SHA-256") {
+		t.Fatalf("default challenges %v", ch)
+	}
+	cfg := *s.cfg.Load()
+	cfg.SIP.DigestAlgorithms = []string{"MD5"}
+	s.Reload(&cfg)
+	if ch := s.auth.Challenges(false); len(ch) != 1 || !strings.Contains(ch[0], "MD5") {
+		t.Fatalf("after reload: %v", ch)
+	}
+}

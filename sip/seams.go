@@ -55,9 +55,10 @@ func WithApp(a App) Option { return func(s *Server) { s.app = a } }
 // WithSDPAnchor plugs the media anchor (default PassThrough).
 func WithSDPAnchor(a SDPAnchor) Option { return func(s *Server) { s.anchor = a } }
 
-// WithDigestAlgorithms sets the digest challenges offered, in order (default "SHA-256",
-// "MD5" per RFC 8760). Clients that read only the first challenge and support only MD5
-// (SIPp 3.6, some phones) need "MD5" first or alone.
+// WithDigestAlgorithms sets the digest challenges offered, in order, overriding
+// sip.digest_algorithms (whose default is "SHA-256", "MD5" per RFC 8760). Clients that read
+// only the first challenge and support only MD5 (SIPp 3.6, sipsak, some phones) need "MD5"
+// first or alone.
 func WithDigestAlgorithms(algs ...string) Option {
 	return func(s *Server) { s.digestAlgs = algs }
 }

@@ -107,7 +107,6 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 		s.userAgent = "ccswitch"
 	}
 	s.auth = auth.New(s.realm, []byte(cfg.SIP.NonceSecret), cfg.SIP.NonceTTL.D())
-	s.auth.SetAlgorithms(s.digestAlgs...)
 	s.throttle = auth.NewThrottle(20, time.Minute)
 	s.reg = registrar.New(st, s.log.With("component", "sip.registrar"), limits(cfg))
 	if err := s.apply(cfg); err != nil {
@@ -139,6 +138,12 @@ func (s *Server) apply(cfg *config.Config) error {
 		accounts[u.Extension] = u.Secret // an extension wins over a trunk of the same name
 	}
 	s.auth.SetAccounts(accounts)
+	// WithDigestAlgorithms wins over sip.digest_algorithms; both follow reloads.
+	if len(s.digestAlgs) > 0 {
+		s.auth.SetAlgorithms(s.digestAlgs...)
+	} else {
+		s.auth.SetAlgorithms(cfg.SIP.DigestAlgorithms...)
+	}
 	s.reg.SetLimits(limits(cfg))
 	s.cfg.Store(cfg)
 	s.routes.Store(r)

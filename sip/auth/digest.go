@@ -67,7 +67,7 @@ type account struct {
 // concurrent use; SetAccounts may be called at any time (a reload).
 type Authenticator struct {
 	realm  string
-	algs   []string
+	algs   atomic.Pointer[[]string]
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
@@ -99,7 +99,8 @@ func New(realm string, secret []byte, ttl time.Duration) *Authenticator {
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
-	a := &Authenticator{realm: realm, algs: []string{SHA256, MD5}, secret: secret, ttl: ttl, now: time.Now, seed: maphash.MakeSeed()}
+	a := &Authenticator{realm: realm, secret: secret, ttl: ttl, now: time.Now, seed: maphash.MakeSeed()}
+	a.algs.Store(&[]string{SHA256, MD5})
 	a.dummy = a.hashAccount("\x00unknown", randomHex(16))
 	empty := map[string]account{}
 	a.accounts.Store(&empty)
@@ -115,7 +116,7 @@ func (a *Authenticator) SetNow(now func() time.Time) { a.now = now }
 // SetAlgorithms sets the challenges offered, in order (default SHA-256 then MD5, as
 // RFC 8760 asks). Some clients (SIPp 3.6, older phones) read only the first challenge and
 // know only MD5: offering MD5 alone (or first) is the interoperability escape hatch.
-// Unknown names are ignored; an empty list keeps the default. Call before serving.
+// Unknown names are ignored; an empty list keeps the current order. Safe at any time.
 func (a *Authenticator) SetAlgorithms(algs ...string) {
 	var out []string
 	for _, x := range algs {
@@ -127,7 +128,7 @@ func (a *Authenticator) SetAlgorithms(algs ...string) {
 		}
 	}
 	if len(out) > 0 {
-		a.algs = out
+		a.algs.Store(&out)
 	}
 }
 
@@ -155,8 +156,9 @@ func (a *Authenticator) hashAccount(user, password string) account {
 // algorithm (SHA-256 first, then MD5, by default), all qop=auth, sharing one fresh nonce.
 func (a *Authenticator) Challenges(stale bool) []string {
 	nonce := a.newNonce(a.now())
-	out := make([]string, 0, len(a.algs))
-	for _, alg := range a.algs {
+	algs := *a.algs.Load()
+	out := make([]string, 0, len(algs))
+	for _, alg := range algs {
 		c := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		out = append(out, c.String())
 	}
