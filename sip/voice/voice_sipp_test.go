@@ -421,3 +421,23 @@ func TestSIPpVoiceRTPTimeout(t *testing.T) {
 		t.Fatalf("BYE after %v; media A %+v", took, s.Media.A)
 	}
 }
+
+// TestSIPpReinviteRefusedThenAccepted (issue 4): on an anchored call 1010 → 1002, the callee
+// refuses the caller's hold re-INVITE (488, relayed to the caller); the caller's next hold
+// re-INVITE is not refused as "offer pending" (the anchor withdrew the first) and is answered
+// recvonly by the callee through ccswitch.
+func TestSIPpReinviteRefusedThenAccepted(t *testing.T) {
+	r := newRig(t, "2s")
+	uasPort := freePort(t)
+	r.register("1002", uasPort, false)
+	uas := r.sipp("callee 1002", "uas_reinvite.xml", uasPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	time.Sleep(100 * time.Millisecond)
+	uac := r.sipp("caller 1010", "ext_reinvite.xml", freePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		"-key", "user", "1010", "-au", "1010", "-ap", "secret1010", "-s", "1002", r.addr)
+	uac.wait()
+	uas.wait()
+	if !strings.Contains(uac.logText(), "REINVITE-ANSWER a=recvonly") {
+		t.Fatalf("second re-INVITE:\n%s", uac.logText())
+	}
+	r.releasedStats()
+}
