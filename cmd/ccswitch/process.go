@@ -35,8 +35,7 @@ func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process
 	if err != nil {
 		return nil, err
 	}
-	opts := append(p.voice.SIPOptions(), sip.WithDigestAlgorithms(cfg.SIP.DigestAlgorithms...))
-	if p.sip, err = sip.New(cfg, st, log, opts...); err != nil {
+	if p.sip, err = sip.New(cfg, st, log, p.voice.SIPOptions()...); err != nil {
 		return nil, err
 	}
 	p.voice.Attach(p.sip)
