@@ -17,15 +17,31 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // calendars work on hosts without a zoneinfo database
 
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/store"
+	gsip "github.com/emiago/sipgo/sip"
 )
 
 func main() {
+	tune()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// tune sets the process-wide knobs of the runtime and of sipgo, once, before anything starts.
+func tune() {
+	// sipgo refuses to send any UDP message over UDPMTUSize-200 bytes (1300 by default), so a
+	// 200 OK with a rich SDP would be dropped silently; it has no fallback to TCP. Large UDP
+	// messages are fragmented by IP instead, which loopback and most LANs carry.
+	gsip.UDPMTUSize = 65535
+	// Call setup allocates per message; GOGC=400 trades memory for ~20 % less CPU per call
+	// (bench/sip). An explicit GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
 
 // run is main without the process around it, so tests can call it.
