@@ -279,7 +279,8 @@ func TestSIPpRTPTimeout(t *testing.T) {
 	r.releasedStats()
 }
 
-// needSeam skips a test whose sip seam is not in this server yet.
+// needSeam skips a test whose sip seam is not in this server (sip and voice are built by
+// different hands; the skip names the missing seam).
 func needSeam(t *testing.T, ok bool, what string) {
 	t.Helper()
 	if !ok {
