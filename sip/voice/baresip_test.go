@@ -21,6 +21,7 @@ import (
 // must hold at least as many non-silent samples as the welcome prompt; ccswitch sent at least
 // the welcome prompt's packets, and got baresip's own audio (aufile source) back on leg A.
 func TestBaresipHearsMenu(t *testing.T) {
+	t.Parallel()
 	bin := testenv.Tool(t, "baresip")
 	r := newRig(t, "2s")
 	dir := t.TempDir()

@@ -30,6 +30,7 @@ func atLeast(t *testing.T, what string, min uint64, counts map[string]uint64) {
 // the callee and the echo crosses back: the call's media figures count ≥ 90 packets in and
 // out on both legs.
 func TestSIPpAnchoredExtensionCall(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "2s")
 	uasPort, uasMedia := freePort(t), freeEvenPort(t)
 	r.register("1002", uasPort, false)
@@ -56,6 +57,7 @@ func TestSIPpAnchoredExtensionCall(t *testing.T) {
 // TestSIPpAnchoredTrunkCall (issue 4): the carrier (SIPp from the trunk's source port, no
 // auth) calls DID +15550101, whose target is extension 1001: anchored both ways as above.
 func TestSIPpAnchoredTrunkCall(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "2s")
 	uasPort, uasMedia := freePort(t), freeEvenPort(t)
 	r.register("1001", uasPort, false)
@@ -79,6 +81,7 @@ func TestSIPpAnchoredTrunkCall(t *testing.T) {
 // hangs up with BYE. The caller runs -rtp_echo, so every prompt packet it received comes back:
 // ccswitch sent the prompt's length / 20 ms packets (±2) and got as many back (≥ sent − 3).
 func TestSIPpClosedNumber(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "2s")
 	p, err := media.LoadWAV(filepath.Join(r.promptsDir, "en", "closed.wav"))
 	if err != nil {
@@ -128,6 +131,7 @@ func (r *rig) caller(scenario, did string) *sippRun {
 // and comes back (caller's echo) through the bridge; the agent hangs up and ccswitch BYEs
 // the caller. The ACD counts one answered and one completed call in sales, none in support.
 func TestSIPpMenuToAgent(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "5s")
 	agent := r.agentPhone("1001", "agent_answer.xml", "-d", "300")
 	uac := r.caller("menu_1.xml", "+15550103")
@@ -160,6 +164,7 @@ func TestSIPpMenuToAgent(t *testing.T) {
 // TestSIPpMenuFrenchSupport: 9 (French) then 2 queues in support with language fr; agent
 // 1003 (support only) answers.
 func TestSIPpMenuFrenchSupport(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "5s")
 	agent := r.agentPhone("1003", "agent_answer.xml", "-d", "300")
 	uac := r.caller("menu_9_2.xml", "+15550103")
@@ -176,6 +181,7 @@ func TestSIPpMenuFrenchSupport(t *testing.T) {
 // CANCELs it (the SIPp UAS completes its CANCEL/487 scenario), the task goes back and 1002's
 // phone rings and answers. The ACD counts one RONA and one answer; 1001 is in state RONA.
 func TestSIPpRONA(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "2s")
 	first := r.agentPhone("1001", "agent_noanswer.xml")
 	time.Sleep(20 * time.Millisecond)
@@ -206,6 +212,7 @@ func TestSIPpRONA(t *testing.T) {
 // the caller hangs up 3 s after pressing 1: ccswitch CANCELs the ringing agent at once and the
 // ACD counts the task abandoned (no RONA, no answer).
 func TestSIPpAbandon(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "20s")
 	agent := r.agentPhone("1001", "agent_noanswer.xml")
 	start := time.Now()
@@ -229,6 +236,7 @@ func TestSIPpAbandon(t *testing.T) {
 // +15550101 (extension 1001) is not anchored: the callee gets the caller's own media port in
 // the offer and the caller gets the callee's in the answer, and no media call is created.
 func TestSIPpPassthroughTrunk(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "2s")
 	if !r.hasCalls {
 		t.Skip("sip.Server has no CallTrunk/Hangup yet: per-trunk passthrough cannot be wired")
@@ -260,6 +268,7 @@ func TestSIPpPassthroughTrunk(t *testing.T) {
 // TestSIPpRTPTimeout (issue 4): with media.rtp_timeout 1s, a trunk call to 1001 where nobody
 // sends RTP is ended by ccswitch with BYE on both legs (both SIPp scenarios end on the BYE).
 func TestSIPpRTPTimeout(t *testing.T) {
+	t.Parallel()
 	r := newRigTimeout(t, "2s", "1s")
 	if !r.hasCalls {
 		t.Skip("sip.Server has no CallTrunk/Hangup yet: the anchor cannot hang up on RTP timeout")
@@ -299,6 +308,7 @@ var (
 // presses 2 during the menu: the INFO is answered 200 by ccswitch and the call reaches
 // support, where agent 1003 answers.
 func TestSIPpMenuByINFO(t *testing.T) {
+	t.Parallel()
 	needSeam(t, hasOnInDialog, "Leg.OnInDialog")
 	r := newRig(t, "5s")
 	agent := r.agentPhone("1003", "agent_answer.xml", "-d", "300")
@@ -316,6 +326,7 @@ func TestSIPpMenuByINFO(t *testing.T) {
 // dialling it again ready; each time ccswitch answers, plays a confirmation and hangs up.
 // Extension 1010, not an agent, is refused.
 func TestSIPpFeatureCodeReady(t *testing.T) {
+	t.Parallel()
 	needSeam(t, hasUser, "Incoming.User and feature-code routing")
 	r := newRig(t, "5s")
 	r.register("1001", freePort(t), true)
@@ -354,6 +365,7 @@ func TestSIPpFeatureCodeReady(t *testing.T) {
 // bridges the caller to it: the caller's 2 s of tone reach 1002 and its echo comes back, and
 // the media stays up until the caller's BYE ends both legs.
 func TestSIPpTransfer(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "5s")
 	uasPort := freePort(t)
 	r.register("1002", uasPort, false)
@@ -376,6 +388,7 @@ func TestSIPpTransfer(t *testing.T) {
 // 20 s); after 2 s the wait ends, the ringing phone is CANCELled and the flow goes on to its
 // overflow node, which says goodbye and hangs up.
 func TestSIPpMaxWait(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "20s")
 	agent := r.agentPhone("1003", "agent_noanswer.xml")
 	start := time.Now()
@@ -396,6 +409,7 @@ func TestSIPpMaxWait(t *testing.T) {
 // the closed prompt plays: ccswitch's media answers it itself (200, a=recvonly, c= still
 // 127.0.0.1) and the call still ends with ccswitch's BYE after the prompt.
 func TestSIPpHoldDuringPrompt(t *testing.T) {
+	t.Parallel()
 	needSeam(t, hasOnInDialog, "Leg.OnInDialog")
 	r := newRig(t, "5s")
 	uac := r.sipp("carrier", "reinvite_hold.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
@@ -412,6 +426,7 @@ func TestSIPpHoldDuringPrompt(t *testing.T) {
 // TestSIPpVoiceRTPTimeout: with media.rtp_timeout 1s, a caller of the closed number that
 // sends no RTP is hung up by the RTP watchdog before the 4.5 s prompt ends.
 func TestSIPpVoiceRTPTimeout(t *testing.T) {
+	t.Parallel()
 	r := newRigTimeout(t, "5s", "1s")
 	start := time.Now()
 	uac := r.sipp("carrier", "closed.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
@@ -428,6 +443,7 @@ func TestSIPpVoiceRTPTimeout(t *testing.T) {
 // re-INVITE is not refused as "offer pending" (the anchor withdrew the first) and is answered
 // recvonly by the callee through ccswitch.
 func TestSIPpReinviteRefusedThenAccepted(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, "2s")
 	uasPort := freePort(t)
 	r.register("1002", uasPort, false)
