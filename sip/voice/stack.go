@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,12 @@ func NewStack(cfg *config.Config, o StackOptions) (*Stack, error) {
 	s.App = New(Options{Config: cfg, Media: s.Media, ACD: s.ACD, Flows: s.Flows, Anchor: s.Anchor,
 		AutoLoginEvery: o.AutoLoginEvery, OnEnd: o.OnEnd, Logger: log})
 	app.Store(s.App)
+	if dir := s.App.state.Load().prompts.dir; len(cfg.Numbers) > 0 {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			log.Warn("prompt folder not found: flow numbers will fail to play (set media.prompts, or run from the folder that holds configs/prompts)",
+				"component", "voice", "prompts", dir)
+		}
+	}
 	return s, nil
 }
 
