@@ -90,7 +90,13 @@
 //     the task stays in the queue, and relaxing never changes its place.
 //  8. A rejected or timed-out task keeps its place (arrival sequence)
 //     and is not offered again, in this queue, to the last four agents
-//     who refused it.
+//     who refused it, until such an agent comes back: it turns Available
+//     from another presence (after RONA or not-ready, or a new login), or
+//     it ends the wrap-up of its last contact. So a task only one agent
+//     can take is never stranded: it returns to that agent.
+//     An agent who leaves Available (not-ready, offline) withdraws its
+//     pending offers at once; they go back to their place, not counted as
+//     misses.
 //  9. A published Snapshot is never modified.
 //
 // # Performance

@@ -679,6 +679,9 @@ func (e *Engine) endWrapUpCmd(c *command) {
 func (e *Engine) endWrapUp(t *task) {
 	t.unlink(lnTimer)
 	a := e.release(t)
+	if a.active == 0 && a.wrap == 0 {
+		a.epoch++ // free again: the tasks it missed before may come back to it (invariant 8)
+	}
 	e.emit(Event{Kind: EventWrapUpEnded, Task: t.id, Agent: a.id, Queue: t.q.m.name, Channel: t.ch})
 	e.freeTask(t)
 	e.agentChanged(a)
@@ -699,13 +702,15 @@ func (e *Engine) setAgentState(c *command, s AgentState) {
 	}
 	if s == Available && prev != Available {
 		a.misses = 0
+		a.epoch++
 		if a.active == 0 && a.wrap == 0 {
 			a.idleSince = e.now
 		}
 	}
-	if s == Offline {
+	if s != Available {
 		e.refreshAgent(a) // out of the heaps before its tasks are re-routed
-		// Withdraw pending offers; their tasks go back to their place.
+		// Withdraw pending offers: an agent who is no longer ready does not let them ring
+		// out (which would also count as misses); their tasks go back to their place.
 		for i := 0; i < a.held.len(); {
 			t := a.held.at(i)
 			if t.state != tsReserved {

@@ -59,13 +59,14 @@ type task struct {
 	agent    *agent
 	res      ReservationID
 	attrs    map[string]string
-	excl     [4]int32 // agents that refused this task in this queue
+	excl     [4]int32  // agents that refused this task in this queue
+	exclEp   [4]uint32 // their epochs then: an exclusion ends when the agent's epoch moves
 	links    [3]link
 }
 
 func (t *task) excludes(a *agent) bool {
 	for i := 0; i < int(t.nexcl); i++ {
-		if t.excl[i] == a.idx {
+		if t.excl[i] == a.idx && t.exclEp[i] == a.epoch {
 			return true
 		}
 	}
@@ -76,13 +77,20 @@ func (t *task) exclude(a *agent) {
 	if t.excludes(a) {
 		return
 	}
+	for i := 0; i < int(t.nexcl); i++ {
+		if t.excl[i] == a.idx { // an expired exclusion of the same agent: renew it in place
+			t.exclEp[i] = a.epoch
+			return
+		}
+	}
 	if int(t.nexcl) < len(t.excl) {
-		t.excl[t.nexcl] = a.idx
+		t.excl[t.nexcl], t.exclEp[t.nexcl] = a.idx, a.epoch
 		t.nexcl++
 		return
 	}
 	copy(t.excl[:], t.excl[1:])
-	t.excl[len(t.excl)-1] = a.idx
+	copy(t.exclEp[:], t.exclEp[1:])
+	t.excl[len(t.excl)-1], t.exclEp[len(t.excl)-1] = a.idx, a.epoch
 }
 
 // reqset is an interned list of task requirements.
@@ -166,6 +174,10 @@ type agent struct {
 	repReason string
 	misses    int
 	queues    []*queue
+	// epoch moves when the agent comes back (to Available from another presence) or ends
+	// the wrap-up of its last contact; the exclusions it earned by missing tasks end then
+	// (invariant 8), so a task that only this agent can take is offered to it again.
+	epoch uint32
 }
 
 // heldSet is the tasks an agent holds (reserved, accepted or in
