@@ -142,9 +142,9 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	}
 	if c.taskAlive {
 		if c.agent != "" {
-			a.acd.Complete(c.id)
+			submit(func() error { return a.acd.Complete(c.id) })
 		} else {
-			a.acd.Cancel(c.id)
+			submit(func() error { return a.acd.Cancel(c.id) })
 		}
 		c.taskAlive = false
 	}
