@@ -56,6 +56,7 @@ type config struct {
 	ccswitchBin string
 	lenient     map[string]bool // targets run with uac-late180.xml instead of -sn uac
 	rtpPorts    string          // non-empty: ccswitch runs configs/ccswitch.yaml with this rtp_ports
+	media       string          // "passthrough": the carrier trunk's calls are not anchored
 	uacPort     int             // the trunk's source port in ccswitch's default config
 	uasPort     int             // extension 2000's contact port in ccswitch's default config
 	retries     int             // repeats of a failed step
@@ -85,6 +86,7 @@ func parseFlags(args []string) (config, error) {
 	quiet := fs.Float64("quiet", 50, "before each step, wait until the neighbours' CPU (host busy minus ours, % of one core over 1 s) is at most this; 0 disables")
 	quietWait := fs.Duration("quiet-wait", 5*time.Second, "longest wait for -quiet before a step runs anyway (the step records it)")
 	rtpPorts := fs.String("rtp-ports", "", "run ccswitch on configs/ccswitch.yaml with this media port range (e.g. 20000-29999) instead of the embedded default config")
+	mediaMode := fs.String("media", "anchor", "anchor: ccswitch relays the RTP of the bench calls (default config); passthrough: the carrier trunk's SDP passes untouched, signalling only, as Kamailio does")
 	nice := fs.Int("nice", 0, "run the targets and SIPp at this nice value (e.g. -10 as root: the shared machine's neighbours then disturb less; say so when you quote figures)")
 	retries := fs.Int("retry", 1, "repeat a failed step this many times, on a freshly started target, before stopping the target (0: stop at the first failed step)")
 	lenient := fs.String("lenient", "kamailio", "targets whose UAC accepts a 180 relayed after the 200 (uac-late180.xml); the others run SIPp's strict -sn uac")
@@ -102,7 +104,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	c := config{step: *step, callMS: *callMS, gap: *gap, total: *total, recvTimeout: *recvTimeout,
 		out: *out, keep: *keep, repo: *repo, ccswitchBin: *bin, lenient: map[string]bool{},
-		rtpPorts: *rtpPorts, uacPort: *uacPort, uasPort: *uasPort, retries: *retries, quiet: *quiet, quietWait: *quietWait,
+		rtpPorts: *rtpPorts, media: *mediaMode, uacPort: *uacPort, uasPort: *uasPort, retries: *retries, quiet: *quiet, quietWait: *quietWait,
 		command: "go run ./bench/sip " + strings.Join(args, " ")}
 	for _, t := range splitList(*targets) {
 		switch t {
@@ -300,8 +302,8 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 		case "ccswitch":
 			t.addr = fmt.Sprintf("127.0.0.1:%d", ccswitchPort)
 			var bin, config string
-			if cfg.rtpPorts != "" {
-				config, err = benchConfig(ctx, cfg, tmp, cfg.rtpPorts)
+			if cfg.rtpPorts != "" || cfg.media == "passthrough" {
+				config, err = benchConfig(ctx, cfg, tmp, cfg.rtpPorts, cfg.media)
 			}
 			if err == nil {
 				bin, err = buildCcswitch(ctx, cfg, tmp, logf)
@@ -361,9 +363,14 @@ func moduleRoot(ctx context.Context, cfg config) (string, error) {
 // rtpPortsLine is the media port range line of configs/ccswitch.yaml.
 var rtpPortsLine = regexp.MustCompile(`(?m)^(\s*rtp_ports:\s*)\S+`)
 
+// carrierOutbound is the demo carrier trunk's outbound line, after which -media passthrough
+// adds the trunk's media setting.
+var carrierOutbound = regexp.MustCompile(`(?m)^(\s*)outbound: sip:127\.0\.0\.1:5080[ \t]*$`)
+
 // benchConfig writes configs/ccswitch.yaml, the source of the embedded default, with its RTP
-// port range replaced by ports, into tmp, and returns the file's path.
-func benchConfig(ctx context.Context, cfg config, tmp, ports string) (string, error) {
+// port range replaced by ports (if set) and the carrier trunk set to media passthrough (if
+// asked), into tmp, and returns the file's path.
+func benchConfig(ctx context.Context, cfg config, tmp, ports, media string) (string, error) {
 	repo, err := moduleRoot(ctx, cfg)
 	if err != nil {
 		return "", err
@@ -372,10 +379,18 @@ func benchConfig(ctx context.Context, cfg config, tmp, ports string) (string, er
 	if err != nil {
 		return "", fmt.Errorf("-rtp-ports: %w", err)
 	}
-	if !rtpPortsLine.Match(b) {
-		return "", errors.New("-rtp-ports: configs/ccswitch.yaml has no rtp_ports line to replace")
+	if ports != "" {
+		if !rtpPortsLine.Match(b) {
+			return "", errors.New("-rtp-ports: configs/ccswitch.yaml has no rtp_ports line to replace")
+		}
+		b = rtpPortsLine.ReplaceAll(b, []byte("${1}"+ports))
 	}
-	b = rtpPortsLine.ReplaceAll(b, []byte("${1}"+ports))
+	if media == "passthrough" {
+		if !carrierOutbound.Match(b) {
+			return "", errors.New("-media: configs/ccswitch.yaml has no carrier outbound line to follow")
+		}
+		b = carrierOutbound.ReplaceAll(b, []byte("${0}\n${1}media: passthrough"))
+	}
 	path := filepath.Join(tmp, "ccswitch-bench.yaml")
 	return path, os.WriteFile(path, b, 0o644)
 }

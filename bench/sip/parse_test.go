@@ -264,7 +264,7 @@ func TestBenchConfig(t *testing.T) {
 	if err := os.WriteFile(repo+"/configs/ccswitch.yaml", []byte(in), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	path, err := benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "20000-29999")
+	path, err := benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "20000-29999", "anchor")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,19 @@ func TestBenchConfig(t *testing.T) {
 	if err := os.WriteFile(repo+"/configs/ccswitch.yaml", []byte("media: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "1-2"); err == nil {
+	if _, err := benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "1-2", "anchor"); err == nil {
 		t.Error("no rtp_ports line: no error")
+	}
+	trunk := "trunks:\n  - name: carrier\n    sources: [\"127.0.0.1:5080\"]\n    outbound: sip:127.0.0.1:5080\n\nnumbers: []\n"
+	if err := os.WriteFile(repo+"/configs/ccswitch.yaml", []byte(trunk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path, err = benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "", "passthrough")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	if want := "trunks:\n  - name: carrier\n    sources: [\"127.0.0.1:5080\"]\n    outbound: sip:127.0.0.1:5080\n    media: passthrough\n\nnumbers: []\n"; string(b) != want {
+		t.Errorf("passthrough: got %q", b)
 	}
 }
