@@ -249,7 +249,8 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	if body := req.Body(); len(body) > 0 {
 		b, err := s.anchor.Offer(dlgA.Context(), c.id, SideA, body)
 		if err != nil {
-			s.finalA(c, legA, 488, "Not Acceptable Here", "media")
+			code, reason := mediaFailure(err)
+			s.finalA(c, legA, code, reason, "media")
 			return
 		}
 		spec.body = b
@@ -313,7 +314,8 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, body)
 		if err != nil {
 			legB.finish(context.Background(), true, "media")
-			s.finalA(c, legA, 488, "Not Acceptable Here", "media")
+			code, reason := mediaFailure(err)
+			s.finalA(c, legA, code, reason, "media")
 			return
 		}
 		body = b
@@ -526,3 +528,21 @@ func (s *Server) ackBye(dlg *sipgo.DialogClientSession) {
 
 var _ = net.JoinHostPort
 var _ = strconv.Itoa
+
+// mediaFailure is the final response for an SDP the anchor could not take: the status the
+// anchor's error names (SIPStatus: 503 when its ports ran out, 491 for crossing offers), else
+// 488.
+func mediaFailure(err error) (int, string) {
+	var se interface{ SIPStatus() int }
+	if errors.As(err, &se) {
+		switch code := se.SIPStatus(); code {
+		case 503:
+			return 503, "Service Unavailable"
+		case 491:
+			return 491, "Request Pending"
+		case 500:
+			return 500, "Server Internal Error"
+		}
+	}
+	return 488, "Not Acceptable Here"
+}
