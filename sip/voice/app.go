@@ -21,8 +21,8 @@
 // ServeCall answers the caller itself (media AnswerLocal on leg A, 200 OK), then runs the
 // number's flow with the call as its ivr.Interaction: Play plays <prompts>/<lang>/<name>.wav
 // on leg A (barge-in by DTMF when the flow allows it), Collect reads the call's DTMF buffer
-// (RFC 4733, SIP INFO, in-band), Enqueue submits an acd.Task (ID = the call's ID, channel
-// voice) and plays "please hold", the position at entry (with announce) and hold music until
+// (RFC 4733, SIP INFO, in-band), Enqueue submits an acd.Task (ID = the call's ID, "#2"… for a
+// later wait in the same call; channel voice) and plays "please hold", the position at entry (with announce) and hold music until
 // an agent answers. On each reservation the agent's extension is rung (sip Dial, all its
 // contacts) with an offer for leg B (media OfferTo), bounded by the reservation's timeout;
 // the answer is Accepted in the ACD and, once the engine confirms, the legs are bridged (media
@@ -102,7 +102,7 @@ type Options struct {
 
 // Summary is what happened to one call handled by the App.
 type Summary struct {
-	CallID string // ccswitch's ID of the caller's SIP call (also the ACD task ID)
+	CallID string // ccswitch's ID of the caller's SIP call (also its first ACD task's ID)
 	DID    string
 	Caller string
 	Result *ivr.Result // nil when the call failed before the flow ran

@@ -40,7 +40,9 @@ type call struct {
 	rtpDead   chan struct{}           // closed by media's RTP timeout
 	deadOnce  sync.Once
 	hungUp    bool
-	taskAlive bool // enqueued and not yet ended by Cancel/Complete
+	taskAlive bool   // enqueued and not yet ended by Cancel/Complete
+	task      string // the ACD task of the current (last) wait in a queue
+	enqueues  int
 }
 
 // ServeCall answers a flow number's caller with media and runs the number's flow.
@@ -142,13 +144,13 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	}
 	if c.taskAlive {
 		if c.agent != "" {
-			submit(func() error { return a.acd.Complete(c.id) })
+			submit(func() error { return a.acd.Complete(c.task) })
 		} else {
-			submit(func() error { return a.acd.Cancel(c.id) })
+			submit(func() error { return a.acd.Cancel(c.task) })
 		}
 		c.taskAlive = false
 	}
-	a.untrack(c.id)
+	a.untrack(c.task)
 	if !c.hungUp {
 		select {
 		case <-c.gone:

@@ -87,12 +87,23 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 			position += qs.Waiting + qs.Reserved
 		}
 	}
-	c.a.track(c.id, c)
+	// One task per wait: the call's ID, then "#2", "#3" if the flow queues it again.
+	c.enqueues++
+	c.task = c.id
+	if c.enqueues > 1 {
+		c.task = fmt.Sprintf("%s#%d", c.id, c.enqueues)
+	}
+	task := c.task
+	c.a.track(task, c)
+	defer func() {
+		if c.agent == "" { // not answered: this task's events are of no more use
+			c.a.untrack(task)
+		}
+	}()
 	if err := submit(func() error {
-		return c.a.acd.Enqueue(acd.Task{ID: c.id, Queue: q.Queue, Channel: acd.Voice, Priority: q.Priority,
+		return c.a.acd.Enqueue(acd.Task{ID: task, Queue: q.Queue, Channel: acd.Voice, Priority: q.Priority,
 			Requirements: conds, Attributes: attrs})
 	}); err != nil {
-		c.a.untrack(c.id)
 		return ivr.QueueOutcome{}, fmt.Errorf("voice: enqueue in %s: %w", q.Queue, err)
 	}
 	c.taskAlive = true
@@ -125,9 +136,9 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 			cur.drop()
 			cur = nil
 		}
-		submit(func() error { return c.a.acd.Cancel(c.id) })
+		submit(func() error { return c.a.acd.Cancel(task) })
 		if accepting {
-			submit(func() error { return c.a.acd.Complete(c.id) })
+			submit(func() error { return c.a.acd.Complete(task) })
 		}
 		c.taskAlive = false
 	}
@@ -171,7 +182,7 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 					cur, results = nil, nil
 					if err := c.bridge(leg); err != nil {
 						// Accepted but not bridged: end the task so the agent is freed.
-						submit(func() error { return c.a.acd.Complete(c.id) })
+						submit(func() error { return c.a.acd.Complete(task) })
 						c.taskAlive = false
 						return ivr.QueueOutcome{}, err
 					}
@@ -185,6 +196,14 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 				}
 				c.taskAlive = false
 				return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
+			case acd.EventCommandFailed:
+				if ev.Command == "enqueue" { // the engine refused the task (unknown queue...)
+					if cur != nil {
+						cur.drop()
+					}
+					c.taskAlive = false
+					return ivr.QueueOutcome{}, fmt.Errorf("voice: enqueue in %s: %w", q.Queue, ev.Err)
+				}
 			case acd.EventTaskAbandoned, acd.EventTaskCompleted:
 				// Only our own Cancel/Complete end the task; nothing to do here.
 			}

@@ -31,7 +31,7 @@ import (
 // moved onto free ports: SIP on 127.0.0.1:0, the carrier's source port, an RTP block, the
 // prompts of the repository, the queues' RONA timeout and the RTP timeout; plus a trunk
 // "direct" with media: passthrough and two test numbers (+15550104 transfers to 1002,
-// +15550105 waits at most 2 s in support).
+// +15550105 waits at most 2 s in support, then in sales).
 func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "ccswitch.yaml"))
@@ -49,7 +49,8 @@ func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 		// Test-only numbers: a transfer to extension 1002, and support with a 2 s max wait.
 		{"\nnumbers:\n", "\nnumbers:\n  - {did: \"+15550104\", flow: xfer}\n  - {did: \"+15550105\", flow: wait}\n"},
 		{"\nflows:\n", "\nflows:\n  - {name: xfer, nodes: [{id: x, type: transfer, target: \"1002\"}]}\n" +
-			"  - name: wait\n    nodes:\n      - {id: q, type: queue, queue: support, max_wait: 2s, overflow: bye}\n" +
+			"  - name: wait\n    nodes:\n      - {id: q, type: queue, queue: support, max_wait: 2s, overflow: q2}\n" +
+			"      - {id: q2, type: queue, queue: sales, max_wait: 10s, overflow: bye}\n" +
 			"      - {id: bye, type: hangup, prompt: goodbye}\n"},
 	} {
 		if !strings.Contains(y, rep[0]) {

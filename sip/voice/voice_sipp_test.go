@@ -384,24 +384,34 @@ func TestSIPpTransfer(t *testing.T) {
 	atLeast(t, "transfer", 80, map[string]uint64{"B out (caller's tone)": s.Media.B.PacketsOut, "B in (echo)": s.Media.B.PacketsIn})
 }
 
-// TestSIPpMaxWait: a queue node with max_wait 2s: agent 1003's phone rings unanswered (RONA
+// TestSIPpMaxWait: a queue node with max_wait 2s: agent 1003 (support) rings unanswered (RONA
 // 20 s); after 2 s the wait ends, the ringing phone is CANCELled and the flow goes on to its
-// overflow node, which says goodbye and hangs up.
+// overflow node, a second queue (sales), where agent 1001 answers: the call is queued twice
+// (a second ACD task) and answered in the second queue.
 func TestSIPpMaxWait(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "20s")
-	agent := r.agentPhone("1003", "agent_noanswer.xml")
+	support := r.agentPhone("1003", "agent_noanswer.xml")
+	sales := r.agentPhone("1001", "agent_answer.xml", "-d", "300")
 	start := time.Now()
 	uac := r.sipp("carrier", "closed.xml", r.carrier, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
 		"-key", "user", "carrier", "-s", "+15550105", r.addr)
-	agent.wait()
-	uac.wait()
-	if took := time.Since(start); took > 12*time.Second {
-		t.Errorf("call lasted %v with a 2 s max wait", took)
+	support.wait()
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("support's phone CANCELled %v after the call started, with a 2 s max wait", took)
 	}
+	sales.wait()
+	uac.wait()
 	s := r.summary()
-	if s.Result == nil || s.Result.Outcome != ivr.OutcomeHangup || len(s.Result.Path) != 2 || s.Result.Path[0].Event != "timeout" {
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeAnswered || s.Agent != "1001" || len(s.Result.Path) != 2 ||
+		s.Result.Path[0].Event != "timeout" || s.Result.Queue != "sales" {
 		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	if q := r.queue("sales"); q.Answered != 1 {
+		t.Fatalf("sales %+v", q)
+	}
+	if q := r.queue("support"); q.Entered != 1 || q.Answered != 0 || q.Waiting != 0 {
+		t.Fatalf("support %+v", q)
 	}
 }
 
