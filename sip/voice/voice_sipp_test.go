@@ -3,6 +3,7 @@ package voice_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -467,4 +468,20 @@ func TestSIPpReinviteRefusedThenAccepted(t *testing.T) {
 		t.Fatalf("second re-INVITE:\n%s", uac.logText())
 	}
 	r.releasedStats()
+}
+
+// TestSIPpNoRTPPort (issue 4): when every port of media.rtp_ports is taken, an anchored call
+// is refused 503 Service Unavailable (not 488: the codecs were fine).
+func TestSIPpNoRTPPort(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "2s")
+	for p := r.portMin; p <= r.portMax; p++ { // hold the whole RTP range
+		if c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	r.register("1001", freePort(t), false)
+	uac := r.sipp("carrier", "trunk_503.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		"-key", "user", "carrier", "-s", "+15550101", r.addr)
+	uac.wait()
 }
