@@ -258,6 +258,12 @@ func (c *call) stop(cause string) {
 		if l.srv != nil && l.srv.LoadState() < gsip.DialogStateEstablished {
 			continue // not answered: the INVITE handler answers it
 		}
+		// RFC 3261 §15: the callee must not BYE before the ACK of its 2xx. A leg answered an
+		// instant ago waits (bounded by ctx) for that ACK; ending it earlier lost the ACK and
+		// left the 2xx retransmitting without a BYE (seen in TestSIPpShutdownByesCalls).
+		for l.srv != nil && l.srv.LoadState() == gsip.DialogStateEstablished && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
 		l.finish(ctx, true, cause)
 	}
 }
