@@ -36,7 +36,7 @@ func newOfflineServer(t testing.TB) *Server {
 func tortureSeeds(t testing.TB) [][]byte {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/emiago/sipgo").Output()
 	if err != nil {
-		t.Skipf("sipgo source not found: %v", err)
+		t.Fatalf("sipgo source not found (the module cache holds it whenever sip builds): %v", err)
 	}
 	files, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "sip", "testdata", "torture", "*", "*.dat"))
 	var seeds [][]byte
@@ -45,6 +45,9 @@ func tortureSeeds(t testing.TB) [][]byte {
 		if err == nil {
 			seeds = append(seeds, b)
 		}
+	}
+	if len(seeds) == 0 {
+		t.Fatalf("no RFC 4475 torture messages under %s", strings.TrimSpace(string(out)))
 	}
 	return seeds
 }
