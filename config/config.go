@@ -66,7 +66,8 @@ type SIP struct {
 type Media struct {
 	// IP is the address RTP sockets bind to and SDP advertises (default: 127.0.0.1).
 	IP string `yaml:"ip"`
-	// RTPPorts is the port range "20000-20999" (default); even ports carry RTP.
+	// RTPPorts is the port range (default "16384-32767", below Linux's ephemeral ports). Even
+	// ports carry RTP, the odd one above each its RTCP; an anchored call holds four ports.
 	RTPPorts string `yaml:"rtp_ports"`
 	// Prompts is the folder of prompt WAVs, one subfolder per language (default configs/prompts,
 	// relative to the config file's folder).

@@ -7,7 +7,7 @@ const (
 	DefaultSIPAddr  = "127.0.0.1:5060"
 	DefaultRealm    = "ccswitch"
 	DefaultHTTP     = "127.0.0.1:8080"
-	DefaultRTPPorts = "20000-20999"
+	DefaultRTPPorts = "16384-32767"
 )
 
 // DefaultCapacity is how many contacts of each channel an agent takes at once unless told.
