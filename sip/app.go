@@ -15,6 +15,7 @@ import (
 // Incoming is a caller's leg handed to an App before it is answered.
 type Incoming struct {
 	s     *Server
+	user  string // authenticated extension, "" for trunks
 	c     *call
 	leg   *Leg
 	req   *gsip.Request
@@ -108,12 +109,12 @@ func reasonFor(code int) string {
 
 // serveApp hands a flow number's call to the App, and makes sure the caller gets a final
 // answer.
-func (s *Server) serveApp(c *call, legA *Leg, req *gsip.Request, num *config.Number) {
+func (s *Server) serveApp(c *call, legA *Leg, req *gsip.Request, num *config.Number, user string) {
 	if s.app == nil {
 		s.finalA(c, legA, 480, "Temporarily Unavailable", "no-app")
 		return
 	}
-	in := &Incoming{s: s, c: c, leg: legA, req: req, num: num}
+	in := &Incoming{s: s, c: c, leg: legA, req: req, num: num, user: user}
 	ctx, cancel := context.WithCancel(legA.srv.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.runCtx, cancel)

@@ -144,6 +144,9 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 			dir, ext = "internal", dialled
 		case r.number(dialled) != nil:
 			dir, num = "internal", r.number(dialled)
+		case isFeatureCode(dialled) && s.app != nil:
+			// "*45": the App (voice) handles agents' feature codes.
+			dir, num = "internal", &config.Number{DID: dialled}
 		default:
 			dir = "outbound"
 			if !from.user.Outbound {
@@ -214,7 +217,11 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	c.addLeg(legA, req.From().Address.String(), c.rec.Start, req.CallID().Value())
 
 	if num != nil && num.Target == "" {
-		s.serveApp(c, legA, req, num)
+		user := ""
+		if from.user != nil {
+			user = from.user.Extension
+		}
+		s.serveApp(c, legA, req, num, user)
 		return
 	}
 
