@@ -31,7 +31,13 @@ type process struct {
 func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process, error) {
 	p := &process{log: log}
 	var err error
-	p.voice, err = voice.NewStack(cfg, voice.StackOptions{Logger: log})
+	// The agent desktop pops the caller's customer record when the agent's phone rings.
+	screenPop := func(agent, callID, caller string) {
+		if p.web != nil {
+			p.web.Service().ScreenPop(agent, callID, caller)
+		}
+	}
+	p.voice, err = voice.NewStack(cfg, voice.StackOptions{Logger: log, OnRing: screenPop})
 	if err != nil {
 		return nil, err
 	}

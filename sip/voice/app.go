@@ -96,6 +96,9 @@ type Options struct {
 	AutoLoginEvery time.Duration
 	// OnEnd, if set, receives each flow call's summary when it ends (for the call record).
 	OnEnd func(Summary)
+	// OnRing, if set, is called (on its own goroutine) each time an agent's phone is rung for
+	// a queued caller: the agent desktop's screen pop.
+	OnRing func(agent, callID, caller string)
 	// Logger gets component=voice; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -113,12 +116,13 @@ type Summary struct {
 
 // App is the voice sip.App. Safe for concurrent use.
 type App struct {
-	log   *slog.Logger
-	media *media.Engine
-	acd   *acd.Engine
-	anc   *anchor.Anchor
-	onEnd func(Summary)
-	every time.Duration
+	log    *slog.Logger
+	media  *media.Engine
+	acd    *acd.Engine
+	anc    *anchor.Anchor
+	onEnd  func(Summary)
+	onRing func(agent, callID, caller string)
+	every  time.Duration
 
 	srv   atomic.Pointer[sip.Server]
 	state atomic.Pointer[state]
@@ -147,7 +151,7 @@ var _ sip.App = (*App)(nil)
 
 // New builds the App; it does nothing until the SIP server hands it calls.
 func New(o Options) *App {
-	a := &App{log: o.Logger, media: o.Media, acd: o.ACD, anc: o.Anchor, onEnd: o.OnEnd,
+	a := &App{log: o.Logger, media: o.Media, acd: o.ACD, anc: o.Anchor, onEnd: o.OnEnd, onRing: o.OnRing,
 		every: o.AutoLoginEvery, tasks: map[string]*call{}, loggedIn: map[string]bool{}}
 	if a.log == nil {
 		a.log = slog.Default()

@@ -274,6 +274,9 @@ func (c *call) ring(ev acd.Event) *ring {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &ring{res: ev.Reservation, agent: ev.Agent, cancel: cancel, result: make(chan ringResult, 1)}
 	c.a.log.Info("ringing agent", "call", c.id, "agent", ev.Agent, "extension", ext, "timeout", timeout)
+	if f := c.a.onRing; f != nil {
+		go f(ev.Agent, c.id, c.caller)
+	}
 	go func() {
 		leg, err := srv.Dial(ctx, sip.DialRequest{Extension: ext, CallerID: c.caller, SDP: offer, Timeout: timeout})
 		r.result <- ringResult{leg: leg, err: err}

@@ -85,6 +85,7 @@ type rig struct {
 	dir          string
 	ends         chan voice.Summary
 	released     chan media.Stats
+	rings        chan [3]string // agent, call ID, caller: the screen pop hook
 	cancel       context.CancelFunc
 	done         chan struct{}
 	promptsDir   string
@@ -147,7 +148,7 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	}
 	base := 46000 + int((int32(os.Getpid())+rtpBlock.Add(1))%60)*200
 	r := &rig{t: t, carrier: freePort(t), direct: freePort(t), portMin: base, portMax: base + 199, dir: t.TempDir(),
-		ends: make(chan voice.Summary, 8), released: make(chan media.Stats, 8), done: make(chan struct{}),
+		ends: make(chan voice.Summary, 8), released: make(chan media.Stats, 8), rings: make(chan [3]string, 8), done: make(chan struct{}),
 		promptsDir: prompts}
 	r.cfg = rigConfig(t, r, rona, rtpTimeout)
 	w, err := media.LoadWAV(filepath.Join(prompts, "en", "welcome.wav"))
@@ -164,6 +165,12 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	log := logger()
 	stack, err := voice.NewStack(r.cfg, voice.StackOptions{Logger: log, SnapshotEvery: 10 * time.Millisecond,
 		AutoLoginEvery: 50 * time.Millisecond, OnEnd: func(s voice.Summary) { r.ends <- s },
+		OnRing: func(agent, callID, caller string) {
+			select {
+			case r.rings <- [3]string{agent, callID, caller}:
+			default:
+			}
+		},
 		OnRelease: func(_ string, st media.Stats) { r.released <- st }})
 	if err != nil {
 		t.Fatal(err)

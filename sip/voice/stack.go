@@ -43,6 +43,8 @@ type StackOptions struct {
 	Sinks []acd.Sink
 	// OnEnd receives each flow call's summary (see Options.OnEnd).
 	OnEnd func(Summary)
+	// OnRing is told each time an agent's phone rings for a queued caller (Options.OnRing).
+	OnRing func(agent, callID, caller string)
 	// OnRelease receives each anchored B2BUA call's media figures (anchor.Options.OnRelease).
 	OnRelease func(callID string, st media.Stats)
 	// AutoLoginEvery: see Options.AutoLoginEvery.
@@ -93,7 +95,7 @@ func NewStack(cfg *config.Config, o StackOptions) (*Stack, error) {
 	}
 	s.Anchor = anchor.New(s.Media, anchor.Options{Config: cfg, OnRelease: o.OnRelease, Logger: log})
 	s.App = New(Options{Config: cfg, Media: s.Media, ACD: s.ACD, Flows: s.Flows, Anchor: s.Anchor,
-		AutoLoginEvery: o.AutoLoginEvery, OnEnd: o.OnEnd, Logger: log})
+		AutoLoginEvery: o.AutoLoginEvery, OnEnd: o.OnEnd, OnRing: o.OnRing, Logger: log})
 	app.Store(s.App)
 	if dir := s.App.state.Load().prompts.dir; len(cfg.Numbers) > 0 {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
