@@ -12,13 +12,7 @@ func (v *validator) flows(queues map[string]bool) map[string]bool {
 	flows := map[string]bool{}
 	for i, f := range v.c.Flows {
 		p := fmt.Sprintf("flows[%d]", i)
-		switch {
-		case !nameRE.MatchString(f.Name):
-			v.failAt(p+".name", "want a name of letters, digits, _ . -, got %q", f.Name)
-		case flows[f.Name]:
-			v.failAt(p+".name", "duplicate flow %q", f.Name)
-		}
-		flows[f.Name] = true
+		v.uniqueName(p+".name", "flow", f.Name, flows)
 		if len(f.Nodes) == 0 {
 			v.failAt(p, "flow %q has no nodes", f.Name)
 			continue

@@ -31,6 +31,18 @@ func (v *validator) failAt(path, format string, args ...any) {
 	v.errs.errs = append(v.errs.errs, &Error{Pos: p, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// uniqueName checks that name is a well-formed name of its kind and not already in seen, then
+// adds it.
+func (v *validator) uniqueName(path, kind, name string, seen map[string]bool) {
+	switch {
+	case !nameRE.MatchString(name):
+		v.failAt(path, "want a name of letters, digits, _ . -, got %q", name)
+	case seen[name]:
+		v.failAt(path, "duplicate %s %q", kind, name)
+	}
+	seen[name] = true
+}
+
 func parentPath(p string) string {
 	i := strings.LastIndexAny(p, ".[")
 	if i <= 0 {
@@ -79,13 +91,7 @@ func (v *validator) profiles(skills map[string]Skill) map[string]bool {
 	names := map[string]bool{}
 	for i, p := range v.c.Profiles {
 		pp := fmt.Sprintf("profiles[%d]", i)
-		switch {
-		case !nameRE.MatchString(p.Name):
-			v.failAt(pp+".name", "want a name of letters, digits, _ . -, got %q", p.Name)
-		case names[p.Name]:
-			v.failAt(pp+".name", "duplicate profile %q", p.Name)
-		}
-		names[p.Name] = true
+		v.uniqueName(pp+".name", "profile", p.Name, names)
 		v.skillValues(pp, p.Skills, skills)
 	}
 	return names
@@ -203,13 +209,7 @@ func (v *validator) trunks() {
 	names := map[string]bool{}
 	for i, t := range v.c.Trunks {
 		p := fmt.Sprintf("trunks[%d]", i)
-		switch {
-		case !nameRE.MatchString(t.Name):
-			v.failAt(p+".name", "want a name of letters, digits, _ . -, got %q", t.Name)
-		case names[t.Name]:
-			v.failAt(p+".name", "duplicate trunk %q", t.Name)
-		}
-		names[t.Name] = true
+		v.uniqueName(p+".name", "trunk", t.Name, names)
 		for j, s := range t.Sources {
 			if _, _, err := ParseSource(s); err != nil {
 				v.failAt(fmt.Sprintf("%s.sources[%d]", p, j), "%v", err)
@@ -426,13 +426,7 @@ func (v *validator) queues(skills map[string]Skill) map[string]bool {
 	seen := map[string]bool{}
 	for i, q := range v.c.Queues {
 		p := fmt.Sprintf("queues[%d]", i)
-		switch {
-		case !nameRE.MatchString(q.Name):
-			v.failAt(p+".name", "want a name of letters, digits, _ . -, got %q", q.Name)
-		case seen[q.Name]:
-			v.failAt(p+".name", "duplicate queue %q", q.Name)
-		}
-		seen[q.Name] = true
+		v.uniqueName(p+".name", "queue", q.Name, seen)
 		for j, ch := range q.Channels {
 			if !slices.Contains(Channels, ch) {
 				v.failAt(fmt.Sprintf("%s.channels[%d]", p, j), "want one of %s, got %q", strings.Join(Channels, ", "), ch)
@@ -481,13 +475,7 @@ func (v *validator) agents(exts map[string]bool, skills map[string]Skill, profil
 	ids := map[string]bool{}
 	for i, a := range v.c.Agents {
 		p := fmt.Sprintf("agents[%d]", i)
-		switch {
-		case !nameRE.MatchString(a.ID):
-			v.failAt(p+".id", "want an id of letters, digits, _ . -, got %q", a.ID)
-		case ids[a.ID]:
-			v.failAt(p+".id", "duplicate agent %q", a.ID)
-		}
-		ids[a.ID] = true
+		v.uniqueName(p+".id", "agent", a.ID, ids)
 		if a.Extension != "" && !exts[a.Extension] {
 			v.failAt(p+".extension", "unknown extension %q", a.Extension)
 		}
