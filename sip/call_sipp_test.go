@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/testenv"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ var md5Only = sip.WithDigestAlgorithms("MD5")
 // registerContact registers ext for a contact at 127.0.0.1:cport through SIPp.
 func registerContact(t testing.TB, ts *testServer, ext string, cport int) {
 	t.Helper()
-	r := startSIPp(t, "register "+ext, append(sippArgs("register_as.xml", freePort(t),
+	r := startSIPp(t, "register "+ext, append(sippArgs("register_as.xml", testenv.FreePort(t),
 		"-key", "user", ext, "-key", "cport", fmt.Sprint(cport), "-key", "exp", "3600",
 		"-au", ext, "-ap", "secret"+ext, "-m", "1"), ts.addr)...)
 	r.wait(t)
@@ -48,11 +49,11 @@ func records(t testing.TB, ts *testServer, n int) []store.CallRecord {
 // has two legs, code 200, cause caller-bye.
 func TestSIPpExtensionToExtension(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	uasPort := freePort(t)
+	uasPort := testenv.FreePort(t)
 	registerContact(t, ts, "1002", uasPort)
 	uas := startSIPp(t, "uas", sippArgs("uas.xml", uasPort, "-m", "1")...)
 	time.Sleep(100 * time.Millisecond) // SIPp binds its socket
-	uac := startSIPp(t, "uac", append(sippArgs("uac_auth.xml", freePort(t), "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-s", "1002", "-m", "1"), ts.addr)...)
+	uac := startSIPp(t, "uac", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-s", "1002", "-m", "1"), ts.addr)...)
 	uac.wait(t)
 	uas.wait(t)
 	rec := records(t, ts, 1)[0]
@@ -89,9 +90,9 @@ func TestSIPpTrunkToDID(t *testing.T) {
 // port, and extension 2000's static contact port.
 func trunkConfig(t testing.TB) (cfg *config.Config, carrierPort, uasPort int) {
 	cfg = testConfig()
-	carrierPort, uasPort = freePort(t), freePort(t)
+	carrierPort, uasPort = testenv.FreePort(t), testenv.FreePort(t)
 	for uasPort == carrierPort {
-		uasPort = freePort(t)
+		uasPort = testenv.FreePort(t)
 	}
 	cfg.Users = append(cfg.Users, config.User{Extension: "2000", Secret: "secret2000", Contact: fmt.Sprintf("sip:2000@127.0.0.1:%d", uasPort)})
 	cfg.Trunks = []config.Trunk{{Name: "carrier", Sources: []string{fmt.Sprintf("127.0.0.1:%d", carrierPort)}, Outbound: fmt.Sprintf("127.0.0.1:%d", carrierPort)}}

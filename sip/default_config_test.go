@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/testenv"
 	"testing"
 	"time"
 
@@ -18,9 +19,9 @@ func TestDefaultConfigDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	carrier, sink := freePort(t), freePort(t)
+	carrier, sink := testenv.FreePort(t), testenv.FreePort(t)
 	for sink == carrier {
-		sink = freePort(t)
+		sink = testenv.FreePort(t)
 	}
 	cfg.SIP.UDP, cfg.SIP.TCP = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
 	found := false
@@ -37,7 +38,7 @@ func TestDefaultConfigDemo(t *testing.T) {
 	cfg.Trunks[0].Outbound = fmt.Sprintf("sip:127.0.0.1:%d", carrier)
 	ts := startServer(t, cfg, "", sip.WithDigestAlgorithms(cfg.SIP.DigestAlgorithms...))
 
-	registerContact(t, ts, "1001", freePort(t))
+	registerContact(t, ts, "1001", testenv.FreePort(t))
 	if len(ts.Registrar().Lookup("1001")) != 1 {
 		t.Fatal("1001 not registered with the demo password")
 	}

@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/testenv"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 // uac runs a caller scenario as extension user dialling service, and waits for it.
 func uac(t testing.TB, ts *testServer, scenario, user, service string) {
 	t.Helper()
-	r := startSIPp(t, "uac "+scenario, append(sippArgs(scenario, freePort(t), "-key", "user", user,
+	r := startSIPp(t, "uac "+scenario, append(sippArgs(scenario, testenv.FreePort(t), "-key", "user", user,
 		"-au", user, "-ap", "secret"+user, "-s", service, "-m", "1"), ts.addr)...)
 	r.wait(t)
 }
@@ -28,7 +29,7 @@ func callee(t testing.TB, scenario string, port int) *sippRun {
 // TestSIPpCalleeHangsUp: the callee's BYE is relayed to the caller; cause callee-bye.
 func TestSIPpCalleeHangsUp(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas_bye.xml", port)
 	uac(t, ts, "uac_auth_recvbye.xml", "1001", "1002")
@@ -43,7 +44,7 @@ func TestSIPpCalleeHangsUp(t *testing.T) {
 // CANCEL (200, 487, ACK) on leg B; record code 487, cause cancel.
 func TestSIPpCallerCancels(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas_ring.xml", port)
 	uac(t, ts, "uac_auth_cancel.xml", "1001", "1002")
@@ -62,7 +63,7 @@ func TestSIPpOutboundNeedsAuth(t *testing.T) {
 	ts := startServer(t, cfg, "", md5Only)
 	carrierUAS := startSIPp(t, "carrier must stay silent", sippArgs("uas.xml", carrier, "-m", "1", "-timeout", "2s")...)
 	for _, dialled := range []string{"+4930123456", "+15550100"} {
-		r := startSIPp(t, "uac 407", append(sippArgs("uac_407.xml", freePort(t), "-key", "user", "1001", "-s", dialled, "-m", "1"), ts.addr)...)
+		r := startSIPp(t, "uac 407", append(sippArgs("uac_407.xml", testenv.FreePort(t), "-key", "user", "1001", "-s", dialled, "-m", "1"), ts.addr)...)
 		r.wait(t)
 	}
 	<-carrierUAS.done
@@ -109,7 +110,7 @@ func TestSIPpOutboundPrefixes(t *testing.T) {
 func TestSIPpRestartKeepsBindings(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, testConfig(), dir, md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	ts.stop()
 
@@ -126,9 +127,9 @@ func TestSIPpRestartKeepsBindings(t *testing.T) {
 // is CANCELled (its scenario requires the CANCEL, 487 and ACK).
 func TestSIPpForkingFirstAnswerWins(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
 	for p2 == p1 {
-		p2 = freePort(t)
+		p2 = testenv.FreePort(t)
 	}
 	registerContact(t, ts, "1002", p1)
 	registerContact(t, ts, "1002", p2)
@@ -150,7 +151,7 @@ var _ config.Duration
 // the call then ends normally.
 func TestSIPpReinviteRelayed(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas_reinvite.xml", port)
 	uac(t, ts, "uac_auth_reinvite.xml", "1001", "1002")
@@ -174,7 +175,7 @@ func (c *cancelRecorder) CancelOffer(callID string) { c.cancelled <- callID }
 func TestSIPpReinviteRefused(t *testing.T) {
 	anc := &cancelRecorder{cancelled: make(chan string, 1)}
 	ts := startServer(t, testConfig(), "", md5Only, sip.WithSDPAnchor(anc))
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas_reinvite_488.xml", port)
 	uac(t, ts, "uac_auth_reinvite_488.xml", "1001", "1002")

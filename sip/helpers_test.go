@@ -36,17 +36,6 @@ func testConfig() *config.Config {
 	return cfg
 }
 
-// freePort returns a UDP port that was free a moment ago on 127.0.0.1.
-func freePort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 type testServer struct {
 	*sip.Server
 	st     *store.Store

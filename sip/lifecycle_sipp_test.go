@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/testenv"
 	"runtime"
 	"testing"
 	"time"
@@ -11,10 +12,10 @@ import (
 // (both SIPp scenarios require it) and Run returns.
 func TestSIPpShutdownByesCalls(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas.xml", port)
-	a := startSIPp(t, "caller", append(sippArgs("uac_auth_recvbye.xml", freePort(t), "-key", "user", "1001",
+	a := startSIPp(t, "caller", append(sippArgs("uac_auth_recvbye.xml", testenv.FreePort(t), "-key", "user", "1001",
 		"-au", "1001", "-ap", "secret1001", "-s", "1002", "-m", "1"), ts.addr)...)
 	deadline := time.Now().Add(15 * time.Second)
 	for ts.ActiveCalls() == 0 {
@@ -39,7 +40,7 @@ func TestSIPpTCP(t *testing.T) {
 	tcpAddr := ts.Addrs()[1].String()
 	uas := startSIPp(t, "uas tcp", sippArgs("uas.xml", uasPort, "-t", "t1", "-m", "1")...)
 	time.Sleep(150 * time.Millisecond)
-	c := startSIPp(t, "carrier tcp", append(sippArgs("", freePort(t), "-sn", "uac", "-t", "t1", "-s", "+15550100", "-m", "1"), tcpAddr)[2:]...)
+	c := startSIPp(t, "carrier tcp", append(sippArgs("", testenv.FreePort(t), "-sn", "uac", "-t", "t1", "-s", "+15550100", "-m", "1"), tcpAddr)[2:]...)
 	c.wait(t)
 	uas.wait(t)
 	rec := records(t, ts, 1)[0]
@@ -52,9 +53,9 @@ func TestSIPpTCP(t *testing.T) {
 // goroutines too.
 func TestSIPpFailedCallsLeaveNoGoroutines(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
 	for p2 == p1 {
-		p2 = freePort(t)
+		p2 = testenv.FreePort(t)
 	}
 	registerContact(t, ts, "1002", p1)
 	registerContact(t, ts, "1003", p1)

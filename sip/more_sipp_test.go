@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/testenv"
 	"testing"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 // TestSIPpBusyIs486: the callee answers 486; the caller gets 486; cause busy.
 func TestSIPpBusyIs486(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas_busy.xml", port)
 	uac(t, ts, "uac_auth_486.xml", "1001", "1002")
@@ -27,7 +28,7 @@ func TestSIPpRingTimeoutIs480(t *testing.T) {
 	cfg := testConfig()
 	cfg.SIP.RingTimeout = dur(time.Second)
 	ts := startServer(t, cfg, "", md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas_ring.xml", port)
 	uac(t, ts, "uac_auth_480.xml", "1001", "1002")
@@ -66,7 +67,7 @@ func TestSIPpMaxForwardsAndContactOnLegB(t *testing.T) {
 // marks the trunk down, an outbound call gets 503 instead of going to it.
 func TestSIPpTrunkDownIsSkipped(t *testing.T) {
 	cfg, _, _ := trunkConfig(t)
-	cfg.Trunks[0].Outbound = fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nobody there
+	cfg.Trunks[0].Outbound = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)) // nobody there
 	iv := config.Duration(time.Second)
 	cfg.Trunks[0].OptionsInterval = &iv
 	ts := startServer(t, cfg, "", md5Only)

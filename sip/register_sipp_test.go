@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ func TestSIPpRegisterSeveralUsers(t *testing.T) {
 		pairs = append(pairs, [2]string{fmt.Sprint(i), fmt.Sprintf("secret%d", i)})
 	}
 	csv := usersCSV(t, pairs...)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	r := startSIPp(t, "register", append(sippArgs("register.xml", port, "-inf", csv, "-m", "5", "-l", "1"), ts.addr)...)
 	r.wait(t)
 	for i := 1001; i <= 1005; i++ {

@@ -3,6 +3,7 @@ package sip_test
 import (
 	"context"
 	"errors"
+	"github.com/ccswitch/ccswitch/internal/testenv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,7 @@ const offerSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r
 // answers; the leg carries its SDP answer; Hangup sends the BYE the callee waits for.
 func TestDialAnswerAndHangup(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas.xml", port)
 	var progress []int
@@ -46,7 +47,7 @@ func TestDialAnswerAndHangup(t *testing.T) {
 // extension without contacts is unavailable.
 func TestDialCancelAndErrors(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas_ring.xml", port)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -68,9 +69,9 @@ func TestDialCancelAndErrors(t *testing.T) {
 // a BYE of ours (both scenarios require it).
 func TestDialBridge(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
 	for p2 == p1 {
-		p2 = freePort(t)
+		p2 = testenv.FreePort(t)
 	}
 	registerContact(t, ts, "1002", p1)
 	registerContact(t, ts, "1003", p2)

@@ -42,7 +42,7 @@ func TestSipsakRegister(t *testing.T) {
 	for _, algs := range [][]string{{"MD5"}, {"MD5", "SHA-256"}} {
 		t.Run(fmt.Sprint(algs), func(t *testing.T) {
 			ts := startServer(t, testConfig(), "", sip.WithDigestAlgorithms(algs...))
-			contact := fmt.Sprintf("sip:1003@127.0.0.1:%d", freePort(t))
+			contact := fmt.Sprintf("sip:1003@127.0.0.1:%d", testenv.FreePort(t))
 			out, err := sipsak(t, "-vv", "-U", "-C", contact, "-x", "600", "-u", "1003", "-a", "secret1003", "-s", "sip:1003@"+ts.addr)
 			if err != nil {
 				t.Fatalf("sipsak register: %v\n%s", err, out)

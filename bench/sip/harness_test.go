@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ func TestHarnessDirect(t *testing.T) {
 		t.Skip("starts SIPp; skipped with -short")
 	}
 	// Ports the kernel just handed out, not 5080/5090, which ccswitch's own tests may use.
-	uac, uas := freePort(t), freePort(t)
+	uac, uas := testenv.FreePort(t), testenv.FreePort(t)
 	var out strings.Builder
 	code := run([]string{"-targets", "direct", "-rates", "50", "-step", "1s", "-gap", "0s", "-total", "30s", "-quiet", "0",
 		"-uac-port", strconv.Itoa(uac), "-uas-port", strconv.Itoa(uas)}, &out)
@@ -34,14 +33,4 @@ func TestHarnessDirect(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }

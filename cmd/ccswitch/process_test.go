@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,26 +17,6 @@ import (
 	"github.com/ccswitch/ccswitch/configs"
 	"github.com/ccswitch/ccswitch/internal/testenv"
 )
-
-// freePort returns a port free on 127.0.0.1 for both UDP and TCP at the time of asking.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
 
 // syncBuffer is a bytes.Buffer the child's output can be written to while the test reads it.
 type syncBuffer struct {
@@ -73,7 +52,7 @@ func TestBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	sipPort, httpPort := freePort(t), freePort(t)
+	sipPort, httpPort := testenv.FreePort(t), testenv.FreePort(t)
 	rtp := 40000 + (sipPort % 500 * 40)
 	demo := string(configs.Default)
 	demo = strings.ReplaceAll(demo, "127.0.0.1:5060", fmt.Sprintf("127.0.0.1:%d", sipPort))

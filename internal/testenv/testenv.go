@@ -7,6 +7,8 @@
 package testenv
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -45,4 +47,25 @@ func Tool(t testing.TB, name string) string {
 	}
 	t.Skipf("SKIPPED: %s not found on PATH; install Debian package %q (apt-get install -y %s) to run this test", name, pkg, pkg)
 	return ""
+}
+
+// FreePort returns a port of 127.0.0.1 that was free for both UDP and TCP a moment ago, for a
+// test server or peer (SIP listens on both).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("testenv: no port free for both UDP and TCP on 127.0.0.1")
+	return 0
 }

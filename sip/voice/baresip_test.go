@@ -25,7 +25,7 @@ func TestBaresipHearsMenu(t *testing.T) {
 	bin := testenv.Tool(t, "baresip")
 	r := newRig(t, "2s")
 	dir := t.TempDir()
-	sipPort, rtpPort := freePort(t), freeEvenPort(t)
+	sipPort, rtpPort := testenv.FreePort(t), freeEvenPort(t)
 	src := filepath.Join(r.promptsDir, "hold-music.wav") // 8 s: baresip ends the call at its end
 	conf := fmt.Sprintf(`poll_method epoll
 sip_listen 127.0.0.1:%d

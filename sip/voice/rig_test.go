@@ -101,16 +101,6 @@ func logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // freeEvenPort returns p with p and p+2 free a moment ago (SIPp's -mp uses both).
 func freeEvenPort(t testing.TB) int {
 	t.Helper()
@@ -147,7 +137,7 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 		t.Fatal(err)
 	}
 	base := 46000 + int((int32(os.Getpid())+rtpBlock.Add(1))%60)*200
-	r := &rig{t: t, carrier: freePort(t), direct: freePort(t), portMin: base, portMax: base + 199, dir: t.TempDir(),
+	r := &rig{t: t, carrier: testenv.FreePort(t), direct: testenv.FreePort(t), portMin: base, portMax: base + 199, dir: t.TempDir(),
 		ends: make(chan voice.Summary, 8), released: make(chan media.Stats, 8), rings: make(chan [3]string, 8), done: make(chan struct{}),
 		promptsDir: prompts}
 	r.cfg = rigConfig(t, r, rona, rtpTimeout)
@@ -243,7 +233,7 @@ func (r *rig) releasedStats() media.Stats {
 // auto_login, waits until the ACD has them available.
 func (r *rig) register(ext string, cport int, agent bool) {
 	r.t.Helper()
-	s := r.sipp("register "+ext, "register_as.xml", freePort(r.t), "-key", "user", ext, "-key", "cport", fmt.Sprint(cport),
+	s := r.sipp("register "+ext, "register_as.xml", testenv.FreePort(r.t), "-key", "user", ext, "-key", "cport", fmt.Sprint(cport),
 		"-key", "exp", "3600", "-au", ext, "-ap", "secret"+ext, "-m", "1", r.addr)
 	s.wait()
 	if !agent {

@@ -3,6 +3,7 @@ package voice_test
 import (
 	"context"
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/testenv"
 	"net"
 	"path/filepath"
 	"strings"
@@ -33,11 +34,11 @@ func atLeast(t *testing.T, what string, min uint64, counts map[string]uint64) {
 func TestSIPpAnchoredExtensionCall(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "2s")
-	uasPort, uasMedia := freePort(t), freeEvenPort(t)
+	uasPort, uasMedia := testenv.FreePort(t), freeEvenPort(t)
 	r.register("1002", uasPort, false)
 	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
 	time.Sleep(100 * time.Millisecond)
-	uac := r.sipp("caller 1010", "ext_call.xml", freePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+	uac := r.sipp("caller 1010", "ext_call.xml", testenv.FreePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
 		"-key", "user", "1010", "-au", "1010", "-ap", "secret1010", "-s", "1002", r.addr)
 	uac.wait()
 	uas.wait()
@@ -60,7 +61,7 @@ func TestSIPpAnchoredExtensionCall(t *testing.T) {
 func TestSIPpAnchoredTrunkCall(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "2s")
-	uasPort, uasMedia := freePort(t), freeEvenPort(t)
+	uasPort, uasMedia := testenv.FreePort(t), freeEvenPort(t)
 	r.register("1001", uasPort, false)
 	uas := r.sipp("callee 1001", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
 	time.Sleep(100 * time.Millisecond)
@@ -110,7 +111,7 @@ func TestSIPpClosedNumber(t *testing.T) {
 // agentPhone registers ext as a SIPp UAS running scenario and returns it (started).
 func (r *rig) agentPhone(ext, scenario string, extra ...string) *sippRun {
 	r.t.Helper()
-	port := freePort(r.t)
+	port := testenv.FreePort(r.t)
 	args := append([]string{"-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(r.t))}, extra...)
 	s := r.sipp("agent "+ext, scenario, port, args...)
 	r.register(ext, port, true)
@@ -250,7 +251,7 @@ func TestSIPpPassthroughTrunk(t *testing.T) {
 	if !r.hasCalls {
 		t.Fatal("sip.Server has no CallTrunk/Hangup: per-trunk passthrough cannot be wired")
 	}
-	uasPort, uasMedia, uacMedia := freePort(t), freeEvenPort(t), freeEvenPort(t)
+	uasPort, uasMedia, uacMedia := testenv.FreePort(t), freeEvenPort(t), freeEvenPort(t)
 	r.register("1001", uasPort, false)
 	uas := r.sipp("callee 1001", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
 	time.Sleep(100 * time.Millisecond)
@@ -282,7 +283,7 @@ func TestSIPpRTPTimeout(t *testing.T) {
 	if !r.hasCalls {
 		t.Fatal("sip.Server has no CallTrunk/Hangup: the anchor cannot hang up on RTP timeout")
 	}
-	uasPort := freePort(t)
+	uasPort := testenv.FreePort(t)
 	r.register("1001", uasPort, false)
 	uas := r.sipp("callee 1001", "uas_echo.xml", uasPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
 	time.Sleep(100 * time.Millisecond)
@@ -337,9 +338,9 @@ func TestSIPpFeatureCodeReady(t *testing.T) {
 	t.Parallel()
 	needSeam(t, hasUser, "Incoming.User and feature-code routing")
 	r := newRig(t, "5s")
-	r.register("1001", freePort(t), true)
+	r.register("1001", testenv.FreePort(t), true)
 	dial := func(ext string) *sippRun {
-		return r.sipp("*45 from "+ext, "feature.xml", freePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		return r.sipp("*45 from "+ext, "feature.xml", testenv.FreePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
 			"-key", "user", ext, "-au", ext, "-ap", "secret"+ext, "-s", "*45", r.addr)
 	}
 	state := func() acd.AgentState {
@@ -375,7 +376,7 @@ func TestSIPpFeatureCodeReady(t *testing.T) {
 func TestSIPpTransfer(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "5s")
-	uasPort := freePort(t)
+	uasPort := testenv.FreePort(t)
 	r.register("1002", uasPort, false)
 	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
 	time.Sleep(100 * time.Millisecond)
@@ -463,11 +464,11 @@ func TestSIPpVoiceRTPTimeout(t *testing.T) {
 func TestSIPpReinviteRefusedThenAccepted(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "2s")
-	uasPort := freePort(t)
+	uasPort := testenv.FreePort(t)
 	r.register("1002", uasPort, false)
 	uas := r.sipp("callee 1002", "uas_reinvite.xml", uasPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
 	time.Sleep(100 * time.Millisecond)
-	uac := r.sipp("caller 1010", "ext_reinvite.xml", freePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+	uac := r.sipp("caller 1010", "ext_reinvite.xml", testenv.FreePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
 		"-key", "user", "1010", "-au", "1010", "-ap", "secret1010", "-s", "1002", r.addr)
 	uac.wait()
 	uas.wait()
@@ -487,7 +488,7 @@ func TestSIPpNoRTPPort(t *testing.T) {
 			t.Cleanup(func() { c.Close() })
 		}
 	}
-	r.register("1001", freePort(t), false)
+	r.register("1001", testenv.FreePort(t), false)
 	uac := r.sipp("carrier", "trunk_503.xml", r.carrier, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
 		"-key", "user", "carrier", "-s", "+15550101", r.addr)
 	uac.wait()
