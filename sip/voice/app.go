@@ -7,11 +7,11 @@
 // Stack (stack.go) builds the pieces in the order they need each other; cmd/ccswitch does:
 //
 //	vs, err := voice.NewStack(cfg, voice.StackOptions{Logger: log})  // ACD, flows, media, anchor, App
-//	srv, err := sip.New(cfg, st, log, append(vs.SIPOptions(), sip.WithDigestAlgorithms(...))...)
+//	srv, err := sip.New(cfg, st, log, vs.SIPOptions()...)
 //	vs.Attach(srv)                                // App.SetSIP, Anchor.SetCalls
 //	go vs.Run(ctx)                                // ACD engine + auto-login; closes media at the end
 //	srv.Run(ctx)
-//	// SIGHUP: srv.Reload(next); vs.Reload(next)
+//	// SIGHUP: vs.Reload(next); srv.Reload(next)
 //
 // The ACD's Sink is the Stack's fan-out: every event goes to App.ACDEvent (never blocks), then
 // to the sinks given in StackOptions.Sinks or AddSink (the text channels).

@@ -106,24 +106,18 @@ func NewStack(cfg *config.Config, o StackOptions) (*Stack, error) {
 	return s, nil
 }
 
+// mediaConfig reads the media settings of a config that went through config.Parse (its
+// defaults are applied there, not repeated here).
 func mediaConfig(cfg *config.Config, log *slog.Logger) (media.Config, error) {
-	mc := media.Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: 20000, PortMax: 20999,
-		RTPTimeout: cfg.Media.RTPTimeout.D(), Logger: log}
-	if cfg.Media.IP != "" {
-		ip, err := netip.ParseAddr(cfg.Media.IP)
-		if err != nil {
-			return mc, fmt.Errorf("voice: media.ip %q: %w", cfg.Media.IP, err)
-		}
-		mc.IP = ip
+	ip, err := netip.ParseAddr(cfg.Media.IP)
+	if err != nil {
+		return media.Config{}, fmt.Errorf("voice: media.ip %q: %w", cfg.Media.IP, err)
 	}
-	if cfg.Media.RTPPorts != "" {
-		lo, hi, err := config.PortRange(cfg.Media.RTPPorts)
-		if err != nil {
-			return mc, fmt.Errorf("voice: media.rtp_ports: %w", err)
-		}
-		mc.PortMin, mc.PortMax = lo, hi
+	lo, hi, err := config.PortRange(cfg.Media.RTPPorts)
+	if err != nil {
+		return media.Config{}, fmt.Errorf("voice: media.rtp_ports: %w", err)
 	}
-	return mc, nil
+	return media.Config{IP: ip, PortMin: lo, PortMax: hi, RTPTimeout: cfg.Media.RTPTimeout.D(), Logger: log}, nil
 }
 
 // AddSink adds a receiver of every ACD event (safe while the engine runs).
