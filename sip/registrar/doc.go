@@ -11,7 +11,13 @@
 //     reading the bindings until the store write), so Call-ID/CSeq ordering (§10.3 step 7)
 //     holds under concurrent retransmissions and refreshes.
 //  3. Lookup never returns an expired binding; Sweep deletes them from memory and store.
+//  4. Every binding that comes (Bound) or goes (Unbound: unregistered, expired, removed as
+//     unreachable or with its closed flow) is one Event to every subscriber, in order per
+//     AOR, emitted under the shard lock after the store write; Subscribe first replays the
+//     live bindings, so a subscriber misses none and sees none twice (event.go). A refresh of
+//     a live binding is not an event.
 //
-// Lock order: one shard mutex at a time; the store is called with it held (that is what
-// makes invariant 2 hold), nothing else is.
+// Lock order: one shard mutex at a time (Subscribe takes all of them, in index order); the
+// store and subscribers' callbacks are called with it held (that is what makes invariants 2
+// and 4 hold), nothing else is.
 package registrar

@@ -40,6 +40,7 @@ type Registrar struct {
 	now    func() time.Time
 	seed   maphash.Seed
 	shards [64]shard
+	subs   atomic.Pointer[[]*subscriber]
 }
 
 type shard struct {
@@ -178,16 +179,21 @@ func (r *Registrar) Sweep() {
 		sh.mu.Lock()
 		for aor, list := range sh.aor {
 			keep := list[:0]
+			var gone []*Contact
 			for _, c := range list {
 				if c.Expires.After(now) {
 					keep = append(keep, c)
 					continue
 				}
+				gone = append(gone, c)
 				if r.st != nil {
 					if err := r.st.DeleteBinding(aor, c.Contact); err != nil {
 						r.log.Warn("sweep: delete binding", "aor", aor, "error", err)
 					}
 				}
+			}
+			for _, c := range gone {
+				r.emit(Unbound, ReasonExpired, aor, c, len(keep), now)
 			}
 			if len(keep) == 0 {
 				delete(sh.aor, aor)
@@ -302,10 +308,12 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 				return sip.NewResponseFromRequest(req, 500, "Out Of Order", nil)
 			}
 		}
-		for _, c := range list {
+		for i, c := range list {
 			if err := r.deleteStored(aor, c.Contact); err != nil {
+				sh.aor[aor] = list[i:]
 				return r.storeFailed(req, err)
 			}
+			r.emit(Unbound, ReasonUnregistered, aor, c, live(list[i+1:], now), now)
 		}
 		delete(sh.aor, aor)
 		return r.ok(req, nil, now)
@@ -330,7 +338,10 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 				if err := r.deleteStored(aor, ch.uri); err != nil {
 					return r.storeFailed(req, err)
 				}
+				gone := list[idx]
 				list = append(list[:idx], list[idx+1:]...)
+				sh.aor[aor] = list
+				r.emit(Unbound, ReasonUnregistered, aor, gone, live(list, now), now)
 			}
 			continue
 		}
@@ -348,10 +359,15 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 				return r.storeFailed(req, err)
 			}
 		}
+		fresh := idx < 0 || !list[idx].Expires.After(now)
 		if idx >= 0 {
 			list[idx] = c
 		} else {
 			list = append(list, c)
+		}
+		sh.aor[aor] = list
+		if fresh {
+			r.emit(Bound, ReasonRegistered, aor, c, live(list, now), now)
 		}
 	}
 	if len(list) == 0 {
@@ -360,6 +376,33 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 		sh.aor[aor] = list
 	}
 	return r.ok(req, list, now)
+}
+
+// Remove drops one binding before its expiry (reason: ReasonUnreachable when keepalives go
+// unanswered, ReasonFlowClosed when its connection closed) and reports whether it existed.
+func (r *Registrar) Remove(aor, contact, reason string) bool {
+	sh := r.shard(aor)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	list := sh.aor[aor]
+	for i, c := range list {
+		if c.Contact != contact {
+			continue
+		}
+		if err := r.deleteStored(aor, contact); err != nil {
+			r.log.Warn("remove binding: store", "aor", aor, "error", err)
+		}
+		list = append(list[:i], list[i+1:]...)
+		if len(list) == 0 {
+			delete(sh.aor, aor)
+		} else {
+			sh.aor[aor] = list
+		}
+		now := r.now()
+		r.emit(Unbound, reason, aor, c, live(list, now), now)
+		return true
+	}
+	return false
 }
 
 func sameHostPort(uri, source string) bool {
