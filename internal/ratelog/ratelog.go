@@ -54,10 +54,14 @@ func (l *Logger) SetNow(now func() time.Time) {
 }
 
 // Warn logs at Warn level (see Log).
-func (l *Logger) Warn(key, msg string, args ...any) bool { return l.Log(slog.LevelWarn, key, msg, args...) }
+func (l *Logger) Warn(key, msg string, args ...any) bool {
+	return l.Log(slog.LevelWarn, key, msg, args...)
+}
 
 // Info logs at Info level (see Log).
-func (l *Logger) Info(key, msg string, args ...any) bool { return l.Log(slog.LevelInfo, key, msg, args...) }
+func (l *Logger) Info(key, msg string, args ...any) bool {
+	return l.Log(slog.LevelInfo, key, msg, args...)
+}
 
 // Log writes msg with args unless key was logged less than the interval ago; then it only
 // counts. It reports whether it wrote.
