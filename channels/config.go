@@ -1,13 +1,15 @@
 package channels
 
 import (
-	"os"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ccswitch/ccswitch/config"
 )
 
-// Config enables and configures each adapter. FromEnv fills it from environment variables;
-// an adapter is enabled when its secrets are set.
+// Config enables and configures each adapter. FromConfig fills it from the operator's
+// `channels:` section; an adapter is enabled when its section is present.
 type Config struct {
 	WebChat   WebChat
 	SMS       SMS
@@ -15,6 +17,25 @@ type Config struct {
 	Messenger Messenger
 	Telegram  Telegram
 	Email     Email
+}
+
+// Route returns the named adapter's Route (zero for an unknown name).
+func (c *Config) Route(adapter string) Route {
+	switch adapter {
+	case "webchat":
+		return c.WebChat.Route
+	case "sms":
+		return c.SMS.Route
+	case "whatsapp":
+		return c.WhatsApp.Route
+	case "messenger":
+		return c.Messenger.Route
+	case "telegram":
+		return c.Telegram.Route
+	case "email":
+		return c.Email.Route
+	}
+	return Route{}
 }
 
 // Route says where an adapter's new conversations go: when Entry names a configured number,
@@ -58,7 +79,7 @@ func (l Limits) Allow(mime string, size int64) string {
 	return "type not allowed: " + mime
 }
 
-// WebChat is the embeddable widget (always enabled unless WEBCHAT_DISABLED=true).
+// WebChat is the embeddable widget.
 type WebChat struct {
 	Route
 	// Origins allowed to open the widget's WebSocket ("https://shop.example"); empty allows any.
@@ -123,45 +144,44 @@ type Email struct {
 	MaxBytes  int64 // largest inbound mail (default 10 MiB)
 }
 
-// FromEnv reads the adapters' settings from the environment (names in README.md).
-func FromEnv() Config { return fromEnv(os.Getenv) }
-
-func fromEnv(get func(string) string) Config {
-	route := func(prefix string, enabled bool) Route {
-		p, _ := strconv.Atoi(get(prefix + "_PRIORITY"))
-		return Route{Enabled: enabled, Queue: get(prefix + "_QUEUE"), Entry: get(prefix + "_ENTRY"),
-			Greeting: get(prefix + "_GREETING"), Priority: p}
-	}
-	limits := func(prefix string) Limits {
-		n, _ := strconv.ParseInt(get(prefix+"_MAX_ATTACHMENT_BYTES"), 10, 64)
-		var types []string
-		for _, t := range strings.Split(get(prefix+"_ATTACHMENT_TYPES"), ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				types = append(types, t)
-			}
-		}
-		return Limits{MaxAttachmentBytes: n, AttachmentTypes: types}
-	}
+// FromConfig takes the adapters' settings from the operator's configuration (`channels:`,
+// decoded, defaulted and validated by config): an adapter is enabled when its section is
+// present.
+func FromConfig(cfg *config.Config) Config {
 	var c Config
-	c.WebChat = WebChat{Route: route("WEBCHAT", get("WEBCHAT_DISABLED") != "true")}
-	if o := get("WEBCHAT_ORIGINS"); o != "" {
-		c.WebChat.Origins = strings.Split(o, ",")
+	if cfg == nil {
+		return c
 	}
-	c.SMS = SMS{Route: route("SMS", get("TWILIO_AUTH_TOKEN") != "" && get("TWILIO_ACCOUNT_SID") != ""), Limits: limits("SMS"),
-		AccountSID: get("TWILIO_ACCOUNT_SID"), AuthToken: get("TWILIO_AUTH_TOKEN"),
-		From: get("TWILIO_FROM"), BaseURL: get("TWILIO_BASE_URL"), WebhookURL: get("TWILIO_WEBHOOK_URL")}
-	c.WhatsApp = WhatsApp{Route: route("WHATSAPP", get("WHATSAPP_APP_SECRET") != "" && get("WHATSAPP_TOKEN") != ""),
-		Limits: limits("WHATSAPP"), AppSecret: get("WHATSAPP_APP_SECRET"), VerifyToken: get("WHATSAPP_VERIFY_TOKEN"),
-		Token: get("WHATSAPP_TOKEN"), PhoneNumberID: get("WHATSAPP_PHONE_NUMBER_ID"),
-		GraphURL: get("WHATSAPP_GRAPH_URL"), APIVersion: get("WHATSAPP_API_VERSION")}
-	c.Messenger = Messenger{Route: route("MESSENGER", get("MESSENGER_APP_SECRET") != "" && get("MESSENGER_TOKEN") != ""),
-		Limits: limits("MESSENGER"), AppSecret: get("MESSENGER_APP_SECRET"), VerifyToken: get("MESSENGER_VERIFY_TOKEN"),
-		Token: get("MESSENGER_TOKEN"), GraphURL: get("MESSENGER_GRAPH_URL"), APIVersion: get("MESSENGER_API_VERSION")}
-	c.Telegram = Telegram{Route: route("TELEGRAM", get("TELEGRAM_BOT_TOKEN") != "" && get("TELEGRAM_SECRET_TOKEN") != ""), Limits: limits("TELEGRAM"),
-		BotToken: get("TELEGRAM_BOT_TOKEN"), SecretToken: get("TELEGRAM_SECRET_TOKEN"), BaseURL: get("TELEGRAM_BASE_URL")}
-	mx, _ := strconv.ParseInt(get("EMAIL_MAX_BYTES"), 10, 64)
-	c.Email = Email{Route: route("EMAIL", get("EMAIL_ADDRESS") != "" && get("SMTP_RELAY") != ""), Limits: limits("EMAIL"),
-		Listen: get("EMAIL_LISTEN"), Domain: get("EMAIL_DOMAIN"), Address: get("EMAIL_ADDRESS"),
-		Relay: get("SMTP_RELAY"), RelayUser: get("SMTP_USER"), RelayPass: get("SMTP_PASSWORD"), MaxBytes: mx}
+	ch := cfg.Channels
+	route := func(r config.ChannelRoute) Route {
+		return Route{Enabled: true, Queue: r.Queue, Entry: r.Entry, Greeting: r.Greeting, Priority: r.Priority}
+	}
+	limits := func(a config.Attachments) Limits {
+		return Limits{MaxAttachmentBytes: a.MaxAttachmentBytes, AttachmentTypes: slices.Clone(a.AttachmentTypes)}
+	}
+	if w := ch.WebChat; w != nil {
+		c.WebChat = WebChat{Route: route(w.ChannelRoute), Origins: slices.Clone(w.Origins)}
+	}
+	if s := ch.SMS; s != nil {
+		c.SMS = SMS{Route: route(s.ChannelRoute), Limits: limits(s.Attachments), AccountSID: s.AccountSID,
+			AuthToken: s.AuthToken, From: s.From, BaseURL: s.BaseURL, WebhookURL: s.WebhookURL}
+	}
+	if w := ch.WhatsApp; w != nil {
+		c.WhatsApp = WhatsApp{Route: route(w.ChannelRoute), Limits: limits(w.Attachments), AppSecret: w.AppSecret,
+			VerifyToken: w.VerifyToken, Token: w.Token, PhoneNumberID: w.PhoneNumberID, GraphURL: w.GraphURL,
+			APIVersion: w.APIVersion}
+	}
+	if m := ch.Messenger; m != nil {
+		c.Messenger = Messenger{Route: route(m.ChannelRoute), Limits: limits(m.Attachments), AppSecret: m.AppSecret,
+			VerifyToken: m.VerifyToken, Token: m.Token, GraphURL: m.GraphURL, APIVersion: m.APIVersion}
+	}
+	if t := ch.Telegram; t != nil {
+		c.Telegram = Telegram{Route: route(t.ChannelRoute), Limits: limits(t.Attachments), BotToken: t.BotToken,
+			SecretToken: t.SecretToken, BaseURL: t.BaseURL}
+	}
+	if e := ch.Email; e != nil {
+		c.Email = Email{Route: route(e.ChannelRoute), Limits: limits(e.Attachments), Listen: e.Listen, Domain: e.Domain,
+			Address: e.Address, Relay: e.SMTPRelay, RelayUser: e.SMTPUser, RelayPass: e.SMTPPassword, MaxBytes: e.MaxBytes}
+	}
 	return c
 }

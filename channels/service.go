@@ -83,7 +83,7 @@ type Service struct {
 	st       *store.Store
 	router   Router
 	cfg      atomic.Pointer[config.Config]
-	chans    Config
+	chans    atomic.Pointer[Config] // replaced by SetChannels
 	log      *slog.Logger
 	now      func() time.Time
 	sendTO   time.Duration
@@ -129,13 +129,14 @@ func NewService(o Options) (*Service, error) {
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 15 * time.Second
 	}
-	s := &Service{st: o.Store, router: o.Router, chans: o.Channels,
+	s := &Service{st: o.Store, router: o.Router,
 		log: o.Logger.With("component", "channels"), now: o.Now, sendTO: o.SendTimeout,
 		adapters: map[string]Adapter{}, offers: map[string]Offer{}, runs: map[string]*textRun{},
 		presence: map[string]Presence{}, pending: map[string][]pendingSend{}, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	s.hub.subs = map[string]map[*subscriber]struct{}{}
 	s.stats = map[string]*AdapterStats{}
 	s.cfg.Store(o.Config)
+	s.chans.Store(&o.Channels)
 	s.flows.Store(o.Flows)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, a := range []string{"webchat", "sms", "whatsapp", "messenger", "telegram", "email"} {
@@ -208,23 +209,7 @@ func (s *Service) Queues() []string {
 	return out
 }
 
-func (s *Service) route(adapter string) Route {
-	switch adapter {
-	case "webchat":
-		return s.chans.WebChat.Route
-	case "sms":
-		return s.chans.SMS.Route
-	case "whatsapp":
-		return s.chans.WhatsApp.Route
-	case "messenger":
-		return s.chans.Messenger.Route
-	case "telegram":
-		return s.chans.Telegram.Route
-	case "email":
-		return s.chans.Email.Route
-	}
-	return Route{}
-}
+func (s *Service) route(adapter string) Route { return s.chans.Load().Route(adapter) }
 
 // defaultQueue is the adapter's queue, or the first queue taking its ACD channel.
 func (s *Service) defaultQueue(adapter string) string {

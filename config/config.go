@@ -18,6 +18,12 @@ type Config struct {
 	Profiles []Profile `yaml:"profiles"`
 	Queues   []Queue   `yaml:"queues"`
 	Agents   []Agent   `yaml:"agents"`
+	// Channels are the text adapters (config/channels.go); a present section enables one.
+	Channels TextChannels `yaml:"channels"`
+	// CRM is the customer lookup shown on the agent's card (config/integrations.go).
+	CRM CRM `yaml:"crm"`
+	// Webhooks receive signed events of calls and conversations (config/integrations.go).
+	Webhooks []Webhook `yaml:"webhooks"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).

@@ -106,6 +106,48 @@ agents:
 `, []string{`queues[0].requirements[0]: skill language is one of en, fr, got "de"`, `queues[0].requirements[1]: skill sales is a proficiency from 0 to 10`,
 			`queues[0].requirements[2]: unknown skill "vip"`, `queues[0].overflow: unknown queue "q"`,
 			`agents[0].extension: unknown extension "77"`}},
+		{"channel key typo", "channels:\n  whatsapp:\n    app_secret: s\n    token: t\n    verify_tokn: v\n",
+			[]string{`c.yaml:5:5: channels.whatsapp.verify_tokn: unknown field "verify_tokn" (known: queue, entry, greeting, priority, max_attachment_bytes, attachment_types, app_secret, verify_token, token, phone_number_id, graph_url, api_version)`}},
+		{"unknown adapter", "channels:\n  whatsap: {}\n",
+			[]string{`c.yaml:2:3: channels.whatsap: unknown field "whatsap" (known: webchat, sms, whatsapp, messenger, telegram, email)`}},
+		{"channel secrets missing and unset", "channels:\n  whatsapp:\n    app_secret: ${WA_NOT_SET}\n",
+			[]string{`c.yaml:3:17: channels.whatsapp.app_secret: environment variable WA_NOT_SET is not set`}},
+		{"channel required keys", "channels:\n  sms: {auth_token: x}\n  telegram:\n  email: {address: a@b.c}\n",
+			[]string{`c.yaml:2:8: channels.sms: account_sid is required`, `c.yaml:3:12: channels.telegram: bot_token is required`,
+				`channels.telegram: secret_token is required`, `c.yaml:4:10: channels.email: smtp_relay is required`}},
+		{"channel values", `queues:
+  - {name: voiceonly, channels: [voice]}
+users:
+  - {extension: "1001", secret: s}
+numbers:
+  - {did: "+1555", target: "1001"}
+channels:
+  webchat: {queue: nosuch, origins: ["*", "ftp://x"], priority: 1000}
+  whatsapp: {app_secret: s, token: t, verify_token: v, queue: voiceonly, entry: "1555", graph_url: "graph.example", api_version: "21", max_attachment_bytes: -1, attachment_types: [images]}
+  email: {address: "nobody", smtp_relay: "smtp.example", listen: "localhost"}
+`, []string{`c.yaml:8:20: channels.webchat.queue: unknown queue "nosuch"`,
+			`c.yaml:8:38: channels.webchat.origins[0]: want an origin such as https://shop.example`,
+			`c.yaml:8:43: channels.webchat.origins[1]: want an origin`, `c.yaml:8:65: channels.webchat.priority: want -100 to 100, got 1000`,
+			`c.yaml:9:63: channels.whatsapp.queue: queue "voiceonly" does not take social contacts (its channels: voice)`,
+			`c.yaml:9:81: channels.whatsapp.entry: number "1555" has no flow (it rings extension 1001)`,
+			`c.yaml:9:100: channels.whatsapp.graph_url: want an http or https URL, got "graph.example"`,
+			`c.yaml:9:130: channels.whatsapp.api_version: want a Graph API version such as v21.0, got "21"`,
+			`c.yaml:9:158: channels.whatsapp.max_attachment_bytes: want a positive size in bytes, got -1`,
+			`c.yaml:9:181: channels.whatsapp.attachment_types[0]: want a MIME type or prefix`,
+			`c.yaml:10:20: channels.email.address: want a mail address`, `c.yaml:10:42: channels.email.smtp_relay: want host:port`,
+			`c.yaml:10:66: channels.email.listen: want ip:port`}},
+		{"crm and webhooks", `crm:
+  lookup_url: "crm.example/lookup"
+  timeout: 1m
+  auth_header: "Bad Header"
+webhooks:
+  - {url: "https://hooks.example/a", secret: short, events: [offer, hangup], attempts: 50}
+  - {url: "https://hooks.example/b"}
+`, []string{`c.yaml:2:15: crm.lookup_url: want an http or https URL, got "crm.example/lookup"`,
+			`c.yaml:3:12: crm.timeout: want at most 10s`, `c.yaml:4:16: crm.auth_header: want a header name`,
+			`c.yaml:6:46: webhooks[0].secret: want at least 16 characters, got 5`, `c.yaml:6:69: webhooks[0].events[1]: want one of offer, accept, end, wrapup, got "hangup"`,
+			`c.yaml:6:88: webhooks[0].attempts: want 1 to 20, got 50`,
+			`c.yaml:7:5: webhooks[1].name: duplicate webhook "hooks.example"`, `c.yaml:7:5: webhooks[1]: secret is required`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -176,5 +218,30 @@ func TestScheduleSyntax(t *testing.T) {
 	}
 	if _, err := ParseDate("2026-02-29"); err == nil {
 		t.Error("2026-02-29 accepted")
+	}
+}
+
+// TestChannelsSection: a present section enables its adapter, even written without a value,
+// with the defaults filled in; a missing one stays off.
+func TestChannelsSection(t *testing.T) {
+	c, err := parse("c.yaml", []byte("channels:\n  webchat:\n  whatsapp: {app_secret: \"${WA}\", token: t, verify_token: v}\n"), env(map[string]string{"WA": "from-env"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := c.Channels
+	if ch.WebChat == nil || ch.WhatsApp == nil || ch.SMS != nil || ch.Messenger != nil || ch.Telegram != nil || ch.Email != nil {
+		t.Fatalf("present sections = %+v", ch)
+	}
+	w := ch.WhatsApp
+	if w.AppSecret != "from-env" || w.GraphURL != DefaultGraphURL || w.APIVersion != DefaultGraphAPIVersion ||
+		w.MaxAttachmentBytes != DefaultMaxAttachmentBytes || len(w.AttachmentTypes) != len(DefaultAttachmentTypes) {
+		t.Errorf("whatsapp = %+v", w)
+	}
+	c, err = parse("c.yaml", []byte("sip:\n  realm: x\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Channels.WebChat != nil {
+		t.Error("web chat enabled without its section")
 	}
 }

@@ -336,6 +336,7 @@ func parseFiles(names []string, datas [][]byte, getenv func(string) (string, boo
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	cfg.Channels.present(cfg.Sources)
 	cfg.ApplyDefaults()
 	errs.file = ""
 	cfg.validate(errs)

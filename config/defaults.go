@@ -72,6 +72,8 @@ func (c *Config) ApplyDefaults() {
 			q.RONAMisses = 1
 		}
 	}
+	c.Channels.applyDefaults()
+	c.integrationDefaults()
 	for i := range c.Agents {
 		a := &c.Agents[i]
 		if a.Capacity == nil {

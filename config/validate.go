@@ -85,6 +85,8 @@ func (c *Config) validate(errs *errorList) {
 	flows := v.flows(queues)
 	v.numbers(exts, flows)
 	v.agents(exts, skills, profiles, queues)
+	v.channels(queues)
+	v.integrations()
 }
 
 func (v *validator) profiles(skills map[string]Skill) map[string]bool {

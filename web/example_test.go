@@ -28,8 +28,8 @@ func ExampleNew() {
 			s.ACDEvent(ev) // ignores tasks that are not conversations
 		}
 	})})
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Flows: flows,
-		Channels: channels.FromEnv(), Logger: slog.Default()})
+	// The text adapters are those cfg.Channels enables (the `channels:` section).
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Flows: flows, Logger: slog.Default()})
 	if err != nil {
 		panic(err)
 	}

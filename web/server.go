@@ -18,12 +18,6 @@ import (
 
 	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/channels"
-	"github.com/ccswitch/ccswitch/channels/email"
-	"github.com/ccswitch/ccswitch/channels/messenger"
-	"github.com/ccswitch/ccswitch/channels/sms"
-	"github.com/ccswitch/ccswitch/channels/telegram"
-	"github.com/ccswitch/ccswitch/channels/webchat"
-	"github.com/ccswitch/ccswitch/channels/whatsapp"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
@@ -40,8 +34,8 @@ type Options struct {
 	// /metrics read its snapshots. Its Sink must pass events to Server.Service().ACDEvent.
 	Engine *acd.Engine
 	// Router replaces the engine as the router (tests); default channels.NewACDRouter(Engine).
-	Router   channels.Router
-	Channels channels.Config
+	// The text adapters are those Config.Channels enables (channels.FromConfig).
+	Router channels.Router
 	// Flows are the compiled flows (ivr.Compile, shared with the voice path): adapters whose
 	// Route names an Entry run that number's flow before queueing.
 	Flows  *ivr.Flows
@@ -58,7 +52,7 @@ type Server struct {
 	log     *slog.Logger
 	svc     *channels.Service
 	mux     *http.ServeMux
-	email   *email.Adapter
+	chans   *adapters             // the text adapters, rebuilt by Reload
 	model   atomic.Pointer[model] // agents and config, replaced by Reload
 	started time.Time
 
@@ -106,15 +100,19 @@ func (m *model) agent(id string) (agentLogin, bool) {
 	return a, ok
 }
 
-// Reload applies a new configuration (agents, their passwords and names, queues) and newly
-// compiled flows; sessions, conversations and offers in progress continue.
+// Reload applies a new configuration (agents, their passwords and names, queues, text
+// adapters) and newly compiled flows; sessions, conversations and offers in progress continue.
+// Adapters whose settings changed are rebuilt, new ones start, removed ones stop.
 func (s *Server) Reload(cfg *config.Config, flows *ivr.Flows) error {
 	m, err := newModel(cfg, s.model.Load())
 	if err != nil {
 		return err
 	}
-	s.model.Store(m)
 	s.svc.Reload(cfg, flows)
+	if err := s.chans.apply(channels.FromConfig(cfg)); err != nil {
+		return err
+	}
+	s.model.Store(m)
 	return nil
 }
 
@@ -141,45 +139,16 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.model.Store(m)
+	chans := channels.FromConfig(o.Config)
 	svc, err := channels.NewService(channels.Options{Store: o.Store, Router: o.Router, Config: o.Config,
-		Channels: o.Channels, Flows: o.Flows, Logger: o.Logger})
+		Channels: chans, Flows: o.Flows, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
 	s.svc = svc
-	c := o.Channels
-	if c.WebChat.Enabled {
-		key, err := o.Store.Secret("webchat", 32)
-		if err != nil {
-			return nil, err
-		}
-		wc := webchat.New(c.WebChat, svc, key, o.Logger)
-		svc.AddAdapter(wc)
-		wc.Routes(s.mux)
-	}
-	hooks := map[string]interface {
-		channels.Adapter
-		http.Handler
-	}{}
-	if c.SMS.Enabled {
-		hooks["sms"] = sms.New(c.SMS, svc, o.Logger)
-	}
-	if c.WhatsApp.Enabled {
-		hooks["whatsapp"] = whatsapp.New(c.WhatsApp, svc, o.Logger)
-	}
-	if c.Messenger.Enabled {
-		hooks["messenger"] = messenger.New(c.Messenger, svc, o.Logger)
-	}
-	if c.Telegram.Enabled {
-		hooks["telegram"] = telegram.New(c.Telegram, svc, o.Logger)
-	}
-	for name, h := range hooks {
-		svc.AddAdapter(h)
-		s.mux.Handle("/webhooks/"+name, h)
-	}
-	if c.Email.Enabled {
-		s.email = email.New(c.Email, svc, o.Logger)
-		svc.AddAdapter(s.email)
+	s.chans = newAdapters(svc, o.Store, o.Logger)
+	if err := s.chans.apply(chans); err != nil {
+		return nil, err
 	}
 	s.routes()
 	return s, nil
@@ -209,12 +178,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
+	if err := s.chans.serve(ctx); err != nil {
+		return err
+	}
+	defer s.chans.wait()
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- s.svc.Run(ctx) }()
-	if s.email != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- s.email.Run(ctx) }()
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -264,6 +233,9 @@ func (s *Server) routes() {
 	})
 	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", files))
 	s.mux.HandleFunc("GET /metrics", s.metrics)
+	s.mux.Handle("/webhooks/", s.chans)
+	s.mux.Handle("/chat/", s.chans)
+	s.mux.Handle("GET /widget.js", s.chans)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 
 	s.mux.HandleFunc("POST /api/login", s.login)

@@ -49,7 +49,7 @@ func startWith(t *testing.T, ttl time.Duration) *harness {
 	return startOpts(t, ttl, nil)
 }
 
-func startOpts(t *testing.T, ttl time.Duration, chansOverride *channels.Config) *harness {
+func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChannels) *harness {
 	t.Helper()
 	h := &harness{Graph: fakegraph.New(waToken)}
 	t.Cleanup(h.Graph.Close)
@@ -66,6 +66,14 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *channels.Config) 
 		{ID: "tag", Type: "set", Language: "fr", Vars: map[string]string{"topic": "order"}, Next: "q"},
 		{ID: "q", Type: "queue", Queue: "support"},
 	}}}
+	cfg.Channels = config.TextChannels{
+		WebChat: &config.WebChat{},
+		WhatsApp: &config.WhatsApp{ChannelRoute: config.ChannelRoute{Entry: "+15550199"}, AppSecret: waSecret,
+			VerifyToken: "vt", Token: waToken, GraphURL: h.Graph.URL},
+	}
+	if chansOverride != nil {
+		cfg.Channels = *chansOverride
+	}
 	cfg.ApplyDefaults()
 	flows, err := ivr.Compile(cfg, ivr.Options{})
 	if err != nil {
@@ -83,14 +91,7 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *channels.Config) 
 		t.Fatal(err)
 	}
 	h.Engine = eng
-	chans := channels.Config{
-		WebChat:  channels.WebChat{Route: channels.Route{Enabled: true}},
-		WhatsApp: channels.WhatsApp{Route: channels.Route{Enabled: true, Entry: "+15550199"}, AppSecret: waSecret, VerifyToken: "vt", Token: waToken, GraphURL: h.Graph.URL},
-	}
-	if chansOverride != nil {
-		chans = *chansOverride
-	}
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Channels: chans, Flows: flows, SessionTTL: ttl})
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Flows: flows, SessionTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,32 +309,39 @@ func TestLoginSessionAndAPI(t *testing.T) {
 	}
 }
 
-// TestFromEnvMountsEveryAdapter: with every adapter's secrets in the environment, each webhook
-// is mounted (a bad signature is refused, not a 404) and the SMTP listener answers.
-func TestFromEnvMountsEveryAdapter(t *testing.T) {
+// TestConfigMountsEveryAdapter: with every adapter's section in the YAML (secrets as ${ENV}),
+// each webhook is mounted (a bad signature is refused, not a 404) and the SMTP listener answers.
+func TestConfigMountsEveryAdapter(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	smtpAddr := ln.Addr().String()
 	ln.Close()
-	for k, v := range map[string]string{
-		"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "tok",
-		"WHATSAPP_APP_SECRET": "s", "WHATSAPP_TOKEN": "t", "WHATSAPP_VERIFY_TOKEN": "v",
-		"MESSENGER_APP_SECRET": "s", "MESSENGER_TOKEN": "t", "MESSENGER_VERIFY_TOKEN": "v",
-		"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_SECRET_TOKEN": "sec",
-		"EMAIL_ADDRESS": "support@example.com", "SMTP_RELAY": "127.0.0.1:1", "EMAIL_LISTEN": smtpAddr,
-	} {
-		t.Setenv(k, v)
+	t.Setenv("TEST_WA_SECRET", "s")
+	parsed, err := config.Parse("channels.yaml", []byte(`
+channels:
+  webchat:
+  sms: {account_sid: AC1, auth_token: tok}
+  whatsapp: {app_secret: "${TEST_WA_SECRET}", token: t, verify_token: v}
+  messenger: {app_secret: s, token: t, verify_token: v}
+  telegram: {bot_token: "1:x", secret_token: sec}
+  email: {address: support@example.com, smtp_relay: "127.0.0.1:1", listen: "`+smtpAddr+`"}
+`))
+	if err != nil {
+		t.Fatal(err)
 	}
-	cfg := channels.FromEnv()
+	cfg := channels.FromConfig(parsed)
 	for name, on := range map[string]bool{"webchat": cfg.WebChat.Enabled, "sms": cfg.SMS.Enabled, "whatsapp": cfg.WhatsApp.Enabled,
 		"messenger": cfg.Messenger.Enabled, "telegram": cfg.Telegram.Enabled, "email": cfg.Email.Enabled} {
 		if !on {
-			t.Errorf("%s not enabled from the environment", name)
+			t.Errorf("%s not enabled by its section", name)
 		}
 	}
-	h := startOpts(t, 0, &cfg)
+	if cfg.WhatsApp.AppSecret != "s" {
+		t.Errorf("whatsapp.app_secret = %q, want the environment's value", cfg.WhatsApp.AppSecret)
+	}
+	h := startOpts(t, 0, &parsed.Channels)
 	for path, want := range map[string]int{"/webhooks/sms": 403, "/webhooks/whatsapp": 401, "/webhooks/messenger": 401, "/webhooks/telegram": 401} {
 		resp, err := http.Post(h.URL+path, "application/json", strings.NewReader("{}"))
 		if err != nil {
@@ -399,5 +407,46 @@ func TestReloadAgents(t *testing.T) {
 	carol.do("GET", "/api/me", nil, &me)
 	if me.Name != "Carol" || len(me.Queues) != 3 {
 		t.Errorf("me after reload = %+v", me)
+	}
+}
+
+// TestReloadChannels: a reload starts the adapters whose section appeared, stops those whose
+// section left (their paths answer 404) and keeps the others serving.
+func TestReloadChannels(t *testing.T) {
+	h := start(t)
+	status := func(method, path string) int {
+		req, _ := http.NewRequest(method, h.URL+path, strings.NewReader("{}"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	steps := []struct {
+		name  string
+		chans config.TextChannels
+		want  map[string]int // "METHOD path" → status
+	}{
+		{"telegram in, whatsapp out", config.TextChannels{WebChat: &config.WebChat{}, Telegram: &config.Telegram{BotToken: "1:x", SecretToken: "sec"}},
+			map[string]int{"POST /webhooks/telegram": 401, "POST /webhooks/whatsapp": 404, "GET /widget.js": 200, "GET /chat/": 200}},
+		{"web chat out", config.TextChannels{Telegram: &config.Telegram{BotToken: "1:x", SecretToken: "sec"}},
+			map[string]int{"POST /webhooks/telegram": 401, "GET /widget.js": 404, "GET /chat/": 404, "GET /": 200}},
+		{"all out", config.TextChannels{},
+			map[string]int{"POST /webhooks/telegram": 404, "POST /webhooks/sms": 404, "GET /healthz": 200}},
+	}
+	for _, st := range steps {
+		cfg := chantest.Config()
+		cfg.Channels = st.chans
+		cfg.ApplyDefaults()
+		if err := h.Server.Reload(cfg, nil); err != nil {
+			t.Fatalf("%s: reload: %v", st.name, err)
+		}
+		for req, want := range st.want {
+			method, path, _ := strings.Cut(req, " ")
+			if got := status(method, path); got != want {
+				t.Errorf("%s: %s = %d, want %d", st.name, req, got, want)
+			}
+		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -45,7 +46,7 @@ var demoHTML []byte
 
 // Adapter serves the widget and its WebSocket and pushes replies to connected visitors.
 type Adapter struct {
-	cfg channels.WebChat
+	cfg atomic.Pointer[channels.WebChat] // replaced by Reconfigure
 	svc *channels.Service
 	key []byte
 	log *slog.Logger
@@ -59,8 +60,30 @@ func New(cfg channels.WebChat, svc *channels.Service, key []byte, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Adapter{cfg: cfg, svc: svc, key: key, log: log.With("component", "channels.webchat"),
+	a := &Adapter{svc: svc, key: key, log: log.With("component", "channels.webchat"),
 		conns: map[string]map[*websocket.Conn]struct{}{}}
+	a.cfg.Store(&cfg)
+	return a
+}
+
+// Reconfigure takes new settings (allowed origins) for sockets opened from now on; open
+// widgets stay connected.
+func (a *Adapter) Reconfigure(cfg channels.WebChat) { a.cfg.Store(&cfg) }
+
+// Disconnect closes every open widget socket (the adapter was turned off); widgets that come
+// back find the chat gone.
+func (a *Adapter) Disconnect() {
+	a.mu.Lock()
+	var cs []*websocket.Conn
+	for _, m := range a.conns {
+		for c := range m {
+			cs = append(cs, c)
+		}
+	}
+	a.mu.Unlock()
+	for _, c := range cs {
+		c.Close(websocket.StatusGoingAway, "web chat turned off")
+	}
 }
 
 // Name implements channels.Adapter.
@@ -104,8 +127,9 @@ func (a *Adapter) token(visitor string) string {
 }
 
 func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
-	opts := &websocket.AcceptOptions{OriginPatterns: a.cfg.Origins}
-	if len(a.cfg.Origins) == 0 {
+	origins := a.cfg.Load().Origins
+	opts := &websocket.AcceptOptions{OriginPatterns: origins}
+	if len(origins) == 0 {
 		// No cookie or ambient credential rides on this socket (the visitor token is in the
 		// hello), so any site may embed the widget unless origins are configured.
 		opts.InsecureSkipVerify = true

@@ -12,6 +12,10 @@ func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join("..", "..", "configs", "ccswitch.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
+	typo := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(typo, []byte("channels:\n  whatsapp:\n    app_secret: s\n    token: t\n    verify_tokn: v\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(bad, []byte("users:\n  - {extension: \"1001\", secret: s, outbund: true}\nnumbers:\n  - {did: \"+1555\", target: \"1009\"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -23,6 +27,7 @@ func TestCheck(t *testing.T) {
 		{[]string{"check"}, 0, "embedded demo configuration: ok", ""},
 		{[]string{"check", "-config", good}, 0, good + ": ok", ""},
 		{[]string{"check", "-config", bad}, 1, "", bad + `:2:36: users[0].outbund: unknown field "outbund"`},
+		{[]string{"check", "-config", typo}, 1, "", typo + `:5:5: channels.whatsapp.verify_tokn: unknown field "verify_tokn" (known: `},
 		{[]string{"check", "-config", filepath.Join(dir, "missing.yaml")}, 1, "", "no such file"},
 	}
 	for _, tc := range cases {

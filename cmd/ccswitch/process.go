@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/ccswitch/ccswitch/acd"
-	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/voice"
@@ -45,8 +44,7 @@ func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process
 		return nil, err
 	}
 	p.voice.Attach(p.sip)
-	p.web, err = web.New(web.Options{Config: cfg, Store: st, Engine: p.voice.ACD,
-		Channels: channels.FromEnv(), Flows: p.voice.Flows, Logger: log})
+	p.web, err = web.New(web.Options{Config: cfg, Store: st, Engine: p.voice.ACD, Flows: p.voice.Flows, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -42,22 +42,59 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// buildBinary builds ccswitch once per test run, for the tests that run it as a process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ccswitch-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ccswitch")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// demoOnFreePorts is the demo configuration moved to free SIP, HTTP and RTP ports.
+func demoOnFreePorts(t *testing.T) (demo string, sipPort, httpPort int) {
+	sipPort, httpPort = testenv.FreePort(t), testenv.FreePort(t)
+	rtp := 40000 + (sipPort % 500 * 40)
+	demo = string(configs.Default)
+	demo = strings.ReplaceAll(demo, "127.0.0.1:5060", fmt.Sprintf("127.0.0.1:%d", sipPort))
+	demo = strings.Replace(demo, "listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort), 1)
+	demo = strings.Replace(demo, "rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
+	return demo, sipPort, httpPort
+}
+
 // TestBinary runs the real binary on the demo configuration (moved to free ports): SIP answers
 // a real client (sipsak), the desktop is served, a SIGHUP with a broken configuration is
 // refused while the process keeps serving, and SIGTERM stops it cleanly.
 func TestBinary(t *testing.T) {
 	sipsak := testenv.Tool(t, "sipsak")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ccswitch")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	sipPort, httpPort := testenv.FreePort(t), testenv.FreePort(t)
-	rtp := 40000 + (sipPort % 500 * 40)
-	demo := string(configs.Default)
-	demo = strings.ReplaceAll(demo, "127.0.0.1:5060", fmt.Sprintf("127.0.0.1:%d", sipPort))
-	demo = strings.Replace(demo, "listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort), 1)
-	demo = strings.Replace(demo, "rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
+	bin := buildBinary(t)
+	demo, sipPort, httpPort := demoOnFreePorts(t)
 	cfgPath := filepath.Join(dir, "ccswitch.yaml")
 	if err := os.WriteFile(cfgPath, []byte(demo), 0o644); err != nil {
 		t.Fatal(err)
@@ -66,7 +103,6 @@ func TestBinary(t *testing.T) {
 	var logs syncBuffer
 	cmd := exec.Command(bin, "-config", cfgPath, "-data", filepath.Join(dir, "data"))
 	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Env = append(os.Environ(), "WEBCHAT_DISABLED=true", "EMAIL_ADDRESS=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
