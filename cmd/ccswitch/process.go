@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center/hook"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/voice"
@@ -24,11 +27,14 @@ type process struct {
 	voice *voice.Stack
 	sip   *sip.Server
 	web   *web.Server
-	mu    sync.Mutex // serialises reloads
+	hooks *hook.Dispatcher // signed event webhooks (config webhooks:)
+	// metrics is the registry the parts register their collectors on (internal/metrics).
+	metrics *prometheus.Registry
+	mu      sync.Mutex // serialises reloads
 }
 
 func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process, error) {
-	p := &process{log: log}
+	p := &process{log: log, metrics: prometheus.NewRegistry()}
 	var err error
 	// The agent desktop pops the caller's customer record when the agent's phone rings.
 	screenPop := func(agent, callID, caller string) {
@@ -50,6 +56,8 @@ func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process
 	}
 	svc := p.web.Service()
 	p.voice.AddSink(acd.SinkFunc(svc.ACDEvent))
+	p.hooks = hook.New(hook.Options{Webhooks: cfg.Webhooks, Details: svc, Logger: log, Registerer: p.metrics})
+	p.voice.AddSink(acd.SinkFunc(p.hooks.ACDEvent))
 	return p, nil
 }
 
@@ -57,7 +65,7 @@ func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process
 func (p *process) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	parts := []func(context.Context) error{p.voice.Run, p.sip.Run, p.web.Run}
+	parts := []func(context.Context) error{p.voice.Run, p.sip.Run, p.web.Run, p.hooks.Run}
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for i, run := range parts {
@@ -86,5 +94,6 @@ func (p *process) reload(cfg *config.Config) error {
 	if err := p.web.Reload(cfg, p.voice.Flows); err != nil {
 		return fmt.Errorf("web side kept its configuration (voice and SIP took the new one): %w", err)
 	}
+	p.hooks.Reload(cfg.Webhooks)
 	return nil
 }
