@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ccswitch/ccswitch/center/crm"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
@@ -32,6 +33,8 @@ type Options struct {
 	Now      func() time.Time
 	// SendTimeout bounds one outbound delivery (default 15s).
 	SendTimeout time.Duration
+	// CRM, optional, looks the customer of each offer and screen pop up (center/crm.Client).
+	CRM CRM
 }
 
 // Offer is a conversation offered to an agent, until Timeout.
@@ -48,6 +51,9 @@ type Offer struct {
 	Name      string `json:"name,omitempty"`
 	Preview   string `json:"preview,omitempty"`
 	Queue     string `json:"queue,omitempty"`
+	// CRM holds the operator's CRM fields once its lookup answered (they also come as a "crm"
+	// event); the offer never waits for them.
+	CRM []crm.Field `json:"crm,omitempty"`
 }
 
 // ScreenPop is an incoming call to an agent, with the caller's customer record if known.
@@ -59,7 +65,8 @@ type ScreenPop struct {
 
 // AgentEvent is pushed to an agent's desktop.
 type AgentEvent struct {
-	// Type: offer, offer-ended, assigned, conversation (changed), message, state, screen-pop, error.
+	// Type: offer, offer-ended, assigned, conversation (changed), message, state, screen-pop,
+	// crm (the CRM's fields for an offer or a screen pop), error.
 	Type    string              `json:"type"`
 	Offer   *Offer              `json:"offer,omitempty"`
 	Conv    *store.Conversation `json:"conv,omitempty"`
@@ -67,6 +74,7 @@ type AgentEvent struct {
 	State   string              `json:"state,omitempty"`
 	Reason  string              `json:"reason,omitempty"`
 	Call    *ScreenPop          `json:"call,omitempty"`
+	CRM     *CRMCard            `json:"crm,omitempty"`
 	Error   string              `json:"error,omitempty"`
 }
 
@@ -89,6 +97,7 @@ type Service struct {
 	sendTO   time.Duration
 	flows    atomic.Pointer[ivr.Flows]
 	adapters map[string]Adapter
+	crm      CRM             // nil: no CRM lookups
 	ctx      context.Context // ends when Run returns; flows run under it
 	cancel   context.CancelFunc
 	flowsWG  sync.WaitGroup
@@ -129,7 +138,7 @@ func NewService(o Options) (*Service, error) {
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 15 * time.Second
 	}
-	s := &Service{st: o.Store, router: o.Router,
+	s := &Service{st: o.Store, router: o.Router, crm: o.CRM,
 		log: o.Logger.With("component", "channels"), now: o.Now, sendTO: o.SendTimeout,
 		adapters: map[string]Adapter{}, offers: map[string]Offer{}, runs: map[string]*textRun{},
 		presence: map[string]Presence{}, pending: map[string][]pendingSend{}, wake: make(chan struct{}, 1), closed: make(chan struct{})}
@@ -898,6 +907,7 @@ func (s *Service) ScreenPop(agent, callID, from string) {
 		}
 	}
 	s.hub.send(agent, AgentEvent{Type: "screen-pop", Call: pop})
+	s.lookupCall(agent, pop)
 }
 
 // Subscribe returns the agent's event stream; cancel ends it. A subscriber that falls behind
@@ -950,6 +960,7 @@ func (s *Service) handle(ev Event) {
 		s.offers[c.ID] = o
 		o.TTLMillis = max(0, o.Timeout.Sub(s.now()).Milliseconds())
 		s.hub.send(ev.Agent, AgentEvent{Type: "offer", Offer: &o})
+		s.lookupOffer(ev.Agent, c, o.Reservation)
 	case OfferEnded:
 		if o, ok := s.offers[c.ID]; ok && o.Reservation == ev.Reservation {
 			delete(s.offers, c.ID)

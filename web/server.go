@@ -44,6 +44,8 @@ type Options struct {
 	Listen string
 	// SessionTTL is how long a desktop login lasts (default 12h).
 	SessionTTL time.Duration
+	// CRM, optional, looks up the customer of each offer and screen pop (center/crm.Client).
+	CRM channels.CRM
 }
 
 // Server is the HTTP server and the text-channel side of ccswitch.
@@ -141,7 +143,7 @@ func New(o Options) (*Server, error) {
 	s.model.Store(m)
 	chans := channels.FromConfig(o.Config)
 	svc, err := channels.NewService(channels.Options{Store: o.Store, Router: o.Router, Config: o.Config,
-		Channels: chans, Flows: o.Flows, Logger: o.Logger})
+		Channels: chans, Flows: o.Flows, Logger: o.Logger, CRM: o.CRM})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center/crm"
 	"github.com/ccswitch/ccswitch/center/hook"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip"
@@ -28,6 +29,7 @@ type process struct {
 	sip   *sip.Server
 	web   *web.Server
 	hooks *hook.Dispatcher // signed event webhooks (config webhooks:)
+	crm   *crm.Client      // customer lookups shown on offers (config crm:)
 	// metrics is the registry the parts register their collectors on (internal/metrics).
 	metrics *prometheus.Registry
 	mu      sync.Mutex // serialises reloads
@@ -50,7 +52,8 @@ func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process
 		return nil, err
 	}
 	p.voice.Attach(p.sip)
-	p.web, err = web.New(web.Options{Config: cfg, Store: st, Engine: p.voice.ACD, Flows: p.voice.Flows, Logger: log})
+	p.crm = crm.New(cfg.CRM, crm.Options{Logger: log, Registerer: p.metrics})
+	p.web, err = web.New(web.Options{Config: cfg, Store: st, Engine: p.voice.ACD, Flows: p.voice.Flows, Logger: log, CRM: p.crm})
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +68,7 @@ func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process
 func (p *process) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	parts := []func(context.Context) error{p.voice.Run, p.sip.Run, p.web.Run, p.hooks.Run}
+	parts := []func(context.Context) error{p.voice.Run, p.sip.Run, p.web.Run, p.hooks.Run, p.crm.Run}
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for i, run := range parts {
@@ -95,5 +98,6 @@ func (p *process) reload(cfg *config.Config) error {
 		return fmt.Errorf("web side kept its configuration (voice and SIP took the new one): %w", err)
 	}
 	p.hooks.Reload(cfg.Webhooks)
+	p.crm.Reload(cfg.CRM)
 	return nil
 }

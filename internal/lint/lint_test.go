@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"channels": {"channels", "acd", "ivr", "config", "store", "center/crm"},
 	// center/crm and center/hook are leaves of the core: they know the engine's events and
 	// the config, never the protocols (sip, channels, web) that use them.
-	"center/crm":  {"center/crm"},
+	"center/crm":  {"center/crm", "config"},
 	"center/hook": {"center/hook", "acd", "config"},
 	"web":         {"web", "channels", "acd", "ivr", "config", "store"},
 	"bench":       {"bench", "acd", "media", "sip", "config", "store"},

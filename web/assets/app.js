@@ -9,6 +9,7 @@ const state = {
   unread: new Set(),
   active: null,        // conv id
   customer: null,      // customer of the active conversation
+  crm: new Map(),      // conv id, call id or 'cust:' + customer id -> CRM fields
   ws: null,
 };
 
@@ -48,6 +49,10 @@ function localDeadline(o) { return { ...o, deadline: Date.now() + (o.ttl_ms ?? 0
 function announce(text) { $('#announce').textContent = text; }
 function status(text) { $('#status').textContent = text; }
 function badge(adapter) { return el('span', { class: 'badge ' + adapter }, labels[adapter] || adapter); }
+// The operator's CRM fields (names and values are text: never parsed as HTML).
+function crmList(fields) {
+  return el('dl', { class: 'crm', 'aria-label': 'From the CRM' }, ...fields.flatMap((f) => [el('dt', {}, f.name), el('dd', {}, f.value)]));
+}
 function time(t) { return t ? new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : ''; }
 
 // --- login ------------------------------------------------------------------------------
@@ -134,6 +139,7 @@ function renderOffers() {
     const li = el('li', { class: 'offer', dataset: { conv: o.conv }, 'aria-label': `Offer from ${o.name || 'customer'} on ${labels[o.adapter] || o.adapter}` },
       el('div', {}, badge(o.adapter), el('strong', {}, o.name || 'Customer'), ' ', el('span', { class: 'muted' }, o.queue)),
       el('div', { class: 'text' }, o.preview || ''),
+      ...(o.crm?.length ? [crmList(o.crm)] : []),
       prog, left,
       el('div', { class: 'buttons' },
         el('button', { type: 'button', class: 'accept', 'aria-keyshortcuts': 'Alt+A', onclick: () => accept(o.conv) }, 'Accept'),
@@ -245,6 +251,10 @@ function renderCustomer() {
   $('#customer-name').textContent = c.name || 'Unnamed customer';
   $('#customer-id').textContent = c.id;
   $('#identities').replaceChildren(...(c.identities || []).map((i) => el('li', {}, badge(i.kind), i.value)));
+  const fields = state.crm.get(state.active) || state.crm.get('cust:' + c.id) ||
+    (c.merged || []).map((id) => state.crm.get('cust:' + id)).find(Boolean);
+  $('#crm').hidden = !fields?.length;
+  $('#crm-fields').replaceChildren(...(fields?.length ? crmList(fields).childNodes : []));
   fillLinkOptions([]);
 }
 
@@ -405,11 +415,23 @@ function handle(ev) {
       const who = c.customer ? `${c.customer.name || c.customer.id}` : 'unknown caller';
       const box = $('#screenpop');
       box.replaceChildren(`Incoming call from ${c.from} — ${who}`);
+      box.dataset.call = c.call_id;
       if (c.customer) {
         box.append(' ', el('button', { type: 'button', class: 'secondary', onclick: () => showCallerTimeline(c.customer) }, 'Show timeline'));
       }
       box.append(' ', el('button', { type: 'button', class: 'secondary', onclick: () => { box.hidden = true; } }, 'Dismiss'));
+      if (state.crm.has(c.call_id)) box.append(crmList(state.crm.get(c.call_id)));
       box.hidden = false;
+      break;
+    }
+    case 'crm': {
+      const k = ev.crm;
+      for (const key of [k.conv, k.call_id, k.customer && 'cust:' + k.customer]) if (key) state.crm.set(key, k.fields);
+      const o = k.conv && state.offers.get(k.conv);
+      if (o) { o.crm = k.fields; renderOffers(); }
+      const pop = $('#screenpop');
+      if (k.call_id && !pop.hidden && pop.dataset.call === k.call_id) pop.append(crmList(k.fields));
+      if (state.customer && (state.active === k.conv || state.customer.id === k.customer)) renderCustomer();
       break;
     }
     case 'error':
