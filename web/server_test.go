@@ -46,10 +46,10 @@ func start(t *testing.T) *harness {
 
 func startWith(t *testing.T, ttl time.Duration) *harness {
 	t.Helper()
-	return startOpts(t, ttl, nil)
+	return startOpts(t, ttl, nil, nil)
 }
 
-func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChannels) *harness {
+func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChannels, lookup channels.CRM) *harness {
 	t.Helper()
 	h := &harness{Graph: fakegraph.New(waToken)}
 	t.Cleanup(h.Graph.Close)
@@ -91,7 +91,7 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChanne
 		t.Fatal(err)
 	}
 	h.Engine = eng
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Flows: flows, SessionTTL: ttl})
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Flows: flows, SessionTTL: ttl, CRM: lookup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ channels:
 	if cfg.WhatsApp.AppSecret != "s" {
 		t.Errorf("whatsapp.app_secret = %q, want the environment's value", cfg.WhatsApp.AppSecret)
 	}
-	h := startOpts(t, 0, &parsed.Channels)
+	h := startOpts(t, 0, &parsed.Channels, nil)
 	for path, want := range map[string]int{"/webhooks/sms": 403, "/webhooks/whatsapp": 401, "/webhooks/messenger": 401, "/webhooks/telegram": 401} {
 		resp, err := http.Post(h.URL+path, "application/json", strings.NewReader("{}"))
 		if err != nil {
