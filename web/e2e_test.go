@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/ccswitch/ccswitch/center/crm"
+	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/store"
 )
@@ -108,7 +112,24 @@ func convOf(t *testing.T, st *store.Store, adapter string) store.Conversation {
 // logs in to the desktop, accepts both offers, links the two customers, sees one timeline,
 // replies in both, and the replies reach the widget and the (fake) Graph API.
 func TestDesktopEndToEnd(t *testing.T) {
-	h := start(t)
+	// The operator's CRM knows Ann's WhatsApp number; its answer is text, even when it looks
+	// like HTML.
+	crmSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("phone") != "+33612345678" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Write([]byte(`{"tier":"Gold member","orders":7,"note":"<b>VIP</b> since 2019"}`))
+	}))
+	defer crmSrv.Close()
+	cc := config.Config{CRM: config.CRM{LookupURL: crmSrv.URL}}
+	cc.ApplyDefaults()
+	lookup := crm.New(cc.CRM, crm.Options{})
+	lctx, lcancel := context.WithCancel(context.Background())
+	ldone := make(chan struct{})
+	go func() { lookup.Run(lctx); close(ldone) }()
+	defer func() { lcancel(); <-ldone }()
+	h := startOpts(t, 0, nil, lookup)
 	bctx := browser(t)
 
 	// The customer's tab: a page that embeds /widget.js.
@@ -157,6 +178,9 @@ func TestDesktopEndToEnd(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#ready-btn`)),
 	)
 	run(t, agent, "two offers show", waitJS(`document.querySelectorAll('.offer').length === 2`))
+	run(t, agent, "the WhatsApp offer shows the CRM's fields, as text",
+		waitJS(fmt.Sprintf(`(document.querySelector('.offer[data-conv=%q] .crm') || {textContent: ''}).textContent.includes('Gold member')`, wa.ID)),
+		waitJS(`document.querySelector('.offer b') === null && document.querySelector('.offer .crm').textContent.includes('<b>VIP</b>')`))
 	run(t, agent, "agent accepts both offers",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.offer[data-conv=%q] .accept`, chat.ID))),
 		waitJS(fmt.Sprintf(`document.querySelector('.conv-tab[data-conv=%q]') !== null`, chat.ID)),
@@ -187,6 +211,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#reply-text`), "Merci Ann, on s'en occupe"),
 		chromedp.Click(chromedp.CSS(`#reply-send`)),
 		waitJS(`[...document.querySelectorAll('#timeline .item.out')].some(e => e.textContent.includes("on s'en occupe"))`),
+		waitJS(`!document.querySelector('#crm').hidden && document.querySelector('#crm-fields').textContent.includes('Gold member') && document.querySelector('#crm-fields b') === null`),
 	)
 	run(t, cust, "the reply reaches the widget",
 		waitJS(`[...document.querySelectorAll('.ccs-m.ccs-out')].some(e => e.textContent === 'Hi Ann, Alice here')`),
