@@ -270,3 +270,55 @@ func waitCount(t *testing.T, reg *prometheus.Registry, f func() float64, want fl
 	}
 	t.Fatalf("count = %v, want %v", f(), want)
 }
+
+// TestReloadKeepsQueued: events waiting for an endpoint whose secret changes, and the one in
+// flight, are all delivered after the reload, signed with the new secret (invariant 5).
+func TestReloadKeepsQueued(t *testing.T) {
+	const one, two = "first-secret-0123456789", "second-secret-0123456789"
+	var mu sync.Mutex
+	first := true
+	got := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		block := first
+		first = false
+		mu.Unlock()
+		if block { // the first attempt hangs until the reload cuts it short
+			<-r.Context().Done()
+			return
+		}
+		if !hook.Verify(two, r.Header.Get(hook.HeaderTimestamp), r.Header.Get(hook.HeaderSignature), body, time.Now(), time.Minute) {
+			t.Errorf("not signed with the new secret: %s", body)
+		}
+		var e hook.Event
+		json.Unmarshal(body, &e)
+		got <- e.Task
+	}))
+	defer srv.Close()
+	d, _ := run(t, hook.Options{Webhooks: []config.Webhook{webhook("ep", srv.URL, one, "end")}})
+	for _, task := range []string{"t1", "t2", "t3"} {
+		d.Publish(hook.Event{Type: "end", Task: task})
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		started := !first
+		mu.Unlock()
+		if started {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("first attempt never started")
+		}
+	}
+	d.Reload([]config.Webhook{webhook("ep", srv.URL, two, "end")})
+	seen := map[string]bool{}
+	for range 3 {
+		select {
+		case task := <-got:
+			seen[task] = true
+		case <-time.After(20 * time.Second):
+			t.Fatalf("delivered %v, want t1, t2, t3", seen)
+		}
+	}
+}
