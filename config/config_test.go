@@ -107,6 +107,7 @@ agents:
 			`queues[0].requirements[2]: unknown skill "vip"`, `queues[0].overflow: unknown queue "q"`,
 			`agents[0].extension: unknown extension "77"`}},
 	}
+	cases = append(cases, limitErrorCases...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse("c.yaml", []byte(tc.yaml), env(nil))

@@ -85,6 +85,7 @@ func (c *Config) validate(errs *errorList) {
 	flows := v.flows(queues)
 	v.numbers(exts, flows)
 	v.agents(exts, skills, profiles, queues)
+	v.limits(exts)
 }
 
 func (v *validator) profiles(skills map[string]Skill) map[string]bool {
