@@ -408,3 +408,30 @@ func TestExemptFromConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestMinutesAcrossMidnight: what a call used before midnight is stored under that day, even
+// when the first to see the new day is a new call's check.
+func TestMinutesAcrossMidnight(t *testing.T) {
+	st := &memStore{}
+	l, clk, _, _ := newLimits(t, limitsConfig(), st)
+	clk.Add(11*time.Hour + 59*time.Minute) // 23:59 UTC
+	day := l.day(clk.Now())
+	h := l.Hold(nil)
+	if r := h.Caller("1002", "+15550100", true); r != nil {
+		t.Fatal(r)
+	}
+	h.Answered()
+	clk.Add(20 * time.Second)
+	l.Tick() // counted, not yet stored (PersistEvery)
+	clk.Add(50 * time.Second)
+	if used := l.Used("1002"); used != 0 { // a new day
+		t.Fatalf("used on the new day before any tick: %v", used)
+	}
+	if got, _ := st.DailyUsage(day, "1002"); got != 20*time.Second {
+		t.Fatalf("stored for the old day: %v, want 20s", got)
+	}
+	h.Release()
+	if got, _ := st.DailyUsage(l.day(clk.Now()), "1002"); got != 50*time.Second {
+		t.Fatalf("stored for the new day: %v, want 50s", got)
+	}
+}

@@ -39,6 +39,12 @@ func newMeter(st UsageStore, err func(error)) *meter {
 // usageLocked returns user's use of day, loading it from the store the first time.
 func (m *meter) usageLocked(day, user string) *usage {
 	if m.day != day {
+		// Midnight: store what the old day still owes (once a day, under the lock).
+		for user, u := range m.used {
+			if u.dirty {
+				m.store(m.day, user, u.used)
+			}
+		}
 		m.day = day
 		m.used = map[string]*usage{}
 	}
@@ -104,21 +110,6 @@ func (m *meter) tick(day string, now time.Time, capOf func(user string) time.Dur
 	var writes []write
 	var cut []*Hold
 	m.mu.Lock()
-	if m.day != "" && m.day != day {
-		// Midnight: store what the old day still owes.
-		for user, u := range m.used {
-			if u.dirty {
-				writes = append(writes, write{user, u.used})
-			}
-		}
-		old := m.day
-		m.mu.Unlock()
-		for _, w := range writes {
-			m.store(old, w.user, w.used)
-		}
-		writes = nil
-		m.mu.Lock()
-	}
 	over := map[string]bool{}
 	for h := range m.live {
 		u := m.usageLocked(day, h.user)
