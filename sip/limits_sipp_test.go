@@ -109,7 +109,7 @@ func TestSIPpMaxCallsReachedThenReleased(t *testing.T) {
 	uas := startSIPp(t, "uas 1002", sippArgs("uas.xml", uasPort, "-m", "2")...)
 	time.Sleep(100 * time.Millisecond)
 
-	held := extCall(t, ts, "uac_auth_hold.xml", "1001", "1002", "-d", "3000")
+	held := extCall(t, ts, "uac_auth_hold.xml", "1001", "1002", "-d", "5000")
 	waitUntil(t, "the first call up", func() bool { return ts.ActiveCalls() == 1 })
 	lim := ts.Limits()
 	if lim.ExtensionCalls("1001") != 1 || lim.ExtensionCalls("1002") != 1 {
@@ -155,7 +155,7 @@ func TestSIPpTrunkMaxCallsInbound(t *testing.T) {
 	carrier := func(name string, extra ...string) *sippRun {
 		return startSIPp(t, name, append(sippArgs("", testenv.FreePort(t), append([]string{"-s", "+15550100", "-m", "1"}, extra...)...), ts.addr)[2:]...)
 	}
-	held := carrier("held", "-sn", "uac", "-d", "3000")
+	held := carrier("held", "-sn", "uac", "-d", "5000")
 	waitUntil(t, "the first call up", func() bool { return ts.ActiveCalls() == 1 })
 	refused := startSIPp(t, "refused", append(sippArgs("uac_503_noauth.xml", testenv.FreePort(t), "-s", "+15550100", "-m", "1"), ts.addr)...)
 	refused.wait(t)
@@ -186,9 +186,9 @@ func TestSIPpTrunkMaxCallsOutbound(t *testing.T) {
 	uasA := startSIPp(t, "uas a", sippArgs("uas.xml", pa, "-m", "1")...)
 	uasB := startSIPp(t, "uas b", sippArgs("uas.xml", pb, "-m", "1")...)
 	time.Sleep(100 * time.Millisecond)
-	first := extCall(t, ts, "uac_auth_hold.xml", "1001", "+15551234", "-d", "3000")
+	first := extCall(t, ts, "uac_auth_hold.xml", "1001", "+15551234", "-d", "5000")
 	waitUntil(t, "trunk a busy", func() bool { return ts.Limits().TrunkCalls("a") == 1 && ts.ActiveCalls() == 1 })
-	second := extCall(t, ts, "uac_auth_hold.xml", "1002", "+15551235", "-d", "3000")
+	second := extCall(t, ts, "uac_auth_hold.xml", "1002", "+15551235", "-d", "5000")
 	waitUntil(t, "trunk b busy", func() bool { return ts.Limits().TrunkCalls("b") == 1 && ts.ActiveCalls() == 2 })
 	third := extCall(t, ts, "uac_auth_503.xml", "1003", "+15551236")
 	third.wait(t)
