@@ -66,6 +66,16 @@ type SIP struct {
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
 	// RingTimeout bounds how long an extension is rung before 480 (default 60s).
 	RingTimeout Duration `yaml:"ring_timeout"`
+	// Limits are the abuse limits: messages per source address, calls per extension and
+	// trunk, destinations and daily minutes (see Limits).
+	Limits Limits `yaml:"limits"`
+	// Emergency are the emergency numbers (default 112 and 911): any extension that
+	// authenticates reaches them through EmergencyTrunk, whatever its outbound right,
+	// destination rules and limits. Dialled exactly as written.
+	Emergency []string `yaml:"emergency"`
+	// EmergencyTrunk carries emergency calls (default: the first trunk with an outbound
+	// destination); when it is down, the other outbound trunks are tried.
+	EmergencyTrunk string `yaml:"emergency_trunk"`
 }
 
 // Media is the RTP side.
@@ -105,6 +115,14 @@ type User struct {
 	// Contact is a static contact URI ("sip:2000@127.0.0.1:5090") for devices that never
 	// register; calls to the extension go there as well as to registered contacts.
 	Contact string `yaml:"contact"`
+	// Class names a class of service (sip.limits.classes): destination rules and caps.
+	Class string `yaml:"class"`
+	// MaxCalls and DailyMinutes override the class and sip.limits for this extension
+	// (0: no limit). Allow and Deny add number prefixes to the class's (see Class).
+	MaxCalls     *int     `yaml:"max_calls"`
+	DailyMinutes *int     `yaml:"daily_minutes"`
+	Allow        []string `yaml:"allow"`
+	Deny         []string `yaml:"deny"`
 }
 
 // Trunk is a carrier connection: how its calls are recognised, and where ours go out.
@@ -131,6 +149,9 @@ type Trunk struct {
 	Prefixes []string `yaml:"prefixes"`
 	// Media "anchor" (default) or "passthrough" (SDP relayed untouched).
 	Media string `yaml:"media"`
+	// MaxCalls bounds the trunk's concurrent calls, inbound and outbound (default 0: no
+	// limit). An inbound call past it gets 503; an outbound one tries the next trunk.
+	MaxCalls int `yaml:"max_calls"`
 }
 
 // Number is a DID (or any dialled number we own): where its calls go and when it is open.

@@ -149,6 +149,7 @@ webhooks:
 			`c.yaml:6:88: webhooks[0].attempts: want 1 to 20, got 50`,
 			`c.yaml:7:5: webhooks[1].name: duplicate webhook "hooks.example"`, `c.yaml:7:5: webhooks[1]: secret is required`}},
 	}
+	cases = append(cases, limitErrorCases...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse("c.yaml", []byte(tc.yaml), env(nil))

@@ -31,6 +31,10 @@ func (c *Config) ApplyDefaults() {
 	if len(s.DigestAlgorithms) == 0 {
 		s.DigestAlgorithms = []string{"SHA-256", "MD5"}
 	}
+	s.Limits.applyDefaults()
+	if s.Emergency == nil {
+		s.Emergency = append([]string(nil), DefaultEmergency...)
+	}
 
 	m := &c.Media
 	setString(&m.IP, "127.0.0.1")

@@ -87,6 +87,7 @@ func (c *Config) validate(errs *errorList) {
 	v.agents(exts, skills, profiles, queues)
 	v.channels(queues)
 	v.integrations()
+	v.limits(exts)
 }
 
 func (v *validator) profiles(skills map[string]Skill) map[string]bool {

@@ -171,6 +171,11 @@ func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
 	c.mu.Lock()
 	c.rec.From, c.rec.To = d.CallerID, d.Extension
 	c.mu.Unlock()
+	s.newHold().bind(c)
+	if r := c.hold.Callee(d.Extension); r != nil {
+		c.end(r.Code, "busy")
+		return nil, &DialError{Code: r.Code, Cause: "busy"}
+	}
 	spec := &ringSpec{
 		fromUser: validate.Sanitize(d.CallerID), fromName: validate.Sanitize(d.CallerName),
 		body: d.SDP, maxForwards: 70, timeout: timeout,

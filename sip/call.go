@@ -131,13 +131,16 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 
 	dialled := req.Recipient.User
 	var (
-		dir  string
-		ext  string
-		num  *config.Number
-		out  *trunk
-		code int
-		why  string
+		dir       string
+		ext       string
+		num       *config.Number
+		out       *trunk
+		code      int
+		why       string
+		emergency bool
+		refusal   []gsip.Header // a limit's extra headers (Retry-After)
 	)
+	hold := s.newHold()
 	if from.user != nil {
 		switch {
 		case r.users[dialled] != nil:
@@ -149,6 +152,17 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 			dir, num = "internal", &config.Number{DID: dialled}
 		default:
 			dir = "outbound"
+			if s.lim.Emergency(dialled) {
+				// Any authenticated extension, whatever its outbound right and limits.
+				emergency = true
+				hold.Emergency(from.user.Extension)
+				if out = s.emergencyTrunk(r); out == nil {
+					code, why = 503, "Service Unavailable"
+				} else {
+					hold.Trunk(out.cfg.Name)
+				}
+				break
+			}
 			if !from.user.Outbound {
 				code, why = 403, "Forbidden"
 				break
@@ -157,7 +171,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 				code, why = 404, "Not Found"
 				break
 			}
-			t, down := r.outboundTrunk(dialled)
+			t, down := r.outboundTrunk(dialled, func(t *trunk) bool { return hold.Trunk(t.cfg.Name) })
 			switch {
 			case t != nil:
 				out = t
@@ -185,6 +199,12 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		}
 	}
 
+	if code == 0 {
+		if ref := s.admit(hold, from, dialled, ext, out, emergency); ref != nil {
+			code, why, refusal = ref.Code, ref.Reason, refusalHeaders(ref)
+		}
+	}
+
 	trunkName := ""
 	if from.trunk != nil {
 		trunkName = from.trunk.cfg.Name
@@ -193,8 +213,9 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		trunkName = out.cfg.Name
 	}
 	c := s.newCall(req, dir, trunkName)
+	hold.bind(c)
 	if code != 0 {
-		respond(tx, req, code, why)
+		respond(tx, req, code, why, refusal...)
 		c.end(code, "rejected")
 		return
 	}

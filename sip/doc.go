@@ -19,6 +19,9 @@
 //     an established call holds none. Server.Run returns only after its goroutines stop.
 //  6. Only ccswitch's own legs are ever ACKed/BYEd from the unhandled-response path: a live
 //     leg B (re-ACK) or a fork that lost (ACK + BYE); other strays are dropped.
+//  7. A message from a source over sip.limits.source_rate is dropped by the transport read
+//     filter before sipgo parses it (sip/limit, limits.go). Every call's limit slots (a
+//     limit.Hold) are released by call.end, so they are released once whatever the path.
 //
 // Maps: legs (Call-ID|our tag → *Leg), calls (call id → *call), losers (Call-ID → expiry)
 // are sync.Maps; there is no global lock on the call path.

@@ -55,12 +55,21 @@ func testLogger(t testing.TB) *slog.Logger {
 // startServer runs a Server with cfg on a store in dir (a temp dir when "").
 func startServer(t testing.TB, cfg *config.Config, dir string, opts ...sip.Option) *testServer {
 	t.Helper()
+	return startServerWith(t, cfg, dir, nil, opts...)
+}
+
+// startServerWith is startServer with more options made from the server's store (nil: none).
+func startServerWith(t testing.TB, cfg *config.Config, dir string, withStore func(*store.Store) []sip.Option, opts ...sip.Option) *testServer {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	st, err := store.Open(filepath.Join(dir, "db"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if withStore != nil {
+		opts = append(opts, withStore(st)...)
 	}
 	srv, err := sip.New(cfg, st, testLogger(t), opts...)
 	if err != nil {

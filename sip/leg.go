@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ccswitch/ccswitch/sip/limit"
 	"github.com/ccswitch/ccswitch/store"
 	"github.com/emiago/sipgo"
 	gsip "github.com/emiago/sipgo/sip"
@@ -154,6 +155,7 @@ type call struct {
 	live     int
 	written  bool
 	stopRing context.CancelFunc
+	hold     *limit.Hold // the call's limit slots (limits.go), released by end
 }
 
 func (s *Server) newCall(req *gsip.Request, dir, trunk string) *call {
@@ -197,7 +199,11 @@ func (c *call) answered(l *Leg, code int) {
 	if c.rec.Answer.IsZero() && l.side == SideA {
 		c.rec.Answer = now
 	}
+	hold := c.hold
 	c.mu.Unlock()
+	if l.side == SideA {
+		hold.Answered()
+	}
 }
 
 func (c *call) legEnded(l *Leg, cause string) {
@@ -233,7 +239,9 @@ func (c *call) end(code int, cause string) {
 	}
 	c.rec.End = time.Now()
 	rec := c.rec
+	hold := c.hold
 	c.mu.Unlock()
+	hold.Release()
 	c.s.calls.Delete(c.id)
 	c.s.anchor.Release(c.id)
 	if c.s.st != nil {

@@ -175,8 +175,9 @@ func (r *routing) number(dialled string) *config.Number {
 }
 
 // outboundTrunk picks the first healthy trunk with an outbound destination whose
-// prefixes allow dialled. It reports whether a trunk matched but was down.
-func (r *routing) outboundTrunk(dialled string) (t *trunk, down bool) {
+// prefixes allow dialled and that take accepts (take reserves a slot of the trunk; nil takes
+// any). It reports whether a trunk matched but was down or full.
+func (r *routing) outboundTrunk(dialled string, take func(*trunk) bool) (t *trunk, down bool) {
 	d := strings.TrimPrefix(dialled, "+")
 	for _, t := range r.trunks {
 		if t.out == nil {
@@ -195,6 +196,10 @@ func (r *routing) outboundTrunk(dialled string) (t *trunk, down bool) {
 			}
 		}
 		if !t.health.up.Load() {
+			down = true
+			continue
+		}
+		if take != nil && !take(t) {
 			down = true
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip/auth"
+	"github.com/ccswitch/ccswitch/sip/limit"
 	"github.com/ccswitch/ccswitch/sip/registrar"
 	"github.com/ccswitch/ccswitch/sip/validate"
 	"github.com/ccswitch/ccswitch/store"
@@ -43,6 +44,7 @@ type Server struct {
 	throttle  *auth.Throttle
 	reg       *registrar.Registrar
 	policy    atomic.Pointer[validate.Policy]
+	lim       *limit.Limits // abuse limits (limits.go)
 
 	healthMu sync.Mutex
 	health   map[string]*trunkHealth
@@ -109,6 +111,9 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 	s.auth = auth.New(s.realm, []byte(cfg.SIP.NonceSecret), cfg.SIP.NonceTTL.D())
 	s.throttle = auth.NewThrottle(20, time.Minute)
 	s.reg = registrar.New(st, s.log.With("component", "sip.registrar"), limits(cfg))
+	if err := s.initLimits(cfg, log); err != nil {
+		return nil, err
+	}
 	if err := s.apply(cfg); err != nil {
 		return nil, err
 	}
@@ -145,6 +150,9 @@ func (s *Server) apply(cfg *config.Config) error {
 		s.auth.SetAlgorithms(cfg.SIP.DigestAlgorithms...)
 	}
 	s.reg.SetLimits(limits(cfg))
+	if err := s.lim.Reload(cfg); err != nil {
+		return err
+	}
 	s.cfg.Store(cfg)
 	s.routes.Store(r)
 	return nil
@@ -262,6 +270,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.wg.Add(2)
 	go s.sweepLoop(runCtx)
 	go s.healthLoop(runCtx)
+	s.runLimits(runCtx)
 	close(s.ready)
 	s.log.Info("sip listening", "addrs", fmt.Sprint(s.Addrs()))
 
@@ -338,12 +347,14 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 		bad.conns = append(bad.conns, &udpConn{UDPConn: c})
 	}
 	quiet := slog.New(levelFloor{h: sipLog.Handler(), min: slog.LevelWarn, bad: bad})
+	quiet = slog.New(quietFlood{quiet.Handler()})
 	s.udpConns = bad.conns
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(s.userAgent),
 		sipgo.WithUserAgentHostname(host),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip_transportLogger(quiet),
+			gsip.WithTransportLayerReadFilter(s.readFilter),
 			gsip.WithTransportLayerTransports(gsip.TransportsConfig{TCP: &gsip.TransportTCP{ReadTimeout: 5 * time.Minute, WriteTimeout: 10 * time.Second}}),
 		),
 		sipgo.WithUserAgentTransactionLayerOptions(

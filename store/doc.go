@@ -15,6 +15,7 @@
 //	thread/<Message-ID>        email threading: Message-ID → conversation
 //	task/<conv>                a text contact waiting for an agent (QueuedTask)
 //	secret/<name>              a random key created once (web chat visitor tokens)
+//	usage/<day>\x00<user>      seconds of trunk calls an extension placed that day (sip/limit)
 //
 // Invariants:
 //  1. A write that a peer is told about (a registration answered 200, a message acknowledged)
