@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -461,7 +462,7 @@ func better(a, b forkResult) bool {
 // fork rings one target until answer, failure or ctx's end.
 func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *atomic.Bool) forkResult {
 	req := gsip.NewRequest(gsip.INVITE, t.uri)
-	req.SetTransport(t.transport)
+	req.SetTransport(strings.ToUpper(t.transport)) // it is the Via's: SIP/2.0/TLS
 	if t.dest != "" {
 		req.SetDestination(t.dest)
 	}
