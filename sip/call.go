@@ -221,7 +221,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		c.end(400, "rejected")
 		return
 	}
-	s.streams.holdCall(req, dlgA.Context())
+	s.streams.holdCall(req, dlgA)
 	legA := newLeg(s, c, SideA)
 	legA.srv = dlgA
 	legA.sdp = req.Body()

@@ -110,7 +110,10 @@ type streams struct {
 	perIP map[netip.Addr]int           // open accepted connections per source IP
 	owner map[string]map[string]string // aor → contact → source of its flow
 	stale []registrar.Event            // replayed stream bindings with no flow (Run removes them)
-	unsub func()
+	// dialogs maps Call-ID "|" our tag → source "ip:port" of the connection a caller\'s
+	// INVITE came on, while that dialog lasts (in-dialog requests are steered onto it).
+	dialogs sync.Map
+	unsub   func()
 }
 
 func newStreams(s *Server) *streams {
@@ -154,7 +157,17 @@ func (e *streams) apply(cfg *config.Config) error {
 		e.log.Error("TLS certificate not reloaded; keeping the previous one", "error", err)
 	}
 	e.limits.Store(&lim)
-	e.outbound.Store(&pol)
+	old := e.outbound.Swap(&pol)
+	if ua := e.s.ua; ua != nil && old != nil {
+		// A connection verified under a trunk's previous CA or name is closed: the next
+		// request dials and verifies anew.
+		for _, addr := range old.changed(pol) {
+			if c, err := ua.TransportLayer().GetConnection("tls", addr); err == nil {
+				c.Close()
+				e.log.Info("closed the TLS connection of a trunk whose certificate policy changed", "addr", addr)
+			}
+		}
+	}
 	return nil
 }
 
@@ -462,9 +475,9 @@ func (e *streams) alive(source string) bool {
 	return e.conns[source] != nil
 }
 
-// holdCall keeps the connection a caller's INVITE came on open (no idle bound) until ctx
-// (the caller's dialog) ends.
-func (e *streams) holdCall(req *gsip.Request, ctx context.Context) {
+// holdCall keeps the connection a caller's INVITE came on open (no idle bound) and
+// remembers it as the dialog's flow, until the caller's dialog ends.
+func (e *streams) holdCall(req *gsip.Request, dlg *sipgo.DialogServerSession) {
 	if !isStream(req.Transport()) {
 		return
 	}
@@ -474,11 +487,15 @@ func (e *streams) holdCall(req *gsip.Request, ctx context.Context) {
 	if c == nil {
 		return
 	}
+	tag, _ := dlg.InviteRequest.To().Params.Get("tag")
+	key := req.CallID().Value() + "|" + tag
+	e.dialogs.Store(key, req.Source())
 	c.mu.Lock()
 	c.calls++
 	c.armLocked()
 	c.mu.Unlock()
-	context.AfterFunc(ctx, func() {
+	context.AfterFunc(dlg.Context(), func() {
+		e.dialogs.Delete(key)
 		c.mu.Lock()
 		c.calls--
 		c.armLocked()
@@ -516,24 +533,22 @@ func (r flowRequester) Request(ctx context.Context, req *gsip.Request) (gsip.Cli
 }
 
 // steer sets the destination of an in-dialog request over a stream transport to the open
-// connection its dialog came over: the caller's INVITE's source (leg A) or the callee's
-// 2xx's source (leg B).
+// connection its dialog came over: the caller's INVITE's (leg A, remembered by holdCall
+// until the dialog ends: the leg itself is already unlisted while its BYE goes out) or the
+// callee's 2xx's (leg B).
 func (e *streams) steer(req *gsip.Request) {
 	if !isStream(req.Transport()) || req.From() == nil || req.CallID() == nil {
 		return
 	}
 	tag, _ := req.From().Params.Get("tag")
-	v, ok := e.s.legs.Load(req.CallID().Value() + "|" + tag)
-	if !ok {
-		return
-	}
-	l := v.(*Leg)
-	var src string
-	switch {
-	case l.srv != nil:
-		src = l.srv.InviteRequest.Source()
-	case l.cli != nil && l.cli.InviteResponse != nil:
-		src = l.cli.InviteResponse.Source()
+	key := req.CallID().Value() + "|" + tag
+	src := ""
+	if v, ok := e.dialogs.Load(key); ok {
+		src = v.(string)
+	} else if v, ok := e.s.legs.Load(key); ok {
+		if l := v.(*Leg); l.cli != nil && l.cli.InviteResponse != nil {
+			src = l.cli.InviteResponse.Source()
+		}
 	}
 	if src != "" && src != req.Destination() && e.alive(src) {
 		req.SetDestination(src)

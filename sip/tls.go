@@ -205,6 +205,8 @@ func (c *certs) serverTLS() *tls.Config {
 // outboundPolicy is how one trunk's certificate is verified.
 type outboundPolicy struct {
 	trunk      string
+	addr       string         // host:port dialled
+	caFile     string
 	roots      *x509.CertPool // nil: the system roots
 	serverName string         // "" = the name dialled
 }
@@ -223,7 +225,11 @@ func compileOutbound(cfg *config.Config) (outboundPolicies, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sip: trunks[%d].outbound %q: %w", i, t.Outbound, err)
 		}
-		p := outboundPolicy{trunk: t.Name, serverName: t.TLSServerName}
+		port := u.Port
+		if port == 0 {
+			port = gsip.DefaultTlsPort
+		}
+		p := outboundPolicy{trunk: t.Name, serverName: t.TLSServerName, caFile: t.TLSCA, addr: net.JoinHostPort(strings.Trim(u.Host, "[]"), fmt.Sprint(port))}
 		if t.TLSCA != "" {
 			p.roots, err = config.LoadCAPool(cfg.Resolve(fmt.Sprintf("trunks[%d].tls_ca", i), t.TLSCA))
 			if err != nil {
@@ -233,6 +239,26 @@ func compileOutbound(cfg *config.Config) (outboundPolicies, error) {
 		m[strings.Trim(u.Host, "[]")] = p
 	}
 	return m, nil
+}
+
+// changed reports the dialled addresses whose verification policy differs in next: their
+// open connections were verified under the old one.
+func (old outboundPolicies) changed(next outboundPolicies) []string {
+	var out []string
+	for host, o := range old {
+		n, ok := next[host]
+		if !ok || n.trunk != o.trunk || n.serverName != o.serverName || n.caFile != o.caFile || !sameRoots(o.roots, n.roots) {
+			out = append(out, o.addr)
+		}
+	}
+	return out
+}
+
+func sameRoots(a, b *x509.CertPool) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(b)
 }
 
 // clientTLS is the TLS configuration sipgo dials with. sipgo sets ServerName to the host it
@@ -255,23 +281,48 @@ func (e *streams) clientTLS() *tls.Config {
 
 // verifyPeer verifies a carrier's certificate chain and name; a failure is counted, logged
 // once a minute per trunk, and fails the handshake (the call gets no route through it).
+//
+// crypto/tls names the dialled host only when it is a DNS name (an IP is not sent as SNI,
+// and sipgo gives the callback nothing else): then the trunk of that host decides. When a
+// trunk's host is an IP, the certificate must verify under the policy of one of the trunks
+// whose host is an IP — its CA and its IP (or tls_server_name). With one such trunk that is
+// exact; with several, a carrier holding one of their certificates could stand in for
+// another only from inside that other's network path.
 func (e *streams) verifyPeer(cs tls.ConnectionState) error {
-	name := cs.ServerName
-	pol, ok := (*e.outbound.Load())[name]
-	trunk := pol.trunk
-	if !ok {
-		trunk = "(none)"
+	pols := *e.outbound.Load()
+	var cands []outboundPolicy
+	if cs.ServerName != "" {
+		p, ok := pols[cs.ServerName]
+		if !ok {
+			p = outboundPolicy{trunk: "(none)"}
+		}
+		if p.serverName == "" {
+			p.serverName = cs.ServerName
+		}
+		cands = append(cands, p)
+	} else {
+		for host, p := range pols {
+			if _, err := netip.ParseAddr(host); err == nil {
+				if p.serverName == "" {
+					p.serverName = host
+				}
+				cands = append(cands, p)
+			}
+		}
 	}
-	if pol.serverName != "" {
-		name = pol.serverName
+	trunk := "(none)"
+	if len(cands) == 1 {
+		trunk = cands[0].trunk
 	}
-	err := verifyChain(cs.PeerCertificates, pol.roots, name)
-	if err != nil {
-		e.m.tlsVerifyFailures.WithLabelValues(trunk).Inc()
-		e.rl.Warn("tls-verify|"+trunk, "outbound TLS: carrier certificate refused", "trunk", trunk, "server_name", name, "error", err)
-		return fmt.Errorf("sip: verify %s: %w", name, err)
+	err := errors.New("no trunk dials this address over TLS")
+	for _, p := range cands {
+		if err = verifyChain(cs.PeerCertificates, p.roots, p.serverName); err == nil {
+			return nil
+		}
 	}
-	return nil
+	e.m.tlsVerifyFailures.WithLabelValues(trunk).Inc()
+	e.rl.Warn("tls-verify|"+trunk, "outbound TLS: carrier certificate refused", "trunk", trunk, "server_name", cs.ServerName, "error", err)
+	return fmt.Errorf("sip: outbound TLS: %w", err)
 }
 
 func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, name string) error {
