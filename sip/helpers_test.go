@@ -58,6 +58,7 @@ func startServer(t testing.TB, cfg *config.Config, dir string, opts ...sip.Optio
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	opts = append([]sip.Option{sip.WithDataDir(dir)}, opts...) // a self-signed TLS certificate goes there
 	st, err := store.Open(filepath.Join(dir, "db"))
 	if err != nil {
 		t.Fatal(err)

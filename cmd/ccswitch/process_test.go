@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -52,10 +54,11 @@ func TestBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	sipPort, httpPort := testenv.FreePort(t), testenv.FreePort(t)
+	sipPort, httpPort, tlsPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	rtp := 40000 + (sipPort % 500 * 40)
 	demo := string(configs.Default)
 	demo = strings.ReplaceAll(demo, "127.0.0.1:5060", fmt.Sprintf("127.0.0.1:%d", sipPort))
+	demo = strings.ReplaceAll(demo, "127.0.0.1:5061", fmt.Sprintf("127.0.0.1:%d", tlsPort))
 	demo = strings.Replace(demo, "listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort), 1)
 	demo = strings.Replace(demo, "rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
 	cfgPath := filepath.Join(dir, "ccswitch.yaml")
@@ -84,6 +87,24 @@ func TestBinary(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "SIP/2.0 200 OK") {
 		t.Fatalf("sipsak OPTIONS: %v\n%s", err, out)
 	}
+	// The demo listens TLS with a self-signed certificate it made in the data folder (key
+	// 0600), which verifies for 127.0.0.1 when trusted; a restart would reuse it (sip tests).
+	certFile := filepath.Join(dir, "data", "tls", "cert.pem")
+	if st, err := os.Stat(filepath.Join(dir, "data", "tls", "key.pem")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("self-signed key in the data folder: %v", err)
+	}
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	tc, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tlsPort), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("TLS to the demo with its self-signed certificate trusted: %v", err)
+	}
+	tc.Close()
+
 	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", httpPort))
 	if err != nil {
 		t.Fatal(err)
