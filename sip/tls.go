@@ -205,7 +205,7 @@ func (c *certs) serverTLS() *tls.Config {
 // outboundPolicy is how one trunk's certificate is verified.
 type outboundPolicy struct {
 	trunk      string
-	addr       string         // host:port dialled
+	addr       string // host:port dialled
 	caFile     string
 	roots      *x509.CertPool // nil: the system roots
 	serverName string         // "" = the name dialled
