@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -60,32 +61,44 @@ func tlsBridge(t testing.TB, target string, conf *tls.Config) string {
 // TestSIPpOverTLS: SIPp (through the bridge) registers 1001 over TLS with digest — the
 // binding is a TLS one, and when SIPp exits and its connection closes, the binding goes
 // with a flow-closed event — then calls 2000 with a digest-authenticated INVITE over TLS;
-// the call is answered and hung up.
+// the call is answered and hung up. The same on an IPv6 TLS listener ([::1]).
 func TestSIPpOverTLS(t *testing.T) {
-	cfg, ca, _, _ := tlsConfig(t, "127.0.0.1")
-	uasPort := testenv.FreePort(t)
-	cfg.Users = append(cfg.Users, config.User{Extension: "2000", Secret: "secret2000", Contact: fmt.Sprintf("sip:2000@127.0.0.1:%d", uasPort)})
-	r := startTLS(t, cfg, ca, md5Only)
-	bridge := tlsBridge(t, r.tls, &tls.Config{RootCAs: pool(t, ca.File), ServerName: "127.0.0.1"})
-	evs := watch(t, r.Registrar())
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		t.Run(host, func(t *testing.T) {
+			if host == "::1" {
+				if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+					t.Skip("no IPv6 loopback on this machine")
+				} else {
+					l.Close()
+				}
+			}
+			cfg, ca, _, _ := tlsConfig(t, host)
+			cfg.SIP.UDP = []string{fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))} // 2000 answers on IPv4 UDP
+			uasPort := testenv.FreePort(t)
+			cfg.Users = append(cfg.Users, config.User{Extension: "2000", Secret: "secret2000", Contact: fmt.Sprintf("sip:2000@127.0.0.1:%d", uasPort)})
+			r := startTLS(t, cfg, ca, md5Only)
+			bridge := tlsBridge(t, r.tls, &tls.Config{RootCAs: pool(t, ca.File), ServerName: host})
+			evs := watch(t, r.Registrar())
 
-	reg := startSIPp(t, "register over TLS", append(sippArgs("register.xml", testenv.FreePort(t), "-t", "t1", "-inf", usersCSV(t, [2]string{"1001", "secret1001"}), "-m", "1"), bridge)...)
-	bound := evs.wait(t, 20*time.Second, func(ev registrar.Event) bool { return ev.Kind == registrar.Bound && ev.AOR == "1001" })
-	if bound.Transport != "tls" {
-		t.Errorf("REGISTER through the bridge bound over %q, want tls", bound.Transport)
-	}
-	reg.wait(t)
-	gone := evs.wait(t, 20*time.Second, func(ev registrar.Event) bool { return ev.Kind == registrar.Unbound && ev.AOR == "1001" })
-	if gone.Reason != registrar.ReasonFlowClosed {
-		t.Errorf("when SIPp's connection closed the binding went with reason %q, want %q", gone.Reason, registrar.ReasonFlowClosed)
-	}
+			reg := startSIPp(t, "register over TLS", append(sippArgs("register.xml", testenv.FreePort(t), "-t", "t1", "-inf", usersCSV(t, [2]string{"1001", "secret1001"}), "-m", "1"), bridge)...)
+			bound := evs.wait(t, 20*time.Second, func(ev registrar.Event) bool { return ev.Kind == registrar.Bound && ev.AOR == "1001" })
+			if ap, err := netip.ParseAddrPort(bound.Source); bound.Transport != "tls" || err != nil || ap.Addr().String() != host {
+				t.Errorf("REGISTER through the bridge bound over %q from %q, want tls from %s", bound.Transport, bound.Source, host)
+			}
+			reg.wait(t)
+			gone := evs.wait(t, 20*time.Second, func(ev registrar.Event) bool { return ev.Kind == registrar.Unbound && ev.AOR == "1001" })
+			if gone.Reason != registrar.ReasonFlowClosed {
+				t.Errorf("when SIPp's connection closed the binding went with reason %q, want %q", gone.Reason, registrar.ReasonFlowClosed)
+			}
 
-	uas := startSIPp(t, "uas 2000", sippArgs("uas.xml", uasPort, "-m", "1")...)
-	time.Sleep(100 * time.Millisecond) // SIPp binds its socket
-	uac := startSIPp(t, "1001 over TLS", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-t", "t1", "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-s", "2000", "-m", "1"), bridge)...)
-	uac.wait(t)
-	uas.wait(t)
-	if rec := records(t, r.testServer, 1)[0]; rec.Code != 200 || rec.From != "1001" || rec.To != "2000" {
-		t.Fatalf("record %+v", rec)
+			uas := startSIPp(t, "uas 2000", sippArgs("uas.xml", uasPort, "-m", "1")...)
+			time.Sleep(100 * time.Millisecond) // SIPp binds its socket
+			uac := startSIPp(t, "1001 over TLS", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-t", "t1", "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-s", "2000", "-m", "1"), bridge)...)
+			uac.wait(t)
+			uas.wait(t)
+			if rec := records(t, r.testServer, 1)[0]; rec.Code != 200 || rec.From != "1001" || rec.To != "2000" {
+				t.Fatalf("record %+v", rec)
+			}
+		})
 	}
 }

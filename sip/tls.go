@@ -355,7 +355,11 @@ func (s *Server) buildTLS(ua *sipgo.UserAgent, host string, tlsLns []*net.TCPLis
 	if len(tlsLns) == 0 {
 		return nil
 	}
-	port := tlsLns[0].Addr().(*net.TCPAddr).Port
+	la := tlsLns[0].Addr().(*net.TCPAddr)
+	port := la.Port
+	if cfg := s.cfg.Load(); cfg.SIP.Advertise == "" && !la.IP.IsUnspecified() {
+		host = la.IP.String() // the TLS listener's own address (it may be v6 while UDP is v4)
+	}
 	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(log), sipgo.WithClientHostname(host))
 	if err != nil {
 		return fmt.Errorf("sip: client: %w", err)
