@@ -152,7 +152,7 @@ func TestTLSOpenSSLOptions(t *testing.T) {
 			cmd := exec.Command(bin, "s_client", "-connect", r.tls, "-CAfile", ca.File, "-verify_return_error", "-verify_ip", host, "-quiet", "-no_ign_eof")
 			in, _ := cmd.StdinPipe()
 			out, _ := cmd.StdoutPipe()
-			var stderr strings.Builder
+			var stderr lockedBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -174,11 +174,31 @@ func TestTLSOpenSSLOptions(t *testing.T) {
 			if status != "SIP/2.0 200 OK" || !strings.Contains(head, "Via: SIP/2.0/TLS probe.invalid") {
 				t.Fatalf("answer:\n%s", head)
 			}
+			in.Close() // openssl ends at the end of its input
+			cmd.Wait()
 			if !strings.Contains(stderr.String(), "verify return:1") {
 				t.Errorf("openssl did not verify the chain:\n%s", stderr.String())
 			}
 		})
 	}
+}
+
+// lockedBuffer is a strings.Builder a child process may write while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // tlsDial opens a verifying TLS connection to the rig (roots: pool).

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +99,7 @@ func Write(t testing.TB, cfg Config, acc Account) string {
 	t.Helper()
 	dir := t.TempDir()
 	if cfg.SIPPort == 0 {
-		cfg.SIPPort = testenv.FreePort(t)
+		cfg.SIPPort = freePair(t)
 	}
 	if cfg.RTPPort == 0 {
 		cfg.RTPPort = testenv.FreePort(t) &^ 1
@@ -235,6 +236,21 @@ func (p *Process) Tail(n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// freePair returns a port p such that p (UDP and TCP) and p+1 (TCP: baresip's TLS) were
+// free a moment ago.
+func freePair(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		p := testenv.FreePort(t)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("baresip: no free pair of ports")
+	return 0
 }
 
 // writeTone writes a 16-bit 8 kHz mono WAV of a sine at freq.
