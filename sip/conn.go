@@ -408,6 +408,12 @@ func (e *streams) registered(req *gsip.Request, aor string, res *gsip.Response) 
 	if res == nil || !res.IsSuccess() || !isStream(req.Transport()) {
 		return
 	}
+	if outboundRequested(req) {
+		// RFC 5626 §6: the binding is bound to its flow (the connection it came on), and the
+		// phone learns it: it keeps the flow alive with CRLF keepalives and re-registers
+		// over a new one when it breaks.
+		res.AppendHeader(gsip.NewHeader("Require", "outbound"))
+	}
 	live := e.s.reg.Lookup(aor)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -425,6 +431,28 @@ func (e *streams) registered(req *gsip.Request, aor string, res *gsip.Response) 
 	for contact, src := range now {
 		e.attachLocked(aor, contact, src)
 	}
+}
+
+// outboundRequested reports whether a REGISTER asks for RFC 5626 flows: Supported: outbound
+// and a contact with reg-id and +sip.instance.
+func outboundRequested(req *gsip.Request) bool {
+	supported := false
+	for _, h := range req.GetHeaders("Supported") {
+		for _, opt := range strings.Split(h.Value(), ",") {
+			if strings.EqualFold(strings.TrimSpace(opt), "outbound") {
+				supported = true
+			}
+		}
+	}
+	if !supported {
+		return false
+	}
+	for _, h := range req.GetHeaders("Contact") {
+		if ch, ok := h.(*gsip.ContactHeader); ok && ch.Params.Has("reg-id") && ch.Params.Has("+sip.instance") {
+			return true
+		}
+	}
+	return false
 }
 
 // onEvent follows the registrar (called with an AOR's shard lock held: no registrar calls).
