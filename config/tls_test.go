@@ -39,6 +39,8 @@ func TestTLSErrors(t *testing.T) {
 			[]string{`c.yaml:3:5: sip.tls: cert and key go together`}},
 		{"self-signed on a public address", "sip:\n  tls:\n    listen: [\"0.0.0.0:5061\"]\n",
 			[]string{`c.yaml:3:14: sip.tls.listen[0]: "0.0.0.0:5061" is not loopback: give sip.tls.cert and sip.tls.key`}},
+		{"same port as TCP", "sip:\n  tcp: [\"127.0.0.1:5060\"]\n  tls:\n    listen: [\"127.0.0.1:5060\"]\n",
+			[]string{`c.yaml:4:14: sip.tls.listen[0]: "127.0.0.1:5060" is also a sip.tcp address`}},
 		{"bad listen address", "sip:\n  tls:\n    listen: [\"5061\"]\n",
 			[]string{`c.yaml:3:14: sip.tls.listen[0]: want host:port`}},
 		{"negative bounds", "sip:\n  connections:\n    max_per_source: -1\n    idle_timeout: -5s\n",
