@@ -128,7 +128,7 @@ func (v *validator) tls() {
 	for i, a := range s.Listen {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.failAt(fmt.Sprintf("sip.tls.listen[%d]", i), "want host:port such as 127.0.0.1:5061, got %q", a)
-		} else if slices.Contains(c.SIP.TCP, a) {
+		} else if _, port, _ := net.SplitHostPort(a); port != "0" && slices.Contains(c.SIP.TCP, a) {
 			v.failAt(fmt.Sprintf("sip.tls.listen[%d]", i), "%q is also a sip.tcp address: TLS needs its own port (5061 by convention)", a)
 		}
 	}
