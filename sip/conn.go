@@ -104,13 +104,14 @@ type streams struct {
 	dataDir  string
 	outbound atomic.Pointer[outboundPolicies]
 	limits   atomic.Pointer[connLimits]
+	ua       atomic.Pointer[sipgo.UserAgent] // set by Run (build): a reload may come first
 
 	mu    sync.Mutex
 	conns map[string]*flowConn         // source "ip:port" → accepted connection
 	perIP map[netip.Addr]int           // open accepted connections per source IP
 	owner map[string]map[string]string // aor → contact → source of its flow
 	stale []registrar.Event            // replayed stream bindings with no flow (Run removes them)
-	// dialogs maps Call-ID "|" our tag → source "ip:port" of the connection a caller\'s
+	// dialogs maps Call-ID "|" our tag → source "ip:port" of the connection a caller's
 	// INVITE came on, while that dialog lasts (in-dialog requests are steered onto it).
 	dialogs sync.Map
 	unsub   func()
@@ -158,7 +159,7 @@ func (e *streams) apply(cfg *config.Config) error {
 	}
 	e.limits.Store(&lim)
 	old := e.outbound.Swap(&pol)
-	if ua := e.s.ua; ua != nil && old != nil {
+	if ua := e.ua.Load(); ua != nil && old != nil {
 		// A connection verified under a trunk's previous CA or name is closed: the next
 		// request dials and verifies anew.
 		for _, addr := range old.changed(pol) {

@@ -348,6 +348,7 @@ func isStream(transport string) bool {
 // buildTLS makes the client and dialog user agents of the first TLS listener, and routes
 // the stream clients' requests through flowRequester (connection reuse).
 func (s *Server) buildTLS(ua *sipgo.UserAgent, host string, tlsLns []*net.TCPListener, log *slog.Logger) error {
+	s.streams.ua.Store(ua)
 	req := flowRequester{s: s, ua: ua}
 	if s.tcpCli != nil {
 		s.tcpCli.TxRequester = req
