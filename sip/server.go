@@ -175,7 +175,7 @@ func (s *Server) Reload(cfg *config.Config) {
 // Ready is closed once every listener is bound.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Addrs returns the bound listen addresses (UDP first, then TCP), valid after Ready.
+// Addrs returns the bound listen addresses (UDP first, then TCP, then TLS), valid after Ready.
 func (s *Server) Addrs() []net.Addr {
 	s.addrsMu.Lock()
 	defer s.addrsMu.Unlock()
