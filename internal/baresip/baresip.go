@@ -2,6 +2,9 @@
 // folder for one account — over UDP, TCP or TLS, with the media encryption a test asks
 // for — and starts, watches and stops the process.
 //
+// A TLS+SRTP phone: Config{CAFile: ca, Modules: []string{"srtp.so"}} with
+// Account{Transport: "tls", MediaEnc: "srtp-mand", ...}; Write then Start(t, dir, d, "/dial N").
+//
 // Debian's baresip 1.0 does not verify the server's TLS certificate (sip_cafile is loaded
 // but a wrong CA still registers: checked by hand against ccswitch); tests that need a
 // verifying peer use openssl s_client or Kamailio.
