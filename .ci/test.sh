@@ -2,13 +2,14 @@
 # The one command that installs what ccswitch's tests need on a fresh Debian machine (with Go)
 # and runs every test: bash .ci/test.sh
 #
-# Real peers are Debian packages: SIPp (sip-tester), baresip, sipsak, Kamailio, rtpengine,
+# Real peers are Debian packages: SIPp (sip-tester), baresip, sipsak, Kamailio (with its TLS
+# module), openssl (s_client), rtpengine,
 # Chromium for the agent desktop, espeak-ng and sox for prompts. Tests run with CI=true, so a
 # test whose tool is missing fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(sip-tester baresip sipsak kamailio rtpengine-daemon chromium espeak-ng sox)
+packages=(sip-tester baresip sipsak kamailio kamailio-tls-modules openssl rtpengine-daemon chromium espeak-ng sox)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

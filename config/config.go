@@ -76,6 +76,10 @@ type SIP struct {
 	// EmergencyTrunk carries emergency calls (default: the first trunk with an outbound
 	// destination); when it is down, the other outbound trunks are tried.
 	EmergencyTrunk string `yaml:"emergency_trunk"`
+	// TLS is SIP over TLS: listen addresses and certificate (config/tls.go).
+	TLS TLS `yaml:"tls"`
+	// Connections bounds TCP and TLS connections per source and their idle time.
+	Connections Connections `yaml:"connections"`
 }
 
 // Media is the RTP side.
@@ -123,6 +127,9 @@ type User struct {
 	DailyMinutes *int     `yaml:"daily_minutes"`
 	Allow        []string `yaml:"allow"`
 	Deny         []string `yaml:"deny"`
+	// RequireTLS refuses (403) the extension's REGISTER and INVITE unless they came over
+	// TLS, so its credentials and calls never cross the network in clear.
+	RequireTLS bool `yaml:"require_tls"`
 }
 
 // Trunk is a carrier connection: how its calls are recognised, and where ours go out.
@@ -141,8 +148,14 @@ type Trunk struct {
 	// OutboundUsername/OutboundSecret answer the carrier's own 401/407 challenges.
 	OutboundUsername string `yaml:"outbound_username"`
 	OutboundSecret   string `yaml:"outbound_secret"`
-	// Transport for outbound requests: udp (default) or tcp.
-	Transport string `yaml:"transport"`
+	// Transport for outbound requests: udp (default), tcp or tls (the default for a sips:
+	// Outbound). Over TLS the carrier's certificate is verified against TLSCA (default: the
+	// system's roots) for the name TLSServerName (default: Outbound's host).
+	Transport     string `yaml:"transport"`
+	TLSCA         string `yaml:"tls_ca"`
+	TLSServerName string `yaml:"tls_server_name"`
+	// RequireTLS refuses (403) requests from the trunk that did not come over TLS.
+	RequireTLS bool `yaml:"require_tls"`
 	// OptionsInterval pings Outbound with OPTIONS; 0 disables health checks (default 30s).
 	OptionsInterval *Duration `yaml:"options_interval"`
 	// Prefixes limits which dialled numbers may use this trunk ("+1", "00"); empty means any.

@@ -28,6 +28,7 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&s.DefaultExpires, time.Hour)
 	setDuration(&s.NonceTTL, 5*time.Minute)
 	setDuration(&s.RingTimeout, 60*time.Second)
+	c.applyStreamDefaults()
 	if len(s.DigestAlgorithms) == 0 {
 		s.DigestAlgorithms = []string{"SHA-256", "MD5"}
 	}

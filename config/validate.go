@@ -73,6 +73,7 @@ func NormalizeDID(s string) string { return strings.TrimPrefix(s, "+") }
 func (c *Config) validate(errs *errorList) {
 	v := &validator{c: c, errs: errs}
 	v.sip()
+	v.tls()
 	v.media()
 	if _, err := netip.ParseAddrPort(c.HTTP.Listen); err != nil {
 		v.failAt("http.listen", "want host:port such as 127.0.0.1:8080, got %q", c.HTTP.Listen)
@@ -184,6 +185,9 @@ func (v *validator) users() map[string]bool {
 
 func checkSIPURI(s string) error {
 	rest, ok := strings.CutPrefix(s, "sip:")
+	if !ok {
+		rest, ok = strings.CutPrefix(s, "sips:")
+	}
 	if !ok || rest == "" || strings.ContainsAny(s, " \r\n<>\"") {
 		return fmt.Errorf("want a SIP URI such as sip:2000@127.0.0.1:5090, got %q", s)
 	}
@@ -225,13 +229,13 @@ func (v *validator) trunks() {
 			v.failAt(p, "username and secret go together")
 		}
 		if t.Outbound != "" {
-			dest := strings.TrimPrefix(t.Outbound, "sip:")
+			dest := strings.TrimPrefix(strings.TrimPrefix(t.Outbound, "sips:"), "sip:")
 			if _, _, err := net.SplitHostPort(dest); err != nil && strings.ContainsAny(dest, ":@ ") {
 				v.failAt(p+".outbound", "want sip:host[:port] or host:port, got %q", t.Outbound)
 			}
 		}
-		if !slices.Contains([]string{"udp", "tcp"}, t.Transport) {
-			v.failAt(p+".transport", "want udp or tcp, got %q", t.Transport)
+		if !slices.Contains(TrunkTransports, t.Transport) {
+			v.failAt(p+".transport", "want udp, tcp or tls, got %q", t.Transport)
 		}
 		if !slices.Contains([]string{"anchor", "passthrough"}, t.Media) {
 			v.failAt(p+".media", "want anchor or passthrough, got %q", t.Media)

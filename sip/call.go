@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,9 @@ func (s *Server) contacts(r *routing, ext string) []target {
 		if t.transport == "tcp" && t.dest == "" {
 			t.dest = c.Source // a TCP flow is reached over its own connection
 		}
+		if !s.streams.flowTarget(&t, c) {
+			continue // registered over TCP/TLS, and that connection is gone
+		}
 		if t.transport == "" {
 			t.transport = "udp"
 		}
@@ -75,6 +79,9 @@ func (s *Server) contacts(r *routing, ext string) []target {
 		t := target{uri: u, transport: "udp", to: gsip.Uri{Scheme: "sip", User: ext, Host: s.host}}
 		if tp, ok := u.UriParams.Get("transport"); ok && tp != "" {
 			t.transport = tp
+		}
+		if u.Scheme == "sips" {
+			t.transport = "tls" // a sips: contact is only reached over TLS
 		}
 		out = append(out, t)
 	}
@@ -116,6 +123,9 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 			return
 		}
 		if u := r.users[name]; u != nil {
+			if s.refuseUserInsecure(req, tx, u) {
+				return
+			}
 			from.user = u
 		} else if t := r.byUser[name]; t != nil {
 			from.trunk = t
@@ -220,7 +230,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		return
 	}
 
-	ua := s.dialogUA(req.Transport())
+	ua := s.dialogUAFor(req.Transport(), req.Recipient.Scheme)
 	dlgA, err := ua.ReadInvite(req, tx)
 	if err != nil {
 		if errors.Is(tx.Err(), gsip.ErrTransactionCanceled) {
@@ -232,6 +242,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		c.end(400, "rejected")
 		return
 	}
+	s.streams.holdCall(req, dlgA)
 	legA := newLeg(s, c, SideA)
 	legA.srv = dlgA
 	legA.sdp = req.Body()
@@ -472,7 +483,7 @@ func better(a, b forkResult) bool {
 // fork rings one target until answer, failure or ctx's end.
 func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *atomic.Bool) forkResult {
 	req := gsip.NewRequest(gsip.INVITE, t.uri)
-	req.SetTransport(t.transport)
+	req.SetTransport(strings.ToUpper(t.transport)) // it is the Via's: SIP/2.0/TLS
 	if t.dest != "" {
 		req.SetDestination(t.dest)
 	}
@@ -483,7 +494,7 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&mf)
-	ua := s.dialogUA(t.transport)
+	ua := s.dialogUAFor(t.transport, t.uri.Scheme)
 	req.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	req.AppendHeader(gsip.NewHeader("Allow", allowHeader))
 	if len(spec.body) > 0 {

@@ -24,6 +24,7 @@ func TestDefaultConfigDemo(t *testing.T) {
 		sink = testenv.FreePort(t)
 	}
 	cfg.SIP.UDP, cfg.SIP.TCP = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
+	cfg.SIP.TLS.Listen = []string{"127.0.0.1:0"} // the demo's 127.0.0.1:5061, moved
 	found := false
 	for i := range cfg.Users {
 		if cfg.Users[i].Extension == "2000" {

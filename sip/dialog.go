@@ -86,7 +86,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		out.AppendHeader(gsip.NewHeader("Content-Type", validate.Sanitize(ct.Value())))
 	}
 	if req.IsInvite() {
-		ua := s.dialogUA(peer.transport())
+		ua := s.legUA(peer)
 		out.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	out.SetBody(body)
@@ -144,7 +144,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		res.SetBody(rbody)
 	}
 	if req.IsInvite() && final.IsSuccess() {
-		ua := s.dialogUA(l.transport())
+		ua := s.legUA(l)
 		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	tx.Respond(res)
@@ -178,7 +178,7 @@ func (s *Server) answerInDialog(l *Leg, req *gsip.Request, tx gsip.ServerTransac
 		res.SetBody(answer)
 	}
 	if req.IsInvite() && code < 300 {
-		ua := s.dialogUA(l.transport())
+		ua := s.legUA(l)
 		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	tx.Respond(res)
@@ -247,6 +247,9 @@ func (s *Server) strayAckBye(res *gsip.Response) {
 	cli := s.udpCli
 	if strings.EqualFold(res.Transport(), "tcp") && s.tcpCli != nil {
 		cli = s.tcpCli
+	}
+	if isTLS(res.Transport()) && s.tlsCli != nil {
+		cli = s.tlsCli
 	}
 	if cli == nil {
 		cli = s.tcpCli

@@ -1,4 +1,4 @@
-// Package sip is ccswitch's SIP side: it listens on UDP and TCP, validates every request,
+// Package sip is ccswitch's SIP side: it listens on UDP, TCP and TLS, validates every request,
 // authenticates extensions and trunks, keeps registrations (sip/registrar), and runs the
 // B2BUA that bridges callers to extensions, DIDs to extensions and extensions to trunks.
 //
@@ -22,11 +22,20 @@
 //  7. A message from a source over sip.limits.source_rate is dropped by the transport read
 //     filter before sipgo parses it (sip/limit, limits.go). Every call's limit slots (a
 //     limit.Hold) are released by call.end, so they are released once whatever the path.
+//  8. A binding registered over TCP/TLS lives no longer than its connection (flow), and the
+//     connection no shorter than the binding: an accepted connection has an idle bound only
+//     while no binding and no call holds it (conn.go). Calls to such a binding go over its
+//     connection or not at all.
+//  9. Every outbound TLS handshake is verified (tls.go): chain against the trunk's CA or the
+//     system roots, name against tls_server_name or the dialled host. Every request that had
+//     to come over TLS and did not (sips:, require_tls) is refused 403 and counted.
 //
 // Maps: legs (Call-ID|our tag → *Leg), calls (call id → *call), losers (Call-ID → expiry)
 // are sync.Maps; there is no global lock on the call path.
 //
 // Lock order: call.mu may be held while writing a provisional response on leg A (that is
 // what invariant 2 needs); it is never held while waiting on the network otherwise. The
-// registrar's shard locks, auth's shard locks and healthMu are leaves.
+// registrar's shard locks, auth's shard locks and healthMu are leaves. Stream side: a
+// registrar shard lock may be held while taking streams.mu (events), streams.mu while taking
+// a flowConn's mu; the registrar is never called with streams.mu held.
 package sip

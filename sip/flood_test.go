@@ -16,7 +16,7 @@ import (
 )
 
 // options builds an OPTIONS request from src, numbered n (its own Call-ID and branch).
-func options(dst, src string, n int) []byte {
+func floodOptions(dst, src string, n int) []byte {
 	return []byte(fmt.Sprintf("OPTIONS sip:ccswitch@%s SIP/2.0\r\n"+
 		"Via: SIP/2.0/UDP %s;branch=z9hG4bK-flood-%d;rport\r\n"+
 		"From: <sip:flood@%s>;tag=f%d\r\nTo: <sip:ccswitch@%s>\r\n"+
@@ -63,7 +63,7 @@ func (p *udpPeer) send(t *testing.T, dst string, n, from int) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		if _, err := p.conn.WriteToUDP(options(dst, p.conn.LocalAddr().String(), from+i), to); err != nil {
+		if _, err := p.conn.WriteToUDP(floodOptions(dst, p.conn.LocalAddr().String(), from+i), to); err != nil {
 			t.Fatal(err)
 		}
 		if i%100 == 99 {
@@ -118,7 +118,7 @@ func TestFloodDroppedBeforeParsing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Write([]byte(strings.ReplaceAll(string(options(tcpAddr, c.LocalAddr().String(), 9999)), "SIP/2.0/UDP", "SIP/2.0/TCP")))
+	c.Write([]byte(strings.ReplaceAll(string(floodOptions(tcpAddr, c.LocalAddr().String(), 9999)), "SIP/2.0/UDP", "SIP/2.0/TCP")))
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := c.Read(make([]byte, 4096)); err != io.EOF && !isReset(err) {
 		t.Fatalf("TCP from a flooding source: read %d bytes, %v; want the connection closed", n, err)

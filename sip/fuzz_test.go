@@ -27,7 +27,7 @@ func newOfflineServer(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.build(cfg, nil, nil); err != nil {
+	if err := s.build(cfg, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return s

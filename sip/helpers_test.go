@@ -64,6 +64,7 @@ func startServerWith(t testing.TB, cfg *config.Config, dir string, withStore fun
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	opts = append([]sip.Option{sip.WithDataDir(dir)}, opts...) // a self-signed TLS certificate goes there
 	st, err := store.Open(filepath.Join(dir, "db"))
 	if err != nil {
 		t.Fatal(err)

@@ -57,6 +57,14 @@ type Server struct {
 	tcpUA  *sipgo.DialogUA
 	host   string // advertised host
 
+	// The stream transports (conn.go, tls.go): TLS dialogs' user agents (Contact
+	// transport=tls, or sips: for sips dialogs), connections, flows and certificates.
+	tlsCli  *sipgo.Client
+	tlsUA   *sipgo.DialogUA
+	sipsUA  *sipgo.DialogUA
+	streams *streams
+	opt     streamOptions
+
 	// legs maps Call-ID "|" our tag → *Leg, for both sides of every established call.
 	legs sync.Map
 	// losers maps the Call-ID of each fork that did not win → expiry (time.Time): the
@@ -100,6 +108,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 	for _, o := range opts {
 		o(s)
 	}
+	s.streams = newStreams(s)
 	s.realm = cfg.SIP.Realm
 	if s.realm == "" {
 		s.realm = "ccswitch"
@@ -131,6 +140,9 @@ func limits(cfg *config.Config) registrar.Limits {
 func (s *Server) apply(cfg *config.Config) error {
 	r, err := s.compile(cfg)
 	if err != nil {
+		return err
+	}
+	if err := s.streams.apply(cfg); err != nil {
 		return err
 	}
 	accounts := make(map[string]string, len(cfg.Users)+len(cfg.Trunks))
@@ -171,7 +183,7 @@ func (s *Server) Reload(cfg *config.Config) {
 // Ready is closed once every listener is bound.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Addrs returns the bound listen addresses (UDP first, then TCP), valid after Ready.
+// Addrs returns the bound listen addresses (UDP first, then TCP, then TLS), valid after Ready.
 func (s *Server) Addrs() []net.Addr {
 	s.addrsMu.Lock()
 	defer s.addrsMu.Unlock()
@@ -241,11 +253,30 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		lns = append(lns, l)
 	}
+	var tlsLns []*net.TCPListener
+	for _, a := range cfg.SIP.TLS.Listen {
+		la, err := net.ResolveTCPAddr("tcp", a)
+		if err == nil {
+			var l *net.TCPListener
+			if l, err = net.ListenTCP("tcp", la); err == nil {
+				tlsLns = append(tlsLns, l)
+				continue
+			}
+		}
+		closeAll()
+		for _, l := range tlsLns {
+			l.Close()
+		}
+		return fmt.Errorf("sip: listen tls %s: %w", a, err)
+	}
+	lns = append(lns, tlsLns...) // closed with the others; served by ServeTLS below
 
-	if err := s.build(cfg, pcs, lns); err != nil {
+	if err := s.build(cfg, pcs, lns[:len(lns)-len(tlsLns)], tlsLns); err != nil {
 		closeAll()
 		return err
 	}
+	s.streams.start()
+	defer s.streams.stop()
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -260,11 +291,15 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- s.srv.ServeUDP(c)
 		}()
 	}
-	for _, l := range lns {
+	for i, l := range lns {
 		serveWG.Add(1)
 		go func() {
 			defer serveWG.Done()
-			errc <- s.srv.ServeTCP(l)
+			if i >= len(lns)-len(tlsLns) {
+				errc <- s.srv.ServeTLS(s.streams.listener(l, "tls"))
+				return
+			}
+			errc <- s.srv.ServeTCP(s.streams.listener(l, "tcp"))
 		}()
 	}
 	s.wg.Add(2)
@@ -312,7 +347,7 @@ func (s *Server) shutdown() {
 }
 
 // build creates the sipgo user agent, server and clients for the bound sockets.
-func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPListener) error {
+func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*net.TCPListener) error {
 	var self []string
 	host := cfg.SIP.Advertise
 	s.addrsMu.Lock()
@@ -320,6 +355,9 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 		s.addrs = append(s.addrs, c.LocalAddr())
 	}
 	for _, l := range lns {
+		s.addrs = append(s.addrs, l.Addr())
+	}
+	for _, l := range tlsLns {
 		s.addrs = append(s.addrs, l.Addr())
 	}
 	s.addrsMu.Unlock()
@@ -355,8 +393,14 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip_transportLogger(quiet),
 			gsip.WithTransportLayerReadFilter(s.readFilter),
-			gsip.WithTransportLayerTransports(gsip.TransportsConfig{TCP: &gsip.TransportTCP{ReadTimeout: 5 * time.Minute, WriteTimeout: 10 * time.Second}}),
+			// No read timeout: accepted connections' idle bound is flowConn's (conn.go),
+			// which follows registrations instead of closing a quiet phone's flow.
+			gsip.WithTransportLayerTransports(gsip.TransportsConfig{
+				TCP: &gsip.TransportTCP{WriteTimeout: 10 * time.Second},
+				TLS: &gsip.TransportTLS{TransportTCP: &gsip.TransportTCP{WriteTimeout: 10 * time.Second}},
+			}),
 		),
+		sipgo.WithUserAgenTLSConfig(s.streams.clientTLS()),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			gsip.WithTransactionLayerLogger(quiet),
 			gsip.WithTransactionLayerUnhandledResponseHandler(s.unhandledResponse),
@@ -395,6 +439,9 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 		s.tcpUA = &sipgo.DialogUA{Client: cli, RewriteContact: true, ContactHDR: contact}
 		break
 	}
+	if err := s.buildTLS(ua, host, tlsLns, quiet); err != nil {
+		return err
+	}
 	// RewriteContact: in-dialog requests go where the other side's INVITE or 2xx came from,
 	// not to its Contact (symmetric signalling): phones behind NAT put private addresses in
 	// their Contact, and the B2BUA adds no Record-Route.
@@ -430,6 +477,9 @@ func (s *Server) dialogUA(transport string) *sipgo.DialogUA {
 	if strings.EqualFold(transport, "tcp") {
 		return s.tcpUA
 	}
+	if isTLS(transport) && s.tlsUA != nil {
+		return s.tlsUA
+	}
 	return s.udpUA
 }
 
@@ -459,6 +509,9 @@ func (s *Server) wrap(h func(*gsip.Request, gsip.ServerTransaction)) sipgo.Reque
 				}
 				tx.Respond(res)
 			}
+			return
+		}
+		if s.refuseInsecure(req, tx) {
 			return
 		}
 		if s.closing.Load() && !req.IsAck() && req.Method != gsip.BYE && req.To().Params.Has("tag") == false {
@@ -579,11 +632,16 @@ func (s *Server) onRegister(req *gsip.Request, tx gsip.ServerTransaction) {
 		respond(tx, req, 403, "Forbidden")
 		return
 	}
-	if _, isUser := s.routes.Load().users[aor]; !isUser {
+	u, isUser := s.routes.Load().users[aor]
+	if !isUser {
 		respond(tx, req, 403, "Forbidden")
 		return
 	}
+	if s.refuseUserInsecure(req, tx, u) {
+		return
+	}
 	res := s.reg.Register(req, aor)
+	s.streams.registered(req, aor, res)
 	tx.Respond(res)
 }
 

@@ -55,6 +55,9 @@ func (s *Server) checkTrunk(ctx context.Context, t *trunk, iv time.Duration) {
 	if t.transport == "tcp" && s.tcpCli != nil {
 		cli = s.tcpCli
 	}
+	if t.transport == "tls" && s.tlsCli != nil {
+		cli = s.tlsCli
+	}
 	if cli == nil {
 		return
 	}

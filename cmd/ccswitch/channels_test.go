@@ -26,7 +26,7 @@ import (
 func TestWhatsAppFromYAML(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildBinary(t)
-	demo, _, httpPort := demoOnFreePorts(t)
+	demo, _, httpPort, _ := demoOnFreePorts(t)
 	section := func(secretVar string) string {
 		return demo + `  whatsapp:
     app_secret: "${` + secretVar + `}"

@@ -46,7 +46,7 @@ func TestWebhooksOfAChat(t *testing.T) {
 	defer rcv.Close()
 
 	t.Setenv("TEST_HOOK_SECRET", hookSecret)
-	demo, _, httpPort := demoOnFreePorts(t)
+	demo, _, httpPort, _ := demoOnFreePorts(t)
 	cfg, err := config.Parse("ccswitch.yaml", []byte(demo+`  whatsapp: {app_secret: wa-secret, verify_token: vt, token: tok, graph_url: "http://127.0.0.1:1", queue: support}
 webhooks:
   - {url: "`+rcv.URL+`/events", secret: "${TEST_HOOK_SECRET}"}
@@ -59,7 +59,7 @@ webhooks:
 		t.Fatal(err)
 	}
 	defer st.Close()
-	p, err := newProcess(cfg, st, slog.New(slog.DiscardHandler))
+	p, err := newProcess(cfg, st, t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

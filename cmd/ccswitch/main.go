@@ -83,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	p, err := newProcess(cfg, st, log)
+	p, err := newProcess(cfg, st, *dataDir, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
 		return 1
@@ -115,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	go func() {
 		select {
 		case <-p.sip.Ready():
-			log.Info("ccswitch ready", "sip_udp", cfg.SIP.UDP, "sip_tcp", cfg.SIP.TCP, "http", cfg.HTTP.Listen)
+			log.Info("ccswitch ready", "sip_udp", cfg.SIP.UDP, "sip_tcp", cfg.SIP.TCP, "sip_tls", cfg.SIP.TLS.Listen, "http", cfg.HTTP.Listen)
 		case <-ctx.Done():
 		}
 	}()

@@ -35,7 +35,7 @@ type process struct {
 	mu      sync.Mutex // serialises reloads
 }
 
-func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process, error) {
+func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.Logger) (*process, error) {
 	p := &process{log: log, metrics: prometheus.NewRegistry()}
 	var err error
 	// The agent desktop pops the caller's customer record when the agent's phone rings.
@@ -48,7 +48,9 @@ func newProcess(cfg *config.Config, st *store.Store, log *slog.Logger) (*process
 	if err != nil {
 		return nil, err
 	}
-	if p.sip, err = sip.New(cfg, st, log, p.voice.SIPOptions()...); err != nil {
+	// The data folder keeps the self-signed TLS certificate when sip.tls names none.
+	sipOpts := append(p.voice.SIPOptions(), sip.WithDataDir(dataDir))
+	if p.sip, err = sip.New(cfg, st, log, sipOpts...); err != nil {
 		return nil, err
 	}
 	p.voice.Attach(p.sip)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -77,14 +79,15 @@ func TestMain(m *testing.M) {
 }
 
 // demoOnFreePorts is the demo configuration moved to free SIP, HTTP and RTP ports.
-func demoOnFreePorts(t *testing.T) (demo string, sipPort, httpPort int) {
-	sipPort, httpPort = testenv.FreePort(t), testenv.FreePort(t)
+func demoOnFreePorts(t *testing.T) (demo string, sipPort, httpPort, tlsPort int) {
+	sipPort, httpPort, tlsPort = testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	rtp := 40000 + (sipPort % 500 * 40)
 	demo = string(configs.Default)
 	demo = strings.ReplaceAll(demo, "127.0.0.1:5060", fmt.Sprintf("127.0.0.1:%d", sipPort))
+	demo = strings.ReplaceAll(demo, "127.0.0.1:5061", fmt.Sprintf("127.0.0.1:%d", tlsPort))
 	demo = strings.Replace(demo, "listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort), 1)
 	demo = strings.Replace(demo, "rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
-	return demo, sipPort, httpPort
+	return demo, sipPort, httpPort, tlsPort
 }
 
 // TestBinary runs the real binary on the demo configuration (moved to free ports): SIP answers
@@ -94,7 +97,7 @@ func TestBinary(t *testing.T) {
 	sipsak := testenv.Tool(t, "sipsak")
 	dir := t.TempDir()
 	bin := buildBinary(t)
-	demo, sipPort, httpPort := demoOnFreePorts(t)
+	demo, sipPort, httpPort, tlsPort := demoOnFreePorts(t)
 	cfgPath := filepath.Join(dir, "ccswitch.yaml")
 	if err := os.WriteFile(cfgPath, []byte(demo), 0o644); err != nil {
 		t.Fatal(err)
@@ -120,6 +123,24 @@ func TestBinary(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "SIP/2.0 200 OK") {
 		t.Fatalf("sipsak OPTIONS: %v\n%s", err, out)
 	}
+	// The demo listens TLS with a self-signed certificate it made in the data folder (key
+	// 0600), which verifies for 127.0.0.1 when trusted; a restart would reuse it (sip tests).
+	certFile := filepath.Join(dir, "data", "tls", "cert.pem")
+	if st, err := os.Stat(filepath.Join(dir, "data", "tls", "key.pem")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("self-signed key in the data folder: %v", err)
+	}
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	tc, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tlsPort), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("TLS to the demo with its self-signed certificate trusted: %v", err)
+	}
+	tc.Close()
+
 	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", httpPort))
 	if err != nil {
 		t.Fatal(err)

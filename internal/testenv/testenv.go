@@ -25,6 +25,7 @@ var Packages = map[string]string{
 	"espeak-ng": "espeak-ng",
 	"sox":       "sox",
 	"tshark":    "tshark",
+	"openssl":   "openssl",
 }
 
 // CI reports whether the tests run under CI, where every tool must be present.

@@ -41,6 +41,7 @@ func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 	y := string(b)
 	for _, rep := range [][2]string{
 		{`"127.0.0.1:5060"`, `"127.0.0.1:0"`},
+		{`"127.0.0.1:5061"`, `"127.0.0.1:0"`}, // the demo's TLS listener
 		{"rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d\n  prompts: %s\n  rtp_timeout: %s", r.portMin, r.portMax, r.promptsDir, rtpTimeout)},
 		{`sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, r.carrier)},
 		{"    outbound: sip:127.0.0.1:5080\n", ""},
@@ -170,7 +171,7 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.srv, err = sip.New(r.cfg, r.st, log, append(stack.SIPOptions(), sip.WithDigestAlgorithms(r.cfg.SIP.DigestAlgorithms...))...)
+	r.srv, err = sip.New(r.cfg, r.st, log, append(stack.SIPOptions(), sip.WithDigestAlgorithms(r.cfg.SIP.DigestAlgorithms...), sip.WithDataDir(r.dir))...)
 	if err != nil {
 		t.Fatal(err)
 	}
