@@ -34,7 +34,7 @@ func (s *Server) initLimits(cfg *config.Config, log *slog.Logger) error {
 	if s.st != nil {
 		st = s.st
 	}
-	l, err := limit.New(cfg, limit.Options{Store: st, Logger: log})
+	l, err := limit.New(cfg, limit.Options{Store: st, Logger: log, Registerer: s.opt.reg})
 	if err != nil {
 		return err
 	}

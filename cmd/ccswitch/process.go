@@ -49,7 +49,7 @@ func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.L
 		return nil, err
 	}
 	// The data folder keeps the self-signed TLS certificate when sip.tls names none.
-	sipOpts := append(p.voice.SIPOptions(), sip.WithDataDir(dataDir))
+	sipOpts := append(p.voice.SIPOptions(), sip.WithDataDir(dataDir), sip.WithRegisterer(p.metrics))
 	if p.sip, err = sip.New(cfg, st, log, sipOpts...); err != nil {
 		return nil, err
 	}
