@@ -208,7 +208,7 @@ func (s *Service) flowEnqueue(conv string, q ivr.QueueRequest) error {
 	}
 	queue := cmp.Or(q.Queue, s.defaultQueue(c.Adapter))
 	t := store.QueuedTask{Conv: c.ID, Queue: queue, Channel: ACDChannel(c.Adapter),
-		Priority: q.Priority + s.route(c.Adapter).Priority, Requirements: q.Requirements, Enqueued: s.now()}
+		Priority: q.Priority + s.route(c.Adapter).Priority, Requirements: q.Requirements.Strings(), Enqueued: s.now()}
 	c.State, c.Queue, c.Updated = store.ConvQueued, queue, t.Enqueued
 	b := s.st.NewBatch()
 	defer b.Close()

@@ -11,8 +11,10 @@
 //
 // Invariants (the tests cite them):
 //
-//  1. ivr imports no ccswitch package but config: no sip, media, acd, channels or store.
-//     Voice and text differ only behind Interaction and in Channel() (TestForbiddenImports).
+//  1. ivr imports no ccswitch package but config and, for the skill conditions a flow sets
+//     (Requirements, parsed once by Compile), acd's value types: no sip, media, channels,
+//     store, and no acd.Engine. Voice and text differ only behind Interaction and in
+//     Channel() (TestForbiddenImports).
 //  2. Flows and Entry are immutable after Compile; a Run owns its state (variables,
 //     requirements, language), so concurrent Runs share nothing mutable
 //     (TestConcurrentRuns).

@@ -2,7 +2,10 @@ package ivr
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"github.com/ccswitch/ccswitch/acd"
 )
 
 // ChannelVoice is what Interaction.Channel returns for a phone call. Every other value
@@ -97,8 +100,8 @@ const (
 type QueueRequest struct {
 	Queue string
 	// Requirements are the skill conditions added by set nodes ("language == fr"), in the
-	// order they were set, on top of the queue's own.
-	Requirements []string
+	// order they were set, on top of the queue's own; parsed when the flows were compiled.
+	Requirements Requirements
 	// Priority is the contact's priority set by set nodes (0 unless set).
 	Priority int
 	// Vars are the flow's variables (a copy), for the agent's screen and the call record.
@@ -162,3 +165,31 @@ type AgentsFunc func(queue string) bool
 
 // LoggedIn calls f(queue).
 func (f AgentsFunc) LoggedIn(queue string) bool { return f(queue) }
+
+// Requirements are skill conditions a flow adds to a contact's queue, parsed once when the
+// flows are compiled (acd.ParseCondition), so that an enqueue hands them to the ACD as they
+// are.
+type Requirements []acd.Condition
+
+// Strings returns each condition's canonical text (acd.Condition.String), which
+// acd.ParseCondition reads back: the form a contact's requirements are stored in.
+func (rs Requirements) Strings() []string {
+	out := make([]string, len(rs))
+	for i, c := range rs {
+		out[i] = c.String()
+	}
+	return out
+}
+
+// String joins the conditions with "; ".
+func (rs Requirements) String() string { return strings.Join(rs.Strings(), "; ") }
+
+func (rs Requirements) has(c acd.Condition) bool {
+	s := c.String()
+	for _, x := range rs {
+		if x.String() == s {
+			return true
+		}
+	}
+	return false
+}

@@ -84,7 +84,7 @@ type run struct {
 
 	lang    string
 	vars    map[string]string
-	reqs    []string
+	reqs    Requirements
 	prio    int
 	pending string // a digit that barged in on a prompt, not yet consumed
 
@@ -418,10 +418,10 @@ func (r *run) set(n *node) {
 		ev = append(ev, fmt.Sprintf("priority %d", r.prio))
 	}
 	for _, q := range n.requirements {
-		if !slices.Contains(r.reqs, q) {
+		if !r.reqs.has(q) {
 			r.reqs = append(r.reqs, q)
 		}
-		ev = append(ev, "require "+q)
+		ev = append(ev, "require "+q.String())
 	}
 	r.step(n, "", strings.Join(ev, ", "))
 }

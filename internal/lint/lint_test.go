@@ -19,7 +19,7 @@ var allowed = map[string][]string{
 	"store":    {"store"},
 	"configs":  {},
 	"config":   {"config", "configs", "acd"},
-	"ivr":      {"ivr", "config"},
+	"ivr":      {"ivr", "config", "acd"},
 	"sip":      {"sip", "ivr", "acd", "media", "config", "store"},
 	"channels": {"channels", "acd", "ivr", "config", "store"},
 	"web":      {"web", "channels", "acd", "ivr", "config", "store"},

@@ -68,14 +68,7 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 	}
 	start := time.Now()
 	waited := func() time.Duration { return time.Since(start) }
-	var conds []acd.Condition
-	for _, r := range q.Requirements {
-		cd, err := acd.ParseCondition(r)
-		if err != nil {
-			return ivr.QueueOutcome{}, fmt.Errorf("voice: queue %s: requirement %q: %w", q.Queue, r, err)
-		}
-		conds = append(conds, cd)
-	}
+	conds := []acd.Condition(q.Requirements)
 	attrs := maps.Clone(q.Vars)
 	if attrs == nil {
 		attrs = map[string]string{}
