@@ -262,7 +262,7 @@ func compileFlow(fc config.Flow) (*Flow, error) {
 			invalid: ref(i, "invalid", nc.Invalid), noInput: ref(i, "no_input", nc.NoInput),
 			maxDigits: max(nc.MaxDigits, 0), terminator: nc.Terminator, varName: nc.Var,
 			language: nc.Language,
-			open: ref(i, "open", nc.Open), closed: ref(i, "closed", nc.Closed), holiday: ref(i, "holiday", nc.Holiday),
+			open:     ref(i, "open", nc.Open), closed: ref(i, "closed", nc.Closed), holiday: ref(i, "holiday", nc.Holiday),
 			queue: nc.Queue, maxWait: nc.MaxWait.D(), overflow: ref(i, "overflow", nc.Overflow), announce: nc.Announce,
 			target: nc.Target, maxLength: nc.MaxLength.D(),
 		}
