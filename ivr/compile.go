@@ -261,8 +261,7 @@ func compileFlow(fc config.Flow) (*Flow, error) {
 			next: ref(i, "next", nc.Next), timeout: nc.Timeout.D(), retries: max(nc.Retries, 0),
 			invalid: ref(i, "invalid", nc.Invalid), noInput: ref(i, "no_input", nc.NoInput),
 			maxDigits: max(nc.MaxDigits, 0), terminator: nc.Terminator, varName: nc.Var,
-			language: nc.Language,
-			open:     ref(i, "open", nc.Open), closed: ref(i, "closed", nc.Closed), holiday: ref(i, "holiday", nc.Holiday),
+			language: nc.Language, open: ref(i, "open", nc.Open), closed: ref(i, "closed", nc.Closed), holiday: ref(i, "holiday", nc.Holiday),
 			queue: nc.Queue, maxWait: nc.MaxWait.D(), overflow: ref(i, "overflow", nc.Overflow), announce: nc.Announce,
 			target: nc.Target, maxLength: nc.MaxLength.D(),
 		}
