@@ -18,6 +18,8 @@ type Config struct {
 	Profiles []Profile `yaml:"profiles"`
 	Queues   []Queue   `yaml:"queues"`
 	Agents   []Agent   `yaml:"agents"`
+	// CallRecords: where completed call records are exported (config/records.go).
+	CallRecords CallRecords `yaml:"call_records"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).

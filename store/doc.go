@@ -17,10 +17,11 @@
 //	secret/<name>              a random key created once (web chat visitor tokens)
 //
 // Invariants:
-//  1. A write that a peer is told about (a registration answered 200, a message acknowledged)
-//     is synced to disk before Put returns: a crash after the answer loses nothing.
-//  2. Records that nobody was promised (call records) are written without a sync; pebble's
-//     WAL still orders them, and Close flushes them.
+//  1. A write that a peer is told about (a registration answered 200, a message acknowledged,
+//     a call record, which billing and reports rely on) is synced to disk before Put returns:
+//     a crash after the answer loses nothing.
+//  2. Records that nobody was promised are written without a sync; pebble's WAL still orders
+//     them, and Close flushes them.
 //  3. Keys never contain a byte an AOR or URI can contain as a separator: AORs and contacts are
 //     joined with a NUL, which SIP forbids in both.
 package store

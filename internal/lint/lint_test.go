@@ -1,5 +1,7 @@
-// Package lint guards the dependency direction of DESIGN: cmd → sip, channels, web → ivr →
-// acd, media, store, config. A package may import only the ccswitch packages listed for it.
+// Package lint guards the dependency direction (README's architecture): cmd → sip, channels,
+// web (the protocols) → center (the contact center: the one ACD client, presence, call
+// records) → ivr → acd, media, store, config. A package may import only the ccswitch packages
+// listed for it.
 package lint
 
 import (
@@ -20,12 +22,13 @@ var allowed = map[string][]string{
 	"configs":  {},
 	"config":   {"config", "configs", "acd"},
 	"ivr":      {"ivr", "config", "acd"},
-	"sip":      {"sip", "ivr", "acd", "media", "config", "store"},
-	"channels": {"channels", "acd", "ivr", "config", "store"},
-	"web":      {"web", "channels", "acd", "ivr", "config", "store"},
+	"center":   {"center", "acd", "ivr", "config", "store"},
+	"sip":      {"sip", "center", "ivr", "acd", "media", "config", "store"},
+	"channels": {"channels", "center", "acd", "ivr", "config", "store"},
+	"web":      {"web", "center", "channels", "acd", "ivr", "config", "store"},
 	"bench":    {"bench", "acd", "media", "sip", "config", "store"},
 	"internal": {"internal"},
-	"cmd":      {"sip", "media", "ivr", "acd", "channels", "web", "config", "configs", "store"},
+	"cmd":      {"sip", "center", "media", "ivr", "acd", "channels", "web", "config", "configs", "store"},
 }
 
 func TestDependencyDirection(t *testing.T) {
