@@ -88,7 +88,7 @@ type stepT = struct {
 }
 
 func step(who string, do func(e *env), w want) stepT { return stepT{do: do, who: who, want: w} }
-func steps(s ...stepT) []stepT                      { return s }
+func steps(s ...stepT) []stepT                       { return s }
 
 func must(t *testing.T, err error) {
 	t.Helper()
