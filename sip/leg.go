@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,14 +234,12 @@ func (c *call) end(code int, cause string) {
 	}
 	c.rec.End = time.Now()
 	rec := c.rec
+	rec.Legs = slices.Clone(c.rec.Legs)
 	c.mu.Unlock()
 	c.s.calls.Delete(c.id)
+	c.s.withMedia(c.id, &rec) // before the anchor releases the call's media
 	c.s.anchor.Release(c.id)
-	if c.s.st != nil {
-		if err := c.s.st.PutCallRecord(rec); err != nil {
-			c.s.log.Warn("call record not written", "call", c.id, "error", err)
-		}
-	}
+	c.s.record(rec)
 }
 
 // stop ends the call for shutdown: stop ringing, hang up the legs.

@@ -19,6 +19,7 @@ import (
 	"github.com/ccswitch/ccswitch/store"
 	"github.com/emiago/sipgo"
 	gsip "github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // allowed is what we answer; it is the Allow header everywhere.
@@ -34,6 +35,9 @@ type Server struct {
 	app        App
 	anchor     SDPAnchor
 	digestAlgs []string
+	recorder   CallRecorder
+	promReg    prometheus.Registerer
+	metrics    *sipMetrics
 
 	cfg       atomic.Pointer[config.Config]
 	routes    atomic.Pointer[routing]
@@ -109,6 +113,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 	s.auth = auth.New(s.realm, []byte(cfg.SIP.NonceSecret), cfg.SIP.NonceTTL.D())
 	s.throttle = auth.NewThrottle(20, time.Minute)
 	s.reg = registrar.New(st, s.log.With("component", "sip.registrar"), limits(cfg))
+	s.metrics = newSIPMetrics(s, s.promReg)
 	if err := s.apply(cfg); err != nil {
 		return nil, err
 	}
@@ -427,6 +432,9 @@ func (s *Server) wrap(h func(*gsip.Request, gsip.ServerTransaction)) sipgo.Reque
 	return func(req *gsip.Request, tx gsip.ServerTransaction) {
 		s.inflight.Add(1)
 		defer s.inflight.Add(-1)
+		ctx := &countedTx{ServerTransaction: tx, m: s.metrics, method: methodLabel(req.Method)}
+		defer ctx.done()
+		tx = ctx
 		defer func() {
 			if r := recover(); r != nil {
 				s.panics.Add(1)
