@@ -362,6 +362,11 @@ func (p *presence) apply(ctx context.Context, in input) {
 		p.restaff()
 	}
 	p.tell(ctx, in.agent, a, a.want(def.autoLogin), force)
+	if in.kind != inEngine && a.engine != acd.Busy && a.engine != acd.WrapUp {
+		// What the engine will report for an agent holding nothing: shown at once, so that a
+		// watcher does not see the state before the change; the engine's event confirms it.
+		a.engine, a.engReas = a.sent.state, a.sent.reason
+	}
 	pr := p.presenceOf(in.agent, def, a)
 	p.publish(pr)
 	if in.reply != nil {

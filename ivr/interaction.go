@@ -47,7 +47,7 @@ type Interaction interface {
 	// Enqueue hands the contact to the ACD and returns when an agent has answered it, when
 	// it was abandoned, or when it waited longer than MaxWait. While it waits, voice plays
 	// hold music and, if Announce is set, the position and expected wait. If no agent is
-	// logged in to the queue, Enqueue is not called (see Agents).
+	// logged in to the queue, Enqueue is not called for a call (see Agents).
 	Enqueue(ctx context.Context, q QueueRequest) (QueueOutcome, error)
 
 	// Transfer hands the contact to an extension or an external number; the flow ends.
@@ -155,7 +155,8 @@ type RecordOptions struct {
 }
 
 // Agents tells whether any agent is logged in to a queue (whatever their state), so that a
-// contact is not queued where nobody can ever answer. The ACD side implements it.
+// caller is not queued where nobody can answer; a text contact waits for an agent to log in.
+// The contact center (center.Center) implements it.
 type Agents interface {
 	LoggedIn(queue string) bool
 }

@@ -432,7 +432,7 @@ func (r *run) escape() (*node, error) {
 
 func (r *run) queue(n *node) (*node, error) {
 	r.res.Queue = n.queue
-	if a := r.o.Agents; a != nil && !a.LoggedIn(n.queue) {
+	if a := r.o.Agents; a != nil && !r.text && !a.LoggedIn(n.queue) {
 		if n.overflow != nil {
 			r.step(n, "", "no agent logged in")
 			return n.overflow, nil

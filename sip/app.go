@@ -45,6 +45,9 @@ type Dialled struct {
 	Code string
 }
 
+// CallID is ccswitch's ID of the call (its record's ID; Leg.CallID once answered).
+func (in *Incoming) CallID() string { return in.c.id }
+
 // Dialled returns what the caller dialled.
 func (in *Incoming) Dialled() Dialled { return in.dialled }
 

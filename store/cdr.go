@@ -49,13 +49,13 @@ type CallRecord struct {
 
 // LegRecord is one SIP leg of a call and its media statistics.
 type LegRecord struct {
-	Role    string    `json:"role"` // "a" (caller side) or "b" (callee side)
-	CallID  string    `json:"call_id"`
-	Peer    string    `json:"peer"` // the URI or contact the leg talked to
-	Code    int       `json:"code"` // final response of this leg's INVITE
-	Start   time.Time `json:"start"`
-	Answer  time.Time `json:"answer,omitzero"`
-	End     time.Time `json:"end,omitzero"`
+	Role   string    `json:"role"` // "a" (caller side) or "b" (callee side)
+	CallID string    `json:"call_id"`
+	Peer   string    `json:"peer"` // the URI or contact the leg talked to
+	Code   int       `json:"code"` // final response of this leg's INVITE
+	Start  time.Time `json:"start"`
+	Answer time.Time `json:"answer,omitzero"`
+	End    time.Time `json:"end,omitzero"`
 	// Packets are the RTP packets received from the peer, Lost those it sent that never
 	// arrived (RFC 3550 §A.3), Jitter its interarrival jitter in milliseconds (§6.4.1).
 	Packets uint64  `json:"packets,omitempty"`

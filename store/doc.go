@@ -14,6 +14,7 @@
 //	dedupe/<adapter>\x00<provider message id>   where a provider's message was stored
 //	thread/<Message-ID>        email threading: Message-ID → conversation
 //	task/<conv>                a text contact waiting for an agent (QueuedTask)
+//	outbox/<conv>\x00<seq>     an outbound message still to deliver (status "sending")
 //	secret/<name>              a random key created once (web chat visitor tokens)
 //
 // Invariants:

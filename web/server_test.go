@@ -13,16 +13,16 @@ import (
 	"net/http/cookiejar"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ccswitch/ccswitch/acd"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/channels/chantest"
 	"github.com/ccswitch/ccswitch/channels/chantest/fakegraph"
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/web"
 )
@@ -32,7 +32,7 @@ const waSecret, waToken = "wa-app-secret", "wa-graph-token"
 type harness struct {
 	URL    string
 	Store  *store.Store
-	Engine *acd.Engine
+	Center *center.Center
 	Server *web.Server
 	Graph  *fakegraph.Server
 }
@@ -67,22 +67,12 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *channels.Config) 
 		{ID: "q", Type: "queue", Queue: "support"},
 	}}}
 	cfg.ApplyDefaults()
-	flows, err := ivr.Compile(cfg, ivr.Options{})
+	reg := prometheus.NewRegistry()
+	cc, err := center.New(cfg, center.Options{Store: st, Registerer: reg, SnapshotEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var svc atomic.Pointer[channels.Service]
-	ac := chantest.ACDConfig(cfg)
-	ac.Sink = acd.SinkFunc(func(ev acd.Event) {
-		if s := svc.Load(); s != nil {
-			s.ACDEvent(ev)
-		}
-	})
-	eng, err := acd.New(ac)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Engine = eng
+	h.Center = cc
 	chans := channels.Config{
 		WebChat:  channels.WebChat{Route: channels.Route{Enabled: true}},
 		WhatsApp: channels.WhatsApp{Route: channels.Route{Enabled: true, Entry: "+15550199"}, AppSecret: waSecret, VerifyToken: "vt", Token: waToken, GraphURL: h.Graph.URL},
@@ -90,11 +80,11 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *channels.Config) 
 	if chansOverride != nil {
 		chans = *chansOverride
 	}
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Channels: chans, Flows: flows, SessionTTL: ttl})
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Center: cc, Channels: chans, SessionTTL: ttl,
+		Registerer: reg, Gatherer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Store(srv.Service())
 	h.Server = srv
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -103,11 +93,13 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *channels.Config) 
 	h.URL = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
-	go func() { eng.Run(ctx); done <- struct{}{} }()
+	cctx, stopCenter := context.WithCancel(context.Background())
+	go func() { cc.Run(cctx); done <- struct{}{} }()
 	go func() { srv.Serve(ctx, ln); done <- struct{}{} }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		<-done // the web server, then the center it talks to
+		stopCenter()
 		<-done
 		st.Close()
 	})
@@ -239,7 +231,7 @@ func TestLoginSessionAndAPI(t *testing.T) {
 	}
 	var me struct {
 		Agent    string
-		Presence channels.Presence
+		Presence struct{ State string }
 	}
 	chantest.Eventually(t, "alice not ready after login", func() bool {
 		c.do("GET", "/api/me", nil, &me)
@@ -382,7 +374,10 @@ func TestReloadAgents(t *testing.T) {
 	cfg.Agents = cfg.Agents[:1] // bob leaves
 	cfg.Agents = append(cfg.Agents, config.Agent{ID: "carol", Name: "Carol", Password: "carol-pw", Queues: []string{"support"}})
 	cfg.Queues = append(cfg.Queues, config.Queue{Name: "vip", Channels: []string{"chat"}})
-	if err := h.Server.Reload(cfg, nil); err != nil {
+	if err := h.Center.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Server.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
 	if code := newClient(t, h.URL).do("POST", "/api/login", map[string]string{"agent": "bob", "password": "bob-pw"}, nil); code != 401 {
