@@ -33,7 +33,20 @@ type FlowRecord struct {
 	Tasks []string
 	// Recording is the voicemail the caller left, if any.
 	Recording string
+	// The voice path owns a flow call's media: CallerMedia are the caller leg's figures,
+	// AgentMedia those of the leg it bridged the caller to, AgentCall that leg's SIP call (one
+	// of the legs dialled for the call).
+	CallerMedia, AgentMedia LegMedia
+	AgentCall               string
 }
+
+// LegMedia are one leg's RTP figures, as its record keeps them.
+type LegMedia struct {
+	Packets, Lost uint64  // received from the peer; sent by it and never arrived
+	JitterMs      float64 // the peer's interarrival jitter
+}
+
+func (m LegMedia) put(l *store.LegRecord) { l.Packets, l.Lost, l.Jitter = m.Packets, m.Lost, m.JitterMs }
 
 // CallEnded takes the SIP side's record of one SIP call, with its legs' media figures. A leg
 // ccswitch dialled for another call (Parent set) is folded into that call's record.
@@ -293,7 +306,19 @@ func (l *ledger) flushLocked(id string) {
 		}
 	}
 	for _, ch := range p.children {
+		if f := p.flow; f != nil && ch.ID == f.AgentCall {
+			for i := range ch.Legs {
+				f.AgentMedia.put(&ch.Legs[i])
+			}
+		}
 		rec.Legs = append(rec.Legs, ch.Legs...)
+	}
+	if f := p.flow; f != nil {
+		for i := range rec.Legs {
+			if rec.Legs[i].Role == "a" {
+				f.CallerMedia.put(&rec.Legs[i])
+			}
+		}
 	}
 	slices.SortStableFunc(rec.Legs, func(a, b store.LegRecord) int { return a.Start.Compare(b.Start) })
 	switch {

@@ -77,10 +77,12 @@ func TestCallRecordJoinsItsParts(t *testing.T) {
 
 	start := t0
 	e.c.CallEnded(store.CallRecord{ID: "Y", Parent: "X", Direction: "dial", From: "+15550100", To: "1001", Start: start.Add(time.Second),
-		Code: 200, Cause: "callee-bye", Legs: []store.LegRecord{{Role: "b", CallID: "y@sip", Start: start.Add(time.Second), Packets: 2000, Lost: 3, Jitter: 4}}})
+		Code: 200, Cause: "callee-bye", Legs: []store.LegRecord{{Role: "b", CallID: "y@sip", Start: start.Add(time.Second)}}})
 	e.c.CallEnded(store.CallRecord{ID: "X", Flow: "demo", Direction: "inbound", From: "+15550100", To: "+15550103", Start: start,
-		Code: 200, Cause: "caller-bye", Legs: []store.LegRecord{{Role: "a", CallID: "x@sip", Start: start, Packets: 2100, Lost: 1, Jitter: 2}}})
-	e.c.FlowEnded(center.FlowRecord{Call: "X", Flow: "demo", Outcome: "answered", Vars: map[string]string{"language": "fr"}, Tasks: []string{"X"}})
+		Code: 200, Cause: "caller-bye", Legs: []store.LegRecord{{Role: "a", CallID: "x@sip", Start: start}}})
+	// The flow's media (the voice path owns it): the caller's leg and the agent's it bridged.
+	e.c.FlowEnded(center.FlowRecord{Call: "X", Flow: "demo", Outcome: "answered", Vars: map[string]string{"language": "fr"}, Tasks: []string{"X"},
+		CallerMedia: center.LegMedia{Packets: 2100, Lost: 1, JitterMs: 2}, AgentMedia: center.LegMedia{Packets: 2000, Lost: 3, JitterMs: 4}, AgentCall: "Y"})
 	e.sync()
 	if recs := written(); len(recs) != 0 {
 		t.Fatalf("record written before the wrap-up ended: %+v", recs)

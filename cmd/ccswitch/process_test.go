@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/configs"
 	"github.com/ccswitch/ccswitch/internal/testenv"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 // syncBuffer is a bytes.Buffer the child's output can be written to while the test reads it.
@@ -42,22 +45,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// TestBinary runs the real binary on the demo configuration (moved to free ports): SIP answers
-// a real client (sipsak), the desktop is served, a SIGHUP with a broken configuration is
-// refused while the process keeps serving, and SIGTERM stops it cleanly.
+// TestBinary runs the real binary, from an empty folder, on the demo configuration (moved to
+// free ports): SIP answers a real client (sipsak); a carrier's call (SIPp, echoing the RTP it
+// gets) to the always-closed number hears the prompt embedded in the binary, and its call
+// record is exported with the echoed packets; the desktop is served; a SIGHUP with a broken
+// configuration is refused while the process keeps serving; SIGTERM stops it cleanly.
 func TestBinary(t *testing.T) {
 	sipsak := testenv.Tool(t, "sipsak")
+	sipp := testenv.Tool(t, "sipp")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "ccswitch")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	sipPort, httpPort := testenv.FreePort(t), testenv.FreePort(t)
+	sipPort, httpPort, carrier := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	rtp := 40000 + (sipPort % 500 * 40)
 	demo := string(configs.Default)
 	demo = strings.ReplaceAll(demo, "127.0.0.1:5060", fmt.Sprintf("127.0.0.1:%d", sipPort))
 	demo = strings.Replace(demo, "listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort), 1)
 	demo = strings.Replace(demo, "rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
+	demo = strings.Replace(demo, `sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, carrier), 1)
+	demo += "\ncall_records: {export: calls.jsonl}\n"
 	cfgPath := filepath.Join(dir, "ccswitch.yaml")
 	if err := os.WriteFile(cfgPath, []byte(demo), 0o644); err != nil {
 		t.Fatal(err)
@@ -65,6 +73,7 @@ func TestBinary(t *testing.T) {
 
 	var logs syncBuffer
 	cmd := exec.Command(bin, "-config", cfgPath, "-data", filepath.Join(dir, "data"))
+	cmd.Dir = t.TempDir() // no configs/prompts here: the prompts are in the binary
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.Env = append(os.Environ(), "WEBCHAT_DISABLED=true", "EMAIL_ADDRESS=")
 	if err := cmd.Start(); err != nil {
@@ -83,6 +92,28 @@ func TestBinary(t *testing.T) {
 	out, err := exec.Command(sipsak, "-s", fmt.Sprintf("sip:127.0.0.1:%d", sipPort), "-vv").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "SIP/2.0 200 OK") {
 		t.Fatalf("sipsak OPTIONS: %v\n%s", err, out)
+	}
+	// The closed number plays its "closed" prompt (1.9 s, ~95 packets), then hangs up.
+	scenario, err := filepath.Abs(filepath.Join("testdata", "closed.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancelSIPp := context.WithTimeout(context.Background(), 60*time.Second)
+	out, err = exec.CommandContext(sctx, sipp, "-sf", scenario, "-i", "127.0.0.1", "-p", fmt.Sprint(carrier), "-m", "1",
+		"-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(testenv.FreePort(t)), "-nostdin", "-timeout", "30s", "-timeout_error",
+		"-key", "user", "carrier", "-s", "+15550102", fmt.Sprintf("127.0.0.1:%d", sipPort)).CombinedOutput()
+	cancelSIPp()
+	if err != nil {
+		t.Fatalf("sipp call to the closed number: %v\n%s", err, out)
+	}
+	var rec store.CallRecord
+	waitFor(t, "the call's record exported", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "calls.jsonl"))
+		line, _, _ := strings.Cut(string(b), "\n")
+		return json.Unmarshal([]byte(line), &rec) == nil
+	})
+	if rec.To != "+15550102" || rec.Disposition != "unavailable" || rec.Flow != "demo" || len(rec.Legs) != 1 || rec.Legs[0].Packets < 50 {
+		t.Fatalf("exported record %+v: want the closed number, unavailable, and the prompt's echo on leg a", rec)
 	}
 	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", httpPort))
 	if err != nil {

@@ -88,7 +88,11 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 		sum.Media = c.mc.Stats()
 		c.mc.Close()
 	}
-	fr := center.FlowRecord{Call: c.id, Flow: num.Flow, Outcome: ivr.OutcomeFailed.String(), Tasks: c.tasks}
+	fr := center.FlowRecord{Call: c.id, Flow: num.Flow, Outcome: ivr.OutcomeFailed.String(), Tasks: c.tasks,
+		CallerMedia: legMedia(sum.Media.A), AgentMedia: legMedia(sum.Media.B)}
+	if l := c.agentLeg.Load(); l != nil {
+		fr.AgentCall = l.CallID()
+	}
 	if r := sum.Result; r != nil {
 		fr.Outcome, fr.Vars = r.Outcome.String(), r.Vars
 		if len(r.Recordings) > 0 {
@@ -99,6 +103,11 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	if a.onEnd != nil {
 		a.onEnd(sum)
 	}
+}
+
+// legMedia is a media leg's figures as the call record keeps them.
+func legMedia(s media.LegStats) center.LegMedia {
+	return center.LegMedia{Packets: s.PacketsIn, Lost: s.Lost, JitterMs: float64(s.Jitter.Microseconds()) / 1000}
 }
 
 // serve answers the caller and runs the flow; it returns once the call is over for the flow
