@@ -469,7 +469,7 @@ func (e *Engine) emit(ev Event) {
 }
 
 func (e *Engine) fail(c *command, err error) {
-	e.log.Debug("command failed", "command", cmdNames[c.kind], "err", err)
+	e.log.Debug("command failed", "command", cmdNames[c.kind], "error", err)
 	ev := Event{Kind: EventCommandFailed, Command: cmdNames[c.kind], Err: err}
 	switch c.kind {
 	case cmdLogin, cmdLogout, cmdSetState, cmdChannels:

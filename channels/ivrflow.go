@@ -192,7 +192,7 @@ func (f *flowRuns) start(c store.Conversation, entry string) {
 			return // stopping: the conversation resumes at the next start
 		}
 		if err != nil && !errors.Is(err, ivr.ErrHungUp) {
-			s.log.Warn("flow failed", "conv", c.ID, "entry", entry, "error", err)
+			s.log.Warn("flow failed", "task", c.ID, "entry", entry, "error", err)
 		}
 		// A flow that ended without queueing or closing (it fell off its end, or failed)
 		// leaves the customer to a person rather than to silence.
@@ -217,7 +217,7 @@ func (f *flowRuns) input(conv, text string) bool {
 	select {
 	case r.inbox <- text:
 	default:
-		f.s.log.Warn("flow input dropped: customer writes faster than the flow reads", "conv", conv)
+		f.s.log.Warn("flow input dropped: customer writes faster than the flow reads", "task", conv)
 	}
 	return true
 }

@@ -108,7 +108,7 @@ func (o *outbox) deliver(m store.Message) {
 	for {
 		c, ok, err := o.s.st.Conversation(m.Conv)
 		if err != nil || !ok {
-			o.s.log.Error("outbound message of an unreadable conversation", "conv", m.Conv, "seq", m.Seq, "error", err)
+			o.s.log.Error("outbound message of an unreadable conversation", "task", m.Conv, "seq", m.Seq, "error", err)
 			return
 		}
 		ad := o.s.adapter(c.Adapter)
@@ -132,11 +132,11 @@ func (o *outbox) deliver(m store.Message) {
 		case last:
 			m.Status, m.Error = "failed: "+err.Error(), err.Error()
 			o.s.meters.out.WithLabelValues(c.Adapter, "failed").Inc()
-			o.s.log.Warn("send failed: given up", "conv", c.ID, "adapter", c.Adapter, "attempts", m.Attempts, "error", err)
+			o.s.log.Warn("send failed: given up", "task", c.ID, "adapter", c.Adapter, "attempts", m.Attempts, "error", err)
 		default:
 			m.Error = err.Error()
 			o.s.meters.out.WithLabelValues(c.Adapter, "retried").Inc()
-			o.s.log.Info("send failed: will retry", "conv", c.ID, "adapter", c.Adapter, "attempts", m.Attempts, "error", err)
+			o.s.log.Info("send failed: will retry", "task", c.ID, "adapter", c.Adapter, "attempts", m.Attempts, "error", err)
 		}
 		o.record(m)
 		if last {
@@ -169,7 +169,7 @@ func (o *outbox) record(m store.Message) {
 	}
 	unlock()
 	if err != nil {
-		o.s.log.Error("outbound message status not stored", "conv", m.Conv, "seq", m.Seq, "error", err)
+		o.s.log.Error("outbound message status not stored", "task", m.Conv, "seq", m.Seq, "error", err)
 	}
 	if ok && c.Agent != "" {
 		mm := m
@@ -217,7 +217,7 @@ func (o *outbox) resume() error {
 		if err != nil || !ok {
 			continue
 		}
-		o.s.log.Info("sending again after restart", "conv", r.Conv, "seq", r.Seq, "attempts", m.Attempts)
+		o.s.log.Info("sending again after restart", "task", r.Conv, "seq", r.Seq, "attempts", m.Attempts)
 		o.send(store.Conversation{ID: r.Conv}, m)
 	}
 	return nil

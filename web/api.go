@@ -46,7 +46,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		code = http.StatusBadGateway
 	}
 	if code == http.StatusInternalServerError {
-		s.log.Error("api", "err", err)
+		s.log.Error("api", "error", err)
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})
 }
