@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -114,6 +115,20 @@ func TestBinary(t *testing.T) {
 	})
 	if rec.To != "+15550102" || rec.Disposition != "unavailable" || rec.Flow != "demo" || len(rec.Legs) != 1 || rec.Legs[0].Packets < 50 {
 		t.Fatalf("exported record %+v: want the closed number, unavailable, and the prompt's echo on leg a", rec)
+	}
+	// One registry: the SIP side, the call records' media legs, the engine's queues, the runtime.
+	mres, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mres.Body)
+	mres.Body.Close()
+	for _, want := range []string{`ccswitch_sip_requests_total{method="INVITE",status="200"} 1`, `ccswitch_sip_requests_total{method="OPTIONS",status="200"}`,
+		`ccswitch_media_legs_total{role="a"} 1`, `ccswitch_queue_waiting{queue="sales"} 0`, `ccswitch_agents{state="offline"} 3`,
+		`ccswitch_sip_registrations 0`, "go_goroutines"} {
+		if !strings.Contains(string(mb), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", httpPort))
 	if err != nil {

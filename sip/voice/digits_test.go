@@ -3,12 +3,13 @@ package voice
 import (
 	"context"
 	"errors"
-	"github.com/ccswitch/ccswitch/config"
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/ivr"
 )
 
@@ -30,29 +31,34 @@ func TestDigitBufferKeepsTypeAhead(t *testing.T) {
 }
 
 // TestDigitBufferTerminatorAndTimeout: the terminator ends input and is not returned; the
-// inter-digit timeout returns what came so far; nothing at all returns "" after the timeout.
+// inter-digit timeout returns what came so far, exactly when it passes; nothing at all returns
+// "" after the timeout. In a synctest bubble: the clock is the test's.
 func TestDigitBufferTerminatorAndTimeout(t *testing.T) {
-	b := newDigitBuffer()
-	go func() {
-		for _, d := range "42#9" {
-			time.Sleep(10 * time.Millisecond)
-			b.push(byte(d))
+	synctest.Test(t, func(t *testing.T) {
+		b := newDigitBuffer()
+		go func() {
+			for _, d := range "42#9" {
+				time.Sleep(10 * time.Millisecond)
+				b.push(byte(d))
+			}
+		}()
+		got, err := b.collect(context.Background(), nil, 0, "#", 2*time.Second)
+		if err != nil || got != "42" {
+			t.Fatalf("collect to # %q %v", got, err)
 		}
-	}()
-	got, err := b.collect(context.Background(), nil, 0, "#", 2*time.Second)
-	if err != nil || got != "42" {
-		t.Fatalf("collect to # %q %v", got, err)
-	}
-	time.Sleep(50 * time.Millisecond)
-	start := time.Now()
-	got, err = b.collect(context.Background(), nil, 0, "#", 100*time.Millisecond)
-	if err != nil || got != "9" || time.Since(start) < 100*time.Millisecond {
-		t.Fatalf("collect to timeout %q %v after %v", got, err, time.Since(start))
-	}
-	got, err = b.collect(context.Background(), nil, 3, "", 50*time.Millisecond)
-	if err != nil || got != "" {
-		t.Fatalf("empty collect %q %v", got, err)
-	}
+		time.Sleep(20 * time.Millisecond) // the 9 is in (virtual time: no wait)
+		synctest.Wait()
+		start := time.Now()
+		got, err = b.collect(context.Background(), nil, 0, "#", 100*time.Millisecond)
+		if err != nil || got != "9" || time.Since(start) != 100*time.Millisecond {
+			t.Fatalf("collect to timeout %q %v after %v", got, err, time.Since(start))
+		}
+		start = time.Now()
+		got, err = b.collect(context.Background(), nil, 3, "", 50*time.Millisecond)
+		if err != nil || got != "" || time.Since(start) != 50*time.Millisecond {
+			t.Fatalf("empty collect %q %v after %v", got, err, time.Since(start))
+		}
+	})
 }
 
 // TestDigitBufferHangupAndCancel: a caller gone ends the wait with ivr.ErrHungUp; a cancelled
