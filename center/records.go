@@ -46,7 +46,9 @@ type LegMedia struct {
 	JitterMs      float64 // the peer's interarrival jitter
 }
 
-func (m LegMedia) put(l *store.LegRecord) { l.Packets, l.Lost, l.Jitter = m.Packets, m.Lost, m.JitterMs }
+func (m LegMedia) put(l *store.LegRecord) {
+	l.Packets, l.Lost, l.Jitter = m.Packets, m.Lost, m.JitterMs
+}
 
 // CallEnded takes the SIP side's record of one SIP call, with its legs' media figures. A leg
 // ccswitch dialled for another call (Parent set) is folded into that call's record.
