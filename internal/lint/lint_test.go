@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"config":   {"config", "configs", "acd"},
 	"ivr":      {"ivr", "config", "acd"},
 	"center":   {"center", "acd", "ivr", "config", "store"},
-	"sip":      {"sip", "center", "ivr", "acd", "media", "config", "store"},
+	"sip":      {"sip", "center", "ivr", "acd", "media", "config", "configs", "store"},
 	"channels": {"channels", "center", "acd", "ivr", "config", "store"},
 	"web":      {"web", "center", "channels", "acd", "ivr", "config", "store"},
 	"bench":    {"bench", "acd", "media", "sip", "config", "store"},
