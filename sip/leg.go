@@ -218,7 +218,7 @@ func (c *call) legEnded(l *Leg, cause string) {
 	}
 }
 
-// end writes the call record once and forgets the call. code/cause fill in what is unset.
+// end hands the call record on once and forgets the call. code/cause fill in what is unset.
 func (c *call) end(code int, cause string) {
 	c.mu.Lock()
 	if c.written {
