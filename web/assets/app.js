@@ -237,7 +237,9 @@ async function loadTimeline() {
     }
     const m = it.message;
     const who = m.dir === 'in' ? (t.customer.name || 'Customer') : m.dir === 'out' ? (m.agent || 'bot') : '';
-    const failed = m.status && m.status.startsWith('failed') ? ` — ${m.status}` : '';
+    // An outbound message's delivery: "sending" while the outbox retries (with the last error).
+    const failed = m.status && m.status.startsWith('failed') ? ` — ${m.status}`
+      : m.status === 'sending' ? ` — sending${m.error ? ` (attempt ${m.attempts} failed: ${m.error})` : ''}` : '';
     const atts = (m.attachments || []).map((a) => el('div', { class: 'meta' }, `📎 ${a.name || a.type} ${a.size ? `(${a.size} B)` : ''}${a.rejected ? ` — not kept: ${a.rejected}` : ''}`));
     box.append(el('div', { class: `item msg ${m.dir}${m.conv === state.active ? '' : ' other-conv'}`, dataset: { conv: m.conv, seq: m.seq } },
       el('div', { class: 'meta' }, badge(it.adapter), `${who} · ${time(m.time)}${failed}`),
