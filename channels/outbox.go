@@ -185,8 +185,11 @@ func (o *outbox) record(m store.Message) {
 	}
 }
 
-// await returns m once its first delivery attempt is stored, or as it is when ctx ends.
+// await returns m once its first delivery attempt is stored, or as it is (sending) when ctx
+// ends or one attempt's time passed (earlier messages of the conversation may be retrying).
 func (o *outbox) await(ctx context.Context, m store.Message) store.Message {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
 	ref := store.MessageRef{Conv: m.Conv, Seq: m.Seq}
 	w := make(chan store.Message, 1)
 	o.mu.Lock()
