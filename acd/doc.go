@@ -27,10 +27,12 @@
 // One goroutine, the one calling Run, owns all routing state. Every
 // other method of Engine may be called from any goroutine: commands
 // (Enqueue, Cancel, Transfer, Complete, EndWrapUp, Accept, Reject,
-// AgentLogin, AgentLogout, SetState, Apply) are copied into a bounded
-// lock-free ring and return at once; they never block, and return
-// ErrBusy when the ring is full (nothing was submitted) or ErrClosed
-// after Run returned. Their effects, and any failure found on the engine
+// AgentLogin, AgentLogout, SetState, SetChannels, Apply) are copied into
+// a bounded lock-free ring and return at once; they never block, and
+// return ErrBusy when the ring is full (nothing was submitted) or
+// ErrClosed after Run returned. WaitRoom is the backpressure: a producer
+// that got ErrBusy waits in it until the engine has taken commands off
+// the ring, then submits again. Their effects, and any failure found on the engine
 // goroutine, come back as Events through the Sink, which is called on
 // the Run goroutine and must not block. Sync waits for everything
 // submitted before it. Snapshot reads the last published Snapshot
@@ -96,7 +98,9 @@
 //     can take is never stranded: it returns to that agent.
 //     An agent who leaves Available (not-ready, offline) withdraws its
 //     pending offers at once; they go back to their place, not counted as
-//     misses.
+//     misses. So does an agent who signs out of a channel (SetChannels)
+//     for its offers on that channel; signing in on a channel again counts
+//     as coming back.
 //  9. A published Snapshot is never modified.
 //
 // # Performance

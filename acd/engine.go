@@ -37,16 +37,18 @@ const (
 	cmdLogin
 	cmdLogout
 	cmdSetState
+	cmdChannels
 	cmdApply
 	cmdSync
 )
 
 var cmdNames = [...]string{"", "enqueue", "cancel", "transfer", "complete", "end-wrap-up",
-	"accept", "reject", "login", "logout", "set-state", "apply", "sync"}
+	"accept", "reject", "login", "logout", "set-state", "set-channels", "apply", "sync"}
 
 type command struct {
 	kind  cmdKind
 	ch    Channel
+	chans ChannelSet
 	state AgentState
 	prio  int
 	id    string
@@ -78,6 +80,9 @@ type Engine struct {
 	run    atomic.Bool
 	closed atomic.Bool
 	tick   atomic.Bool
+	// room is closed by Run once it has taken commands off the ring: producers that found the
+	// ring full wait on it (WaitRoom).
+	room atomic.Pointer[chan struct{}]
 
 	// Owned by the Run goroutine.
 	m         *model
@@ -168,6 +173,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	defer func() {
 		e.closed.Store(true)
+		e.signalRoom()
 		e.timer.Stop()
 		var c command
 		for e.r.pop(&c) {
@@ -230,6 +236,9 @@ func (e *Engine) step() int {
 		e.handle(&c)
 		n++
 	}
+	if n > 0 {
+		e.signalRoom()
+	}
 	if e.onBatch != nil {
 		e.onBatch()
 	}
@@ -277,6 +286,46 @@ func (e *Engine) submit(c *command) error {
 		return ErrBusy
 	}
 	return nil
+}
+
+// WaitRoom is the backpressure of a full ring: a producer whose command returned ErrBusy
+// calls it, then submits again. It returns nil once the ring has room (another producer may
+// take it first: then the command returns ErrBusy again, and the producer waits again),
+// ctx.Err() if ctx ends first, and ErrClosed once Run has returned.
+func (e *Engine) WaitRoom(ctx context.Context) error {
+	for {
+		if e.closed.Load() {
+			return ErrClosed
+		}
+		p := e.room.Load()
+		if p == nil {
+			ch := make(chan struct{})
+			if !e.room.CompareAndSwap(nil, &ch) {
+				continue
+			}
+			p = &ch
+		}
+		// Checked after the channel is installed: a pop that made room before it is seen
+		// here, one after it closes the channel.
+		if e.closed.Load() {
+			return ErrClosed
+		}
+		if e.r.room() {
+			return nil
+		}
+		select {
+		case <-*p:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// signalRoom wakes the producers waiting in WaitRoom.
+func (e *Engine) signalRoom() {
+	if p := e.room.Swap(nil); p != nil {
+		close(*p)
+	}
 }
 
 // Enqueue submits a task. It checks synchronously that the ID is set and
@@ -356,6 +405,15 @@ func (e *Engine) SetState(agentID string, s AgentState, reason string) error {
 	return e.submit(&command{kind: cmdSetState, id: agentID, state: s, arg: reason})
 }
 
+// SetChannels sets the channels the agent takes tasks on (AllChannels until it is called):
+// the presence owner signs an agent in for voice while a phone is there and for text while a
+// desktop is open. The agent's state is not changed; an agent Available on no channel is
+// offered nothing. Offers pending on a channel that leaves the set are withdrawn and their
+// tasks go back to their place (invariant 8); accepted tasks and wrap-ups stay until they end.
+func (e *Engine) SetChannels(agentID string, s ChannelSet) error {
+	return e.submit(&command{kind: cmdChannels, id: agentID, chans: s & AllChannels})
+}
+
 // Apply validates cfg (its Skills, Profiles, Queues, Agents and
 // Strategies; other fields are ignored) and, if valid, replaces the
 // engine's definitions. Tasks already waiting are re-routed under the
@@ -386,10 +444,8 @@ func (e *Engine) Sync(ctx context.Context) error {
 		if err != ErrBusy {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Microsecond):
+		if err := e.WaitRoom(ctx); err != nil {
+			return err
 		}
 	}
 	select {
@@ -413,10 +469,10 @@ func (e *Engine) emit(ev Event) {
 }
 
 func (e *Engine) fail(c *command, err error) {
-	e.log.Debug("command failed", "command", cmdNames[c.kind], "err", err)
+	e.log.Debug("command failed", "command", cmdNames[c.kind], "error", err)
 	ev := Event{Kind: EventCommandFailed, Command: cmdNames[c.kind], Err: err}
 	switch c.kind {
-	case cmdLogin, cmdLogout, cmdSetState:
+	case cmdLogin, cmdLogout, cmdSetState, cmdChannels:
 		ev.Agent = c.id
 	case cmdAccept, cmdReject:
 		ev.Reservation = c.res
@@ -449,6 +505,8 @@ func (e *Engine) handle(c *command) {
 		e.setAgentState(c, Offline)
 	case cmdSetState:
 		e.setAgentState(c, c.state)
+	case cmdChannels:
+		e.setAgentChannels(c)
 	case cmdApply:
 		e.install(c.model)
 	case cmdSync:

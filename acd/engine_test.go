@@ -400,6 +400,64 @@ func TestErrBusy(t *testing.T) {
 	}
 }
 
+// WaitRoom is the backpressure of a full ring: a producer that got ErrBusy waits until Run has
+// taken commands off the ring, then submits; a wait ends with its context, and with ErrClosed
+// once Run has returned.
+func TestWaitRoom(t *testing.T) {
+	e, err := acd.New(acd.Config{Queues: []acd.QueueDef{{Name: "q"}}, Sink: acd.SinkFunc(func(acd.Event) {}), RingSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ; e.Enqueue(acd.Task{ID: fmt.Sprint(n), Queue: "q"}) == nil; n++ {
+	}
+	if err := e.Enqueue(acd.Task{ID: "late", Queue: "q"}); !errors.Is(err, acd.ErrBusy) {
+		t.Fatalf("full ring: %v, want ErrBusy", err)
+	}
+	short, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.WaitRoom(short); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitRoom with a cancelled context: %v", err)
+	}
+	// Producers wait for room, then submit; Run makes room.
+	const producers = 8
+	errs := make(chan error, producers)
+	for i := range producers {
+		go func() {
+			for {
+				err := e.Enqueue(acd.Task{ID: fmt.Sprintf("w%d", i), Queue: "q"})
+				if !errors.Is(err, acd.ErrBusy) {
+					errs <- err
+					return
+				}
+				if err := e.WaitRoom(context.Background()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	for range producers {
+		if err := <-errs; err != nil {
+			t.Fatalf("producer: %v", err)
+		}
+	}
+	if err := e.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := e.Snapshot().Queue("q"); q.Waiting != n+producers {
+		t.Fatalf("waiting %d, want %d", q.Waiting, n+producers)
+	}
+	stop()
+	<-done
+	if err := e.WaitRoom(context.Background()); !errors.Is(err, acd.ErrClosed) {
+		t.Fatalf("WaitRoom after Run: %v", err)
+	}
+}
+
 // Skill profiles, the general cross-channel rule, and the live figures
 // of a queue: waiting, longest wait, agents by state.
 func TestProfilesBlocksAndStats(t *testing.T) {

@@ -144,3 +144,6 @@ func (s AgentState) String() string {
 	}
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
+
+// MarshalText writes the state's name ("not-ready"), as JSON does for the desktop.
+func (s AgentState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

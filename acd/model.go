@@ -31,6 +31,41 @@ func (c Channel) String() string {
 	return "channel(" + strconv.Itoa(int(c)) + ")"
 }
 
+// ChannelSet is a set of channels, one bit per Channel: the channels an agent takes tasks on
+// (SetChannels, AgentStatus.Channels).
+type ChannelSet uint8
+
+// AllChannels holds every channel; an agent takes tasks on all of them until SetChannels.
+const AllChannels ChannelSet = 1<<NumChannels - 1
+
+// ChannelsOf returns the set holding cs.
+func ChannelsOf(cs ...Channel) ChannelSet {
+	var s ChannelSet
+	for _, c := range cs {
+		if c < NumChannels {
+			s |= 1 << c
+		}
+	}
+	return s
+}
+
+// Has reports whether c is in s.
+func (s ChannelSet) Has(c Channel) bool { return c < NumChannels && s&(1<<c) != 0 }
+
+// String lists the channels of s, comma-separated ("voice,chat"); "" for none.
+func (s ChannelSet) String() string {
+	var b strings.Builder
+	for c := Channel(0); c < NumChannels; c++ {
+		if s.Has(c) {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(c.String())
+		}
+	}
+	return b.String()
+}
+
 // ParseChannel parses the names printed by Channel.String.
 func ParseChannel(s string) (Channel, error) {
 	for i, n := range channelNames {

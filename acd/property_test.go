@@ -223,8 +223,11 @@ func runProperty(t *testing.T, seed uint64) {
 					retry(func() error { return e.AgentLogin(agent) })
 				case op < 90:
 					retry(func() error { return e.SetState(agent, acd.NotReady, "break") })
-				case op < 93:
+				case op < 92:
 					retry(func() error { return e.AgentLogout(agent) })
+				case op < 93:
+					set := acd.ChannelSet(r.IntN(int(acd.AllChannels) + 1))
+					retry(func() error { return e.SetChannels(agent, set) })
 				case op < 94:
 					c := propertyConfig(r, r.IntN(2))
 					retry(func() error { return e.Apply(c) })
@@ -269,6 +272,7 @@ func runProperty(t *testing.T, seed uint64) {
 			t.Fatalf("%d tasks never ended", live)
 		}
 		for i := range 10 {
+			retry(func() error { return e.SetChannels(fmt.Sprintf("a%d", i), acd.AllChannels) })
 			retry(func() error { return e.AgentLogin(fmt.Sprintf("a%d", i)) })
 		}
 		for _, r := range res {

@@ -87,3 +87,9 @@ func (r *ring) pop(c *command) bool {
 func (r *ring) ready() bool {
 	return r.slots[r.head&r.mask].seq.Load() == r.head+1
 }
+
+// room reports whether a push would find a free slot now. Any goroutine.
+func (r *ring) room() bool {
+	pos := r.tail.Load()
+	return int64(r.slots[pos&r.mask].seq.Load())-int64(pos) >= 0
+}

@@ -413,7 +413,7 @@ func (e *Engine) tryAgent(a *agent) {
 		bestKey := uint64(math.MaxUint64)
 		blocked := a.blocked()
 		for ch := Channel(0); ch < NumChannels; ch++ {
-			if a.load[ch] >= a.capacity[ch] || blocked&(1<<ch) != 0 {
+			if !a.open(ch, blocked) {
 				continue
 			}
 			for _, c := range a.cls[ch] {
@@ -457,7 +457,7 @@ func (e *Engine) refreshAgent(a *agent) {
 		blocked = a.blocked()
 	}
 	for ch := Channel(0); ch < NumChannels; ch++ {
-		ok := a.state == Available && !a.detached && a.load[ch] < a.capacity[ch] && blocked&(1<<ch) == 0
+		ok := a.state == Available && !a.detached && a.open(ch, blocked)
 		if !ok && !a.inHeaps[ch] {
 			continue // nothing to take out: skip touching the members
 		}
@@ -720,6 +720,37 @@ func (e *Engine) setAgentState(c *command, s AgentState) {
 			e.cancelReservation(t)
 			e.requeue(t)
 		}
+	}
+	e.agentChanged(a)
+}
+
+// setAgentChannels signs the agent in on c.chans only; pending offers on the other channels
+// go back to their place, not counted as misses (invariant 8).
+func (e *Engine) setAgentChannels(c *command) {
+	a := e.agentIdx[c.id]
+	if a == nil {
+		e.fail(c, fmt.Errorf("%s %s: %w", cmdNames[c.kind], c.id, ErrUnknownAgent))
+		return
+	}
+	off := AllChannels &^ c.chans
+	if off == a.off {
+		return
+	}
+	added := a.off &^ off
+	e.touch(a)
+	a.off = off
+	e.refreshAgent(a) // out of the heaps of the channels left before their tasks are re-routed
+	for i := 0; i < a.held.len(); {
+		t := a.held.at(i)
+		if t.state != tsReserved || off&(1<<t.ch) == 0 {
+			i++
+			continue
+		}
+		e.cancelReservation(t)
+		e.requeue(t)
+	}
+	if added != 0 {
+		a.epoch++ // signed in anew: tasks it missed before may come back to it (invariant 8)
 	}
 	e.agentChanged(a)
 }

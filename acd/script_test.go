@@ -132,6 +132,19 @@ func scriptCommand(h *harness, cmd string, res map[string]acd.ReservationID) err
 		return e.SetState(arg(1), acd.Available, "")
 	case "not-ready":
 		return e.SetState(arg(1), acd.NotReady, strings.Join(f[2:], " "))
+	case "channels": // channels AGENT [voice,chat,...]
+		var set acd.ChannelSet
+		for _, n := range strings.Split(arg(2), ",") {
+			if n == "" {
+				continue
+			}
+			ch, err := acd.ParseChannel(n)
+			if err != nil {
+				return err
+			}
+			set |= acd.ChannelsOf(ch)
+		}
+		return e.SetChannels(arg(1), set)
 	case "enqueue": // enqueue ID QUEUE [voice|chat|email|social] [prio=N] [requires COND; COND]
 		task := acd.Task{ID: arg(1), Queue: arg(2)}
 		rest := f[3:]
@@ -201,7 +214,11 @@ func scriptShow(h *harness, cmd string) string {
 		if !ok {
 			return "no such agent"
 		}
-		return fmt.Sprintf("agent %s state=%v reason=%q load=%v since=+%v", a.ID, a.State, a.Reason, a.Load, a.Since.Sub(t0))
+		line := fmt.Sprintf("agent %s state=%v reason=%q load=%v since=+%v", a.ID, a.State, a.Reason, a.Load, a.Since.Sub(t0))
+		if a.Channels != acd.AllChannels {
+			line += fmt.Sprintf(" channels=%q", a.Channels.String())
+		}
+		return line
 	}
 	q, ok := s.Queue(name)
 	if !ok {

@@ -53,6 +53,8 @@ type AgentStatus struct {
 	// Load counts tasks held (reserved, accepted or in wrap-up) per channel.
 	Load     [NumChannels]int
 	Capacity [NumChannels]int
+	// Channels are the channels the agent is signed in on (SetChannels).
+	Channels ChannelSet
 }
 
 // Queue returns the named queue's figures.
@@ -161,7 +163,8 @@ func (e *Engine) queueStats(q *queue) QueueStats {
 }
 
 func (e *Engine) agentStatus(a *agent) AgentStatus {
-	as := AgentStatus{ID: a.id, Name: a.m.name, State: a.derived(), Since: e.epoch.Add(time.Duration(a.since))}
+	as := AgentStatus{ID: a.id, Name: a.m.name, State: a.derived(), Since: e.epoch.Add(time.Duration(a.since)),
+		Channels: AllChannels &^ a.off}
 	if as.State == NotReady || as.State == RONA {
 		as.Reason = a.reason
 	}

@@ -151,6 +151,7 @@ type agent struct {
 	load      [NumChannels]uint16
 	capacity  [NumChannels]uint16
 	blocks    [NumChannels]uint8 // channel -> mask of channels it blocks
+	off       ChannelSet         // channels the agent is signed out of (SetChannels)
 	inHeaps   [NumChannels]bool  // false: no member of the channel is in a class heap
 	active    int                // reserved + accepted
 	wrap      int
@@ -278,7 +279,13 @@ func (a *agent) blocked() uint8 {
 }
 
 func (a *agent) routable(c Channel) bool {
-	return a.state == Available && !a.detached && a.load[c] < a.capacity[c] && a.blocked()&(1<<c) == 0
+	return a.state == Available && !a.detached && a.open(c, a.blocked())
+}
+
+// open reports whether a may take one more task on c, given the channels blocked by what it
+// holds: signed in on c, below capacity, not blocked.
+func (a *agent) open(c Channel, blocked uint8) bool {
+	return a.off&(1<<c) == 0 && a.load[c] < a.capacity[c] && blocked&(1<<c) == 0
 }
 
 func (a *agent) derived() AgentState {

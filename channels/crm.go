@@ -22,8 +22,8 @@ type CRMCard struct {
 }
 
 // lookupOffer asks the CRM about the customer of conversation c, just offered to agent under
-// reservation res; the answer goes to the offer and to the desktop. Called with s.mu held: it
-// only queues.
+// reservation res; the answer goes to the offer and to the desktop. It only queues: the
+// answer comes later, on another goroutine.
 func (s *Service) lookupOffer(agent string, c store.Conversation, res uint64) {
 	if s.crm == nil {
 		return
@@ -37,12 +37,12 @@ func (s *Service) lookupOffer(agent string, c store.Conversation, res uint64) {
 		q.Phone = Phone(c.Address)
 	}
 	s.crm.Fetch(q, func(card crm.Card) {
-		s.mu.Lock()
-		if o, ok := s.offers[c.ID]; ok && o.Reservation == res {
+		s.offers.mu.Lock()
+		if o, ok := s.offers.byConv[c.ID]; ok && o.Reservation == res {
 			o.CRM = card.Fields
-			s.offers[c.ID] = o
+			s.offers.byConv[c.ID] = o
 		}
-		s.mu.Unlock()
+		s.offers.mu.Unlock()
 		s.hub.send(agent, AgentEvent{Type: "crm", CRM: &CRMCard{Conv: c.ID, Customer: q.Customer, Fields: card.Fields}})
 	})
 }

@@ -15,8 +15,8 @@ import (
 
 // textRun is one conversation going through its entry's flow: the ivr.Interaction of the text
 // channels. Play sends the prompt's text through the adapter (stored first, in order); Collect
-// takes the customer's next message; Enqueue queues the conversation in the ACD and waits for
-// an agent; Hangup closes the conversation.
+// takes the customer's next message; Enqueue queues the conversation and waits for an agent;
+// Hangup closes the conversation.
 type textRun struct {
 	s       *Service
 	conv    string
@@ -38,7 +38,8 @@ func (r *textRun) Play(ctx context.Context, p ivr.Prompt) (string, error) {
 	if text == "" {
 		return "", nil
 	}
-	return "", r.s.flowSay(r.conv, text)
+	_, _, err := r.s.update(r.conv, step{kind: stepSay, text: text})
+	return "", err
 }
 
 // Collect implements ivr.Interaction: the customer's next message, or "" after the timeout.
@@ -61,7 +62,7 @@ func (r *textRun) Collect(ctx context.Context, o ivr.CollectOptions) (string, er
 // record) until an agent accepts it or it ends.
 func (r *textRun) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcome, error) {
 	start := time.Now()
-	if err := r.s.flowEnqueue(r.conv, q); err != nil {
+	if err := r.s.queueIt(r.conv, queueRequest{queue: q.Queue, prio: q.Priority, reqs: q.Requirements, vars: q.Vars, lang: q.Language}); err != nil {
 		return ivr.QueueOutcome{}, err
 	}
 	select {
@@ -78,8 +79,7 @@ func (r *textRun) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOut
 // Transfer implements ivr.Interaction. A text conversation cannot ring an extension: it goes
 // to the adapter's queue instead, and the flow ends.
 func (r *textRun) Transfer(ctx context.Context, target string) error {
-	return r.s.flowEnqueue(r.conv, ivr.QueueRequest{Queue: r.s.defaultQueue(r.adapter),
-		Vars: map[string]string{"transfer_target": target}})
+	return r.s.queueIt(r.conv, queueRequest{vars: map[string]string{"transfer_target": target}})
 }
 
 // Record implements ivr.Interaction: the customer's next message is the "voicemail".
@@ -94,150 +94,159 @@ func (r *textRun) Record(ctx context.Context, o ivr.RecordOptions) (string, erro
 // Hangup implements ivr.Interaction: the bot closes the conversation.
 func (r *textRun) Hangup(ctx context.Context) error {
 	r.hangUp()
-	return r.s.flowClose(r.conv, "closed by the flow")
+	_, _, err := r.s.update(r.conv, step{kind: stepFlowClose, reason: "closed by the flow"})
+	if err == errNoChange {
+		return nil
+	}
+	return err
+}
+
+// queueRequest is what a conversation is queued with.
+type queueRequest struct {
+	queue string // "" for the adapter's
+	prio  int
+	reqs  ivr.Requirements
+	vars  map[string]string
+	lang  string
+}
+
+// queueIt queues conversation id as the flow asks (the adapter's priority added to the
+// flow's), then submits it. A conversation already queued, assigned or closed is left as it
+// is.
+func (s *Service) queueIt(id string, q queueRequest) error {
+	c, ok, err := s.st.Conversation(id)
+	if err != nil || !ok {
+		return cmp.Or(err, ErrNotFound)
+	}
+	vars := maps.Clone(q.vars)
+	if q.prio != 0 {
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars["priority"] = strconv.Itoa(q.prio)
+	}
+	c, _, err = s.update(id, step{kind: stepQueue, queue: cmp.Or(q.queue, s.defaultQueue(c.Adapter)),
+		prio: q.prio + s.route(c.Adapter).Priority, reqs: q.reqs.Strings(), vars: vars, lang: q.lang})
+	if err == errNoChange {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.offers.enqueue(c, q.reqs)
+	return nil
+}
+
+// flowRuns are the conversations in their flow.
+type flowRuns struct {
+	s    *Service
+	mu   sync.Mutex // guards runs (a leaf)
+	runs map[string]*textRun
+	wg   sync.WaitGroup
 }
 
 // entryFor is the ivr entry (a configured number) whose flow and calendar a new conversation
 // on this adapter goes through: the adapter's Entry setting, or for SMS the number written to.
-func (s *Service) entryFor(in Inbound) string {
-	flows := s.flows.Load()
-	if flows == nil {
-		return ""
-	}
-	if e := s.route(in.Adapter).Entry; e != "" {
+func (f *flowRuns) entryFor(in Inbound) string {
+	if e := f.s.route(in.Adapter).Entry; e != "" {
 		return e
 	}
 	if in.Adapter == "sms" && in.Route != "" {
-		if _, ok := flows.Entry(in.Route); ok {
+		if _, ok := f.s.cc.Flows().Entry(in.Route); ok {
 			return in.Route
 		}
 	}
 	return ""
 }
 
-// startFlow runs conv's flow in its own goroutine (until the conversation is answered, queued
-// and ended, or closed). Called with s.mu held.
-func (s *Service) startFlowLocked(conv store.Conversation, entry string) {
-	if _, running := s.runs[conv.ID]; running {
+// start runs conversation c's flow on its own goroutine (until the conversation is answered,
+// queued and ended, or closed).
+func (f *flowRuns) start(c store.Conversation, entry string) {
+	s := f.s
+	if s.ctx.Err() != nil {
 		return
 	}
-	select {
-	case <-s.ctx.Done():
+	f.mu.Lock()
+	if _, running := f.runs[c.ID]; running {
+		f.mu.Unlock()
 		return
-	default:
 	}
-	r := &textRun{s: s, conv: conv.ID, adapter: conv.Adapter, inbox: make(chan string, 32),
+	r := &textRun{s: s, conv: c.ID, adapter: c.Adapter, inbox: make(chan string, 32),
 		queued: make(chan ivr.QueueOutcome, 1), gone: make(chan struct{})}
-	s.runs[conv.ID] = r
-	vars := maps.Clone(conv.Vars)
+	f.runs[c.ID] = r
+	f.wg.Add(1)
+	f.mu.Unlock()
+	vars := maps.Clone(c.Vars)
 	if vars == nil {
 		vars = map[string]string{}
 	}
-	vars["channel"], vars["customer"] = conv.Adapter, conv.Customer
-	flows := s.flows.Load()
-	s.flowsWG.Add(1)
+	vars["channel"], vars["customer"] = c.Adapter, c.Customer
+	flows := s.cc.Flows()
 	go func() {
-		defer s.flowsWG.Done()
-		res, err := flows.Run(s.ctx, ivr.Contact{DID: entry, Language: conv.Vars["language"], Vars: vars}, r)
-		s.mu.Lock()
-		delete(s.runs, conv.ID)
-		s.mu.Unlock()
+		defer f.wg.Done()
+		res, err := flows.Run(s.ctx, ivr.Contact{DID: entry, Language: c.Vars["language"], Vars: vars}, r)
+		f.mu.Lock()
+		delete(f.runs, c.ID)
+		f.mu.Unlock()
 		if s.ctx.Err() != nil {
 			return // stopping: the conversation resumes at the next start
 		}
 		if err != nil && !errors.Is(err, ivr.ErrHungUp) {
-			s.log.Warn("flow failed", "conv", conv.ID, "entry", entry, "err", err)
+			s.log.Warn("flow failed", "task", c.ID, "entry", entry, "error", err)
 		}
 		// A flow that ended without queueing or closing (it fell off its end, or failed)
 		// leaves the customer to a person rather than to silence.
-		c, ok, _ := s.st.Conversation(conv.ID)
-		if ok && c.State == store.ConvFlow {
-			s.flowEnqueue(conv.ID, ivr.QueueRequest{Queue: s.defaultQueue(conv.Adapter), Vars: res.Vars})
+		if cur, ok, _ := s.st.Conversation(c.ID); ok && cur.State == store.ConvFlow {
+			var fvars map[string]string
+			if res != nil {
+				fvars = res.Vars
+			}
+			s.queueIt(c.ID, queueRequest{vars: fvars})
 		}
 	}()
 }
 
-// flowSay stores a message from the flow and sends it (after the conversation's earlier ones).
-func (s *Service) flowSay(conv, text string) error {
-	s.mu.Lock()
-	c, ok, err := s.st.Conversation(conv)
-	if err != nil || !ok {
-		s.mu.Unlock()
-		return cmp.Or(err, ErrNotFound)
+// input gives the customer's message to the flow of conv; false when no flow runs for it.
+func (f *flowRuns) input(conv, text string) bool {
+	f.mu.Lock()
+	r := f.runs[conv]
+	f.mu.Unlock()
+	if r == nil {
+		return false
 	}
-	c.LastSeq++
-	c.Updated = s.now()
-	m := store.Message{Conv: c.ID, Seq: c.LastSeq, Dir: store.Out, Adapter: c.Adapter, Text: text, Time: c.Updated, Status: "sending"}
-	b := s.st.NewBatch()
-	b.PutMessage(m)
-	b.PutConversation(c)
-	err = b.Commit()
-	s.mu.Unlock()
-	if err != nil {
-		return err
+	select {
+	case r.inbox <- text:
+	default:
+		f.s.log.Warn("flow input dropped: customer writes faster than the flow reads", "task", conv)
 	}
-	s.sendAsync(c, m)
-	return nil
+	return true
 }
 
-// flowEnqueue queues conv as the flow asks: the task/ record, the flow's variables on the
-// conversation, then the router.
-func (s *Service) flowEnqueue(conv string, q ivr.QueueRequest) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok, err := s.st.Conversation(conv)
-	if err != nil || !ok {
-		return cmp.Or(err, ErrNotFound)
-	}
-	if c.State == store.ConvClosed || c.State == store.ConvAssigned {
-		return nil
-	}
-	if c.Vars == nil {
-		c.Vars = map[string]string{}
-	}
-	for k, v := range q.Vars {
-		if k != "customer" && k != "channel" { // given to the flow; the conversation has them
-			c.Vars[k] = v
-		}
-	}
-	if q.Language != "" {
-		c.Vars["language"] = q.Language
-	}
-	if q.Priority != 0 {
-		c.Vars["priority"] = strconv.Itoa(q.Priority)
-	}
-	queue := cmp.Or(q.Queue, s.defaultQueue(c.Adapter))
-	t := store.QueuedTask{Conv: c.ID, Queue: queue, Channel: ACDChannel(c.Adapter),
-		Priority: q.Priority + s.route(c.Adapter).Priority, Requirements: q.Requirements, Enqueued: s.now()}
-	c.State, c.Queue, c.Updated = store.ConvQueued, queue, t.Enqueued
-	b := s.st.NewBatch()
-	defer b.Close()
-	b.PutTask(t)
-	b.PutConversation(c)
-	if err := b.Commit(); err != nil {
-		return err
-	}
-	if err := s.router.Enqueue(Task{ID: t.Conv, Queue: t.Queue, Channel: t.Channel, Priority: t.Priority, Requirements: t.Requirements}); err != nil {
-		s.log.Error("enqueue failed; the next start retries", "task", c.ID, "queue", queue, "err", err)
-	}
-	return nil
+// answered and ended tell the flow waiting in a queue how the wait ended.
+func (f *flowRuns) answered(conv, agent string) {
+	f.outcome(conv, ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: agent})
 }
 
-// flowClose closes conv from the bot's side.
-func (s *Service) flowClose(conv, why string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok, err := s.st.Conversation(conv)
-	if err != nil || !ok || c.State == store.ConvClosed {
-		return err
+func (f *flowRuns) ended(conv string, timedOut bool) {
+	out := ivr.QueueOutcome{Result: ivr.QueueAbandoned}
+	if timedOut {
+		out.Result = ivr.QueueTimedOut
 	}
-	now := s.now()
-	c.State, c.Closed, c.Updated = store.ConvClosed, now, now
-	c.LastSeq++
-	b := s.st.NewBatch()
-	defer b.Close()
-	b.PutMessage(store.Message{Conv: c.ID, Seq: c.LastSeq, Dir: store.System, Adapter: c.Adapter, Text: why, Time: now})
-	b.DeleteTask(c.ID)
-	b.PutConversation(c)
-	return b.Commit()
+	f.outcome(conv, out)
 }
+
+func (f *flowRuns) outcome(conv string, out ivr.QueueOutcome) {
+	f.mu.Lock()
+	r := f.runs[conv]
+	f.mu.Unlock()
+	if r == nil {
+		return
+	}
+	select {
+	case r.queued <- out:
+	default:
+	}
+}
+
+// wait returns once every flow ended (after the service's context ended).
+func (f *flowRuns) wait() { f.wg.Wait() }

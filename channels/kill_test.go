@@ -117,8 +117,8 @@ func TestKill9LosesNothing(t *testing.T) {
 		}
 	}
 	// Every waiting conversation is back in its queue: two agents with capacity 2 each take all four.
-	env.Service.Login("alice")
-	env.Service.Login("bob")
+	env.Login(t, "alice")
+	env.Login(t, "bob")
 	chantest.Eventually(t, "all four conversations offered", func() bool {
 		return len(env.Service.Offers("alice"))+len(env.Service.Offers("bob")) == 4
 	})

@@ -4,10 +4,19 @@ import "fmt"
 
 // SetChannels takes new adapter settings (a SIGHUP reload): conversations that start from now
 // on use the new routes (queue, entry, greeting, priority); conversations in progress keep
-// their queue and their place. An entry must name a number of the flows last given to
-// NewService or Reload.
+// their queue and their place. An entry must name a number of the center's flows (reload the
+// center first).
 func (s *Service) SetChannels(c Config) error {
-	flows := s.flows.Load()
+	if err := s.checkEntries(&c); err != nil {
+		return err
+	}
+	s.chans.Store(&c)
+	return nil
+}
+
+// checkEntries verifies that every adapter's entry names a number of the center's flows.
+func (s *Service) checkEntries(c *Config) error {
+	flows := s.cc.Flows()
 	for _, a := range adapterNames {
 		e := c.Route(a).Entry
 		if e == "" {
@@ -20,7 +29,6 @@ func (s *Service) SetChannels(c Config) error {
 			return fmt.Errorf("channels: %s: entry %q is not a configured number: %w", a, e, ErrBadInput)
 		}
 	}
-	s.chans.Store(&c)
 	return nil
 }
 
@@ -30,7 +38,7 @@ var adapterNames = []string{"webchat", "sms", "whatsapp", "messenger", "telegram
 // RemoveAdapter forgets the adapter named name (its section left the configuration): replies
 // in its conversations fail with ErrNoAdapter, shown in the timeline, until it comes back.
 func (s *Service) RemoveAdapter(name string) {
-	s.mu.Lock()
+	s.adMu.Lock()
 	delete(s.adapters, name)
-	s.mu.Unlock()
+	s.adMu.Unlock()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/channels/chantest"
 	"github.com/ccswitch/ccswitch/config"
@@ -32,9 +33,7 @@ func TestOfferAcceptReplyClose(t *testing.T) {
 		return len(s) == 1 && s[0].Text == "Thanks, an agent will answer shortly."
 	})
 
-	if err := svc.Login("alice"); err != nil {
-		t.Fatal(err)
-	}
+	env.Login(t, "alice")
 	o := chantest.WaitOffer(t, svc, "alice", r.Conv)
 	if o.Preview != "hello" || o.Timeout.IsZero() {
 		t.Errorf("offer = %+v, want preview hello and a timeout", o)
@@ -233,20 +232,18 @@ func TestRestartResumesWaitingConversation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.Service.Login("bob")
+	env.Login(t, "bob")
 	chantest.WaitOffer(t, env.Service, "bob", held.Conv)
 	env.Service.Accept("bob", held.Conv)
 	chantest.WaitState(t, env.Store, held.Conv, store.ConvAssigned, "bob")
-	env.Service.SetReady("bob", false, "lunch")
+	env.Ready(t, "bob", false, "lunch")
 	r, err := env.Service.Receive(context.Background(), channels.Inbound{Adapter: "telegram", ProviderID: "u1", From: "42", Text: "anyone?"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	chantest.WaitState(t, env.Store, r.Conv, store.ConvQueued, "")
 	env.Restart(t)
-	if err := env.Service.Login("bob"); err != nil {
-		t.Fatal(err)
-	}
+	env.Login(t, "bob")
 	// Both come back: the waiting one, and the one bob held (the new engine knows nothing of it).
 	chantest.WaitOffer(t, env.Service, "bob", r.Conv)
 	chantest.WaitOffer(t, env.Service, "bob", held.Conv)
@@ -293,7 +290,7 @@ func TestFlowMenuThenQueue(t *testing.T) {
 		return len(s) == 2 && s[1].Text == "Connecting you to sales."
 	})
 	// The flow waits in the queue until an agent answers.
-	env.Service.Login("alice")
+	env.Login(t, "alice")
 	chantest.WaitOffer(t, env.Service, "alice", r.Conv)
 	env.Service.Accept("alice", r.Conv)
 	chantest.WaitState(t, env.Store, r.Conv, store.ConvAssigned, "alice")
@@ -349,9 +346,9 @@ func TestRejectGoesToNextAgentThenTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Login("alice")
+	env.Login(t, "alice")
 	chantest.WaitOffer(t, svc, "alice", r.Conv)
-	svc.Login("bob")
+	env.Login(t, "bob")
 	if err := svc.Reject("alice", r.Conv); err != nil {
 		t.Fatal(err)
 	}
@@ -360,6 +357,11 @@ func TestRejectGoesToNextAgentThenTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	chantest.WaitState(t, env.Store, r.Conv, store.ConvAssigned, "bob")
+	// The refusal counted as a miss (rona_misses 1): alice is in RONA until she is ready again.
+	if a := env.Agent(t, "alice"); a.State != acd.RONA {
+		t.Fatalf("alice after rejecting: %v, want rona", a.State)
+	}
+	env.Ready(t, "alice", true, "")
 	if err := svc.Transfer("bob", r.Conv, "nowhere"); !errors.Is(err, channels.ErrBadInput) {
 		t.Fatalf("transfer to an unknown queue: %v", err)
 	}

@@ -24,6 +24,8 @@ type Config struct {
 	CRM CRM `yaml:"crm"`
 	// Webhooks receive signed events of calls and conversations (config/integrations.go).
 	Webhooks []Webhook `yaml:"webhooks"`
+	// CallRecords: where completed call records are exported (config/records.go).
+	CallRecords CallRecords `yaml:"call_records"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).
@@ -89,8 +91,9 @@ type Media struct {
 	// RTPPorts is the port range (default "16384-32767", below Linux's ephemeral ports). Even
 	// ports carry RTP, the odd one above each its RTCP; an anchored call holds four ports.
 	RTPPorts string `yaml:"rtp_ports"`
-	// Prompts is the folder of prompt WAVs, one subfolder per language (default configs/prompts,
-	// relative to the config file's folder).
+	// Prompts is a folder of prompt WAVs, one subfolder per language and hold-music.wav,
+	// relative to the config file's folder; a prompt it lacks comes from the prompts embedded
+	// in the binary (configs/prompts). Default: the embedded prompts only.
 	Prompts string `yaml:"prompts"`
 	// Anchor routes every call's RTP through ccswitch (default true).
 	Anchor *bool `yaml:"anchor"`

@@ -40,7 +40,6 @@ func (c *Config) ApplyDefaults() {
 	m := &c.Media
 	setString(&m.IP, "127.0.0.1")
 	setString(&m.RTPPorts, DefaultRTPPorts)
-	setString(&m.Prompts, "configs/prompts")
 	if m.Anchor == nil {
 		t := true
 		m.Anchor = &t

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/ivr/calendar"
 )
@@ -116,7 +117,7 @@ type node struct {
 	vars         [][2]string // sorted by name
 	language     string
 	priority     *int
-	requirements []string
+	requirements Requirements
 
 	// hours
 	open, closed, holiday *node
@@ -260,14 +261,22 @@ func compileFlow(fc config.Flow) (*Flow, error) {
 			next: ref(i, "next", nc.Next), timeout: nc.Timeout.D(), retries: max(nc.Retries, 0),
 			invalid: ref(i, "invalid", nc.Invalid), noInput: ref(i, "no_input", nc.NoInput),
 			maxDigits: max(nc.MaxDigits, 0), terminator: nc.Terminator, varName: nc.Var,
-			language: nc.Language, requirements: slices.Clone(nc.Requirements),
-			open: ref(i, "open", nc.Open), closed: ref(i, "closed", nc.Closed), holiday: ref(i, "holiday", nc.Holiday),
+			language: nc.Language, open: ref(i, "open", nc.Open), closed: ref(i, "closed", nc.Closed), holiday: ref(i, "holiday", nc.Holiday),
 			queue: nc.Queue, maxWait: nc.MaxWait.D(), overflow: ref(i, "overflow", nc.Overflow), announce: nc.Announce,
 			target: nc.Target, maxLength: nc.MaxLength.D(),
 		}
 		if nc.Priority != nil {
 			p := *nc.Priority
 			n.priority = &p
+		}
+		// Parsed once here, so that an enqueue never parses (config checked the syntax).
+		for j, r := range nc.Requirements {
+			c, err := acd.ParseCondition(r)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("nodes[%d].requirements[%d]: %w", i, j, err))
+				continue
+			}
+			n.requirements = append(n.requirements, c)
 		}
 		for k, v := range nc.Vars {
 			n.vars = append(n.vars, [2]string{k, v})

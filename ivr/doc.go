@@ -11,8 +11,10 @@
 //
 // Invariants (the tests cite them):
 //
-//  1. ivr imports no ccswitch package but config: no sip, media, acd, channels or store.
-//     Voice and text differ only behind Interaction and in Channel() (TestForbiddenImports).
+//  1. ivr imports no ccswitch package but config and, for the skill conditions a flow sets
+//     (Requirements, parsed once by Compile), acd's value types: no sip, media, channels,
+//     store, and no acd.Engine. Voice and text differ only behind Interaction and in
+//     Channel() (TestForbiddenImports).
 //  2. Flows and Entry are immutable after Compile; a Run owns its state (variables,
 //     requirements, language), so concurrent Runs share nothing mutable
 //     (TestConcurrentRuns).
@@ -24,8 +26,9 @@
 //  5. A number that is closed or on holiday never runs its flow unless the flow has an hours
 //     node (then the flow branches itself); the unavailability prompt is the one of the
 //     contact's language, else of the number's language, else "en" (testdata/hours.txt).
-//  6. A contact is never queued where no agent is logged in: the queue node's overflow is
-//     taken, or else the unavailability prompt is played (testdata/menu.txt).
+//  6. A call is never queued where no agent is logged in: the queue node's overflow is
+//     taken, or else the unavailability prompt is played (testdata/menu.txt). A text contact
+//     is queued all the same: it waits for an agent to log in (testdata/menu.txt).
 //  7. Time comes only from Options.Now; nothing in ivr sleeps or starts a goroutine.
 //  8. Run never panics on what a contact sends; Compile reports the inconsistencies of an
 //     unvalidated config instead of panicking (FuzzRun, TestCompileOddInput).

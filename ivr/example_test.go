@@ -32,7 +32,7 @@ func (c *console) Collect(context.Context, ivr.CollectOptions) (string, error) {
 }
 
 func (c *console) Enqueue(_ context.Context, q ivr.QueueRequest) (ivr.QueueOutcome, error) {
-	fmt.Printf("queued to %s with %v\n", q.Queue, q.Requirements)
+	fmt.Printf("queued to %s with [%v]\n", q.Queue, q.Requirements)
 	return ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: "alice"}, nil
 }
 

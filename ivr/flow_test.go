@@ -214,7 +214,7 @@ func transcript(in *script.Interaction, res *ivr.Result, err error) string {
 		fields = append(fields, fmt.Sprintf("prio=%d", res.Priority))
 	}
 	if len(res.Requirements) > 0 {
-		fields = append(fields, "req=["+strings.Join(res.Requirements, "; ")+"]")
+		fields = append(fields, "req=["+res.Requirements.String()+"]")
 	}
 	if len(res.Vars) > 0 {
 		fields = append(fields, "vars="+script.FormatVars(res.Vars))

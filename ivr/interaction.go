@@ -2,7 +2,10 @@ package ivr
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"github.com/ccswitch/ccswitch/acd"
 )
 
 // ChannelVoice is what Interaction.Channel returns for a phone call. Every other value
@@ -44,7 +47,7 @@ type Interaction interface {
 	// Enqueue hands the contact to the ACD and returns when an agent has answered it, when
 	// it was abandoned, or when it waited longer than MaxWait. While it waits, voice plays
 	// hold music and, if Announce is set, the position and expected wait. If no agent is
-	// logged in to the queue, Enqueue is not called (see Agents).
+	// logged in to the queue, Enqueue is not called for a call (see Agents).
 	Enqueue(ctx context.Context, q QueueRequest) (QueueOutcome, error)
 
 	// Transfer hands the contact to an extension or an external number; the flow ends.
@@ -97,8 +100,8 @@ const (
 type QueueRequest struct {
 	Queue string
 	// Requirements are the skill conditions added by set nodes ("language == fr"), in the
-	// order they were set, on top of the queue's own.
-	Requirements []string
+	// order they were set, on top of the queue's own; parsed when the flows were compiled.
+	Requirements Requirements
 	// Priority is the contact's priority set by set nodes (0 unless set).
 	Priority int
 	// Vars are the flow's variables (a copy), for the agent's screen and the call record.
@@ -152,7 +155,8 @@ type RecordOptions struct {
 }
 
 // Agents tells whether any agent is logged in to a queue (whatever their state), so that a
-// contact is not queued where nobody can ever answer. The ACD side implements it.
+// caller is not queued where nobody can answer; a text contact waits for an agent to log in.
+// The contact center (center.Center) implements it.
 type Agents interface {
 	LoggedIn(queue string) bool
 }
@@ -162,3 +166,31 @@ type AgentsFunc func(queue string) bool
 
 // LoggedIn calls f(queue).
 func (f AgentsFunc) LoggedIn(queue string) bool { return f(queue) }
+
+// Requirements are skill conditions a flow adds to a contact's queue, parsed once when the
+// flows are compiled (acd.ParseCondition), so that an enqueue hands them to the ACD as they
+// are.
+type Requirements []acd.Condition
+
+// Strings returns each condition's canonical text (acd.Condition.String), which
+// acd.ParseCondition reads back: the form a contact's requirements are stored in.
+func (rs Requirements) Strings() []string {
+	out := make([]string, len(rs))
+	for i, c := range rs {
+		out[i] = c.String()
+	}
+	return out
+}
+
+// String joins the conditions with "; ".
+func (rs Requirements) String() string { return strings.Join(rs.Strings(), "; ") }
+
+func (rs Requirements) has(c acd.Condition) bool {
+	s := c.String()
+	for _, x := range rs {
+		if x.String() == s {
+			return true
+		}
+	}
+	return false
+}

@@ -60,7 +60,7 @@ type Result struct {
 	// Language, Vars, Requirements and Priority are the flow's state at the end.
 	Language     string
 	Vars         map[string]string
-	Requirements []string
+	Requirements Requirements
 	Priority     int
 	// Recordings are the references Record returned (voicemails).
 	Recordings []string

@@ -84,7 +84,7 @@ type run struct {
 
 	lang    string
 	vars    map[string]string
-	reqs    []string
+	reqs    Requirements
 	prio    int
 	pending string // a digit that barged in on a prompt, not yet consumed
 
@@ -418,10 +418,10 @@ func (r *run) set(n *node) {
 		ev = append(ev, fmt.Sprintf("priority %d", r.prio))
 	}
 	for _, q := range n.requirements {
-		if !slices.Contains(r.reqs, q) {
+		if !r.reqs.has(q) {
 			r.reqs = append(r.reqs, q)
 		}
-		ev = append(ev, "require "+q)
+		ev = append(ev, "require "+q.String())
 	}
 	r.step(n, "", strings.Join(ev, ", "))
 }
@@ -432,7 +432,7 @@ func (r *run) escape() (*node, error) {
 
 func (r *run) queue(n *node) (*node, error) {
 	r.res.Queue = n.queue
-	if a := r.o.Agents; a != nil && !a.LoggedIn(n.queue) {
+	if a := r.o.Agents; a != nil && !r.text && !a.LoggedIn(n.queue) {
 		if n.overflow != nil {
 			r.step(n, "", "no agent logged in")
 			return n.overflow, nil

@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -26,6 +27,9 @@ type Config struct {
 	Clock Clock
 	// Logger gets component=media; nil means slog.Default().
 	Logger *slog.Logger
+	// Registerer gets media's metrics (ccswitch_media_*, internal/metrics convention); nil
+	// registers none. cmd/ccswitch passes the process's one registry.
+	Registerer prometheus.Registerer
 }
 
 // Engine owns the RTP port pool, the calls and the RTP timeout watchdog.

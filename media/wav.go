@@ -86,18 +86,24 @@ func LoadWAV(path string) (*Prompt, error) {
 		return nil, fmt.Errorf("media: load prompt: %w", err)
 	}
 	defer f.Close()
-	wf, data, err := readWAV(f)
+	return ReadWAV(path, f)
+}
+
+// ReadWAV reads an 8 kHz 16-bit mono PCM WAV from r (a file of an embedded fs.FS, say) into
+// a Prompt called name.
+func ReadWAV(name string, r io.Reader) (*Prompt, error) {
+	wf, data, err := readWAV(r)
 	if err == nil {
 		err = checkFormat(wf)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("media: load prompt %s: %w", path, err)
+		return nil, fmt.Errorf("media: load prompt %s: %w", name, err)
 	}
 	pcm := make([]int16, len(data)/2)
 	for i := range pcm {
 		pcm[i] = int16(binary.LittleEndian.Uint16(data[2*i:]))
 	}
-	return NewPrompt(path, pcm), nil
+	return NewPrompt(name, pcm), nil
 }
 
 // wavHeader returns a 44-byte PCM header for dataLen bytes of 16-bit 8 kHz audio.

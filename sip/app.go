@@ -14,18 +14,42 @@ import (
 
 // Incoming is a caller's leg handed to an App before it is answered.
 type Incoming struct {
-	s     *Server
-	user  string // authenticated extension, "" for trunks
-	c     *call
-	leg   *Leg
-	req   *gsip.Request
-	num   *config.Number
-	mu    sync.Mutex
-	final bool
+	s       *Server
+	user    string // authenticated extension, "" for trunks
+	c       *call
+	leg     *Leg
+	req     *gsip.Request
+	dialled Dialled
+	mu      sync.Mutex
+	final   bool
 }
 
-// Number returns the dialled number's config (its Flow, Language, schedule).
-func (in *Incoming) Number() config.Number { return *in.num }
+// DialledKind says what kind of thing a caller dialled.
+type DialledKind uint8
+
+const (
+	// DialledNumber: one of our numbers whose calls run a flow (Dialled.Number).
+	DialledNumber DialledKind = iota + 1
+	// DialledFeature: a feature code ("*45") dialled by an authenticated extension
+	// (Dialled.Code; Incoming.User is the extension).
+	DialledFeature
+)
+
+// Dialled is what the caller dialled, as the B2BUA understood it.
+type Dialled struct {
+	Kind DialledKind
+	// Number is the dialled number's configuration (its Flow, Language, schedule), for
+	// DialledNumber.
+	Number config.Number
+	// Code is the feature code, for DialledFeature.
+	Code string
+}
+
+// CallID is ccswitch's ID of the call (its record's ID; Leg.CallID once answered).
+func (in *Incoming) CallID() string { return in.c.id }
+
+// Dialled returns what the caller dialled.
+func (in *Incoming) Dialled() Dialled { return in.dialled }
 
 // Caller returns the user part of the caller's From URI.
 func (in *Incoming) Caller() string { return in.req.From().Address.User }
@@ -107,14 +131,19 @@ func reasonFor(code int) string {
 	return "Progress"
 }
 
-// serveApp hands a flow number's call to the App, and makes sure the caller gets a final
-// answer.
-func (s *Server) serveApp(c *call, legA *Leg, req *gsip.Request, num *config.Number, user string) {
+// serveApp hands a flow number's call, or an extension's feature code, to the App, and makes
+// sure the caller gets a final answer.
+func (s *Server) serveApp(c *call, legA *Leg, req *gsip.Request, d Dialled, user string) {
 	if s.app == nil {
 		s.finalA(c, legA, 480, "Temporarily Unavailable", "no-app")
 		return
 	}
-	in := &Incoming{s: s, c: c, leg: legA, req: req, num: num, user: user}
+	if d.Kind == DialledNumber {
+		c.mu.Lock()
+		c.rec.Flow = d.Number.Flow
+		c.mu.Unlock()
+	}
+	in := &Incoming{s: s, c: c, leg: legA, req: req, dialled: d, user: user}
 	ctx, cancel := context.WithCancel(legA.srv.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.runCtx, cancel)
@@ -140,6 +169,9 @@ type DialRequest struct {
 	Timeout time.Duration
 	// OnProgress, if set, sees each 18x (code and SDP) from the extension's contacts.
 	OnProgress func(code int, sdp []byte)
+	// Parent is the call this dial serves (the queued caller's, as Leg.CallID gives it): the
+	// dial's record names it, so that the agent leg is folded into the caller's record.
+	Parent string
 }
 
 // DialError says why a Dial did not answer.
@@ -169,7 +201,7 @@ func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
 	}
 	c := s.newCall(nil, "dial", "")
 	c.mu.Lock()
-	c.rec.From, c.rec.To = d.CallerID, d.Extension
+	c.rec.From, c.rec.To, c.rec.Parent = d.CallerID, d.Extension, d.Parent
 	c.mu.Unlock()
 	s.newHold().bind(c)
 	if r := c.hold.Callee(d.Extension); r != nil {

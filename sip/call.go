@@ -144,6 +144,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		dir       string
 		ext       string
 		num       *config.Number
+		feature   string
 		out       *trunk
 		code      int
 		why       string
@@ -159,7 +160,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 			dir, num = "internal", r.number(dialled)
 		case isFeatureCode(dialled) && s.app != nil:
 			// "*45": the App (voice) handles agents' feature codes.
-			dir, num = "internal", &config.Number{DID: dialled}
+			dir, feature = "internal", dialled
 		default:
 			dir = "outbound"
 			if s.lim.Emergency(dialled) {
@@ -248,12 +249,16 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legA.sdp = req.Body()
 	c.addLeg(legA, req.From().Address.String(), c.rec.Start, req.CallID().Value())
 
-	if num != nil && num.Target == "" {
+	if feature != "" || num != nil && num.Target == "" {
 		user := ""
 		if from.user != nil {
 			user = from.user.Extension
 		}
-		s.serveApp(c, legA, req, num, user)
+		d := Dialled{Kind: DialledFeature, Code: feature}
+		if num != nil {
+			d = Dialled{Kind: DialledNumber, Number: *num}
+		}
+		s.serveApp(c, legA, req, d, user)
 		return
 	}
 

@@ -53,11 +53,6 @@ type streamOptions struct {
 // sip.tls has none (cmd passes -data).
 func WithDataDir(dir string) Option { return func(s *Server) { s.opt.dataDir = dir } }
 
-// WithRegisterer registers the SIP server's Prometheus collectors on reg (nil: none).
-func WithRegisterer(reg prometheus.Registerer) Option {
-	return func(s *Server) { s.opt.reg = reg }
-}
-
 type streamMetrics struct {
 	open              *prometheus.GaugeVec
 	refused           *prometheus.CounterVec

@@ -14,7 +14,9 @@
 //     the final answer are ordered by call.mu and call.aFinal.
 //  3. No call reaches a trunk unless the caller authenticated (407) as an extension with
 //     Outbound set; requests from a trunk's sources only reach numbers we own (no relay).
-//  4. Every call ends in exactly one store.CallRecord (call.end is idempotent).
+//  4. Every call ends in exactly one store.CallRecord (call.end is idempotent), with its
+//     legs' media figures read from the anchor before it releases the call, handed to the
+//     CallRecorder (the center) or else written to the store.
 //  5. Per-call goroutines end with ringing: forks end when answered, failed or CANCELled;
 //     an established call holds none. Server.Run returns only after its goroutines stop.
 //  6. Only ccswitch's own legs are ever ACKed/BYEd from the unhandled-response path: a live

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,7 +224,7 @@ func (c *call) legEnded(l *Leg, cause string) {
 	}
 }
 
-// end writes the call record once and forgets the call. code/cause fill in what is unset.
+// end hands the call record on once and forgets the call. code/cause fill in what is unset.
 func (c *call) end(code int, cause string) {
 	c.mu.Lock()
 	if c.written {
@@ -240,15 +241,13 @@ func (c *call) end(code int, cause string) {
 	c.rec.End = time.Now()
 	rec := c.rec
 	hold := c.hold
+	rec.Legs = slices.Clone(c.rec.Legs)
 	c.mu.Unlock()
 	hold.Release()
 	c.s.calls.Delete(c.id)
+	c.s.withMedia(c.id, &rec) // before the anchor releases the call's media
 	c.s.anchor.Release(c.id)
-	if c.s.st != nil {
-		if err := c.s.st.PutCallRecord(rec); err != nil {
-			c.s.log.Warn("call record not written", "call", c.id, "error", err)
-		}
-	}
+	c.s.record(rec)
 }
 
 // stop ends the call for shutdown: stop ringing, hang up the legs.

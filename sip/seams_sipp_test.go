@@ -99,7 +99,7 @@ type answeringApp struct {
 }
 
 func (a *answeringApp) ServeCall(ctx context.Context, in *sip.Incoming) {
-	if in.Number().Flow != "main" || len(in.Offer()) == 0 {
+	if in.Dialled().Number.Flow != "main" || len(in.Offer()) == 0 {
 		in.Reject(500, "unexpected call")
 		return
 	}

@@ -35,6 +35,8 @@ type Server struct {
 	app        App
 	anchor     SDPAnchor
 	digestAlgs []string
+	recorder   CallRecorder
+	metrics    *sipMetrics
 
 	cfg       atomic.Pointer[config.Config]
 	routes    atomic.Pointer[routing]
@@ -123,6 +125,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 	if err := s.initLimits(cfg, log); err != nil {
 		return nil, err
 	}
+	s.metrics = newSIPMetrics(s, s.opt.reg)
 	if err := s.apply(cfg); err != nil {
 		return nil, err
 	}
@@ -488,6 +491,9 @@ func (s *Server) wrap(h func(*gsip.Request, gsip.ServerTransaction)) sipgo.Reque
 	return func(req *gsip.Request, tx gsip.ServerTransaction) {
 		s.inflight.Add(1)
 		defer s.inflight.Add(-1)
+		ctx := &countedTx{ServerTransaction: tx, m: s.metrics, method: methodLabel(req.Method)}
+		defer ctx.done()
+		tx = ctx
 		defer func() {
 			if r := recover(); r != nil {
 				s.panics.Add(1)

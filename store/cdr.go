@@ -26,29 +26,50 @@ type CallRecord struct {
 	Vars map[string]string `json:"vars,omitempty"`
 	// Recording is the path of the call's WAV (or voicemail), if any.
 	Recording string `json:"recording,omitempty"`
+
+	// Flow is the flow the call ran (a number with a flow), "" for a call bridged directly.
+	Flow string `json:"flow,omitempty"`
+	// Parent, on the SIP side's record of a leg ccswitch dialled for another call (an agent
+	// rung for a queued caller), is that call's ID: the leg is folded into its record.
+	Parent string `json:"parent,omitempty"`
+	// Queue is the last queue the caller waited in and Agent who answered; WaitMs is the time
+	// spent waiting in queues, TalkMs from the agent's answer to the end of the task, WrapUpMs
+	// the agent's wrap-up after it.
+	Queue    string `json:"queue,omitempty"`
+	Agent    string `json:"agent,omitempty"`
+	WaitMs   int64  `json:"wait_ms,omitempty"`
+	TalkMs   int64  `json:"talk_ms,omitempty"`
+	WrapUpMs int64  `json:"wrapup_ms,omitempty"`
+	// Disposition is how the call ended for the contact center: "answered" (by an agent, or
+	// by the callee of a direct call), "abandoned" (left while waiting), "timed-out",
+	// "transferred", "unavailable" (closed or nobody logged in), "hangup" (the flow ended
+	// it), "failed", or for a direct call that was not answered its Cause.
+	Disposition string `json:"disposition,omitempty"`
 }
 
 // LegRecord is one SIP leg of a call and its media statistics.
 type LegRecord struct {
-	Role    string    `json:"role"` // "a" (caller side) or "b" (callee side)
-	CallID  string    `json:"call_id"`
-	Peer    string    `json:"peer"` // the URI or contact the leg talked to
-	Code    int       `json:"code"` // final response of this leg's INVITE
-	Start   time.Time `json:"start"`
-	Answer  time.Time `json:"answer,omitzero"`
-	End     time.Time `json:"end,omitzero"`
-	Packets uint64    `json:"packets,omitempty"`
-	Lost    uint64    `json:"lost,omitempty"`
-	Jitter  float64   `json:"jitter_ms,omitempty"`
+	Role   string    `json:"role"` // "a" (caller side) or "b" (callee side)
+	CallID string    `json:"call_id"`
+	Peer   string    `json:"peer"` // the URI or contact the leg talked to
+	Code   int       `json:"code"` // final response of this leg's INVITE
+	Start  time.Time `json:"start"`
+	Answer time.Time `json:"answer,omitzero"`
+	End    time.Time `json:"end,omitzero"`
+	// Packets are the RTP packets received from the peer, Lost those it sent that never
+	// arrived (RFC 3550 §A.3), Jitter its interarrival jitter in milliseconds (§6.4.1).
+	Packets uint64  `json:"packets,omitempty"`
+	Lost    uint64  `json:"lost,omitempty"`
+	Jitter  float64 `json:"jitter_ms,omitempty"`
 }
 
 func cdrKey(start time.Time, id string) []byte {
 	return fmt.Appendf(nil, "cdr/%016x/%s", uint64(start.UnixNano()), id)
 }
 
-// PutCallRecord stores r without waiting for a sync (invariant 2).
+// PutCallRecord stores r, durably (invariant 1: the operator is promised every record).
 func (s *Store) PutCallRecord(r CallRecord) error {
-	return s.put(cdrKey(r.Start, r.ID), r, false)
+	return s.put(cdrKey(r.Start, r.ID), r, true)
 }
 
 // CallRecords returns up to limit records that started at or after since, oldest first.

@@ -33,13 +33,19 @@ type Conversation struct {
 	Thread string `json:"thread,omitempty"`
 	// Vars are what the flow learned (language, choices) and "entry", the number whose flow
 	// the conversation went through.
-	Vars    map[string]string `json:"vars,omitempty"`
-	LastSeq uint64            `json:"last_seq"`
-	WrapUp  string            `json:"wrapup,omitempty"`
-	Notes   string            `json:"notes,omitempty"`
-	Created time.Time         `json:"created"`
-	Updated time.Time         `json:"updated"`
-	Closed  time.Time         `json:"closed,omitzero"`
+	Vars map[string]string `json:"vars,omitempty"`
+	// Priority and Requirements are what the conversation is routed with (the flow's and the
+	// adapter's), kept across transfers and restarts; Enqueued is when it last entered a
+	// queue.
+	Priority     int       `json:"priority,omitempty"`
+	Requirements []string  `json:"requirements,omitempty"`
+	Enqueued     time.Time `json:"enqueued,omitzero"`
+	LastSeq      uint64    `json:"last_seq"`
+	WrapUp       string    `json:"wrapup,omitempty"`
+	Notes        string    `json:"notes,omitempty"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
+	Closed       time.Time `json:"closed,omitzero"`
 }
 
 // Attachment is a file a message carries; the bytes stay at the provider (URL or media id).
@@ -74,12 +80,23 @@ type Message struct {
 	MessageID string    `json:"message_id,omitempty"`
 	InReplyTo string    `json:"in_reply_to,omitempty"`
 	Time      time.Time `json:"time"`
-	// Status of an outbound message: "sent", "failed: …".
-	Status string `json:"status,omitempty"`
+	// Status of an outbound message: StatusSending until the provider took it (StatusSent)
+	// or the outbox gave up ("failed: …"); Attempts and Error are the deliveries tried so far
+	// and the last one's error.
+	Status   string `json:"status,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
-// QueuedTask is a text contact waiting for (or offered to) an agent: Service.Run re-enqueues
-// every one of them after a restart.
+// Statuses of an outbound message.
+const (
+	StatusSending = "sending" // stored, not yet taken by the provider (the outbox holds it)
+	StatusSent    = "sent"    // the provider took it
+	// A message the outbox gave up on has the status "failed: " and the reason.
+)
+
+// QueuedTask is a text contact waiting for (or offered to) an agent, derived from its queued
+// conversation in the same batch (channels): a restart re-enqueues every one of them.
 type QueuedTask struct {
 	Conv         string    `json:"conv"`
 	Queue        string    `json:"queue"`
@@ -100,7 +117,10 @@ func dedupeKey(adapter, providerID string) []byte {
 	return []byte("dedupe/" + adapter + "\x00" + providerID)
 }
 func openKey(adapter, address string) []byte { return []byte("open/" + adapter + "\x00" + address) }
-func threadKey(messageID string) []byte      { return []byte("thread/" + messageID) }
+func outboxKey(conv string, seq uint64) []byte {
+	return fmt.Appendf([]byte("outbox/"+conv+"\x00"), "%016x", seq)
+}
+func threadKey(messageID string) []byte { return []byte("thread/" + messageID) }
 
 // MessageRef locates a stored message.
 type MessageRef struct {
@@ -120,12 +140,35 @@ func (b *Batch) PutConversation(c Conversation) {
 	}
 }
 
-// PutMessage writes m and, when it has a provider id, the dedupe key for it.
+// PutMessage writes m and, when it has a provider id, the dedupe key for it; an outbound
+// message is listed in the outbox (outbox/) exactly while its status is StatusSending.
 func (b *Batch) PutMessage(m Message) {
 	b.set(msgKey(m.Conv, m.Seq), m)
 	if m.ProviderID != "" && m.Dir == In {
 		b.set(dedupeKey(m.Adapter, m.ProviderID), MessageRef{Conv: m.Conv, Seq: m.Seq})
 	}
+	if m.Dir == Out {
+		if m.Status == StatusSending {
+			b.set(outboxKey(m.Conv, m.Seq), MessageRef{Conv: m.Conv, Seq: m.Seq})
+		} else {
+			b.delete(outboxKey(m.Conv, m.Seq))
+		}
+	}
+}
+
+// Outbox returns the outbound messages not yet delivered nor given up (StatusSending), in
+// conversation and sequence order: what a restart sends again.
+func (s *Store) Outbox() ([]MessageRef, error) {
+	var out []MessageRef
+	err := s.scan([]byte("outbox/"), func(key, val []byte) (bool, error) {
+		var r MessageRef
+		if err := json.Unmarshal(val, &r); err != nil {
+			return false, fmt.Errorf("store: decode %q: %w", key, err)
+		}
+		out = append(out, r)
+		return true, nil
+	})
+	return out, err
 }
 
 // PutDedupe records that a provider's message id was seen (for ids that are not stored as

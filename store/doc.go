@@ -14,14 +14,16 @@
 //	dedupe/<adapter>\x00<provider message id>   where a provider's message was stored
 //	thread/<Message-ID>        email threading: Message-ID → conversation
 //	task/<conv>                a text contact waiting for an agent (QueuedTask)
+//	outbox/<conv>\x00<seq>     an outbound message still to deliver (status "sending")
 //	secret/<name>              a random key created once (web chat visitor tokens)
 //	usage/<day>\x00<user>      seconds of trunk calls an extension placed that day (sip/limit)
 //
 // Invariants:
-//  1. A write that a peer is told about (a registration answered 200, a message acknowledged)
-//     is synced to disk before Put returns: a crash after the answer loses nothing.
-//  2. Records that nobody was promised (call records) are written without a sync; pebble's
-//     WAL still orders them, and Close flushes them.
+//  1. A write that a peer is told about (a registration answered 200, a message acknowledged,
+//     a call record, which billing and reports rely on) is synced to disk before Put returns:
+//     a crash after the answer loses nothing.
+//  2. Records that nobody was promised are written without a sync; pebble's WAL still orders
+//     them, and Close flushes them.
 //  3. Keys never contain a byte an AOR or URI can contain as a separator: AORs and contacts are
 //     joined with a NUL, which SIP forbids in both.
 package store

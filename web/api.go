@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/store"
 )
@@ -39,13 +40,13 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		code = http.StatusNotFound
 	case errors.Is(err, channels.ErrNotYours):
 		code = http.StatusForbidden
-	case errors.Is(err, channels.ErrBadInput), errors.Is(err, acd.ErrUnknownQueue):
+	case errors.Is(err, channels.ErrBadInput), errors.Is(err, acd.ErrUnknownQueue), errors.Is(err, center.ErrUnknownAgent):
 		code = http.StatusBadRequest
 	case errors.Is(err, channels.ErrNoAdapter):
 		code = http.StatusBadGateway
 	}
 	if code == http.StatusInternalServerError {
-		s.log.Error("api", "err", err)
+		s.log.Error("api", "error", err)
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})
 }
@@ -86,7 +87,8 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	if offers == nil {
 		offers = []channels.Offer{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"agent": agent, "name": m.agents[agent].name, "presence": s.svc.Presence(agent),
+	presence, _ := s.opts.Center.Presence(agent)
+	writeJSON(w, http.StatusOK, map[string]any{"agent": agent, "name": m.agents[agent].name, "presence": presence,
 		"offers": offers, "conversations": s.summaries(convs), "queues": s.svc.Queues(), "capacity": capacity,
 		"reasons": []string{"Break", "Lunch", "Training", "Meeting", "Other"}})
 }
@@ -102,11 +104,31 @@ func (s *Server) setState(w http.ResponseWriter, r *http.Request) {
 	if !req.Ready && strings.TrimSpace(req.Reason) == "" {
 		req.Reason = "Other"
 	}
-	if err := s.svc.SetReady(agentOf(r), req.Ready, req.Reason); err != nil {
+	if err := s.opts.Center.SetReady(agentOf(r), req.Ready, req.Reason); err != nil {
 		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"ready": req.Ready, "reason": req.Reason})
+}
+
+// setVoice logs the agent in to voice or out of it (an explicit logout holds against
+// auto_login until the next login).
+func (s *Server) setVoice(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Login bool `json:"login"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	op := s.opts.Center.VoiceLogout
+	if req.Login {
+		op = s.opts.Center.VoiceLogin
+	}
+	if err := op(agentOf(r)); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"login": req.Login})
 }
 
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
@@ -227,20 +249,21 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Engine == nil {
-		writeJSON(w, http.StatusOK, map[string]any{})
-		return
-	}
-	snap := s.opts.Engine.Snapshot()
+	snap := s.opts.Center.Snapshot()
 	type agentRow struct {
 		ID, Name, State, Reason string
 		Load, Capacity          map[string]int
+		// Voice and Text: signed in for voice (a phone), for text (a desktop).
+		Voice, Text bool
 	}
 	var agents []agentRow
 	for _, a := range snap.Agents {
 		row := agentRow{ID: a.ID, Name: a.Name, State: a.State.String(), Reason: a.Reason, Load: map[string]int{}, Capacity: map[string]int{}}
 		for ch := acd.Channel(0); ch < acd.NumChannels; ch++ {
 			row.Load[ch.String()], row.Capacity[ch.String()] = a.Load[ch], a.Capacity[ch]
+		}
+		if p, ok := s.opts.Center.Presence(a.ID); ok {
+			row.Voice, row.Text = p.Voice, p.Text
 		}
 		agents = append(agents, row)
 	}

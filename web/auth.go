@@ -49,10 +49,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", Expires: exp, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	// Logged in as not ready (one command: a login as Available would take offers at once,
-	// and an offer missed that way is not offered to the same agent again).
-	if err := s.svc.SetReady(a.id, false, "logged in"); err != nil {
-		s.log.Warn("acd not-ready", "agent", a.id, "err", err)
+	// Signed in for text. An agent signed in from nothing starts not ready ("logged in"): a
+	// login as available would take offers before the desktop shows them; one already signed
+	// in for voice keeps the state they are in.
+	if err := s.opts.Center.SessionOpened(a.id); err != nil {
+		s.log.Warn("desktop session not signed in", "agent", a.id, "error", err)
 	}
 	s.log.Info("desktop login", "agent", a.id)
 	writeJSON(w, http.StatusOK, map[string]string{"agent": a.id, "name": a.name})
@@ -62,48 +63,39 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	agent := agentOf(r)
 	c, _ := r.Cookie(cookieName)
 	s.mu.Lock()
+	_, ok := s.sessions[c.Value]
 	delete(s.sessions, c.Value)
-	others := false
-	for _, ss := range s.sessions {
-		others = others || ss.agent == agent
-	}
 	s.mu.Unlock()
-	if !others {
-		s.svc.Logout(agent)
+	if ok {
+		s.opts.Center.SessionClosed(agent) // signed out of text with the agent's last session
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]string{})
 }
 
-// sweepLocked drops expired sessions and returns the agents left without any session.
-func (s *Server) sweepLocked() []string {
+// expireLocked drops expired sessions and returns their agents, one per session.
+func (s *Server) expireLocked() []string {
 	now := time.Now()
-	gone := map[string]bool{}
+	var gone []string
 	for k, ss := range s.sessions {
 		if now.After(ss.expires) {
 			delete(s.sessions, k)
-			gone[ss.agent] = true
+			gone = append(gone, ss.agent)
 		}
 	}
-	for _, ss := range s.sessions {
-		delete(gone, ss.agent)
-	}
-	var out []string
-	for a := range gone {
-		out = append(out, a)
-	}
-	return out
+	return gone
 }
 
-// sweep logs out of the ACD the agents whose every session expired, so that nobody is
-// offered contacts on a desktop that is no longer there.
+// sweep ends the expired sessions: an agent whose every session expired is signed out of
+// text, so that nobody is offered chats on a desktop that is no longer there (a phone keeps
+// them signed in for voice).
 func (s *Server) sweep() {
 	s.mu.Lock()
-	gone := s.sweepLocked()
+	gone := s.expireLocked()
 	s.mu.Unlock()
 	for _, a := range gone {
-		s.log.Info("desktop session expired: agent logged out", "agent", a)
-		s.svc.Logout(a)
+		s.log.Info("desktop session expired", "agent", a)
+		s.opts.Center.SessionClosed(a)
 	}
 }
 
@@ -117,11 +109,15 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 		}
 		s.mu.Lock()
 		ss, ok := s.sessions[c.Value]
-		if ok && time.Now().After(ss.expires) {
+		expired := ok && time.Now().After(ss.expires)
+		if expired {
 			delete(s.sessions, c.Value)
 			ok = false
 		}
 		s.mu.Unlock()
+		if expired {
+			s.opts.Center.SessionClosed(ss.agent)
+		}
 		if !ok {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "session expired"})
 			return

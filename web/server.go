@@ -16,10 +16,13 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/ccswitch/ccswitch/acd"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/ccswitch/ccswitch/ivr"
+	"github.com/ccswitch/ccswitch/internal/metrics"
 	"github.com/ccswitch/ccswitch/store"
 )
 
@@ -30,16 +33,15 @@ var assets embed.FS
 type Options struct {
 	Config *config.Config
 	Store  *store.Store
-	// Engine is the queue engine: text conversations are routed on it and the wallboard and
-	// /metrics read its snapshots. Its Sink must pass events to Server.Service().ACDEvent.
-	Engine *acd.Engine
-	// Router replaces the engine as the router (tests); default channels.NewACDRouter(Engine).
+	// Center is the contact center: text conversations are queued through it, agents' presence
+	// is its (desktop sessions sign them in for text), and the wallboard reads its snapshots.
 	// The text adapters are those Config.Channels enables (channels.FromConfig).
-	Router channels.Router
-	// Flows are the compiled flows (ivr.Compile, shared with the voice path): adapters whose
-	// Route names an Entry run that number's flow before queueing.
-	Flows  *ivr.Flows
-	Logger *slog.Logger
+	Center *center.Center
+	// Registerer gets the web's and the channels' metrics; Gatherer is what /metrics serves
+	// (cmd/ccswitch gives the process's one registry as both). Nil: none, and /metrics is 404.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Logger     *slog.Logger
 	// Listen overrides Config.HTTP.Listen.
 	Listen string
 	// SessionTTL is how long a desktop login lasts (default 12h).
@@ -102,15 +104,15 @@ func (m *model) agent(id string) (agentLogin, bool) {
 	return a, ok
 }
 
-// Reload applies a new configuration (agents, their passwords and names, queues, text
-// adapters) and newly compiled flows; sessions, conversations and offers in progress continue.
-// Adapters whose settings changed are rebuilt, new ones start, removed ones stop.
-func (s *Server) Reload(cfg *config.Config, flows *ivr.Flows) error {
+// Reload applies a new configuration (agents, their passwords and names, text adapters);
+// sessions, conversations and offers in progress continue. Adapters whose settings changed are
+// rebuilt, new ones start, removed ones stop. Queues and flows follow the center's reload,
+// which must come first (an adapter's entry names a number of the center's flows).
+func (s *Server) Reload(cfg *config.Config) error {
 	m, err := newModel(cfg, s.model.Load())
 	if err != nil {
 		return err
 	}
-	s.svc.Reload(cfg, flows)
 	if err := s.chans.apply(channels.FromConfig(cfg)); err != nil {
 		return err
 	}
@@ -120,14 +122,8 @@ func (s *Server) Reload(cfg *config.Config, flows *ivr.Flows) error {
 
 // New builds the server: the conversation service, every enabled adapter, the routes.
 func New(o Options) (*Server, error) {
-	if o.Config == nil || o.Store == nil {
-		return nil, errors.New("web: new: Config and Store are required")
-	}
-	if o.Router == nil {
-		if o.Engine == nil {
-			return nil, errors.New("web: new: Engine (or Router) is required")
-		}
-		o.Router = channels.NewACDRouter(o.Engine)
+	if o.Config == nil || o.Store == nil || o.Center == nil {
+		return nil, errors.New("web: new: Config, Store and Center are required")
 	}
 	o.Logger = cmp.Or(o.Logger, slog.New(slog.DiscardHandler))
 	o.Listen = cmp.Or(o.Listen, o.Config.HTTP.Listen, config.DefaultHTTP)
@@ -141,9 +137,15 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.model.Store(m)
+	metrics.Register(o.Registerer, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ccswitch_desktop_sessions",
+		Help: "Live agent desktop sessions."}, func() float64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return float64(len(s.sessions))
+	}))
 	chans := channels.FromConfig(o.Config)
-	svc, err := channels.NewService(channels.Options{Store: o.Store, Router: o.Router, Config: o.Config,
-		Channels: chans, Flows: o.Flows, Logger: o.Logger, CRM: o.CRM})
+	svc, err := channels.NewService(channels.Options{Store: o.Store, Center: o.Center, Channels: chans,
+		Registerer: o.Registerer, Logger: o.Logger, CRM: o.CRM})
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +158,7 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Service returns the conversation service (the voice path calls its ScreenPop; the engine's
-// Sink calls its ACDEvent).
+// Service returns the conversation service (the voice path calls its ScreenPop).
 func (s *Server) Service() *channels.Service { return s.svc }
 
 // Handler returns the server's routes.
@@ -234,7 +235,9 @@ func (s *Server) routes() {
 		http.ServeFileFS(w, r, static, "wallboard.html")
 	})
 	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", files))
-	s.mux.HandleFunc("GET /metrics", s.metrics)
+	if s.opts.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
+	}
 	s.mux.Handle("/webhooks/", s.chans)
 	s.mux.Handle("/chat/", s.chans)
 	s.mux.Handle("GET /widget.js", s.chans)
@@ -244,6 +247,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/logout", s.auth(s.logout))
 	s.mux.HandleFunc("GET /api/me", s.auth(s.me))
 	s.mux.HandleFunc("POST /api/state", s.auth(s.setState))
+	s.mux.HandleFunc("POST /api/voice", s.auth(s.setVoice))
 	s.mux.HandleFunc("POST /api/offers/{conv}/accept", s.auth(s.accept))
 	s.mux.HandleFunc("POST /api/offers/{conv}/reject", s.auth(s.reject))
 	s.mux.HandleFunc("GET /api/conversations/{conv}", s.auth(s.conversation))

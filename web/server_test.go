@@ -13,16 +13,16 @@ import (
 	"net/http/cookiejar"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ccswitch/ccswitch/acd"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/channels/chantest"
 	"github.com/ccswitch/ccswitch/channels/chantest/fakegraph"
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/web"
 )
@@ -32,7 +32,7 @@ const waSecret, waToken = "wa-app-secret", "wa-graph-token"
 type harness struct {
 	URL    string
 	Store  *store.Store
-	Engine *acd.Engine
+	Center *center.Center
 	Server *web.Server
 	Graph  *fakegraph.Server
 }
@@ -75,27 +75,17 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChanne
 		cfg.Channels = *chansOverride
 	}
 	cfg.ApplyDefaults()
-	flows, err := ivr.Compile(cfg, ivr.Options{})
+	reg := prometheus.NewRegistry()
+	cc, err := center.New(cfg, center.Options{Store: st, Registerer: reg, SnapshotEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var svc atomic.Pointer[channels.Service]
-	ac := chantest.ACDConfig(cfg)
-	ac.Sink = acd.SinkFunc(func(ev acd.Event) {
-		if s := svc.Load(); s != nil {
-			s.ACDEvent(ev)
-		}
-	})
-	eng, err := acd.New(ac)
+	h.Center = cc
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Center: cc, SessionTTL: ttl, CRM: lookup,
+		Registerer: reg, Gatherer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Engine = eng
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Engine: eng, Flows: flows, SessionTTL: ttl, CRM: lookup})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Store(srv.Service())
 	h.Server = srv
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -104,11 +94,13 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChanne
 	h.URL = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
-	go func() { eng.Run(ctx); done <- struct{}{} }()
+	cctx, stopCenter := context.WithCancel(context.Background())
+	go func() { cc.Run(cctx); done <- struct{}{} }()
 	go func() { srv.Serve(ctx, ln); done <- struct{}{} }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		<-done // the web server, then the center it talks to
+		stopCenter()
 		<-done
 		st.Close()
 	})
@@ -240,7 +232,7 @@ func TestLoginSessionAndAPI(t *testing.T) {
 	}
 	var me struct {
 		Agent    string
-		Presence channels.Presence
+		Presence struct{ State string }
 	}
 	chantest.Eventually(t, "alice not ready after login", func() bool {
 		c.do("GET", "/api/me", nil, &me)
@@ -390,7 +382,10 @@ func TestReloadAgents(t *testing.T) {
 	cfg.Agents = cfg.Agents[:1] // bob leaves
 	cfg.Agents = append(cfg.Agents, config.Agent{ID: "carol", Name: "Carol", Password: "carol-pw", Queues: []string{"support"}})
 	cfg.Queues = append(cfg.Queues, config.Queue{Name: "vip", Channels: []string{"chat"}})
-	if err := h.Server.Reload(cfg, nil); err != nil {
+	if err := h.Center.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Server.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
 	if code := newClient(t, h.URL).do("POST", "/api/login", map[string]string{"agent": "bob", "password": "bob-pw"}, nil); code != 401 {
@@ -439,7 +434,7 @@ func TestReloadChannels(t *testing.T) {
 		cfg := chantest.Config()
 		cfg.Channels = st.chans
 		cfg.ApplyDefaults()
-		if err := h.Server.Reload(cfg, nil); err != nil {
+		if err := h.Server.Reload(cfg); err != nil {
 			t.Fatalf("%s: reload: %v", st.name, err)
 		}
 		for req, want := range st.want {

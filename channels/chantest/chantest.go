@@ -1,21 +1,21 @@
-// Package chantest (for tests only) boots the conversation service on the real queue engine for tests: a pebble
-// store in a temporary folder, an acd.Engine with one text queue and two agents, and a
-// recording adapter standing in for a provider where a test does not need a wire format.
+// Package chantest (for tests only) boots the conversation service on a real contact center
+// (center.Center: engine, presence, flows): a pebble store in a temporary folder, text queues
+// and two agents, and a recording adapter standing in for a provider where a test does not
+// need a wire format.
 package chantest
 
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/channels"
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/store"
 )
 
@@ -42,38 +42,16 @@ func Config() *config.Config {
 	return c
 }
 
-// ACDConfig turns the operator's queues and agents into the engine's definitions (the
-// subset the text tests need).
-func ACDConfig(c *config.Config) acd.Config {
-	var ac acd.Config
-	for _, q := range c.Queues {
-		qd := acd.QueueDef{Name: q.Name, RONATimeout: q.RONATimeout.D(), RONAMisses: 0}
-		for _, ch := range q.Channels {
-			if x, err := acd.ParseChannel(ch); err == nil {
-				qd.Channels = append(qd.Channels, x)
-			}
-		}
-		ac.Queues = append(ac.Queues, qd)
-	}
-	for _, a := range c.Agents {
-		ad := acd.AgentDef{ID: a.ID, Name: a.Name, Queues: a.Queues, Capacity: map[acd.Channel]int{}}
-		for ch, n := range a.Capacity {
-			if x, err := acd.ParseChannel(ch); err == nil {
-				ad.Capacity[x] = n
-			}
-		}
-		ac.Agents = append(ac.Agents, ad)
-	}
-	return ac
-}
-
-// Env is a running service on a real engine.
+// Env is a running service on a real center (engine, presence, flows).
 type Env struct {
 	Dir      string
 	Config   *config.Config
 	Channels channels.Config
+	// Adapters are added before the service runs (at every Start); Retry bounds deliveries.
+	Adapters []channels.Adapter
+	Retry    channels.Retry
 	Store    *store.Store
-	Engine   *acd.Engine
+	Center   *center.Center
 	Service  *channels.Service
 	stop     func()
 }
@@ -93,51 +71,48 @@ func NewAt(t testing.TB, dir string, chans channels.Config) *Env {
 	return e
 }
 
-// Start opens the store, the engine and the service (again, after Stop: a restart).
+// Start opens the store, the center and the service (again, after Stop: a restart).
 func (e *Env) Start(t testing.TB) {
 	t.Helper()
 	st, err := store.Open(e.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var svcp atomic.Pointer[channels.Service]
-	ac := ACDConfig(e.Config)
-	ac.Sink = acd.SinkFunc(func(ev acd.Event) {
-		if s := svcp.Load(); s != nil {
-			s.ACDEvent(ev)
-		}
-	})
-	eng, err := acd.New(ac)
+	e.Config.ApplyDefaults()
+	cc, err := center.New(e.Config, center.Options{Store: st, SnapshotEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var flows *ivr.Flows
-	if len(e.Config.Numbers) > 0 {
-		e.Config.ApplyDefaults()
-		if flows, err = ivr.Compile(e.Config, ivr.Options{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc, err := channels.NewService(channels.Options{Store: st, Router: channels.NewACDRouter(eng),
-		Config: e.Config, Channels: e.Channels, Flows: flows})
+	svc, err := channels.NewService(channels.Options{Store: st, Center: cc, Channels: e.Channels, Retry: e.Retry})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svcp.Store(svc)
+	for _, a := range e.Adapters {
+		svc.AddAdapter(a)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	cctx, cancelCenter := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); eng.Run(ctx) }()
+	done := make(chan struct{})
+	wg.Add(1)
 	go func() { defer wg.Done(); svc.Run(ctx) }()
-	e.Store, e.Engine, e.Service = st, eng, svc
+	go func() { cc.Run(cctx); close(done) }()
+	e.Store, e.Center, e.Service = st, cc, svc
+	select { // what the previous run left is queued again before the test goes on
+	case <-svc.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("service not resumed within 20 s")
+	}
 	e.stop = func() {
 		cancel()
-		wg.Wait()
+		wg.Wait() // the service first, then the center it talks to
+		cancelCenter()
+		<-done
 		st.Close()
 	}
 }
 
-// Stop stops the service and engine and closes the store; it may be called twice.
+// Stop stops the service and the center and closes the store; it may be called twice.
 func (e *Env) Stop() {
 	if e.stop != nil {
 		e.stop()
@@ -149,6 +124,41 @@ func (e *Env) Stop() {
 func (e *Env) Restart(t testing.TB) {
 	e.Stop()
 	e.Start(t)
+}
+
+// Login opens a desktop session for agent and makes them ready, as an agent does from the
+// desktop, and waits until the engine has it.
+func (e *Env) Login(t testing.TB, agent string) {
+	t.Helper()
+	if err := e.Center.SessionOpened(agent); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready(t, agent, true, "")
+}
+
+// Agent returns the engine's view of agent, once everything submitted before is in it.
+func (e *Env) Agent(t testing.TB, agent string) acd.AgentStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Center.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := e.Center.Snapshot().Agent(agent)
+	return a
+}
+
+// Ready sets agent ready or not ready, and waits until the engine has it.
+func (e *Env) Ready(t testing.TB, agent string, ready bool, reason string) {
+	t.Helper()
+	if err := e.Center.SetReady(agent, ready, reason); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Center.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Eventually polls cond every few milliseconds until it holds, failing the test after a

@@ -76,7 +76,7 @@ func TestEmailThreads(t *testing.T) {
 		t.Errorf("customer = %+v", cu)
 	}
 
-	env.Service.Login("alice")
+	env.Login(t, "alice")
 	chantest.WaitOffer(t, env.Service, "alice", conv.ID)
 	env.Service.Accept("alice", conv.ID)
 	chantest.WaitState(t, env.Store, conv.ID, store.ConvAssigned, "alice")

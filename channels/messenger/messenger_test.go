@@ -74,7 +74,7 @@ func TestMessenger(t *testing.T) {
 	if ms[0].Attachments[0].Rejected != "" || !strings.HasPrefix(ms[0].Attachments[1].Rejected, "type not allowed") {
 		t.Errorf("attachments = %+v", ms[0].Attachments)
 	}
-	env.Service.Login("alice")
+	env.Login(t, "alice")
 	chantest.WaitOffer(t, env.Service, "alice", convs[0].ID)
 	env.Service.Accept("alice", convs[0].ID)
 	chantest.WaitState(t, env.Store, convs[0].ID, store.ConvAssigned, "alice")

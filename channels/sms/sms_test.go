@@ -99,7 +99,7 @@ func TestSMSInboundAndReply(t *testing.T) {
 	if len(ms) != 1 || ms[0].Text != "need help" || len(ms[0].Attachments) != 1 || ms[0].Attachments[0].Type != "image/png" {
 		t.Fatalf("messages = %+v", ms)
 	}
-	env.Service.Login("bob")
+	env.Login(t, "bob")
 	chantest.WaitOffer(t, env.Service, "bob", convs[0].ID)
 	env.Service.Accept("bob", convs[0].ID)
 	chantest.WaitState(t, env.Store, convs[0].ID, store.ConvAssigned, "bob")

@@ -89,7 +89,7 @@ func TestTelegram(t *testing.T) {
 	if len(ms) != 2 || ms[0].Text != "hi bot" || ms[1].Text != "scan" || !strings.HasPrefix(ms[1].Attachments[0].Rejected, "too large") {
 		t.Fatalf("messages = %+v", ms)
 	}
-	env.Service.Login("alice")
+	env.Login(t, "alice")
 	chantest.WaitOffer(t, env.Service, "alice", convs[0].ID)
 	env.Service.Accept("alice", convs[0].ID)
 	chantest.WaitState(t, env.Store, convs[0].ID, store.ConvAssigned, "alice")

@@ -88,7 +88,7 @@ func TestReconnectLosesNothing(t *testing.T) {
 		t.Fatalf("second ack = %v", ack2)
 	}
 
-	env.Service.Login("alice")
+	env.Login(t, "alice")
 	chantest.WaitOffer(t, env.Service, "alice", conv)
 	env.Service.Accept("alice", conv)
 	chantest.WaitState(t, env.Store, conv, store.ConvAssigned, "alice")

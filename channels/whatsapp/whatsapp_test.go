@@ -117,7 +117,7 @@ func TestInboundSignedDedupedAndReply(t *testing.T) {
 		t.Errorf("customer = %+v", cust)
 	}
 
-	env.Service.Login("alice")
+	env.Login(t, "alice")
 	chantest.WaitOffer(t, env.Service, "alice", c.ID)
 	if err := env.Service.Accept("alice", c.ID); err != nil {
 		t.Fatal(err)

@@ -100,11 +100,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			case <-hup:
 				next, err := loadConfig(*cfgPath)
 				if err != nil {
-					log.Error("reload refused: invalid configuration; keeping the running one", "err", err)
+					log.Error("reload refused: invalid configuration; keeping the running one", "error", err)
 					continue
 				}
-				if err := p.reload(next); err != nil {
-					log.Error("reload refused; keeping the running configuration", "err", err)
+				if err := p.reload(ctx, next); err != nil {
+					log.Error("reload refused; keeping the running configuration", "error", err)
 					continue
 				}
 				log.Info("configuration reloaded")

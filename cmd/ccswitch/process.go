@@ -8,8 +8,10 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/center/crm"
 	"github.com/ccswitch/ccswitch/center/hook"
 	"github.com/ccswitch/ccswitch/config"
@@ -19,59 +21,70 @@ import (
 	"github.com/ccswitch/ccswitch/web"
 )
 
-// process is ccswitch's parts wired together, in the order they need each other: the voice
-// stack (ACD engine, compiled flows, media engine, anchor, voice App), the SIP server that
-// hands it flow calls and SDP, and the web server (desktop, API, text channels), which gets
-// every ACD event after the voice App.
+// process is ccswitch's parts wired together, in the order they need each other: the
+// contact center (ACD engine, compiled flows, presence, call records), the voice stack on it
+// (media engine, anchor, voice App), the SIP server that hands the voice App its calls and
+// the center its call records, and the web server (desktop, API, text channels) on the same
+// center. One metrics registry gathers every part's, served at /metrics.
 type process struct {
-	log   *slog.Logger
-	voice *voice.Stack
-	sip   *sip.Server
-	web   *web.Server
-	hooks *hook.Dispatcher // signed event webhooks (config webhooks:)
-	crm   *crm.Client      // customer lookups shown on offers (config crm:)
-	// metrics is the registry the parts register their collectors on (internal/metrics).
-	metrics *prometheus.Registry
-	mu      sync.Mutex // serialises reloads
+	log    *slog.Logger
+	reg    *prometheus.Registry // every part's collectors (internal/metrics), served at /metrics
+	center *center.Center
+	voice  *voice.Stack
+	sip    *sip.Server
+	web    *web.Server
+	hooks  *hook.Dispatcher // signed event webhooks (config webhooks:)
+	crm    *crm.Client      // customer lookups shown on offers and screen pops (config crm:)
+	mu     sync.Mutex       // serialises reloads
 }
 
 func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.Logger) (*process, error) {
-	p := &process{log: log, metrics: prometheus.NewRegistry()}
+	p := &process{log: log, reg: prometheus.NewRegistry()}
+	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
+	if p.center, err = center.New(cfg, center.Options{Store: st, Registerer: p.reg, Logger: log}); err != nil {
+		return nil, err
+	}
 	// The agent desktop pops the caller's customer record when the agent's phone rings.
 	screenPop := func(agent, callID, caller string) {
 		if p.web != nil {
 			p.web.Service().ScreenPop(agent, callID, caller)
 		}
 	}
-	p.voice, err = voice.NewStack(cfg, voice.StackOptions{Logger: log, OnRing: screenPop})
+	p.voice, err = voice.NewStack(cfg, p.center, voice.StackOptions{Logger: log, OnRing: screenPop, Registerer: p.reg})
 	if err != nil {
 		return nil, err
 	}
 	// The data folder keeps the self-signed TLS certificate when sip.tls names none.
-	sipOpts := append(p.voice.SIPOptions(), sip.WithDataDir(dataDir), sip.WithRegisterer(p.metrics))
-	if p.sip, err = sip.New(cfg, st, log, sipOpts...); err != nil {
+	opts := append(p.voice.SIPOptions(), sip.WithDataDir(dataDir), sip.WithRegisterer(p.reg))
+	if p.sip, err = sip.New(cfg, st, log, opts...); err != nil {
 		return nil, err
 	}
 	p.voice.Attach(p.sip)
-	p.crm = crm.New(cfg.CRM, crm.Options{Logger: log, Registerer: p.metrics})
-	p.web, err = web.New(web.Options{Config: cfg, Store: st, Engine: p.voice.ACD, Flows: p.voice.Flows, Logger: log, CRM: p.crm})
+	p.crm = crm.New(cfg.CRM, crm.Options{Logger: log, Registerer: p.reg})
+	// The text adapters are those cfg.Channels enables.
+	p.web, err = web.New(web.Options{Config: cfg, Store: st, Center: p.center, CRM: p.crm,
+		Registerer: p.reg, Gatherer: p.reg, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	svc := p.web.Service()
-	p.voice.AddSink(acd.SinkFunc(svc.ACDEvent))
-	p.hooks = hook.New(hook.Options{Webhooks: cfg.Webhooks, Details: svc, Logger: log, Registerer: p.metrics})
-	p.voice.AddSink(acd.SinkFunc(p.hooks.ACDEvent))
+	p.hooks = hook.New(hook.Options{Webhooks: cfg.Webhooks, Details: p.web.Service(), Logger: log, Registerer: p.reg})
+	p.center.AddSink(acd.SinkFunc(p.hooks.ACDEvent))
 	return p, nil
 }
 
-// run runs every part until ctx ends; the first part to fail stops the others.
+// run runs every part until ctx ends; the first part to fail stops the others. The protocols
+// (SIP, voice, web) stop first; the center they talk to stops after them, so that the calls
+// and chats the stop ends still reach it (their records, their tasks' ends).
 func (p *process) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	centerCtx, stopCenter := context.WithCancel(context.Background())
+	centerErr := make(chan error, 1)
+	go func() { centerErr <- p.center.Run(centerCtx) }()
+
 	parts := []func(context.Context) error{p.voice.Run, p.sip.Run, p.web.Run, p.hooks.Run, p.crm.Run}
-	errs := make([]error, len(parts))
+	errs := make([]error, len(parts)+1)
 	var wg sync.WaitGroup
 	for i, run := range parts {
 		wg.Add(1)
@@ -84,20 +97,23 @@ func (p *process) run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	stopCenter()
+	errs[len(parts)] = <-centerErr
 	return errors.Join(errs...)
 }
 
 // reload applies a new configuration to calls and contacts that start from now on; calls,
 // chats and waiting contacts in progress continue (waiting contacts get the new queue rules).
-func (p *process) reload(cfg *config.Config) error {
+func (p *process) reload(ctx context.Context, cfg *config.Config) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.voice.Reload(cfg); err != nil {
+	if err := p.center.Reload(ctx, cfg); err != nil {
 		return err
 	}
+	p.voice.Reload(cfg)
 	p.sip.Reload(cfg)
-	if err := p.web.Reload(cfg, p.voice.Flows); err != nil {
-		return fmt.Errorf("web side kept its configuration (voice and SIP took the new one): %w", err)
+	if err := p.web.Reload(cfg); err != nil {
+		return fmt.Errorf("web side kept its agents' passwords (the center, voice and SIP took the new configuration): %w", err)
 	}
 	p.hooks.Reload(cfg.Webhooks)
 	p.crm.Reload(cfg.CRM)

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/configs"
 	"github.com/ccswitch/ccswitch/internal/testenv"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 // syncBuffer is a bytes.Buffer the child's output can be written to while the test reads it.
@@ -90,14 +94,20 @@ func demoOnFreePorts(t *testing.T) (demo string, sipPort, httpPort, tlsPort int)
 	return demo, sipPort, httpPort, tlsPort
 }
 
-// TestBinary runs the real binary on the demo configuration (moved to free ports): SIP answers
-// a real client (sipsak), the desktop is served, a SIGHUP with a broken configuration is
-// refused while the process keeps serving, and SIGTERM stops it cleanly.
+// TestBinary runs the real binary, from an empty folder, on the demo configuration (moved to
+// free ports): SIP answers a real client (sipsak); a carrier's call (SIPp, echoing the RTP it
+// gets) to the always-closed number hears the prompt embedded in the binary, and its call
+// record is exported with the echoed packets; the desktop is served; a SIGHUP with a broken
+// configuration is refused while the process keeps serving; SIGTERM stops it cleanly.
 func TestBinary(t *testing.T) {
 	sipsak := testenv.Tool(t, "sipsak")
+	sipp := testenv.Tool(t, "sipp")
 	dir := t.TempDir()
 	bin := buildBinary(t)
 	demo, sipPort, httpPort, tlsPort := demoOnFreePorts(t)
+	carrier := testenv.FreePort(t)
+	demo = strings.Replace(demo, `sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, carrier), 1)
+	demo += "\ncall_records: {export: calls.jsonl}\n"
 	cfgPath := filepath.Join(dir, "ccswitch.yaml")
 	if err := os.WriteFile(cfgPath, []byte(demo), 0o644); err != nil {
 		t.Fatal(err)
@@ -105,6 +115,7 @@ func TestBinary(t *testing.T) {
 
 	var logs syncBuffer
 	cmd := exec.Command(bin, "-config", cfgPath, "-data", filepath.Join(dir, "data"))
+	cmd.Dir = t.TempDir() // no configs/prompts here: the prompts are in the binary
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -141,6 +152,42 @@ func TestBinary(t *testing.T) {
 	}
 	tc.Close()
 
+	// The closed number plays its "closed" prompt (1.9 s, ~95 packets), then hangs up.
+	scenario, err := filepath.Abs(filepath.Join("testdata", "closed.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancelSIPp := context.WithTimeout(context.Background(), 60*time.Second)
+	out, err = exec.CommandContext(sctx, sipp, "-sf", scenario, "-i", "127.0.0.1", "-p", fmt.Sprint(carrier), "-m", "1",
+		"-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(testenv.FreePort(t)), "-nostdin", "-timeout", "30s", "-timeout_error",
+		"-key", "user", "carrier", "-s", "+15550102", fmt.Sprintf("127.0.0.1:%d", sipPort)).CombinedOutput()
+	cancelSIPp()
+	if err != nil {
+		t.Fatalf("sipp call to the closed number: %v\n%s", err, out)
+	}
+	var rec store.CallRecord
+	waitFor(t, "the call's record exported", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "calls.jsonl"))
+		line, _, _ := strings.Cut(string(b), "\n")
+		return json.Unmarshal([]byte(line), &rec) == nil
+	})
+	if rec.To != "+15550102" || rec.Disposition != "unavailable" || rec.Flow != "demo" || len(rec.Legs) != 1 || rec.Legs[0].Packets < 50 {
+		t.Fatalf("exported record %+v: want the closed number, unavailable, and the prompt's echo on leg a", rec)
+	}
+	// One registry: the SIP side, the call records' media legs, the engine's queues, the runtime.
+	mres, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mres.Body)
+	mres.Body.Close()
+	for _, want := range []string{`ccswitch_sip_requests_total{method="INVITE",status="200"} 1`, `ccswitch_sip_requests_total{method="OPTIONS",status="200"}`,
+		`ccswitch_media_legs_total{role="a"} 1`, `ccswitch_queue_waiting{queue="sales"} 0`, `ccswitch_agents{state="offline"} 3`,
+		`ccswitch_sip_registrations 0`, "go_goroutines"} {
+		if !strings.Contains(string(mb), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", httpPort))
 	if err != nil {
 		t.Fatal(err)

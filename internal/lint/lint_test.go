@@ -1,5 +1,7 @@
-// Package lint guards the dependency direction of DESIGN: cmd → sip, channels, web → ivr →
-// acd, media, store, config. A package may import only the ccswitch packages listed for it.
+// Package lint guards the dependency direction (README's architecture): cmd → sip, channels,
+// web (the protocols) → center (the contact center: the one ACD client, presence, call
+// records) → ivr → acd, media, store, config. A package may import only the ccswitch packages
+// listed for it.
 package lint
 
 import (
@@ -14,22 +16,23 @@ const module = "github.com/ccswitch/ccswitch"
 // allowed lists, per package prefix, the ccswitch packages it may import (prefixes too).
 // The most specific prefix wins. Test files are not checked.
 var allowed = map[string][]string{
-	"acd":      {"acd"},
-	"media":    {"media"},
-	"store":    {"store"},
-	"configs":  {},
-	"config":   {"config", "configs", "acd"},
-	"ivr":      {"ivr", "config"},
-	"sip":      {"sip", "ivr", "acd", "media", "config", "store"},
-	"channels": {"channels", "acd", "ivr", "config", "store", "center/crm"},
+	"acd":     {"acd"},
+	"media":   {"media"},
+	"store":   {"store"},
+	"configs": {},
+	"config":  {"config", "configs", "acd"},
+	"ivr":     {"ivr", "config", "acd"},
+	"center":  {"center", "acd", "ivr", "config", "store"},
 	// center/crm and center/hook are leaves of the core: they know the engine's events and
 	// the config, never the protocols (sip, channels, web) that use them.
 	"center/crm":  {"center/crm", "config"},
 	"center/hook": {"center/hook", "acd", "config"},
-	"web":         {"web", "channels", "acd", "ivr", "config", "store"},
+	"sip":         {"sip", "center", "ivr", "acd", "media", "config", "configs", "store"},
+	"channels":    {"channels", "center", "acd", "ivr", "config", "store"},
+	"web":         {"web", "center", "channels", "acd", "ivr", "config", "store"},
 	"bench":       {"bench", "acd", "media", "sip", "config", "store"},
 	"internal":    {"internal"},
-	"cmd":         {"sip", "media", "ivr", "acd", "channels", "web", "config", "configs", "store", "center/crm", "center/hook"},
+	"cmd":         {"sip", "center", "media", "ivr", "acd", "channels", "web", "config", "configs", "store"},
 }
 
 func TestDependencyDirection(t *testing.T) {

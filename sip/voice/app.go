@@ -1,100 +1,42 @@
-// Package voice is the voice path of ccswitch: the sip.App that answers flow numbers with
-// media, runs their IVR flow (ivr.Flows) over the call, queues the caller in the ACD, rings
-// the reserved agent's phone through the B2BUA and bridges the two.
-//
-// # Wiring
-//
-// Stack (stack.go) builds the pieces in the order they need each other; cmd/ccswitch does:
-//
-//	vs, err := voice.NewStack(cfg, voice.StackOptions{Logger: log})  // ACD, flows, media, anchor, App
-//	srv, err := sip.New(cfg, st, log, vs.SIPOptions()...)
-//	vs.Attach(srv)                                // App.SetSIP, Anchor.SetCalls
-//	go vs.Run(ctx)                                // ACD engine + auto-login; closes media at the end
-//	srv.Run(ctx)
-//	// SIGHUP: vs.Reload(next); srv.Reload(next)
-//
-// The ACD's Sink is the Stack's fan-out: every event goes to App.ACDEvent (never blocks), then
-// to the sinks given in StackOptions.Sinks or AddSink (the text channels).
-//
-// # A call
-//
-// ServeCall answers the caller itself (media AnswerLocal on leg A, 200 OK), then runs the
-// number's flow with the call as its ivr.Interaction: Play plays <prompts>/<lang>/<name>.wav
-// on leg A (barge-in by DTMF when the flow allows it), Collect reads the call's DTMF buffer
-// (RFC 4733, SIP INFO, in-band), Enqueue submits an acd.Task (ID = the call's ID, "#2"… for a
-// later wait in the same call; channel voice) and plays "please hold", the position at entry (with announce) and hold music until
-// an agent answers. On each reservation the agent's extension is rung (sip Dial, all its
-// contacts) with an offer for leg B (media OfferTo), bounded by the reservation's timeout;
-// the answer is Accepted in the ACD and, once the engine confirms, the legs are bridged (media
-// AnswerFromB: the music stops and A↔B relay; sip Bridge ties the BYEs; the anchor gets the
-// media call attached so re-INVITEs between the two go through it). A busy or unreachable
-// agent is Rejected at once; an agent who does not answer is left to the ACD's RONA timeout,
-// whose event CANCELs the ring; either way the task goes back in place and the caller keeps
-// hearing music. A caller who hangs up while waiting is Cancelled in the ACD (abandoned) and a
-// ringing agent CANCELled. When a bridged call ends the task is Completed (wrap-up). Transfer
-// rings an extension and bridges the same way; Record keeps a voicemail WAV under
-// media.recordings.
-//
-// Agents log in automatically while their extension has a live registration (auto_login;
-// App.Run polls the registrar every AutoLoginEvery), and toggle ready / not ready by dialling
-// FeatureReady (*45) from their own phone (the authenticated extension, not the From header).
-//
-// # Invariants
-//
-//  1. ACDEvent never blocks: events go to the call's buffered channel, dropped (and logged)
-//     when it is full. The engine's events for a task carry its ID; reservation outcomes are
-//     matched by reservation ID, so a stale event never acts on a newer ring.
-//  2. At most one agent is rung per call at a time; a ring whose reservation ended is
-//     CANCELled, and an agent leg answered too late is hung up, never bridged.
-//  3. Every task this package enqueues ends in the ACD: Cancel when the caller leaves
-//     before an agent answers, Complete after the bridged call ends.
-//  4. The media call belongs to ServeCall's goroutine: it is closed when ServeCall returns,
-//     after both legs have ended.
-//  5. An agent leg that answers after the ring was given up (caller gone, reservation timed
-//     out or cancelled, Accept lost to RONA) gets a BYE; when the caller leaves while an
-//     Accept is in flight, Cancel then Complete are submitted, and exactly one applies.
 package voice
 
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/anchor"
+	"github.com/ccswitch/ccswitch/sip/registrar"
 )
 
 // Options configures an App.
 type Options struct {
-	// Config gives the agents (ID ↔ extension, auto_login), the prompt folder and the number
-	// languages.
+	// Config gives the prompt folder, the recordings folder and the users' static contacts.
 	Config *config.Config
+	// Center queues callers, knows the agents (extension ↔ agent) and their presence, and
+	// takes the flow's account of each call for its record.
+	Center *center.Center
 	// SIP is the B2BUA (Dial, Bridge, registrations); it may be set later with SetSIP, since
 	// sip.New needs the App first.
 	SIP *sip.Server
-	// Media answers and plays; ACD queues; Flows are the compiled flows (ivr.Compile).
+	// Media answers and plays.
 	Media *media.Engine
-	ACD   *acd.Engine
-	Flows *ivr.Flows
 	// Anchor, when set, gets the media call of a bridged call attached under both SIP call
 	// IDs, so that re-INVITEs between caller and agent are negotiated on it.
 	Anchor *anchor.Anchor
-	// Prompts is the prompt folder; default: config media.prompts (relative to the config's
-	// folder), else configs/prompts.
+	// Prompts is a prompt folder that overrides config media.prompts (tests).
 	Prompts string
-	// HoldMusic is the WAV looped while a caller waits; default <Prompts>/hold-music.wav.
+	// HoldMusic is a WAV file looped while a caller waits; default hold-music.wav of the
+	// prompts.
 	HoldMusic string
-	// AutoLoginEvery is how often registrations are checked for agents with auto_login
-	// (default 1s).
-	AutoLoginEvery time.Duration
-	// OnEnd, if set, receives each flow call's summary when it ends (for the call record).
+	// OnEnd, if set, receives each flow call's summary when it ends (tests; the center gets
+	// the call record's part in any case).
 	OnEnd func(Summary)
 	// OnRing, if set, is called (on its own goroutine) each time an agent's phone is rung for
 	// a queued caller: the agent desktop's screen pop.
@@ -117,220 +59,139 @@ type Summary struct {
 // App is the voice sip.App. Safe for concurrent use.
 type App struct {
 	log    *slog.Logger
+	center *center.Center
 	media  *media.Engine
-	acd    *acd.Engine
 	anc    *anchor.Anchor
 	onEnd  func(Summary)
 	onRing func(agent, callID, caller string)
-	every  time.Duration
+	opts   Options
 
 	srv   atomic.Pointer[sip.Server]
 	state atomic.Pointer[state]
+	calls sync.WaitGroup // ServeCall in progress (invariant 6)
 
-	mu    sync.RWMutex
-	tasks map[string]*call // by task ID
-
-	loginMu  sync.Mutex
-	loggedIn map[string]bool // agents this package auto-logged in
+	devMu   sync.Mutex        // guards statics and unsub
+	statics map[string]string // agent → its extension's static contact, declared as a device
+	unsub   func()
 }
 
 // state is what Reload swaps.
 type state struct {
 	cfg        *config.Config
-	flows      *ivr.Flows
 	prompts    *promptSet
-	holdMusic  string
-	recordings string            // voicemail folder
-	agentExt   map[string]string // agent ID → extension
-	extAgent   map[string]string // extension → agent ID
-	autoLogin  map[string]bool   // agent ID → auto_login
-	opts       Options
+	holdMusic  string // a file, or "" for the prompts' hold-music.wav
+	recordings string // voicemail folder
 }
 
 var _ sip.App = (*App)(nil)
 
 // New builds the App; it does nothing until the SIP server hands it calls.
 func New(o Options) *App {
-	a := &App{log: o.Logger, media: o.Media, acd: o.ACD, anc: o.Anchor, onEnd: o.OnEnd, onRing: o.OnRing,
-		every: o.AutoLoginEvery, tasks: map[string]*call{}, loggedIn: map[string]bool{}}
+	a := &App{log: o.Logger, center: o.Center, media: o.Media, anc: o.Anchor, onEnd: o.OnEnd, onRing: o.OnRing,
+		opts: o, statics: map[string]string{}}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
 	a.log = a.log.With("component", "voice")
-	if a.every <= 0 {
-		a.every = time.Second
-	}
 	if o.SIP != nil {
 		a.srv.Store(o.SIP)
 	}
-	a.state.Store(newState(o, o.Config, o.Flows))
+	a.state.Store(newState(o, o.Config))
 	return a
 }
 
-func newState(o Options, cfg *config.Config, flows *ivr.Flows) *state {
-	s := &state{cfg: cfg, flows: flows, opts: o, agentExt: map[string]string{}, extAgent: map[string]string{},
-		autoLogin: map[string]bool{}}
-	dir := o.Prompts
-	base := ""
+func newState(o Options, cfg *config.Config) *state {
+	s := &state{cfg: cfg, holdMusic: o.HoldMusic, recordings: "recordings"}
+	dir, base := o.Prompts, ""
 	if cfg != nil {
 		base = cfg.Dir
-		if dir == "" && cfg.Media.Prompts != "" {
-			dir = cfg.Media.Prompts
-			if !filepath.IsAbs(dir) && cfg.Dir != "" {
-				dir = filepath.Join(cfg.Dir, dir)
-			}
+		if dir == "" {
+			dir = cfg.Resolve("media.prompts", cfg.Media.Prompts)
 		}
-		for _, ag := range cfg.Agents {
-			if ag.Extension == "" {
-				continue
-			}
-			s.agentExt[ag.ID] = ag.Extension
-			s.extAgent[ag.Extension] = ag.ID
-			s.autoLogin[ag.ID] = ag.AutoLogin
-		}
-	}
-	if dir == "" {
-		dir = filepath.Join("configs", "prompts")
-	}
-	s.recordings = "recordings"
-	if cfg != nil && cfg.Media.Recordings != "" {
-		s.recordings = cfg.Media.Recordings
-		if !filepath.IsAbs(s.recordings) && cfg.Dir != "" {
-			s.recordings = filepath.Join(cfg.Dir, s.recordings)
+		if cfg.Media.Recordings != "" {
+			s.recordings = cfg.Resolve("media.recordings", cfg.Media.Recordings)
 		}
 	}
 	s.prompts = newPromptSet(dir, base)
-	s.holdMusic = o.HoldMusic
-	if s.holdMusic == "" {
-		s.holdMusic = filepath.Join(dir, "hold-music.wav")
-	}
 	return s
 }
 
 // SetSIP gives the App the server it dials agents through (after sip.New(..., WithApp(app))).
 func (a *App) SetSIP(s *sip.Server) { a.srv.Store(s) }
 
-// Reload takes a new config and flows for calls that start from now on (calls in progress
-// keep theirs; prompts are loaded again).
-func (a *App) Reload(cfg *config.Config, flows *ivr.Flows) {
-	old := a.state.Load()
-	a.state.Store(newState(old.opts, cfg, flows))
+// Reload takes a new config for calls that start from now on (calls in progress keep theirs;
+// prompts are loaded again); the flows come from the center, reloaded on its own.
+func (a *App) Reload(cfg *config.Config) {
+	a.state.Store(newState(a.opts, cfg))
+	a.declareStatics(cfg)
 }
 
-// AgentExtension returns the extension an agent is rung on.
-func (a *App) AgentExtension(agentID string) (string, bool) {
-	e, ok := a.state.Load().agentExt[agentID]
-	return e, ok
-}
-
-// ExtensionAgent returns the agent whose phone is ext.
-func (a *App) ExtensionAgent(ext string) (string, bool) {
-	id, ok := a.state.Load().extAgent[ext]
-	return id, ok
-}
-
-// ACDEvent takes one event of the ACD engine (call it from the engine's Sink, for every
-// event). It never blocks.
-func (a *App) ACDEvent(ev acd.Event) {
-	if ev.Task == "" || ev.Channel != acd.Voice {
-		return
-	}
-	a.mu.RLock()
-	c := a.tasks[ev.Task]
-	a.mu.RUnlock()
-	if c == nil {
-		return
-	}
-	select {
-	case c.events <- ev:
-	default:
-		a.log.Warn("voice call's event queue full: event dropped", "call", c.id, "event", ev.Kind.String())
-	}
-}
-
-func (a *App) track(id string, c *call) {
-	a.mu.Lock()
-	a.tasks[id] = c
-	a.mu.Unlock()
-}
-
-func (a *App) untrack(id string) {
-	a.mu.Lock()
-	delete(a.tasks, id)
-	a.mu.Unlock()
-}
-
-// LoggedIn is an ivr.Agents over an ACD engine's snapshot: a queue has agents logged in when
-// any of its agents is in a state other than offline. The snapshot lags commands by at most
-// acd.Config.SnapshotEvery.
-func LoggedIn(e *acd.Engine) ivr.Agents {
-	return ivr.AgentsFunc(func(queue string) bool {
-		s := e.Snapshot()
-		if s == nil {
-			return false
-		}
-		q, ok := s.Queue(queue)
+// watchPhones makes the registrar's bindings the agents' voice devices (center.DeviceUp and
+// DeviceDown); the registrar replays the bindings it has first.
+func (a *App) watchPhones(reg *registrar.Registrar) {
+	unsub := reg.Subscribe(func(ev registrar.Event) {
+		agent, ok := a.center.AgentOfExtension(ev.AOR)
 		if !ok {
-			return false
+			return
 		}
-		for st, n := range q.Agents {
-			if acd.AgentState(st) != acd.Offline && n > 0 {
-				return true
-			}
+		dev := "sip:" + ev.Contact
+		switch ev.Kind {
+		case registrar.Bound:
+			a.center.DeviceUp(agent, dev)
+		case registrar.Unbound:
+			a.center.DeviceDown(agent, dev)
 		}
-		return false
 	})
+	a.devMu.Lock()
+	a.unsub = unsub
+	a.devMu.Unlock()
 }
 
-// Run logs agents with auto_login in when their extension has a live registration, and out
-// when it has none any more (only those it logged in itself), until ctx ends.
-func (a *App) Run(ctx context.Context) error {
-	t := time.NewTicker(a.every)
-	defer t.Stop()
-	for {
-		a.autoLogin()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-func (a *App) autoLogin() {
-	srv := a.srv.Load()
-	if srv == nil || a.acd == nil {
+// declareStatics makes an agent's extension with a static contact (users[].contact: a device
+// that never registers) one of the agent's voice devices, for as long as the config says so.
+func (a *App) declareStatics(cfg *config.Config) {
+	if a.center == nil || cfg == nil {
 		return
 	}
-	st := a.state.Load()
-	a.loginMu.Lock()
-	defer a.loginMu.Unlock()
-	changed := false
-	defer func() {
-		if changed { // publish the snapshot LoggedIn reads before the next caller arrives
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			a.acd.Sync(ctx)
-			cancel()
-		}
-	}()
-	for id, auto := range st.autoLogin {
-		if !auto {
-			continue
-		}
-		registered := len(srv.Registrar().Lookup(st.agentExt[id])) > 0
-		switch {
-		case registered && !a.loggedIn[id]:
-			if err := a.acd.AgentLogin(id); err == nil {
-				a.loggedIn[id] = true
-				changed = true
-				a.log.Info("agent logged in on registration", "agent", id, "extension", st.agentExt[id])
-			}
-		case !registered && a.loggedIn[id]:
-			if err := a.acd.AgentLogout(id); err == nil {
-				delete(a.loggedIn, id)
-				changed = true
-				a.log.Info("agent logged out: registration gone", "agent", id)
-			}
+	contact := map[string]string{}
+	for _, u := range cfg.Users {
+		if u.Contact != "" {
+			contact[u.Extension] = u.Contact
 		}
 	}
+	next := map[string]string{}
+	for _, ag := range cfg.Agents {
+		if c := contact[ag.Extension]; c != "" {
+			next[ag.ID] = "static:" + c
+		}
+	}
+	a.devMu.Lock()
+	defer a.devMu.Unlock()
+	for agent, dev := range a.statics {
+		if next[agent] != dev {
+			a.center.DeviceDown(agent, dev)
+		}
+	}
+	for agent, dev := range next {
+		if a.statics[agent] != dev {
+			a.center.DeviceUp(agent, dev)
+		}
+	}
+	a.statics = next
 }
+
+// stop ends the registrar subscription and waits for the calls in progress to return.
+func (a *App) stop() {
+	a.devMu.Lock()
+	unsub := a.unsub
+	a.unsub = nil
+	a.devMu.Unlock()
+	if unsub != nil {
+		unsub()
+	}
+	a.calls.Wait()
+}
+
+// cmdCtx is the context of the commands a call must submit whatever happens to it (Cancel and
+// Complete after the caller left): only the engine's backpressure delays them.
+func cmdCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
@@ -20,62 +21,119 @@ import (
 // errGone is returned inside the package when the caller's leg ended.
 var errGone = fmt.Errorf("voice: caller gone: %w", ivr.ErrHungUp)
 
-// call is one caller handled by the App: the ivr.Interaction of its flow.
+// call is one caller handled by the App: the ivr.Interaction of its flow, and the owner of
+// the goroutines working for it (invariant 4).
 type call struct {
 	a      *App
 	st     *state
-	id     string // ccswitch call ID of leg A = ACD task ID
+	id     string // ccswitch call ID of leg A = first ACD task ID
 	caller string
 	did    string
 	lang   string
+	log    *slog.Logger // with the call's call_id
 
+	wg     sync.WaitGroup // the call's goroutines
 	mc     *media.Call
 	legA   *sip.Leg
 	gone   <-chan struct{} // leg A ended
 	digits *digitBuffer
-	events chan acd.Event
+	inbox  *center.Inbox // the events of the call's ACD tasks
 
 	agent     string                  // the agent who answered
 	agentLeg  atomic.Pointer[sip.Leg] // bridged leg B
 	rtpDead   chan struct{}           // closed by media's RTP timeout
 	deadOnce  sync.Once
 	hungUp    bool
-	taskAlive bool   // enqueued and not yet ended by Cancel/Complete
-	task      string // the ACD task of the current (last) wait in a queue
-	enqueues  int
+	taskAlive bool     // enqueued and not yet ended by Cancel/Complete
+	task      string   // the ACD task of the current (last) wait in a queue
+	tasks     []string // every ACD task of the call, in order
 }
 
-// ServeCall answers a flow number's caller with media and runs the number's flow.
+// goes runs f on a goroutine the call owns: ServeCall returns only after it ended.
+func (c *call) goes(f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// ServeCall answers a flow number's caller with media and runs the number's flow, or takes
+// an agent's feature code.
 func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
+	a.calls.Add(1)
+	defer a.calls.Done()
 	st := a.state.Load()
-	num := in.Number()
-	if isFeature(num.DID) {
-		a.feature(ctx, in, st)
+	d := in.Dialled()
+	if d.Kind == sip.DialledFeature {
+		a.feature(ctx, in, st, d.Code)
 		return
 	}
-	sum := Summary{DID: num.DID, Caller: in.Caller()}
-	if st.flows == nil || a.media == nil {
+	num := d.Number
+	c := &call{a: a, st: st, id: in.CallID(), caller: in.Caller(), did: num.DID, lang: num.Language,
+		digits: newDigitBuffer(), inbox: center.NewInbox(), rtpDead: make(chan struct{})}
+	c.log = a.log.With("call_id", c.id)
+	sum := Summary{CallID: c.id, DID: num.DID, Caller: c.caller}
+	sum.Result, sum.Err = c.serve(ctx, in, num.Flow)
+	// Invariant 4: the call's goroutines, then its legs, end before its account is given.
+	c.wg.Wait()
+	if c.legA != nil {
+		<-c.gone
+	}
+	if l := c.agentLeg.Load(); l != nil {
+		<-l.Done()
+	}
+	sum.Agent = c.agent
+	if c.mc != nil {
+		sum.Media = c.mc.Stats()
+		c.mc.Close()
+	}
+	fr := center.FlowRecord{Call: c.id, Flow: num.Flow, Outcome: ivr.OutcomeFailed.String(), Tasks: c.tasks,
+		CallerMedia: legMedia(sum.Media.A), AgentMedia: legMedia(sum.Media.B)}
+	if l := c.agentLeg.Load(); l != nil {
+		fr.AgentCall = l.CallID()
+	}
+	if r := sum.Result; r != nil {
+		fr.Outcome, fr.Vars = r.Outcome.String(), r.Vars
+		if len(r.Recordings) > 0 {
+			fr.Recording = r.Recordings[len(r.Recordings)-1]
+		}
+	}
+	a.center.FlowEnded(fr)
+	if a.onEnd != nil {
+		a.onEnd(sum)
+	}
+}
+
+// legMedia is a media leg's figures as the call record keeps them.
+func legMedia(s media.LegStats) center.LegMedia {
+	return center.LegMedia{Packets: s.PacketsIn, Lost: s.Lost, JitterMs: float64(s.Jitter.Microseconds()) / 1000}
+}
+
+// serve answers the caller and runs the flow; it returns once the call is over for the flow
+// (a bridged call: when either side hung up).
+func (c *call) serve(ctx context.Context, in *sip.Incoming, flow string) (*ivr.Result, error) {
+	a := c.a
+	flows := a.center.Flows()
+	if flows == nil || a.media == nil {
 		in.Reject(480, "Temporarily Unavailable")
-		return
+		return nil, errors.New("voice: no flows or no media")
 	}
 	offer := in.Offer()
 	if len(offer) == 0 {
 		// A delayed offer would need the answer from the ACK, which sip.Incoming does not give.
 		in.Reject(488, "Not Acceptable Here")
-		return
+		return nil, errors.New("voice: INVITE without an offer")
 	}
-	c := &call{a: a, st: st, caller: in.Caller(), did: num.DID, lang: num.Language,
-		digits: newDigitBuffer(), events: make(chan acd.Event, 64), rtpDead: make(chan struct{})}
 	var err error
-	c.mc, err = a.media.NewCall(media.CallOptions{ID: "voice-" + num.DID, OnTimeout: func(_ *media.Call, l media.Leg) {
-		a.log.Info("RTP timeout: hanging up", "did", num.DID, "leg", l.String())
+	c.mc, err = a.media.NewCall(media.CallOptions{ID: "voice-" + c.did, OnTimeout: func(_ *media.Call, l media.Leg) {
+		c.log.Info("RTP timeout: hanging up", "leg", l.String())
 		c.deadOnce.Do(func() { close(c.rtpDead) })
 	}})
 	if err != nil {
 		in.Reject(503, "Service Unavailable")
-		return
+		return nil, err
 	}
-	defer c.mc.Close()
 	answer, err := c.mc.AnswerLocal(media.LegA, offer)
 	if err != nil {
 		code := anchor.Status(err)
@@ -83,24 +141,17 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 			code = 488
 		}
 		in.Reject(code, "Not Acceptable Here")
-		return
+		return nil, err
 	}
 	leg, err := in.Answer(answer)
 	if err != nil {
-		a.log.Info("caller did not ACK our answer", "did", num.DID, "error", err)
-		return
+		c.log.Info("caller did not ACK our answer", "error", err)
+		return nil, err
 	}
-	c.legA, c.gone, c.id = leg, leg.Done(), leg.CallID()
-	sum.CallID = c.id
-	// INFO DTMF and re-INVITEs of the caller before the bridge (sip.Leg.OnInDialog; absent
-	// from older servers, which answer them 501).
-	type inDialoger interface {
-		OnInDialog(func(method, contentType string, body []byte) (int, []byte))
-	}
-	if h, ok := any(leg).(inDialoger); ok {
-		h.OnInDialog(c.inDialog)
-		defer h.OnInDialog(nil)
-	}
+	c.legA, c.gone = leg, leg.Done()
+	// INFO DTMF and re-INVITEs of the caller before the bridge.
+	leg.OnInDialog(c.inDialog)
+	defer leg.OnInDialog(nil)
 	defer func() {
 		if a.anc != nil {
 			a.anc.Release(c.id)
@@ -110,27 +161,24 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 		}
 	}()
 
-	pumpCtx, stopPump := context.WithCancel(context.Background())
-	defer stopPump()
-	go c.pumpDTMF(pumpCtx)
-
+	// runCtx ends the flow when the caller leaves; every goroutine of the call ends with it.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { // ends the flow when the caller leaves; BYE on both legs when RTP stops
+	c.goes(func() { c.pumpDTMF(runCtx) })
+	c.goes(func() {
 		select {
 		case <-c.gone:
 			cancel()
 		case <-c.rtpDead:
-			c.hangupAll()
+			c.hangupAll() // BYE on both legs when RTP stops
 		case <-runCtx.Done():
 		}
-	}()
+	})
 
-	vars := map[string]string{"caller": c.caller, "did": num.DID}
-	res, err := st.flows.Run(runCtx, ivr.Contact{DID: num.DID, Language: num.Language, Vars: vars}, c)
-	sum.Result, sum.Err = res, err
+	vars := map[string]string{"caller": c.caller, "did": c.did}
+	res, err := flows.Run(runCtx, ivr.Contact{DID: c.did, Language: c.lang, Vars: vars}, c)
 	if err != nil {
-		a.log.Warn("flow failed", "call", c.id, "did", num.DID, "error", err)
+		c.log.Warn("flow failed", "did", c.did, "flow", flow, "error", err)
 	}
 	if agentLeg := c.agentLeg.Load(); agentLeg != nil {
 		// Bridged (agent or transfer): wait for either side's BYE (sip ends the peer), or the
@@ -144,13 +192,12 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	}
 	if c.taskAlive {
 		if c.agent != "" {
-			submit(func() error { return a.acd.Complete(c.task) })
+			c.command("complete", func(ctx context.Context) error { return a.center.Complete(ctx, c.task) })
 		} else {
-			submit(func() error { return a.acd.Cancel(c.task) })
+			c.command("cancel", func(ctx context.Context) error { return a.center.Cancel(ctx, c.task) })
 		}
 		c.taskAlive = false
 	}
-	a.untrack(c.task)
 	if !c.hungUp {
 		select {
 		case <-c.gone:
@@ -160,11 +207,17 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 			}
 		}
 	}
-	sum.Agent = c.agent
-	sum.Media = c.mc.Stats()
-	if a.onEnd != nil {
-		a.onEnd(sum)
+	return res, err
+}
+
+// command submits a command the call needs done whatever happens to the caller (the engine's
+// backpressure may delay it, nothing else); a failure is logged.
+func (c *call) command(what string, f func(ctx context.Context) error) error {
+	err := f(cmdCtx(context.Background()))
+	if err != nil {
+		c.log.Warn("ACD command failed", "command", what, "task", c.task, "error", err)
 	}
+	return err
 }
 
 // hangupAll sends BYE on leg A (sip ends a bridged leg B too).
@@ -209,9 +262,9 @@ func (c *call) ended(ctx context.Context) error {
 // Channel is ivr.ChannelVoice.
 func (c *call) Channel() string { return ivr.ChannelVoice }
 
-// Play plays <prompts>/<lang>/<name>.wav to the caller. With BargeIn, a digit already typed
-// or typed during the prompt stops it and is returned (and taken from the buffer); without,
-// the digits typed during the prompt are discarded.
+// Play plays the prompt <language>/<name>.wav to the caller. With BargeIn, a digit already
+// typed or typed during the prompt stops it and is returned (and taken from the buffer);
+// without, the digits typed during the prompt are discarded.
 func (c *call) Play(ctx context.Context, p ivr.Prompt) (string, error) {
 	if err := c.ended(ctx); err != nil {
 		return "", err
@@ -220,7 +273,7 @@ func (c *call) Play(ctx context.Context, p ivr.Prompt) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	pctx, cancel := c.playCtx(ctx)
+	pctx, cancel := c.untilGone(ctx)
 	defer cancel()
 	if !p.BargeIn {
 		_, err := c.mc.Play(pctx, media.LegA, pr, media.PlayOptions{})
@@ -231,10 +284,10 @@ func (c *call) Play(ctx context.Context, p ivr.Prompt) (string, error) {
 		return string(d), nil // typed ahead: the caller already answers
 	}
 	done := make(chan error, 1)
-	go func() {
+	c.goes(func() {
 		_, err := c.mc.Play(pctx, media.LegA, pr, media.PlayOptions{})
 		done <- err
-	}()
+	})
 	select {
 	case err = <-done:
 		return "", c.playErr(ctx, err)
@@ -248,17 +301,17 @@ func (c *call) Play(ctx context.Context, p ivr.Prompt) (string, error) {
 	}
 }
 
-// playCtx ends with ctx, with cancel, or when the caller hangs up.
-func (c *call) playCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	pctx, cancel := context.WithCancel(ctx)
-	go func() {
+// untilGone returns a context that ends with ctx, with cancel, or when the caller hangs up.
+func (c *call) untilGone(ctx context.Context) (context.Context, context.CancelFunc) {
+	cctx, cancel := context.WithCancel(ctx)
+	c.goes(func() {
 		select {
 		case <-c.gone:
 			cancel()
-		case <-pctx.Done():
+		case <-cctx.Done():
 		}
-	}()
-	return pctx, cancel
+	})
+	return cctx, cancel
 }
 
 func (c *call) playErr(ctx context.Context, err error) error {
@@ -294,16 +347,7 @@ func (c *call) Transfer(ctx context.Context, target string) error {
 	if err != nil {
 		return err
 	}
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-c.gone:
-			cancel()
-		case <-dctx.Done():
-		}
-	}()
-	leg, err := srv.Dial(dctx, sip.DialRequest{Extension: target, CallerID: c.caller, SDP: offer})
+	leg, err := srv.Dial(ctx, sip.DialRequest{Extension: target, CallerID: c.caller, SDP: offer, Parent: c.id})
 	if err != nil {
 		c.mc.CancelOffer()
 		if e := c.ended(ctx); e != nil {
@@ -317,16 +361,12 @@ func (c *call) Transfer(ctx context.Context, target string) error {
 // bridge connects an answered leg B to the caller: media relay and SIP BYE coupling.
 func (c *call) bridge(leg *sip.Leg) error {
 	if _, err := c.mc.AnswerFromB(leg.SDP()); err != nil {
-		hctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-		leg.Hangup(hctx)
-		cancel()
+		hangup(leg)
 		return fmt.Errorf("voice: agent's answer: %w", err)
 	}
 	srv := c.a.srv.Load()
 	if err := srv.Bridge(c.legA, leg); err != nil {
-		hctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-		leg.Hangup(hctx)
-		cancel()
+		hangup(leg)
 		if e := c.ended(context.Background()); e != nil {
 			return e
 		}
@@ -371,7 +411,9 @@ wait:
 		case <-c.gone:
 			break wait
 		case <-ctx.Done():
-			err = ctx.Err()
+			if c.ended(context.Background()) == nil {
+				err = ctx.Err()
+			}
 			break wait
 		case <-c.digits.wait():
 			if d, ok, _ := c.digits.pop(); ok && d == '#' {

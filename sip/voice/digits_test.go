@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/ivr"
 )
 
@@ -29,29 +31,34 @@ func TestDigitBufferKeepsTypeAhead(t *testing.T) {
 }
 
 // TestDigitBufferTerminatorAndTimeout: the terminator ends input and is not returned; the
-// inter-digit timeout returns what came so far; nothing at all returns "" after the timeout.
+// inter-digit timeout returns what came so far, exactly when it passes; nothing at all returns
+// "" after the timeout. In a synctest bubble: the clock is the test's.
 func TestDigitBufferTerminatorAndTimeout(t *testing.T) {
-	b := newDigitBuffer()
-	go func() {
-		for _, d := range "42#9" {
-			time.Sleep(10 * time.Millisecond)
-			b.push(byte(d))
+	synctest.Test(t, func(t *testing.T) {
+		b := newDigitBuffer()
+		go func() {
+			for _, d := range "42#9" {
+				time.Sleep(10 * time.Millisecond)
+				b.push(byte(d))
+			}
+		}()
+		got, err := b.collect(context.Background(), nil, 0, "#", 2*time.Second)
+		if err != nil || got != "42" {
+			t.Fatalf("collect to # %q %v", got, err)
 		}
-	}()
-	got, err := b.collect(context.Background(), nil, 0, "#", 2*time.Second)
-	if err != nil || got != "42" {
-		t.Fatalf("collect to # %q %v", got, err)
-	}
-	time.Sleep(50 * time.Millisecond)
-	start := time.Now()
-	got, err = b.collect(context.Background(), nil, 0, "#", 100*time.Millisecond)
-	if err != nil || got != "9" || time.Since(start) < 100*time.Millisecond {
-		t.Fatalf("collect to timeout %q %v after %v", got, err, time.Since(start))
-	}
-	got, err = b.collect(context.Background(), nil, 3, "", 50*time.Millisecond)
-	if err != nil || got != "" {
-		t.Fatalf("empty collect %q %v", got, err)
-	}
+		time.Sleep(20 * time.Millisecond) // the 9 is in (virtual time: no wait)
+		synctest.Wait()
+		start := time.Now()
+		got, err = b.collect(context.Background(), nil, 0, "#", 100*time.Millisecond)
+		if err != nil || got != "9" || time.Since(start) != 100*time.Millisecond {
+			t.Fatalf("collect to timeout %q %v after %v", got, err, time.Since(start))
+		}
+		start = time.Now()
+		got, err = b.collect(context.Background(), nil, 3, "", 50*time.Millisecond)
+		if err != nil || got != "" || time.Since(start) != 50*time.Millisecond {
+			t.Fatalf("empty collect %q %v after %v", got, err, time.Since(start))
+		}
+	})
 }
 
 // TestDigitBufferHangupAndCancel: a caller gone ends the wait with ivr.ErrHungUp; a cancelled
@@ -95,28 +102,29 @@ func TestDigitBufferBounded(t *testing.T) {
 	}
 }
 
-// TestPromptResolution: <dir>/<lang>/<name>.wav, else the number's language, else en; a
-// name with a slash is a path under the config's folder; unknown prompts name every file
-// tried; languages cannot escape the folder.
+// TestPromptResolution: <dir>/<lang>/<name>.wav, else the embedded <lang>/<name>.wav, for the
+// contact's language, then the number's, then en; a name with a slash is a path under the
+// config's folder; unknown prompts name every place tried; languages cannot escape the folder.
 func TestPromptResolution(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"en/menu.wav", "fr/menu.wav", "en/closed.wav", "de/welcome.wav", "custom/x.wav"} {
+	for _, f := range []string{"en/menu.wav", "fr/menu.wav", "en/custom-only.wav", "de/welcome.wav", "custom/x.wav"} {
 		p := filepath.Join(dir, f)
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, nil, 0o644)
 	}
 	ps := newPromptSet(dir, dir)
 	cases := []struct{ name, lang, numLang, want string }{
-		{"menu", "fr", "en", "fr/menu.wav"},
-		{"closed", "fr", "en", "en/closed.wav"},
-		{"welcome", "es", "de", "de/welcome.wav"},
-		{"menu", "", "", "en/menu.wav"},
-		{"custom/x.wav", "fr", "en", "custom/x.wav"},
-		{"menu", "../en", "", "en/menu.wav"},
+		{"menu", "fr", "en", filepath.Join(dir, "fr/menu.wav")},
+		{"closed", "fr", "en", "embedded:fr/closed.wav"}, // the folder lacks it: the binary has it
+		{"custom-only", "fr", "en", filepath.Join(dir, "en/custom-only.wav")},
+		{"welcome", "es", "de", filepath.Join(dir, "de/welcome.wav")},
+		{"menu", "", "", filepath.Join(dir, "en/menu.wav")},
+		{"custom/x.wav", "fr", "en", filepath.Join(dir, "custom/x.wav")},
+		{"menu", "../en", "", filepath.Join(dir, "en/menu.wav")},
 	}
 	for _, c := range cases {
 		got, err := ps.resolve(c.name, c.lang, c.numLang)
-		if err != nil || got != filepath.Join(dir, c.want) {
+		if err != nil || got.String() != c.want {
 			t.Errorf("%s [%s/%s] = %q, %v; want %s", c.name, c.lang, c.numLang, got, err, c.want)
 		}
 	}
@@ -125,21 +133,42 @@ func TestPromptResolution(t *testing.T) {
 	}
 }
 
-// TestPromptsOfTheRepoLoad: every prompt the demo flow and the queue announcements name
-// exists in configs/prompts in en and fr and is a WAV media accepts.
-func TestPromptsOfTheRepoLoad(t *testing.T) {
-	dir := filepath.Join("..", "..", "configs", "prompts")
-	ps := newPromptSet(dir, "")
+// TestEmbeddedPromptsLoad: with no prompt folder (ccswitch run from any directory), every
+// prompt the demo configuration's flows and numbers name, and those the queue announcements
+// and feature codes use, is embedded in the binary in en and fr and is a WAV media accepts.
+func TestEmbeddedPromptsLoad(t *testing.T) {
+	cfg, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{"please-hold": true, "you-are-caller": true, "in-queue": true, "invalid-choice": true,
+		"digit-0": true, "digit-1": true, "digit-9": true}
+	for _, f := range cfg.Flows {
+		for _, n := range f.Nodes {
+			if n.Prompt != "" {
+				names[n.Prompt] = true
+			}
+		}
+	}
+	for _, n := range cfg.Numbers {
+		for _, p := range n.Unavailable {
+			names[p] = true
+		}
+	}
+	ps := newPromptSet("", "")
 	for _, lang := range []string{"en", "fr"} {
-		for _, n := range []string{"welcome", "menu", "closed", "goodbye", "please-hold", "you-are-caller", "in-queue", "digit-1", "invalid-choice"} {
-			f, err := ps.resolve(n, lang)
-			if err != nil || filepath.Base(filepath.Dir(f)) != lang {
-				t.Errorf("%s/%s: %q %v", lang, n, f, err)
+		for n := range names {
+			s, err := ps.resolve(n, lang)
+			if err != nil || s.String() != "embedded:"+lang+"/"+n+".wav" {
+				t.Errorf("%s/%s: %v %v", lang, n, s, err)
 				continue
 			}
 			if _, err := ps.load(n, lang); err != nil {
 				t.Errorf("%s/%s: %v", lang, n, err)
 			}
 		}
+	}
+	if _, err := ps.loadFile("hold-music.wav"); err != nil {
+		t.Errorf("hold music: %v", err)
 	}
 }

@@ -3,71 +3,62 @@ package voice
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
-	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
 )
 
-// FeatureReady is the feature code an agent dials from their phone to toggle between ready
-// (available) and not ready; an agent who is logged out is logged in.
-const FeatureReady = "*45"
-
-// isFeature tells a feature code ("*45") from a number.
-func isFeature(did string) bool { return strings.HasPrefix(did, "*") }
+// Feature codes an agent dials from their own phone.
+const (
+	// FeatureReady toggles between ready (available) and not ready; an agent not logged in
+	// for voice is logged in, ready.
+	FeatureReady = "*45"
+	// FeatureLogout logs the agent out of voice; auto_login waits for the next FeatureReady.
+	FeatureLogout = "*46"
+)
 
 // feature handles a feature code dialled by an extension: only the agent whose phone it is
 // may use it (the SIP layer gives the authenticated extension, never the From header). The
-// caller hears a short confirmation — prompt "agent-ready" or "agent-not-ready", else the
-// digit 1 or 0 — and is hung up.
-func (a *App) feature(ctx context.Context, in *sip.Incoming, st *state) {
-	code := in.Number().DID
-	user := ""
-	if u, ok := any(in).(interface{ User() string }); ok {
-		user = u.User()
-	}
-	agent, ok := st.extAgent[user]
-	if code != FeatureReady {
+// caller hears a short confirmation — prompt "agent-ready", "agent-not-ready" or
+// "agent-logged-out", else the digit 1 or 0 — and is hung up.
+func (a *App) feature(ctx context.Context, in *sip.Incoming, st *state, code string) {
+	user := in.User()
+	if code != FeatureReady && code != FeatureLogout {
 		in.Reject(404, "Not Found")
 		return
 	}
-	if !ok || a.acd == nil {
+	agent, ok := a.center.AgentOfExtension(user)
+	if !ok {
 		in.Reject(403, "Not An Agent")
 		return
 	}
-	state := acd.Offline
-	if s, ok := a.acd.Snapshot().Agent(agent); ok {
-		state = s.State
+	name, fallback := "agent-logged-out", "digit-0"
+	if code == FeatureLogout {
+		if err := a.center.VoiceLogout(agent); err != nil {
+			a.log.Warn("feature code failed", "agent", agent, "code", code, "error", err)
+			in.Reject(500, "Server Internal Error")
+			return
+		}
+		a.log.Info("agent logged out of voice by feature code", "agent", agent, "code", code)
+	} else {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		pr, err := a.center.ToggleReady(tctx, agent, "feature code "+code)
+		cancel()
+		if err != nil {
+			a.log.Warn("feature code failed", "agent", agent, "code", code, "error", err)
+			in.Reject(500, "Server Internal Error")
+			return
+		}
+		name = "agent-not-ready"
+		if pr.Ready {
+			name, fallback = "agent-ready", "digit-1"
+		}
+		a.log.Info("agent state by feature code", "agent", agent, "code", code, "ready", pr.Ready, "voice", pr.Voice)
 	}
-	var err error
-	ready := false
-	switch state {
-	case acd.Offline:
-		err, ready = a.acd.AgentLogin(agent), true
-	case acd.NotReady, acd.RONA:
-		err, ready = a.acd.SetState(agent, acd.Available, ""), true
-	default: // available, busy, wrap-up
-		err = a.acd.SetState(agent, acd.NotReady, "feature code "+code)
-	}
+	p, err := st.prompts.load(name)
 	if err != nil {
-		a.log.Warn("feature code failed", "agent", agent, "code", code, "error", err)
-		in.Reject(500, "Server Internal Error")
-		return
-	}
-	sctx, cancel := context.WithTimeout(ctx, time.Second)
-	a.acd.Sync(sctx)
-	cancel()
-	a.log.Info("agent state by feature code", "agent", agent, "code", code, "was", state.String(), "ready", ready)
-
-	name, fallback := "agent-not-ready", "digit-0"
-	if ready {
-		name, fallback = "agent-ready", "digit-1"
-	}
-	p, err := st.prompts.load(name, in.Number().Language)
-	if err != nil {
-		p, err = st.prompts.load(fallback, in.Number().Language)
+		p, err = st.prompts.load(fallback)
 	}
 	if err != nil || len(in.Offer()) == 0 || a.media == nil {
 		in.Reject(480, "Temporarily Unavailable") // the change is made; no way to say so
@@ -90,7 +81,9 @@ func (a *App) feature(ctx context.Context, in *sip.Incoming, st *state) {
 	}
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() {
+	done := make(chan struct{})
+	go func() { // awaited below
+		defer close(done)
 		select {
 		case <-leg.Done():
 			stop()
@@ -101,6 +94,8 @@ func (a *App) feature(ctx context.Context, in *sip.Incoming, st *state) {
 		a.log.Debug("feature confirmation", "error", err)
 	}
 	hangup(leg)
+	stop()
+	<-done
 }
 
 // inDialog answers the caller's in-dialog requests while the call is not bridged (the SIP

@@ -43,8 +43,8 @@ func testCall(t *testing.T) (*call, *net.UDPConn, chan struct{}) {
 		t.Fatal(err)
 	}
 	gone := make(chan struct{})
-	c := &call{mc: mc, gone: gone, digits: newDigitBuffer(), lang: "en",
-		st: newState(Options{Prompts: "../../configs/prompts"}, nil, nil)}
+	c := &call{mc: mc, gone: gone, digits: newDigitBuffer(), lang: "en", log: slog.New(slog.DiscardHandler),
+		st: newState(Options{Prompts: "../../configs/prompts"}, nil)}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go c.pumpDTMF(ctx)

@@ -32,88 +32,60 @@ type ringResult struct {
 
 // drop gives up on the ring: CANCEL if it still rings, BYE to an agent leg answered (now or
 // later), never bridged.
-func (r *ring) drop() {
+func (c *call) drop(r *ring) {
 	r.cancel()
 	if r.consumed {
 		if r.leg != nil {
-			go hangup(r.leg)
+			leg := r.leg
+			c.goes(func() { hangup(leg) })
 		}
 		return
 	}
-	go func() {
-		res := <-r.result
-		if res.leg != nil {
+	c.goes(func() {
+		if res := <-r.result; res.leg != nil {
 			hangup(res.leg)
 		}
-	}()
+	})
 }
 
-// submit retries a command briefly while the engine's ring is full.
-func submit(f func() error) error {
-	var err error
-	for i := 0; i < 50; i++ {
-		if err = f(); !errors.Is(err, acd.ErrBusy) {
-			return err
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return err
-}
-
-// Enqueue queues the caller in the ACD with hold music and waits for an agent to answer, the
-// caller to leave, or the wait to end.
+// Enqueue queues the caller through the center with hold music and waits for an agent to
+// answer, the caller to leave, or the wait to end.
 func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcome, error) {
 	if err := c.ended(ctx); err != nil {
 		return ivr.QueueOutcome{}, err
 	}
+	a := c.a
 	start := time.Now()
 	waited := func() time.Duration { return time.Since(start) }
-	var conds []acd.Condition
-	for _, r := range q.Requirements {
-		cd, err := acd.ParseCondition(r)
-		if err != nil {
-			return ivr.QueueOutcome{}, fmt.Errorf("voice: queue %s: requirement %q: %w", q.Queue, r, err)
-		}
-		conds = append(conds, cd)
-	}
 	attrs := maps.Clone(q.Vars)
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
 	attrs["caller"], attrs["did"], attrs["language"] = c.caller, c.did, q.Language
 	position := 1
-	if s := c.a.acd.Snapshot(); s != nil {
-		if qs, ok := s.Queue(q.Queue); ok {
-			position += qs.Waiting + qs.Reserved
-		}
+	if qs, ok := a.center.Snapshot().Queue(q.Queue); ok {
+		position += qs.Waiting + qs.Reserved
 	}
 	// One task per wait: the call's ID, then "#2", "#3" if the flow queues it again.
-	c.enqueues++
 	c.task = c.id
-	if c.enqueues > 1 {
-		c.task = fmt.Sprintf("%s#%d", c.id, c.enqueues)
+	if n := len(c.tasks); n > 0 {
+		c.task = fmt.Sprintf("%s#%d", c.id, n+1)
 	}
 	task := c.task
-	c.a.track(task, c)
-	defer func() {
-		if c.agent == "" { // not answered: this task's events are of no more use
-			c.a.untrack(task)
-		}
-	}()
-	if err := submit(func() error {
-		return c.a.acd.Enqueue(acd.Task{ID: task, Queue: q.Queue, Channel: acd.Voice, Priority: q.Priority,
-			Requirements: conds, Attributes: attrs})
-	}); err != nil {
+	err := a.center.Enqueue(cmdCtx(ctx), acd.Task{ID: task, Queue: q.Queue, Channel: acd.Voice, Priority: q.Priority,
+		Requirements: q.Requirements, Attributes: attrs}, c.inbox)
+	if err != nil {
 		return ivr.QueueOutcome{}, fmt.Errorf("voice: enqueue in %s: %w", q.Queue, err)
 	}
+	c.tasks = append(c.tasks, task)
 	c.taskAlive = true
 
 	holdCtx, stopHold := context.WithCancel(context.Background())
 	holdDone := make(chan struct{})
-	go func() {
+	c.goes(func() {
 		defer close(holdDone)
 		c.hold(holdCtx, q, position)
-	}()
+	})
 	stopMusic := func() {
 		stopHold()
 		<-holdDone
@@ -133,12 +105,12 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 	giveUp := func() {
 		accepting := cur != nil && cur.accepting
 		if cur != nil {
-			cur.drop()
+			c.drop(cur)
 			cur = nil
 		}
-		submit(func() error { return c.a.acd.Cancel(task) })
+		c.command("cancel", func(ctx context.Context) error { return a.center.Cancel(ctx, task) })
 		if accepting {
-			submit(func() error { return c.a.acd.Complete(task) })
+			c.command("complete", func(ctx context.Context) error { return a.center.Complete(ctx, task) })
 		}
 		c.taskAlive = false
 	}
@@ -156,56 +128,57 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 			giveUp()
 			return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
 
-		case ev := <-c.events:
-			switch ev.Kind {
-			case acd.EventReservationCreated:
-				if cur != nil { // cannot happen (one reservation per task); be safe
-					cur.drop()
+		case <-c.inbox.Ready():
+			for _, ev := range c.inbox.Take() {
+				if ev.Task != task {
+					continue // an earlier wait's task finishing its wrap-up
 				}
-				cur = c.ring(ev)
-				if cur != nil {
-					results = cur.result
-				} else {
-					results = nil
-				}
-			case acd.EventReservationTimedOut, acd.EventReservationCanceled, acd.EventReservationRejected:
-				if cur != nil && cur.res == ev.Reservation {
-					c.a.log.Debug("reservation ended: stop ringing", "call", c.id, "agent", ev.Agent, "event", ev.Kind.String())
-					cur.drop() // still ringing: CANCEL; answered but the Accept lost: BYE
-					cur, results = nil, nil
-					c.mc.CancelOffer()
-				}
-			case acd.EventReservationAccepted:
-				if cur != nil && cur.res == ev.Reservation && cur.leg != nil {
-					stopMusic()
-					leg := cur.leg
-					cur, results = nil, nil
-					if err := c.bridge(leg); err != nil {
-						// Accepted but not bridged: end the task so the agent is freed.
-						submit(func() error { return c.a.acd.Complete(task) })
-						c.taskAlive = false
-						return ivr.QueueOutcome{}, err
+				switch ev.Kind {
+				case acd.EventReservationCreated:
+					if cur != nil { // cannot happen (one reservation per task); be safe
+						c.drop(cur)
 					}
-					c.agent = ev.Agent
-					return ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: ev.Agent, Waited: waited()}, nil
-				}
-			case acd.EventTaskTimedOut:
-				if cur != nil {
-					cur.drop()
-					cur = nil
-				}
-				c.taskAlive = false
-				return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
-			case acd.EventCommandFailed:
-				if ev.Command == "enqueue" { // the engine refused the task (unknown queue...)
+					cur, results = c.ring(ev), nil
 					if cur != nil {
-						cur.drop()
+						results = cur.result
+					}
+				case acd.EventReservationTimedOut, acd.EventReservationCanceled, acd.EventReservationRejected:
+					if cur != nil && cur.res == ev.Reservation {
+						c.log.Debug("reservation ended: stop ringing", "agent", ev.Agent, "task", task, "event", ev.Kind.String())
+						c.drop(cur) // still ringing: CANCEL; answered but the Accept lost: BYE
+						cur, results = nil, nil
+						c.mc.CancelOffer()
+					}
+				case acd.EventReservationAccepted:
+					if cur != nil && cur.res == ev.Reservation && cur.leg != nil {
+						stopMusic()
+						leg := cur.leg
+						cur, results = nil, nil
+						if err := c.bridge(leg); err != nil {
+							// Accepted but not bridged: end the task so the agent is freed.
+							c.command("complete", func(ctx context.Context) error { return a.center.Complete(ctx, task) })
+							c.taskAlive = false
+							return ivr.QueueOutcome{}, err
+						}
+						c.agent = ev.Agent
+						return ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: ev.Agent, Waited: waited()}, nil
+					}
+				case acd.EventTaskTimedOut:
+					if cur != nil {
+						c.drop(cur)
+						cur = nil
 					}
 					c.taskAlive = false
-					return ivr.QueueOutcome{}, fmt.Errorf("voice: enqueue in %s: %w", q.Queue, ev.Err)
+					return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
+				case acd.EventCommandFailed:
+					if ev.Command == "enqueue" { // the engine refused the task (requirements...)
+						if cur != nil {
+							c.drop(cur)
+						}
+						c.taskAlive = false
+						return ivr.QueueOutcome{}, fmt.Errorf("voice: enqueue in %s: %w", q.Queue, ev.Err)
+					}
 				}
-			case acd.EventTaskAbandoned, acd.EventTaskCompleted:
-				// Only our own Cancel/Complete end the task; nothing to do here.
 			}
 
 		case r := <-results:
@@ -219,17 +192,19 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 				var de *sip.DialError
 				if errors.As(r.err, &de) && (de.Cause == "no-answer" || de.Cause == "cancelled") {
 					// RONA: the engine's timeout re-offers the task; keep cur until its event.
-					c.a.log.Info("agent did not answer", "call", c.id, "agent", cur.agent)
+					c.log.Info("agent did not answer", "agent", cur.agent, "task", task)
 					cur.leg = nil
 					continue
 				}
-				c.a.log.Info("agent unreachable: reject", "call", c.id, "agent", cur.agent, "error", r.err)
-				submit(func() error { return c.a.acd.Reject(cur.res) })
+				c.log.Info("agent unreachable: reject", "agent", cur.agent, "task", task, "error", r.err)
+				res := cur.res
+				c.command("reject", func(ctx context.Context) error { return a.center.Reject(ctx, res) })
 				cur = nil
 				continue
 			}
 			cur.leg = r.leg
-			if err := submit(func() error { return c.a.acd.Accept(cur.res) }); err != nil {
+			res := cur.res
+			if err := c.command("accept", func(ctx context.Context) error { return a.center.Accept(ctx, res) }); err != nil {
 				hangup(r.leg)
 				c.mc.CancelOffer()
 				cur = nil
@@ -250,21 +225,22 @@ func hangup(l *sip.Leg) {
 // ring rings the reserved agent's extension with an offer for leg B, bounded by the
 // reservation's timeout (the engine's RONA event comes first and CANCELs it).
 func (c *call) ring(ev acd.Event) *ring {
-	srv := c.a.srv.Load()
-	ext, ok := c.st.agentExt[ev.Agent]
-	if !ok {
-		ext, ok = c.a.AgentExtension(ev.Agent)
+	a := c.a
+	srv := a.srv.Load()
+	ext, ok := a.center.ExtensionOf(ev.Agent)
+	reject := func() {
+		c.command("reject", func(ctx context.Context) error { return a.center.Reject(ctx, ev.Reservation) })
 	}
 	if srv == nil || !ok {
-		c.a.log.Warn("reserved agent has no extension: reject", "agent", ev.Agent)
-		submit(func() error { return c.a.acd.Reject(ev.Reservation) })
+		c.log.Warn("reserved agent has no extension: reject", "agent", ev.Agent, "task", ev.Task)
+		reject()
 		return nil
 	}
 	c.mc.CancelOffer()
 	offer, err := c.mc.OfferTo(media.LegB, media.SendRecv)
 	if err != nil {
-		c.a.log.Warn("no offer for the agent: reject", "agent", ev.Agent, "error", err)
-		submit(func() error { return c.a.acd.Reject(ev.Reservation) })
+		c.log.Warn("no offer for the agent: reject", "agent", ev.Agent, "task", ev.Task, "error", err)
+		reject()
 		return nil
 	}
 	timeout := time.Until(ev.Timeout) + 500*time.Millisecond
@@ -273,14 +249,14 @@ func (c *call) ring(ev acd.Event) *ring {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &ring{res: ev.Reservation, agent: ev.Agent, cancel: cancel, result: make(chan ringResult, 1)}
-	c.a.log.Info("ringing agent", "call", c.id, "agent", ev.Agent, "extension", ext, "timeout", timeout)
-	if f := c.a.onRing; f != nil {
-		go f(ev.Agent, c.id, c.caller)
+	c.log.Info("ringing agent", "agent", ev.Agent, "task", ev.Task, "extension", ext, "timeout", timeout)
+	if f := a.onRing; f != nil {
+		c.goes(func() { f(ev.Agent, c.id, c.caller) })
 	}
-	go func() {
-		leg, err := srv.Dial(ctx, sip.DialRequest{Extension: ext, CallerID: c.caller, SDP: offer, Timeout: timeout})
+	c.goes(func() {
+		leg, err := srv.Dial(ctx, sip.DialRequest{Extension: ext, CallerID: c.caller, SDP: offer, Timeout: timeout, Parent: c.id})
 		r.result <- ringResult{leg: leg, err: err}
-	}()
+	})
 	return r
 }
 
@@ -291,7 +267,7 @@ func (c *call) hold(ctx context.Context, q ivr.QueueRequest, position int) {
 	play := func(name string) bool {
 		p, err := c.st.prompts.load(name, lang, c.lang)
 		if err != nil {
-			c.a.log.Debug("hold prompt missing", "prompt", name, "error", err)
+			c.log.Debug("hold prompt missing", "prompt", name, "error", err)
 			return ctx.Err() == nil
 		}
 		_, err = c.mc.Play(ctx, media.LegA, p, media.PlayOptions{})
@@ -310,9 +286,15 @@ func (c *call) hold(ctx context.Context, q ivr.QueueRequest, position int) {
 			return
 		}
 	}
-	music, err := media.LoadWAV(c.st.holdMusic)
+	var music *media.Prompt
+	var err error
+	if f := c.st.holdMusic; f != "" {
+		music, err = media.LoadWAV(f)
+	} else {
+		music, err = c.st.prompts.loadFile("hold-music.wav")
+	}
 	if err != nil {
-		c.a.log.Warn("no hold music", "file", c.st.holdMusic, "error", err)
+		c.log.Warn("no hold music", "error", err)
 		return
 	}
 	c.mc.Play(ctx, media.LegA, music, media.PlayOptions{Loop: true})

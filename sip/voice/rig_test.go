@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/media"
@@ -29,9 +30,9 @@ import (
 
 // rigConfig is the demo configuration, configs/ccswitch.yaml (the one embedded in the binary),
 // moved onto free ports: SIP on 127.0.0.1:0, the carrier's source port, an RTP block, the
-// prompts of the repository, the queues' RONA timeout and the RTP timeout; plus a trunk
-// "direct" with media: passthrough and two test numbers (+15550104 transfers to 1002,
-// +15550105 waits at most 2 s in support, then in sales).
+// queues' RONA timeout and the RTP timeout (no prompt folder: the prompts embedded in the
+// binary play); plus a trunk "direct" with media: passthrough and two test numbers
+// (+15550104 transfers to 1002, +15550105 waits at most 2 s in support, then in sales).
 func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "ccswitch.yaml"))
@@ -42,7 +43,7 @@ func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 	for _, rep := range [][2]string{
 		{`"127.0.0.1:5060"`, `"127.0.0.1:0"`},
 		{`"127.0.0.1:5061"`, `"127.0.0.1:0"`}, // the demo's TLS listener
-		{"rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d\n  prompts: %s\n  rtp_timeout: %s", r.portMin, r.portMax, r.promptsDir, rtpTimeout)},
+		{"rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d\n  rtp_timeout: %s", r.portMin, r.portMax, rtpTimeout)},
 		{`sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, r.carrier)},
 		{"    outbound: sip:127.0.0.1:5080\n", ""},
 		{"trunks:\n", fmt.Sprintf("trunks:\n  - {name: direct, sources: [\"127.0.0.1:%d\"], media: passthrough}\n", r.direct)},
@@ -74,7 +75,7 @@ type rig struct {
 	srv          *sip.Server
 	st           *store.Store
 	eng          *media.Engine
-	acd          *acd.Engine
+	acd          *center.Center
 	anc          *anchor.Anchor
 	app          *voice.App
 	stack        *voice.Stack
@@ -92,7 +93,6 @@ type rig struct {
 	promptsDir   string
 	welcome      time.Duration // the welcome prompt's length
 	welcomeDelay time.Duration // when callers press their first key: well past the welcome prompt
-	hasCalls     bool          // the sip.Server offers CallTrunk/Hangup to the anchor
 }
 
 func logger() *slog.Logger {
@@ -152,10 +152,17 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	r.welcome = w.Duration()
 	r.welcomeDelay = r.welcome + 2*time.Second
 
-	// The stack cmd/ccswitch runs, with test hooks.
+	// The center and the stack cmd/ccswitch runs, with test hooks.
 	log := logger()
-	stack, err := voice.NewStack(r.cfg, voice.StackOptions{Logger: log, SnapshotEvery: 10 * time.Millisecond,
-		AutoLoginEvery: 50 * time.Millisecond, OnEnd: func(s voice.Summary) { r.ends <- s },
+	r.st, err = store.Open(filepath.Join(r.dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := center.New(r.cfg, center.Options{Store: r.st, SnapshotEvery: 10 * time.Millisecond, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack, err := voice.NewStack(r.cfg, cc, voice.StackOptions{Logger: log, OnEnd: func(s voice.Summary) { r.ends <- s },
 		OnRing: func(agent, callID, caller string) {
 			select {
 			case r.rings <- [3]string{agent, callID, caller}:
@@ -166,24 +173,23 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.stack, r.eng, r.acd, r.anc, r.app = stack, stack.Media, stack.ACD, stack.Anchor, stack.App
-	r.st, err = store.Open(filepath.Join(r.dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.stack, r.eng, r.acd, r.anc, r.app = stack, stack.Media, cc, stack.Anchor, stack.App
 	r.srv, err = sip.New(r.cfg, r.st, log, append(stack.SIPOptions(), sip.WithDigestAlgorithms(r.cfg.SIP.DigestAlgorithms...), sip.WithDataDir(r.dir))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stack.Attach(r.srv)
-	_, r.hasCalls = any(r.srv).(anchor.Calls)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	stackDone, sipDone := make(chan struct{}), make(chan struct{})
+	stackDone, sipDone, centerDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { r.srv.Run(ctx); close(sipDone) }()
 	go func() { r.stack.Run(ctx); close(stackDone) }()
-	go func() { <-sipDone; <-stackDone; close(r.done) }()
+	// The center stops after the protocols, as cmd/ccswitch stops it: the calls ended by the
+	// shutdown still reach it.
+	cctx, stopCenter := context.WithCancel(context.Background())
+	go func() { cc.Run(cctx); close(centerDone) }()
+	go func() { <-sipDone; <-stackDone; stopCenter(); <-centerDone; close(r.done) }()
 	select {
 	case <-r.srv.Ready():
 	case <-time.After(10 * time.Second):
@@ -231,7 +237,7 @@ func (r *rig) releasedStats() media.Stats {
 }
 
 // register registers ext's contact at 127.0.0.1:cport (a SIPp UAS) and, for agents with
-// auto_login, waits until the ACD has them available.
+// auto_login, waits until the center has them available (the registrar's event is a device).
 func (r *rig) register(ext string, cport int, agent bool) {
 	r.t.Helper()
 	s := r.sipp("register "+ext, "register_as.xml", testenv.FreePort(r.t), "-key", "user", ext, "-key", "cport", fmt.Sprint(cport),

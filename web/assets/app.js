@@ -119,7 +119,13 @@ function renderPresence() {
   const p = state.presence;
   $('#presence').textContent = p.state + (p.reason ? ` (${p.reason})` : '');
   $('#ready-btn').disabled = p.state === 'available';
+  // Voice: signed in while a phone is registered (auto-login) or after "log in to voice".
+  $('#voice-state').textContent = p.voice ? 'Voice: on' : p.voice_logged_out ? 'Voice: logged out' : p.devices ? 'Voice: off' : 'Voice: no phone';
+  $('#voice-btn').textContent = p.voice ? 'Log out of voice' : 'Log in to voice';
 }
+$('#voice-btn').addEventListener('click', async () => {
+  try { await api('POST', '/api/voice', { login: !state.presence.voice }); } catch (e) { status(e.message); }
+});
 async function setReady(ready) {
   try {
     await api('POST', '/api/state', { ready, reason: ready ? '' : $('#reason').value });
@@ -229,14 +235,17 @@ async function loadTimeline() {
     if (it.kind === 'call') {
       const c = it.call;
       const secs = c.answer ? Math.round((new Date(c.end) - new Date(c.answer)) / 1000) : 0;
+      const agent = c.agent ? ` by ${c.agent}${c.queue ? ` in ${c.queue}` : ''} after ${Math.round((c.wait_ms || 0) / 1000)} s wait, ${Math.round((c.talk_ms || 0) / 1000)} s talk` : '';
       box.append(el('div', { class: 'item call' }, badge('call'),
-        `Call from ${c.from} to ${c.to} — ${c.code === 200 ? `answered, ${secs} s` : c.cause}`,
+        `Call from ${c.from} to ${c.to} — ${c.disposition || (c.code === 200 ? 'answered' : c.cause)}${agent || (c.code === 200 ? `, ${secs} s` : '')}`,
         el('div', { class: 'meta' }, new Date(c.start).toLocaleString())));
       continue;
     }
     const m = it.message;
     const who = m.dir === 'in' ? (t.customer.name || 'Customer') : m.dir === 'out' ? (m.agent || 'bot') : '';
-    const failed = m.status && m.status.startsWith('failed') ? ` — ${m.status}` : '';
+    // An outbound message's delivery: "sending" while the outbox retries (with the last error).
+    const failed = m.status && m.status.startsWith('failed') ? ` — ${m.status}`
+      : m.status === 'sending' ? ` — sending${m.error ? ` (attempt ${m.attempts} failed: ${m.error})` : ''}` : '';
     const atts = (m.attachments || []).map((a) => el('div', { class: 'meta' }, `📎 ${a.name || a.type} ${a.size ? `(${a.size} B)` : ''}${a.rejected ? ` — not kept: ${a.rejected}` : ''}`));
     box.append(el('div', { class: `item msg ${m.dir}${m.conv === state.active ? '' : ' other-conv'}`, dataset: { conv: m.conv, seq: m.seq } },
       el('div', { class: 'meta' }, badge(it.adapter), `${who} · ${time(m.time)}${failed}`),
@@ -369,7 +378,7 @@ function connect() {
 function handle(ev) {
   switch (ev.type) {
     case 'state':
-      state.presence = { state: ev.state, reason: ev.reason };
+      state.presence = ev.presence || { state: ev.state, reason: ev.reason };
       renderPresence();
       break;
     case 'offer':

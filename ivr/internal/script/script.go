@@ -177,7 +177,7 @@ func (s *Interaction) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.Queu
 		line += fmt.Sprintf(" prio=%d", q.Priority)
 	}
 	if len(q.Requirements) > 0 {
-		line += " req=[" + strings.Join(q.Requirements, "; ") + "]"
+		line += " req=[" + q.Requirements.String() + "]"
 	}
 	if q.MaxWait != 0 {
 		line += " max_wait=" + q.MaxWait.String()

@@ -1,0 +1,14 @@
+package center
+
+import "errors"
+
+// Errors of the center's own; the engine's (acd.ErrUnknownQueue, acd.ErrChannel,
+// acd.ErrClosed…) come back wrapped as they are.
+var (
+	// ErrUnknownAgent reports an agent id that is not configured.
+	ErrUnknownAgent = errors.New("unknown agent")
+	// ErrDuplicateTask reports an Enqueue whose task id is still live (it has an inbox).
+	ErrDuplicateTask = errors.New("duplicate task")
+	// ErrNoInbox reports an Enqueue without an Inbox for the task's events.
+	ErrNoInbox = errors.New("no inbox")
+)

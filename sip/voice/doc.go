@@ -1,0 +1,65 @@
+// Package voice is the voice path of ccswitch: the sip.App that answers flow numbers with
+// media, runs their IVR flow over the call, queues the caller through the contact center
+// (center.Center), rings the reserved agent's phone through the B2BUA and bridges the two.
+//
+// # Wiring
+//
+// Stack (stack.go) builds the voice side on a center; cmd/ccswitch does:
+//
+//	cc, err := center.New(cfg, center.Options{Store: st, Logger: log})  // ACD, flows, presence, records
+//	vs, err := voice.NewStack(cfg, cc, voice.StackOptions{Logger: log}) // media, anchor, App
+//	srv, err := sip.New(cfg, st, log, vs.SIPOptions()...)               // App, anchor, call records
+//	vs.Attach(srv)                      // App.SetSIP, Anchor.SetCalls, phones → presence
+//	go cc.Run(ctx); go vs.Run(ctx)      // vs.Run closes media once the calls ended
+//	srv.Run(ctx)
+//	// SIGHUP: cc.Reload(ctx, next); vs.Reload(next); srv.Reload(next)
+//
+// # A call
+//
+// ServeCall answers the caller itself (media AnswerLocal on leg A, 200 OK), then runs the
+// number's flow (the center's compiled Flows) with the call as its ivr.Interaction: Play
+// plays <language>/<name>.wav from media.prompts or the prompts embedded in the binary
+// (barge-in by DTMF when the flow allows it), Collect reads the call's DTMF buffer (RFC 4733,
+// SIP INFO, in-band), Enqueue queues an acd.Task through the center (ID = the call's ID, "#2"…
+// for a later wait in the same call; channel voice; requirements as the flow compiled them)
+// and plays "please hold", the position at entry (with announce) and hold music until an
+// agent answers. The task's events come to the call's center.Inbox. On each reservation the
+// agent's extension is rung (sip Dial, all its contacts) with an offer for leg B (media
+// OfferTo), bounded by the reservation's timeout; the answer is Accepted and, once the engine
+// confirms, the legs are bridged (media AnswerFromB: the music stops and A↔B relay; sip Bridge
+// ties the BYEs; the anchor gets the media call attached so re-INVITEs between the two go
+// through it). A busy or unreachable agent is Rejected at once; an agent who does not answer
+// is left to the ACD's RONA timeout, whose event CANCELs the ring; either way the task goes
+// back in place and the caller keeps hearing music. A caller who hangs up while waiting is
+// Cancelled (abandoned) and a ringing agent CANCELled. When a bridged call ends the task is
+// Completed (wrap-up). Transfer rings an extension and bridges the same way; Record keeps a
+// voicemail WAV under media.recordings. When the call is over the center gets its account
+// (center.FlowEnded) for the call record.
+//
+// # Presence and feature codes
+//
+// The registrar's binding events are the agents' voice devices: a contact bound for an
+// agent's extension is center.DeviceUp, one that goes is DeviceDown, so an agent with
+// auto_login is signed in for voice while their phone is registered. An agent toggles ready /
+// not ready by dialling FeatureReady (*45) from their own phone (the authenticated extension,
+// not the From header), which also logs them in for voice when they were not; FeatureLogout
+// (*46) logs them out of voice, which holds against auto_login until the next *45.
+//
+// # Invariants
+//
+//  1. The engine's events for a task reach the call through its inbox, in order, none
+//     dropped; reservation outcomes are matched by reservation ID, so a stale event never
+//     acts on a newer ring.
+//  2. At most one agent is rung per call at a time; a ring whose reservation ended is
+//     CANCELled, and an agent leg answered too late is hung up, never bridged.
+//  3. Every task this package enqueues ends in the ACD: Cancel when the caller leaves
+//     before an agent answers, Complete after the bridged call ends.
+//  4. A call owns its goroutines (rings, hold music, DTMF pump, hang-ups): ServeCall starts
+//     them through the call and returns only after all of them ended, and after both legs
+//     ended; so when the center gets the flow's account, the SIP records of the call and of
+//     every agent leg dialled for it came before. The media call is closed then.
+//  5. An agent leg that answers after the ring was given up (caller gone, reservation timed
+//     out or cancelled, Accept lost to RONA) gets a BYE; when the caller leaves while an
+//     Accept is in flight, Cancel then Complete are submitted, and exactly one applies.
+//  6. Stack.Run closes the media engine only after every call the App served has returned.
+package voice
