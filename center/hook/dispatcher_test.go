@@ -211,9 +211,14 @@ func TestNeverBlocks(t *testing.T) {
 func TestReloadSecret(t *testing.T) {
 	const one, two = "first-secret-0123456789", "second-secret-0123456789"
 	r := newReceiver(t, one, nil)
-	d, _ := run(t, hook.Options{Webhooks: []config.Webhook{webhook("ep", r.URL, one, "accept")}})
+	d, reg := run(t, hook.Options{Webhooks: []config.Webhook{webhook("ep", r.URL, one, "accept")}})
 	d.Publish(hook.Event{Type: "accept", Task: "before"})
 	r.wait(t, 1)
+	// The receiver has it; wait until the sender has its 2xx too, or the reload would cut the
+	// attempt short and send it again (at least once, by design).
+	waitCount(t, reg, func() float64 {
+		return testutil.ToFloat64(metric(reg, "ccswitch_hook_delivered_total", "type", "accept"))
+	}, 1)
 	r.mu.Lock()
 	r.secret = two
 	r.mu.Unlock()
