@@ -86,7 +86,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		out.AppendHeader(gsip.NewHeader("Content-Type", validate.Sanitize(ct.Value())))
 	}
 	if req.IsInvite() {
-		ua := s.dialogUA(peer.transport())
+		ua := s.dialogUAFor(peer.transport(), peer.remoteAddr())
 		out.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	out.SetBody(body)
@@ -144,7 +144,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		res.SetBody(rbody)
 	}
 	if req.IsInvite() && final.IsSuccess() {
-		ua := s.dialogUA(l.transport())
+		ua := s.dialogUAFor(l.transport(), l.remoteAddr())
 		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	tx.Respond(res)
@@ -178,7 +178,7 @@ func (s *Server) answerInDialog(l *Leg, req *gsip.Request, tx gsip.ServerTransac
 		res.SetBody(answer)
 	}
 	if req.IsInvite() && code < 300 {
-		ua := s.dialogUA(l.transport())
+		ua := s.dialogUAFor(l.transport(), l.remoteAddr())
 		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	tx.Respond(res)
@@ -203,6 +203,17 @@ func reasonPhrase(code int) string {
 		return "OK"
 	}
 	return "Error"
+}
+
+// remoteAddr is the address the remote party's signalling comes from (host:port).
+func (l *Leg) remoteAddr() string {
+	if l.srv != nil {
+		return l.srv.InviteRequest.Source()
+	}
+	if r := l.cli.InviteResponse; r != nil {
+		return r.Source()
+	}
+	return l.cli.InviteRequest.Destination()
 }
 
 func (l *Leg) transport() string {
@@ -244,7 +255,7 @@ func (s *Server) strayAckBye(res *gsip.Response) {
 	if contact == nil {
 		return
 	}
-	cli := s.udpCli
+	cli := s.udpClientFor(res.Source())
 	if strings.EqualFold(res.Transport(), "tcp") && s.tcpCli != nil {
 		cli = s.tcpCli
 	}

@@ -2,6 +2,8 @@ package sip
 
 import (
 	"fmt"
+	"github.com/icholy/digest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"strings"
 	"testing"
 	"time"
@@ -61,15 +63,20 @@ func TestRetransmittedInviteIsNotASecondCall(t *testing.T) {
 	}
 }
 
-// TestFailedAuthThrottled: after 20 wrong answers from one IP, that IP gets 403 even
-// without credentials (no more challenges to guess against); another IP is unaffected.
-func TestFailedAuthThrottled(t *testing.T) {
+// TestLockoutPerSourceAndUser: a phone answering with a wrong password is locked out after
+// sip.auth_lockout.failures (5) failures, even with the right one then, and other users
+// behind the same address (an office NAT) still register; a source that fails 4 usernames
+// gets 403 even without credentials (no more challenges to guess against); another address
+// is unaffected.
+func TestLockoutPerSourceAndUser(t *testing.T) {
 	s := newOfflineServer(t)
 	h := s.wrap(s.route)
-	register := func(n int, src, auth string) int {
-		msg := "REGISTER sip:ccswitch SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKthr" + src + string(rune('a'+n%26)) + itoa(n) + "\r\n" +
-			"From: <sip:1001@ccswitch>;tag=t\r\nTo: <sip:1001@ccswitch>\r\nCall-ID: thr" + itoa(n) + "\r\nCSeq: 1 REGISTER\r\n" +
-			"Contact: <sip:1001@192.0.2.9>\r\n" + auth + "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	n := 0
+	register := func(user, src, auth string) int {
+		n++
+		msg := "REGISTER sip:ccswitch SIP/2.0\r\nVia: SIP/2.0/UDP " + src + ";branch=z9hG4bKthr" + itoa(n) + "\r\n" +
+			"From: <sip:" + user + "@ccswitch>;tag=t\r\nTo: <sip:" + user + "@ccswitch>\r\nCall-ID: thr" + itoa(n) + "\r\nCSeq: 1 REGISTER\r\n" +
+			"Contact: <sip:" + user + "@" + src + ">\r\n" + auth + "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
 		m, err := gsip.ParseMessage([]byte(msg))
 		if err != nil {
 			t.Fatal(err)
@@ -86,21 +93,48 @@ func TestFailedAuthThrottled(t *testing.T) {
 		}
 		return res[len(res)-1].StatusCode
 	}
-	// A syntactically valid answer to one of our nonces, with a wrong password.
-	chal := s.auth.Challenges(false)[1]
-	nonce := chal[strings.Index(chal, `nonce="`)+7:]
-	nonce = nonce[:strings.Index(nonce, `"`)]
-	for i := 0; i < 20; i++ {
-		bad := "Authorization: Digest username=\"1001\", realm=\"ccswitch\", nonce=\"" + nonce + "\", uri=\"sip:ccswitch\", algorithm=MD5, qop=auth, nc=" + fmt.Sprintf("%08x", i+1) + ", cnonce=\"c\", response=\"00000000000000000000000000000000\"\r\n"
-		if code := register(i, "192.0.2.9", bad); code != 403 {
+	chal, err := digest.ParseChallenge(s.auth.Challenges(false)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := 0
+	creds := func(user, password string) string {
+		nc++
+		c, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:ccswitch", Username: user, Password: password, Count: nc, Cnonce: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Authorization: " + c.String() + "\r\n"
+	}
+	const office = "192.0.2.9"
+	for i := range 5 {
+		if code := register("1001", office, creds("1001", "wrong")); code != 403 {
 			t.Fatalf("wrong password %d: %d, want 403", i, code)
 		}
 	}
-	if code := register(100, "192.0.2.9", ""); code != 403 {
-		t.Fatalf("throttled source without credentials: %d, want 403", code)
+	if code := register("1001", office, creds("1001", "s1")); code != 403 {
+		t.Fatalf("locked-out user with the right password: %d, want 403", code)
 	}
-	if code := register(101, "192.0.2.10", ""); code != 401 {
+	if code := register("1002", office, creds("1002", "s2")); code != 200 {
+		t.Fatalf("another phone behind the same address: %d, want 200", code)
+	}
+	if code := register("1002", office, ""); code != 401 {
+		t.Fatalf("the office without credentials: %d, want 401", code)
+	}
+	for _, u := range []string{"2001", "2002", "2003"} { // with 1001: four usernames failed
+		register(u, office, creds(u, "guess"))
+	}
+	if code := register("1002", office, ""); code != 403 {
+		t.Fatalf("source that failed 4 usernames, without credentials: %d, want 403", code)
+	}
+	if code := register("1001", "192.0.2.10", ""); code != 401 {
 		t.Fatalf("another source: %d, want 401", code)
+	}
+	if got := testutil.ToFloat64(s.metrics.authFailures.WithLabelValues("credentials")); got != 8 {
+		t.Fatalf("auth failures counted: %v, want 8", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.authFailures.WithLabelValues("locked-out")); got != 2 {
+		t.Fatalf("lockout refusals counted: %v, want 2", got)
 	}
 }
 
