@@ -26,8 +26,8 @@ type locations interface {
 // went away: it learns them from the registrar's events, sends each an OPTIONS through its
 // flow every interval (the first one interval after it registered), and after natPingMisses
 // unanswered in a row removes the binding with registrar.ReasonUnreachable, which is an
-// Unbound event to every subscriber (agent presence). A REGISTER from the contact since a
-// ping was sent counts as an answer.
+// Unbound event to every subscriber (agent presence). A REGISTER from the contact since the
+// previous ping counts as an answer.
 //
 // event is called by the registrar with an AOR's shard lock held: it takes only p.mu. Run's
 // goroutines call the registrar without p.mu held (lock order: registrar shard, then p.mu).
@@ -44,9 +44,10 @@ type natPinger struct {
 type pingKey struct{ aor, contact string }
 
 type pingState struct {
-	next   time.Time
-	misses int
-	busy   bool
+	next     time.Time
+	misses   int
+	busy     bool
+	lastSent time.Time // when the previous ping went out
 }
 
 func newNATPinger(interval func() time.Duration, loc locations, ping func(context.Context, registrar.Contact, time.Duration) bool, sent func(bool)) *natPinger {
@@ -139,13 +140,21 @@ func (p *natPinger) pingOne(ctx context.Context, k pingKey, timeout time.Duratio
 		return
 	}
 	sent := time.Now()
+	p.mu.Lock()
+	if st := p.set[k]; st != nil {
+		if c.Updated.After(st.lastSent) {
+			st.misses = 0 // it registered since the last ping: alive
+		}
+		st.lastSent = sent
+	}
+	p.mu.Unlock()
 	answered := p.ping(ctx, c, timeout)
 	if ctx.Err() != nil {
 		return // shutting down: not the contact's fault
 	}
 	if !answered {
 		if c2, ok := p.find(k); ok && c2.Updated.After(sent) {
-			answered = true // it registered again meanwhile: alive
+			answered = true // it registered while the ping was out: alive
 		}
 	}
 	p.sent(answered)

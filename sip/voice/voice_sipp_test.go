@@ -113,8 +113,9 @@ func (r *rig) agentPhone(ext, scenario string, extra ...string) *sippRun {
 	r.t.Helper()
 	port := testenv.FreePort(r.t)
 	args := append([]string{"-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(r.t))}, extra...)
+	r.register(ext, port, true) // from the phone's own port: calls reach it only through that flow
 	s := r.sipp("agent "+ext, scenario, port, args...)
-	r.register(ext, port, true)
+	time.Sleep(100 * time.Millisecond) // SIPp binds its socket
 	return s
 }
 
