@@ -84,10 +84,11 @@ func trunkAddrs(trunks []*trunk) *addrSet {
 }
 
 // selfAddrs is every address ccswitch is reached at: its listeners (an unspecified listen
-// host stands for every local address) and public_host, on each listening port.
+// host stands for every local address, a loopback one for its whole prefix) and
+// public_host, on each listening port.
 func selfAddrs(listen []net.Addr, public string) *addrSet {
 	a := &addrSet{}
-	var local []netip.Addr
+	var local []netip.Prefix
 	for _, l := range listen {
 		h, p, err := net.SplitHostPort(l.String())
 		if err != nil {
@@ -103,26 +104,35 @@ func selfAddrs(listen []net.Addr, public string) *addrSet {
 			continue
 		}
 		if local == nil {
-			local = interfaceAddrs()
+			local = interfacePrefixes()
 		}
 		for _, x := range local {
-			if ip.Is4() == x.Is4() || ip.Is6() {
-				a.addHost(x.String(), port)
+			if ip.Is4() == x.Addr().Is4() || ip.Is6() {
+				a.addNet(x, uint16(port))
 			}
 		}
 	}
 	return a
 }
 
-func interfaceAddrs() []netip.Addr {
-	out := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
+// interfacePrefixes are the local addresses: each interface address, and the whole prefix
+// of a loopback one (127.0.0.2 is this host too).
+func interfacePrefixes() []netip.Prefix {
+	out := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return out
 	}
 	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a.String()); err == nil {
-			out = append(out, p.Addr().Unmap())
+		p, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		ip := p.Addr().Unmap()
+		if ip.IsLoopback() {
+			out = append(out, netip.PrefixFrom(ip, p.Bits()).Masked())
+		} else {
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
 		}
 	}
 	return out

@@ -158,3 +158,16 @@ func TestTollFraudThroughTheRegistrar(t *testing.T) {
 		t.Errorf("registrations refused counted %v, want %v", got, refused)
 	}
 }
+
+// TestSIPpDigestURIMustMatch: SIPp answers the 407 of an INVITE to 1002 with a digest uri of
+// sip:ccswitch's-address (its default): credentials made for another Request-URI are
+// refused (403), counted as uri-mismatch.
+func TestSIPpDigestURIMustMatch(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ts := startServer(t, testConfig(), "", md5Only, sip.WithMetrics(reg))
+	startSIPp(t, "uac with SIPp's digest uri", append(sippArgs("uac_auth_403.xml", testenv.FreePort(t), "-key", "user", "1001",
+		"-au", "1001", "-ap", "secret1001", "-s", "1002", "-m", "1"), ts.addr)...).wait(t)
+	if got := metricValue(t, reg, "ccswitch_sip_auth_failures_total", "uri-mismatch"); got != 1 {
+		t.Fatalf("uri-mismatch failures counted %v, want 1", got)
+	}
+}

@@ -140,6 +140,55 @@ func TestLockoutPerSourceAndUser(t *testing.T) {
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// TestMaxContactsRefused: the sixth contact of one extension (sip.max_contacts, default 5)
+// is refused with 403, counted and logged; a refresh of a bound one still works.
+func TestMaxContactsRefused(t *testing.T) {
+	s := newOfflineServer(t)
+	h := s.wrap(s.route)
+	chal, err := digest.ParseChallenge(s.auth.Challenges(false)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	register := func(n int, contact string) int {
+		c, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:ccswitch", Username: "1001", Password: "s1", Count: n, Cnonce: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := "REGISTER sip:ccswitch SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKmc" + itoa(n) + "\r\n" +
+			"From: <sip:1001@ccswitch>;tag=t\r\nTo: <sip:1001@ccswitch>\r\nCall-ID: mc" + itoa(n) + "\r\nCSeq: 1 REGISTER\r\n" +
+			"Contact: <" + contact + ">\r\nAuthorization: " + c.String() + "\r\nContent-Length: 0\r\n\r\n"
+		m, err := gsip.ParseMessage([]byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := m.(*gsip.Request)
+		req.SetSource("192.0.2.9:5060")
+		req.SetTransport("UDP")
+		tx := siptest.NewServerTxRecorder(req)
+		h(req, tx)
+		tx.Terminate()
+		res := tx.Result()
+		return res[len(res)-1].StatusCode
+	}
+	for i := 1; i <= 5; i++ {
+		if code := register(i, fmt.Sprintf("sip:1001@192.0.2.9:%d", 5060+i)); code != 200 {
+			t.Fatalf("contact %d: %d", i, code)
+		}
+	}
+	if code := register(6, "sip:1001@192.0.2.9:5099"); code != 403 {
+		t.Fatalf("sixth contact: %d, want 403", code)
+	}
+	if code := register(7, "sip:1001@192.0.2.9:5061"); code != 200 {
+		t.Fatalf("refresh of a bound contact: %d, want 200", code)
+	}
+	if got := testutil.ToFloat64(s.metrics.registrations.WithLabelValues(regTooMany)); got != 1 {
+		t.Fatalf("too-many counted %v, want 1", got)
+	}
+	if n := len(s.reg.Lookup("1001")); n != 5 {
+		t.Fatalf("%d bindings, want 5", n)
+	}
+}
+
 // TestPanicBecomes500: a handler that panics answers 500, is counted, and the server goes on.
 func TestPanicBecomes500(t *testing.T) {
 	s := newOfflineServer(t)

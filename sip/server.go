@@ -138,8 +138,12 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 }
 
 func limits(cfg *config.Config) registrar.Limits {
+	maxContacts := cfg.SIP.MaxContacts
+	if maxContacts <= 0 {
+		maxContacts = config.DefaultMaxContacts // a Config built by hand: still bounded
+	}
 	return registrar.Limits{Min: cfg.SIP.MinExpires.D(), Max: cfg.SIP.MaxExpires.D(), Default: cfg.SIP.DefaultExpires.D(),
-		MaxContacts: cfg.SIP.MaxContacts}
+		MaxContacts: maxContacts}
 }
 
 // lockout is sip.auth_lockout with its defaults (a Config built by hand may lack them).
