@@ -2,8 +2,8 @@ package sip
 
 import (
 	"io"
-	"net"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
