@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -69,8 +70,9 @@ func TestNATPinger(t *testing.T) {
 		var mu sync.Mutex
 		var gone []string
 		var sent, failed int
-		interval := iv
-		p := newNATPinger(func() time.Duration { return interval }, r, script.ping, func(answered bool) {
+		var interval atomic.Int64
+		interval.Store(int64(iv))
+		p := newNATPinger(func() time.Duration { return time.Duration(interval.Load()) }, r, script.ping, func(answered bool) {
 			mu.Lock()
 			defer mu.Unlock()
 			sent++
@@ -81,7 +83,9 @@ func TestNATPinger(t *testing.T) {
 		defer r.Subscribe(p.event)()
 		defer r.Subscribe(func(ev registrar.Event) {
 			if ev.Kind == registrar.Unbound {
+				mu.Lock()
 				gone = append(gone, ev.AOR+" "+ev.Reason)
+				mu.Unlock()
 			}
 		})()
 		// 1001 behind NAT (rport), answers twice then goes silent.
@@ -140,7 +144,7 @@ func TestNATPinger(t *testing.T) {
 			t.Fatalf("tracked %d after the drops, want 0", p.tracked())
 		}
 
-		interval = 0 // sip.nat_ping_interval: 0 (a reload)
+		interval.Store(0) // sip.nat_ping_interval: 0 (a reload)
 		registerNAT(t, r, "1005", "sip:1005@10.0.0.11:5060", "192.0.2.5:40000", "10.0.0.11:5060", "UDP", 1)
 		time.Sleep(10 * iv)
 		synctest.Wait()

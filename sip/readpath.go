@@ -51,6 +51,9 @@ type readPath struct {
 }
 
 func newReadPath(pcs []*net.UDPConn, m *sipMetrics, log *ratelog.Logger) *readPath {
+	if log == nil {
+		log = ratelog.New(slog.New(slog.DiscardHandler), time.Minute)
+	}
 	p := &readPath{parser: gsip.NewParser(), conns: make(map[string]net.PacketConn, len(pcs)),
 		answers: answerBudget{rate: answerRate}, metrics: m, log: log}
 	for _, c := range pcs {
