@@ -136,6 +136,11 @@ func TestLockoutPerSourceAndUser(t *testing.T) {
 	if got := testutil.ToFloat64(s.metrics.authFailures.WithLabelValues("locked-out")); got != 2 {
 		t.Fatalf("lockout refusals counted: %v, want 2", got)
 	}
+	for result, want := range map[string]float64{regOK: 1, regChallenged: 2, regAuthFailed: 10} {
+		if got := testutil.ToFloat64(s.metrics.registrations.WithLabelValues(result)); got != want {
+			t.Errorf("registrations{%s} = %v, want %v", result, got, want)
+		}
+	}
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }

@@ -79,8 +79,15 @@ func (p *natPinger) tracked() int {
 
 // Run pings due contacts until ctx ends, and returns after its pings have stopped.
 func (p *natPinger) Run(ctx context.Context) error {
-	step := min(time.Second, max(p.interval()/5, 10*time.Millisecond))
-	tick := time.NewTicker(step)
+	// Due contacts are looked for every fifth of the interval (at most every second; once a
+	// second while pings are off), so the interval may change with a reload.
+	step := func(iv time.Duration) time.Duration {
+		if iv <= 0 {
+			return time.Second
+		}
+		return min(time.Second, max(iv/5, 10*time.Millisecond))
+	}
+	tick := time.NewTimer(step(p.interval()))
 	defer tick.Stop()
 	sem := make(chan struct{}, natPingParallel)
 	var wg sync.WaitGroup
@@ -92,6 +99,7 @@ func (p *natPinger) Run(ctx context.Context) error {
 		case <-tick.C:
 		}
 		iv := p.interval()
+		tick.Reset(step(iv))
 		if iv <= 0 {
 			continue
 		}

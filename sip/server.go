@@ -570,7 +570,7 @@ func sourceIP(req *gsip.Request) string {
 }
 
 // challenge answers 401 (REGISTER) or 407 (other requests) with our two challenges.
-func (s *Server) challenge(req *gsip.Request, tx gsip.ServerTransaction, stale bool) {
+func (s *Server) challenge(req *gsip.Request, tx gsip.ServerTransaction, stale bool) int {
 	code, reason, name := 407, "Proxy Authentication Required", "Proxy-Authenticate"
 	if req.Method == gsip.REGISTER {
 		code, reason, name = 401, "Unauthorized", "WWW-Authenticate"
@@ -580,16 +580,24 @@ func (s *Server) challenge(req *gsip.Request, tx gsip.ServerTransaction, stale b
 		res.AppendHeader(gsip.NewHeader(name, c))
 	}
 	tx.Respond(res)
+	return code
 }
 
 // authenticate checks the request's credentials. It answers the request itself (401/407
 // or 403) unless it returns ok.
 func (s *Server) authenticate(req *gsip.Request, tx gsip.ServerTransaction) (user string, ok bool) {
+	user, code := s.authenticateCode(req, tx)
+	return user, code == 0
+}
+
+// authenticateCode is authenticate that also tells which answer it sent (0: none, the
+// request is authenticated as user).
+func (s *Server) authenticateCode(req *gsip.Request, tx gsip.ServerTransaction) (user string, code int) {
 	ip := sourceIP(req)
 	if s.throttle.SourceBlocked(ip) {
 		s.authRefused(req, ip, "", "locked-out")
 		respond(tx, req, 403, "Forbidden")
-		return "", false
+		return "", 403
 	}
 	name := "Proxy-Authorization"
 	if req.Method == gsip.REGISTER {
@@ -603,21 +611,20 @@ func (s *Server) authenticate(req *gsip.Request, tx gsip.ServerTransaction) (use
 	if r.Status != auth.Missing && s.throttle.Blocked(ip, r.Username) {
 		s.authRefused(req, ip, r.Username, "locked-out")
 		respond(tx, req, 403, "Forbidden")
-		return "", false
+		return "", 403
 	}
 	switch r.Status {
 	case auth.OK:
-		return r.Username, true
+		return r.Username, 0
 	case auth.Stale:
-		s.challenge(req, tx, true)
+		return "", s.challenge(req, tx, true)
 	case auth.Missing:
-		s.challenge(req, tx, false)
-	default:
-		s.throttle.Fail(ip, r.Username)
-		s.authRefused(req, ip, r.Username, r.Reason)
-		respond(tx, req, 403, "Forbidden")
+		return "", s.challenge(req, tx, false)
 	}
-	return "", false
+	s.throttle.Fail(ip, r.Username)
+	s.authRefused(req, ip, r.Username, r.Reason)
+	respond(tx, req, 403, "Forbidden")
+	return "", 403
 }
 
 // authRefused counts and logs (once a minute per source, username and reason) a digest
@@ -648,13 +655,14 @@ func (s *Server) invalid(req *gsip.Request, p *validate.Problem) {
 }
 
 func (s *Server) onRegister(req *gsip.Request, tx gsip.ServerTransaction) {
-	user, ok := s.authenticate(req, tx)
-	if !ok {
-		if req.GetHeader("Authorization") == nil {
-			s.metrics.registrations.WithLabelValues(regChallenged).Inc()
-		} else {
-			s.metrics.registrations.WithLabelValues(regAuthFailed).Inc()
-		}
+	user, code := s.authenticateCode(req, tx)
+	switch code {
+	case 0:
+	case 401:
+		s.metrics.registrations.WithLabelValues(regChallenged).Inc()
+		return
+	default:
+		s.metrics.registrations.WithLabelValues(regAuthFailed).Inc()
 		return
 	}
 	aor := req.To().Address.User
