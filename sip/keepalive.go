@@ -35,7 +35,8 @@ type natPinger struct {
 	interval func() time.Duration // 0: no pings (contacts are still tracked)
 	loc      locations
 	ping     func(ctx context.Context, c registrar.Contact, timeout time.Duration) bool
-	sent     func(answered bool) // metrics
+	sent     func(answered bool)                   // metrics
+	dropped  func(aor string, c registrar.Contact) // log (tests: nil)
 
 	mu  sync.Mutex
 	set map[pingKey]*pingState
@@ -181,8 +182,8 @@ func (p *natPinger) pingOne(ctx context.Context, k pingKey, timeout time.Duratio
 	st.misses++
 	drop := st.misses >= natPingMisses
 	p.mu.Unlock()
-	if drop {
-		p.loc.Remove(k.aor, k.contact, registrar.ReasonUnreachable) // its Unbound event forgets k
+	if drop && p.loc.Remove(k.aor, k.contact, registrar.ReasonUnreachable) && p.dropped != nil { // its Unbound event forgets k
+		p.dropped(k.aor, c)
 	}
 }
 

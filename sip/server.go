@@ -134,6 +134,10 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 			s.metrics.natPingFails.Inc()
 		}
 	})
+	s.pinger.dropped = func(aor string, c registrar.Contact) {
+		s.refusals.Info("nat-unreachable|"+aor+"|"+c.Dest, "contact behind NAT stopped answering keepalives: unregistered",
+			"aor", aor, "source", c.Dest, "misses", natPingMisses)
+	}
 	return s, nil
 }
 
