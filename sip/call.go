@@ -193,7 +193,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		return
 	}
 
-	ua := s.dialogUAFor(req.Transport(), req.Source())
+	ua := s.dialogUAToPeer(req.Transport(), req.Source())
 	dlgA, err := ua.ReadInvite(req, tx)
 	if err != nil {
 		if errors.Is(tx.Err(), gsip.ErrTransactionCanceled) {
@@ -460,7 +460,7 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	if peer == "" {
 		peer = t.uri.Host
 	}
-	ua := s.dialogUAFor(t.transport, peer)
+	ua := s.dialogUAToPeer(t.transport, peer)
 	req.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	req.AppendHeader(gsip.NewHeader("Allow", allowHeader))
 	if len(spec.body) > 0 {

@@ -86,7 +86,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		out.AppendHeader(gsip.NewHeader("Content-Type", validate.Sanitize(ct.Value())))
 	}
 	if req.IsInvite() {
-		ua := s.dialogUAFor(peer.transport(), peer.remoteAddr())
+		ua := s.dialogUAToPeer(peer.transport(), peer.remoteAddr())
 		out.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	out.SetBody(body)
@@ -144,7 +144,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		res.SetBody(rbody)
 	}
 	if req.IsInvite() && final.IsSuccess() {
-		ua := s.dialogUAFor(l.transport(), l.remoteAddr())
+		ua := s.dialogUAToPeer(l.transport(), l.remoteAddr())
 		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	tx.Respond(res)
@@ -178,7 +178,7 @@ func (s *Server) answerInDialog(l *Leg, req *gsip.Request, tx gsip.ServerTransac
 		res.SetBody(answer)
 	}
 	if req.IsInvite() && code < 300 {
-		ua := s.dialogUAFor(l.transport(), l.remoteAddr())
+		ua := s.dialogUAToPeer(l.transport(), l.remoteAddr())
 		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	tx.Respond(res)

@@ -61,7 +61,7 @@ func TestTollFraudThroughTheRegistrar(t *testing.T) {
 	}
 	cfg.Numbers = append(cfg.Numbers, config.Number{DID: "+15550199", Target: "3009"})
 	reg := prometheus.NewRegistry()
-	ts := startServer(t, cfg, "", md5Only, sip.WithMetrics(reg))
+	ts := startServer(t, cfg, "", md5Only, sip.WithRegisterer(reg))
 	trunkAddr := fmt.Sprintf("127.0.0.1:%d", carrier)
 
 	// A REGISTER from the trunk's own source: refused before the fake carrier takes the port.
@@ -164,7 +164,7 @@ func TestTollFraudThroughTheRegistrar(t *testing.T) {
 // refused (403), counted as uri-mismatch.
 func TestSIPpDigestURIMustMatch(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := startServer(t, testConfig(), "", md5Only, sip.WithMetrics(reg))
+	ts := startServer(t, testConfig(), "", md5Only, sip.WithRegisterer(reg))
 	startSIPp(t, "uac with SIPp's digest uri", append(sippArgs("uac_auth_403.xml", testenv.FreePort(t), "-key", "user", "1001",
 		"-au", "1001", "-ap", "secret1001", "-s", "1002", "-m", "1"), ts.addr)...).wait(t)
 	if got := metricValue(t, reg, "ccswitch_sip_auth_failures_total", "uri-mismatch"); got != 1 {

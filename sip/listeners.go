@@ -83,9 +83,9 @@ func (s *Server) udpClientFor(peer string) *sipgo.Client {
 	return s.udpCli
 }
 
-// dialogUAFor is dialogUA for a request to or from peer: over UDP, the listener of the
+// dialogUAToPeer is dialogUA for a request to or from peer: over UDP, the listener of the
 // peer's address family.
-func (s *Server) dialogUAFor(transport, peer string) *sipgo.DialogUA {
+func (s *Server) dialogUAToPeer(transport, peer string) *sipgo.DialogUA {
 	if transport == "" || strings.EqualFold(transport, "udp") {
 		if u := s.udpFor(peer); u != nil {
 			return u.ua

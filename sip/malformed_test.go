@@ -29,7 +29,7 @@ const optionsTo = "OPTIONS sip:ccswitch@127.0.0.1 SIP/2.0\r\n" +
 // answers a clean OPTIONS afterwards.
 func TestMalformedDatagrams(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	ts := startServer(t, testConfig(), "", sip.WithMetrics(reg))
+	ts := startServer(t, testConfig(), "", sip.WithRegisterer(reg))
 	with := func(old, new string) string { return strings.Replace(optionsTo, old, new, 1) }
 	cases := []struct {
 		name, msg string

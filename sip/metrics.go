@@ -75,8 +75,8 @@ func (m *sipMetrics) binding(ev registrar.Event) {
 	}
 }
 
-// WithMetrics registers the SIP edge's metrics (ccswitch_sip_*) on reg. Without it they
-// are counted but not exported.
-func WithMetrics(reg prometheus.Registerer) Option {
+// WithRegisterer registers the SIP server's Prometheus collectors (ccswitch_sip_*) on reg
+// (nil: counted, not exported).
+func WithRegisterer(reg prometheus.Registerer) Option {
 	return func(s *Server) { s.metricsReg = reg }
 }

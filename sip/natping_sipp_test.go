@@ -22,7 +22,7 @@ func TestSIPpNATPhoneStopsAnswering(t *testing.T) {
 	iv := config.Duration(200 * time.Millisecond)
 	cfg.SIP.NATPingInterval = &iv
 	reg := prometheus.NewRegistry()
-	ts := startServer(t, cfg, "", md5Only, sip.WithMetrics(reg))
+	ts := startServer(t, cfg, "", md5Only, sip.WithRegisterer(reg))
 	gone := make(chan registrar.Event, 4)
 	defer ts.Registrar().Subscribe(func(ev registrar.Event) {
 		if ev.Kind == registrar.Unbound {

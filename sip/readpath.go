@@ -18,12 +18,14 @@ import (
 	gsip "github.com/emiago/sipgo/sip"
 )
 
-// The UDP read path: every datagram passes readFilter on its socket's reader goroutine
+// The UDP read path: every datagram passes inspectDatagram on its socket's reader goroutine
 // before sipgo parses it (sip.WithTransportLayerReadFilter). This is where a message that
 // no handler would ever see is answered: sipgo drops what it cannot parse without a word,
 // and answers a request it cannot key a transaction for with a bare 400. Stages, in order:
 //
-//  1. (edge-limits adds its per-source limiter here: before any byte is looked at.)
+//  1. The per-source flood limit (edge-limits' readFilter), before any byte is looked at;
+//     where both exist, the read filter admits a datagram, then returns inspectDatagram's
+//     verdict on it.
 //  2. Lexical checks (validate.Datagram): control bytes, bare CR/LF, header names that are
 //     not tokens → stateless 400.
 //  3. Normalisation (validate.Normalize): LWS around ';' and '=' in parameters, which RFC
@@ -62,10 +64,10 @@ func newReadPath(pcs []*net.UDPConn, m *sipMetrics, log *ratelog.Logger) *readPa
 	return p
 }
 
-// readFilter is sipgo's transport read filter (the hook of the read path). It returns the
-// bytes for sipgo to parse, or nil to drop the datagram. It never returns an error: that
-// would stop the UDP listener.
-func (s *Server) readFilter(props gsip.TransportReadProps, data []byte) ([]byte, error) {
+// inspectDatagram is the read path's hook, sipgo's transport read filter (or the stage after
+// the flood limit's in it). It returns the bytes for sipgo to parse, or nil to drop the
+// datagram. It never returns an error: that would stop the UDP listener.
+func (s *Server) inspectDatagram(props gsip.TransportReadProps, data []byte) ([]byte, error) {
 	if props.Transport != "UDP" || s.reads == nil {
 		return data, nil // streams: sipgo's stream parser frames them; validate.Request checks
 	}

@@ -400,7 +400,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns []*net.TCPLis
 		sipgo.WithUserAgentHostname(host),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip_transportLogger(quiet),
-			gsip.WithTransportLayerReadFilter(s.readFilter),
+			gsip.WithTransportLayerReadFilter(s.inspectDatagram),
 			gsip.WithTransportLayerTransports(gsip.TransportsConfig{TCP: &gsip.TransportTCP{ReadTimeout: 5 * time.Minute, WriteTimeout: 10 * time.Second}}),
 		),
 		sipgo.WithUserAgentTransactionLayerOptions(
