@@ -48,9 +48,12 @@ type SIP struct {
 	TCP []string `yaml:"tcp"`
 	// Realm is the digest-authentication realm (default "ccswitch").
 	Realm string `yaml:"realm"`
-	// Advertise is the host written into Via and Contact when it differs from the listen
-	// address (behind 1:1 NAT). Default: the first listen host.
-	Advertise string `yaml:"advertise"`
+	// PublicHost is the host (DNS name or IP, no port) written into Via and Contact when
+	// phones and carriers reach ccswitch at another address than it listens on (a cloud VM
+	// behind 1:1 NAT). An IP applies to the listeners of its family (an IPv4 public_host
+	// leaves an IPv6 listener's own address in place); a DNS name applies to all. Default:
+	// each listener's own host.
+	PublicHost string `yaml:"public_host"`
 	// UserAgent is the User-Agent and Server header value (default "ccswitch").
 	UserAgent string `yaml:"user_agent"`
 	// Registration bounds: Expires outside [MinExpires, MaxExpires] is answered 423 or clamped.
@@ -82,6 +85,30 @@ type SIP struct {
 	TLS TLS `yaml:"tls"`
 	// Connections bounds TCP and TLS connections per source and their idle time.
 	Connections Connections `yaml:"connections"`
+	// MaxContacts bounds the live contacts of one extension (default 5); a REGISTER that
+	// would add more is refused with 403.
+	MaxContacts int `yaml:"max_contacts"`
+	// NATPingInterval is how often a registered UDP contact behind NAT (its Contact or Via
+	// differs from the packet's source, or it asked for rport) is sent an OPTIONS keepalive;
+	// after 3 unanswered in a row its binding is dropped. Default 30s; 0 disables pings.
+	NATPingInterval *Duration `yaml:"nat_ping_interval"`
+	// AuthLockout throttles failed digest attempts (password guessing).
+	AuthLockout AuthLockout `yaml:"auth_lockout"`
+}
+
+// AuthLockout counts failed digest attempts per source address and username, so that one
+// misconfigured phone does not lock out every phone behind the same NAT, while a source that
+// tries many usernames is still stopped.
+type AuthLockout struct {
+	// Failures is how many failed attempts one username may make from one source address
+	// within Window before that username is refused (403) from there (default 5).
+	Failures int `yaml:"failures"`
+	// Usernames is how many different usernames may fail from one source address within
+	// Window before the whole source is refused (default 4).
+	Usernames int `yaml:"usernames"`
+	// Window is how long failures are remembered, and how long a lockout lasts after the
+	// last failure (default 1m).
+	Window Duration `yaml:"window"`
 }
 
 // Media is the RTP side.

@@ -8,6 +8,8 @@ const (
 	DefaultRealm    = "ccswitch"
 	DefaultHTTP     = "127.0.0.1:8080"
 	DefaultRTPPorts = "16384-32767"
+	// DefaultMaxContacts is how many contacts one extension may register at once.
+	DefaultMaxContacts = 5
 )
 
 // DefaultCapacity is how many contacts of each channel an agent takes at once unless told.
@@ -36,6 +38,20 @@ func (c *Config) ApplyDefaults() {
 	if s.Emergency == nil {
 		s.Emergency = append([]string(nil), DefaultEmergency...)
 	}
+	if s.MaxContacts == 0 {
+		s.MaxContacts = DefaultMaxContacts
+	}
+	if s.NATPingInterval == nil {
+		d := Duration(30 * time.Second)
+		s.NATPingInterval = &d
+	}
+	if s.AuthLockout.Failures == 0 {
+		s.AuthLockout.Failures = 5
+	}
+	if s.AuthLockout.Usernames == 0 {
+		s.AuthLockout.Usernames = 4
+	}
+	setDuration(&s.AuthLockout.Window, time.Minute)
 
 	m := &c.Media
 	setString(&m.IP, "127.0.0.1")

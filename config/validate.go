@@ -134,6 +134,7 @@ func (v *validator) sip() {
 	if strings.ContainsAny(s.Realm, "\"\r\n") {
 		v.failAt("sip.realm", "realm may not contain quotes or line breaks")
 	}
+	v.sipEdge()
 }
 
 // PortRange parses "20000-20999".

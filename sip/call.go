@@ -30,6 +30,7 @@ type target struct {
 	transport string
 	to        gsip.Uri // the To header URI
 	trunk     *trunk   // set when ringing a trunk
+	flow      bool     // a registered contact: reached only through its flow (flow.go)
 }
 
 // ringSpec is what every fork of one ringing attempt shares.
@@ -54,29 +55,25 @@ type forkResult struct {
 	answered time.Time
 }
 
-// contacts returns the targets of an extension: its live registrations, then its static
-// contact.
+// contacts returns the targets of an extension: its live registrations (each through its
+// flow), then its static contact.
 func (s *Server) contacts(r *routing, ext string) []target {
 	var out []target
 	for _, c := range s.reg.Lookup(ext) {
-		t := target{uri: c.URI, dest: c.Dest, transport: c.Transport}
-		if tp, ok := c.URI.UriParams.Get("transport"); ok && tp != "" {
-			t.transport = tp
-		}
-		if t.transport == "tcp" && t.dest == "" {
-			t.dest = c.Source // a TCP flow is reached over its own connection
+		// The binding's flow, never the Contact's host or transport parameter (flow.go); over
+		// TCP/TLS, the connection its REGISTER came on (conn.go).
+		t, ok := s.flowTarget(c, ext)
+		if !ok {
+			continue
 		}
 		if !s.streams.flowTarget(&t, c) {
 			continue // registered over TCP/TLS, and that connection is gone
 		}
-		if t.transport == "" {
-			t.transport = "udp"
-		}
-		t.to = gsip.Uri{Scheme: "sip", User: ext, Host: s.host}
 		out = append(out, t)
 	}
 	if u, ok := r.static[ext]; ok {
-		t := target{uri: u, transport: "udp", to: gsip.Uri{Scheme: "sip", User: ext, Host: s.host}}
+		// A static contact is the operator's word: it is resolved as written.
+		t := target{uri: u, transport: "udp", to: gsip.Uri{Scheme: "sip", User: ext, Host: s.uriHost()}}
 		if tp, ok := u.UriParams.Get("transport"); ok && tp != "" {
 			t.transport = tp
 		}
@@ -231,7 +228,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		return
 	}
 
-	ua := s.dialogUAFor(req.Transport(), req.Recipient.Scheme)
+	ua := s.dialogUAFor(req.Transport(), req.Recipient.Scheme, req.Source())
 	dlgA, err := ua.ReadInvite(req, tx)
 	if err != nil {
 		if errors.Is(tx.Err(), gsip.ErrTransactionCanceled) {
@@ -492,14 +489,18 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	if t.dest != "" {
 		req.SetDestination(t.dest)
 	}
-	from := &gsip.FromHeader{DisplayName: spec.fromName, Address: gsip.Uri{Scheme: "sip", User: spec.fromUser, Host: s.host}, Params: gsip.NewParams()}
+	from := &gsip.FromHeader{DisplayName: spec.fromName, Address: gsip.Uri{Scheme: "sip", User: spec.fromUser, Host: s.uriHost()}, Params: gsip.NewParams()}
 	from.Params.Add("tag", gsip.GenerateTagN(16))
 	to := &gsip.ToHeader{Address: t.to, Params: gsip.NewParams()}
 	mf := gsip.MaxForwardsHeader(spec.maxForwards)
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&mf)
-	ua := s.dialogUAFor(t.transport, t.uri.Scheme)
+	peer := t.dest
+	if peer == "" {
+		peer = t.uri.Host
+	}
+	ua := s.dialogUAFor(t.transport, t.uri.Scheme, peer)
 	req.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	req.AppendHeader(gsip.NewHeader("Allow", allowHeader))
 	if len(spec.body) > 0 {
@@ -531,6 +532,9 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	}
 	err = dlg.WaitAnswer(ctx, opts)
 	last := dlg.InviteResponse
+	if last != nil && last.IsSuccess() {
+		flowAnswered(t, last)
+	}
 	if err != nil || winner.Load() {
 		// Whatever happens, a 2xx arriving for this INVITE from now on is unwanted: the
 		// unhandled-response path will ACK and BYE it (and only it: no reflection of

@@ -16,10 +16,17 @@ import (
 // md5Only: SIPp 3.6.1 reads only the first challenge and knows only MD5.
 var md5Only = sip.WithDigestAlgorithms("MD5")
 
-// registerContact registers ext for a contact at 127.0.0.1:cport through SIPp.
+// authURI is the -auth_uri of a SIPp INVITE to service (SIPp puts "sip:" before it): its
+// Request-URI. SIPp's default (sip:remote_ip:remote_port) is refused, since the digest uri
+// must name the Request-URI.
+func authURI(service, addr string) string { return service + "@" + addr }
+
+// registerContact registers ext for a contact at 127.0.0.1:cport through SIPp, sending
+// from that port as a phone does: calls reach a contact only through the address it
+// registered from.
 func registerContact(t testing.TB, ts *testServer, ext string, cport int) {
 	t.Helper()
-	r := startSIPp(t, "register "+ext, append(sippArgs("register_as.xml", testenv.FreePort(t),
+	r := startSIPp(t, "register "+ext, append(sippArgs("register_as.xml", cport,
 		"-key", "user", ext, "-key", "cport", fmt.Sprint(cport), "-key", "exp", "3600",
 		"-au", ext, "-ap", "secret"+ext, "-m", "1"), ts.addr)...)
 	r.wait(t)
@@ -53,7 +60,7 @@ func TestSIPpExtensionToExtension(t *testing.T) {
 	registerContact(t, ts, "1002", uasPort)
 	uas := startSIPp(t, "uas", sippArgs("uas.xml", uasPort, "-m", "1")...)
 	time.Sleep(100 * time.Millisecond) // SIPp binds its socket
-	uac := startSIPp(t, "uac", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-s", "1002", "-m", "1"), ts.addr)...)
+	uac := startSIPp(t, "uac", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-auth_uri", authURI("1002", ts.addr), "-s", "1002", "-m", "1"), ts.addr)...)
 	uac.wait(t)
 	uas.wait(t)
 	rec := records(t, ts, 1)[0]

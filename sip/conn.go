@@ -579,13 +579,14 @@ func (e *streams) steer(req *gsip.Request) {
 	}
 }
 
-// dialogUAFor is the dialog user agent for a transport and URI scheme: over TLS, a sips:
-// dialog gets a sips: Contact (RFC 3261 §8.1.1.8, §12.1.1), a sip: one transport=tls.
-func (s *Server) dialogUAFor(transport, scheme string) *sipgo.DialogUA {
+// dialogUAFor is the dialog user agent for a transport, URI scheme and peer (host:port):
+// over TLS, a sips: dialog gets a sips: Contact (RFC 3261 §8.1.1.8, §12.1.1), a sip: one
+// transport=tls; over UDP, the listener of the peer's address family (dialogUAToPeer).
+func (s *Server) dialogUAFor(transport, scheme, peer string) *sipgo.DialogUA {
 	if isTLS(transport) && strings.EqualFold(scheme, "sips") && s.sipsUA != nil {
 		return s.sipsUA
 	}
-	return s.dialogUA(transport)
+	return s.dialogUAToPeer(transport, peer)
 }
 
 // legUA is dialogUAFor the dialog of a leg.
@@ -596,7 +597,7 @@ func (s *Server) legUA(l *Leg) *sipgo.DialogUA {
 	} else if l.cli != nil {
 		scheme = l.cli.InviteRequest.Recipient.Scheme
 	}
-	return s.dialogUAFor(l.transport(), scheme)
+	return s.dialogUAFor(l.transport(), scheme, l.remoteAddr())
 }
 
 // refuseInsecure answers 403 to a request that had to come over TLS and did not: a sips:
@@ -621,6 +622,9 @@ func (s *Server) refuseInsecure(req *gsip.Request, tx gsip.ServerTransaction) bo
 		return false
 	}
 	s.streams.m.insecure.WithLabelValues(reason).Inc()
+	if req.Method == gsip.REGISTER {
+		s.metrics.registrations.WithLabelValues(regForbidden).Inc() // every REGISTER has its result
+	}
 	s.streams.rl.Warn("insecure|"+reason+"|"+sourceIP(req), "request refused: it must come over TLS", "source", req.Source(), "transport", req.Transport(), "reason", reason, "method", string(req.Method))
 	respond(tx, req, 403, "TLS Required")
 	return true

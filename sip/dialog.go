@@ -205,6 +205,17 @@ func reasonPhrase(code int) string {
 	return "Error"
 }
 
+// remoteAddr is the address the remote party's signalling comes from (host:port).
+func (l *Leg) remoteAddr() string {
+	if l.srv != nil {
+		return l.srv.InviteRequest.Source()
+	}
+	if r := l.cli.InviteResponse; r != nil {
+		return r.Source()
+	}
+	return l.cli.InviteRequest.Destination()
+}
+
 func (l *Leg) transport() string {
 	if l.srv != nil {
 		return l.srv.InviteRequest.Transport()
@@ -244,7 +255,7 @@ func (s *Server) strayAckBye(res *gsip.Response) {
 	if contact == nil {
 		return
 	}
-	cli := s.udpCli
+	cli := s.udpClientFor(res.Source())
 	if strings.EqualFold(res.Transport(), "tcp") && s.tcpCli != nil {
 		cli = s.tcpCli
 	}

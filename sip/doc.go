@@ -1,4 +1,5 @@
-// Package sip is ccswitch's SIP side: it listens on UDP, TCP and TLS, validates every request,
+// Package sip is ccswitch's SIP side: it listens on UDP (IPv4 and IPv6), TCP and TLS, checks
+// every datagram before parsing and validates every request,
 // authenticates extensions and trunks, keeps registrations (sip/registrar), and runs the
 // B2BUA that bridges callers to extensions, DIDs to extensions and extensions to trunks.
 //
@@ -31,13 +32,26 @@
 //  9. Every outbound TLS handshake is verified (tls.go): chain against the trunk's CA or the
 //     system roots, name against tls_server_name or the dialled host. Every request that had
 //     to come over TLS and did not (sips:, require_tls) is refused 403 and counted.
+//  10. A registered contact is reached only through its flow: every request of a call to it
+//     (INVITE, ACK, BYE, relayed re-INVITEs) goes to the address its REGISTER came from, over
+//     that transport, never to its Contact's host, maddr or a Record-Route it answers with;
+//     no REGISTER binds a contact on a trunk's address or on ccswitch, comes from a trunk, or
+//     is addressed to one (flow.go). Static contacts from the config are resolved as written.
+//  11. Every UDP datagram passes the read path (readpath.go) before sipgo parses it; what it
+//     cannot accept is answered statelessly (400, 416) or dropped. No behaviour depends on
+//     sipgo's log output.
+//  12. Every refusal (malformed message, digest failure, lockout, REGISTER refused, NAT
+//     keepalive unanswered) is counted in a ccswitch_sip_* metric and logged through ratelog
+//     at most once a minute per key.
 //
 // Maps: legs (Call-ID|our tag → *Leg), calls (call id → *call), losers (Call-ID → expiry)
 // are sync.Maps; there is no global lock on the call path.
 //
 // Lock order: call.mu may be held while writing a provisional response on leg A (that is
 // what invariant 2 needs); it is never held while waiting on the network otherwise. The
-// registrar's shard locks, auth's shard locks and healthMu are leaves. Stream side: a
-// registrar shard lock may be held while taking streams.mu (events), streams.mu while taking
-// a flowConn's mu; the registrar is never called with streams.mu held.
+// registrar's shard locks, auth's shard locks and healthMu are leaves, except that the
+// registrar calls its subscribers with a shard lock held: natPinger.event then takes
+// natPinger.mu (registrar shard → natPinger.mu) and the stream side takes streams.mu
+// (events), streams.mu then a flowConn's mu. Neither the pinger nor the stream side calls
+// the registrar with natPinger.mu or streams.mu held.
 package sip

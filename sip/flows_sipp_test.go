@@ -14,7 +14,7 @@ import (
 func uac(t testing.TB, ts *testServer, scenario, user, service string) {
 	t.Helper()
 	r := startSIPp(t, "uac "+scenario, append(sippArgs(scenario, testenv.FreePort(t), "-key", "user", user,
-		"-au", user, "-ap", "secret"+user, "-s", service, "-m", "1"), ts.addr)...)
+		"-au", user, "-ap", "secret"+user, "-auth_uri", authURI(service, ts.addr), "-s", service, "-m", "1"), ts.addr)...)
 	r.wait(t)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func dur(d time.Duration) config.Duration { return config.Duration(d) }
@@ -174,4 +175,38 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// metricValue sums the samples of metric name in reg whose labels include the value label
+// ("" for a metric without labels).
+func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := label == ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetValue() == label {
+					match = true
+				}
+			}
+			if !match {
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			}
+		}
+	}
+	return sum
 }

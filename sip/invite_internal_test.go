@@ -2,6 +2,8 @@ package sip
 
 import (
 	"fmt"
+	"github.com/icholy/digest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"strings"
 	"testing"
 	"time"
@@ -61,15 +63,20 @@ func TestRetransmittedInviteIsNotASecondCall(t *testing.T) {
 	}
 }
 
-// TestFailedAuthThrottled: after 20 wrong answers from one IP, that IP gets 403 even
-// without credentials (no more challenges to guess against); another IP is unaffected.
-func TestFailedAuthThrottled(t *testing.T) {
+// TestLockoutPerSourceAndUser: a phone answering with a wrong password is locked out after
+// sip.auth_lockout.failures (5) failures, even with the right one then, and other users
+// behind the same address (an office NAT) still register; a source that fails 4 usernames
+// gets 403 even without credentials (no more challenges to guess against); another address
+// is unaffected.
+func TestLockoutPerSourceAndUser(t *testing.T) {
 	s := newOfflineServer(t)
 	h := s.wrap(s.route)
-	register := func(n int, src, auth string) int {
-		msg := "REGISTER sip:ccswitch SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKthr" + src + string(rune('a'+n%26)) + itoa(n) + "\r\n" +
-			"From: <sip:1001@ccswitch>;tag=t\r\nTo: <sip:1001@ccswitch>\r\nCall-ID: thr" + itoa(n) + "\r\nCSeq: 1 REGISTER\r\n" +
-			"Contact: <sip:1001@192.0.2.9>\r\n" + auth + "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	n := 0
+	register := func(user, src, auth string) int {
+		n++
+		msg := "REGISTER sip:ccswitch SIP/2.0\r\nVia: SIP/2.0/UDP " + src + ";branch=z9hG4bKthr" + itoa(n) + "\r\n" +
+			"From: <sip:" + user + "@ccswitch>;tag=t\r\nTo: <sip:" + user + "@ccswitch>\r\nCall-ID: thr" + itoa(n) + "\r\nCSeq: 1 REGISTER\r\n" +
+			"Contact: <sip:" + user + "@" + src + ">\r\n" + auth + "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
 		m, err := gsip.ParseMessage([]byte(msg))
 		if err != nil {
 			t.Fatal(err)
@@ -86,25 +93,106 @@ func TestFailedAuthThrottled(t *testing.T) {
 		}
 		return res[len(res)-1].StatusCode
 	}
-	// A syntactically valid answer to one of our nonces, with a wrong password.
-	chal := s.auth.Challenges(false)[1]
-	nonce := chal[strings.Index(chal, `nonce="`)+7:]
-	nonce = nonce[:strings.Index(nonce, `"`)]
-	for i := 0; i < 20; i++ {
-		bad := "Authorization: Digest username=\"1001\", realm=\"ccswitch\", nonce=\"" + nonce + "\", uri=\"sip:ccswitch\", algorithm=MD5, qop=auth, nc=" + fmt.Sprintf("%08x", i+1) + ", cnonce=\"c\", response=\"00000000000000000000000000000000\"\r\n"
-		if code := register(i, "192.0.2.9", bad); code != 403 {
+	chal, err := digest.ParseChallenge(s.auth.Challenges(false)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := 0
+	creds := func(user, password string) string {
+		nc++
+		c, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:ccswitch", Username: user, Password: password, Count: nc, Cnonce: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Authorization: " + c.String() + "\r\n"
+	}
+	const office = "192.0.2.9"
+	for i := range 5 {
+		if code := register("1001", office, creds("1001", "wrong")); code != 403 {
 			t.Fatalf("wrong password %d: %d, want 403", i, code)
 		}
 	}
-	if code := register(100, "192.0.2.9", ""); code != 403 {
-		t.Fatalf("throttled source without credentials: %d, want 403", code)
+	if code := register("1001", office, creds("1001", "s1")); code != 403 {
+		t.Fatalf("locked-out user with the right password: %d, want 403", code)
 	}
-	if code := register(101, "192.0.2.10", ""); code != 401 {
+	if code := register("1002", office, creds("1002", "s2")); code != 200 {
+		t.Fatalf("another phone behind the same address: %d, want 200", code)
+	}
+	if code := register("1002", office, ""); code != 401 {
+		t.Fatalf("the office without credentials: %d, want 401", code)
+	}
+	for _, u := range []string{"2001", "2002", "2003"} { // with 1001: four usernames failed
+		register(u, office, creds(u, "guess"))
+	}
+	if code := register("1002", office, ""); code != 403 {
+		t.Fatalf("source that failed 4 usernames, without credentials: %d, want 403", code)
+	}
+	if code := register("1001", "192.0.2.10", ""); code != 401 {
 		t.Fatalf("another source: %d, want 401", code)
+	}
+	if got := testutil.ToFloat64(s.metrics.authFailures.WithLabelValues("credentials")); got != 8 {
+		t.Fatalf("auth failures counted: %v, want 8", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.authFailures.WithLabelValues("locked-out")); got != 2 {
+		t.Fatalf("lockout refusals counted: %v, want 2", got)
+	}
+	for result, want := range map[string]float64{regOK: 1, regChallenged: 2, regAuthFailed: 10} {
+		if got := testutil.ToFloat64(s.metrics.registrations.WithLabelValues(result)); got != want {
+			t.Errorf("registrations{%s} = %v, want %v", result, got, want)
+		}
 	}
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// TestMaxContactsRefused: the sixth contact of one extension (sip.max_contacts, default 5)
+// is refused with 403, counted and logged; a refresh of a bound one still works.
+func TestMaxContactsRefused(t *testing.T) {
+	s := newOfflineServer(t)
+	h := s.wrap(s.route)
+	chal, err := digest.ParseChallenge(s.auth.Challenges(false)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	register := func(n int, contact string) int {
+		c, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:ccswitch", Username: "1001", Password: "s1", Count: n, Cnonce: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := "REGISTER sip:ccswitch SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKmc" + itoa(n) + "\r\n" +
+			"From: <sip:1001@ccswitch>;tag=t\r\nTo: <sip:1001@ccswitch>\r\nCall-ID: mc" + itoa(n) + "\r\nCSeq: 1 REGISTER\r\n" +
+			"Contact: <" + contact + ">\r\nAuthorization: " + c.String() + "\r\nContent-Length: 0\r\n\r\n"
+		m, err := gsip.ParseMessage([]byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := m.(*gsip.Request)
+		req.SetSource("192.0.2.9:5060")
+		req.SetTransport("UDP")
+		tx := siptest.NewServerTxRecorder(req)
+		h(req, tx)
+		tx.Terminate()
+		res := tx.Result()
+		return res[len(res)-1].StatusCode
+	}
+	for i := 1; i <= 5; i++ {
+		if code := register(i, fmt.Sprintf("sip:1001@192.0.2.9:%d", 5060+i)); code != 200 {
+			t.Fatalf("contact %d: %d", i, code)
+		}
+	}
+	if code := register(6, "sip:1001@192.0.2.9:5099"); code != 403 {
+		t.Fatalf("sixth contact: %d, want 403", code)
+	}
+	if code := register(7, "sip:1001@192.0.2.9:5061"); code != 200 {
+		t.Fatalf("refresh of a bound contact: %d, want 200", code)
+	}
+	if got := testutil.ToFloat64(s.metrics.registrations.WithLabelValues(regTooMany)); got != 1 {
+		t.Fatalf("too-many counted %v, want 1", got)
+	}
+	if n := len(s.reg.Lookup("1001")); n != 5 {
+		t.Fatalf("%d bindings, want 5", n)
+	}
+}
 
 // TestPanicBecomes500: a handler that panics answers 500, is counted, and the server goes on.
 func TestPanicBecomes500(t *testing.T) {

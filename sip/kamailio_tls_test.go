@@ -209,7 +209,7 @@ func TestKamailioTLSCarrier(t *testing.T) {
 	t.Run("outbound", func(t *testing.T) {
 		uas := sippOn(t, "carrier's UAS", "127.0.0.5", kUAS, "-sf", filepath.Join("testdata", "uas.xml"), "-m", "1")
 		time.Sleep(100 * time.Millisecond)
-		uac := startSIPp(t, "1001", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-s", "+4712345678", "-m", "1"), r.udp)...)
+		uac := startSIPp(t, "1001", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-auth_uri", authURI("+4712345678", r.udp), "-s", "+4712345678", "-m", "1"), r.udp)...)
 		uac.wait(t)
 		uas.wait(t)
 		rec := records(t, r.testServer, 1)[0]
@@ -255,7 +255,7 @@ func TestKamailioTLSCarrier(t *testing.T) {
 		invites := strings.Count(k.output(), "carrier: INVITE over TLS")
 		before := r.metric(t, "ccswitch_sip_tls_verify_failures_total", "trunk", "carrier")
 		// The reload closes the connection verified under the old CA: the call dials anew.
-		uac := startSIPp(t, "1001", append(sippArgs("uac_auth_480.xml", testenv.FreePort(t), "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-s", "+4712345679", "-m", "1"), r.udp)...)
+		uac := startSIPp(t, "1001", append(sippArgs("uac_auth_480.xml", testenv.FreePort(t), "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-auth_uri", authURI("+4712345679", r.udp), "-s", "+4712345679", "-m", "1"), r.udp)...)
 		uac.wait(t)
 		if got := r.metric(t, "ccswitch_sip_tls_verify_failures_total", "trunk", "carrier"); got <= before {
 			t.Errorf("verify failures %v → %v: the refusal was not counted", before, got)

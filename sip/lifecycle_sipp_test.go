@@ -16,7 +16,7 @@ func TestSIPpShutdownByesCalls(t *testing.T) {
 	registerContact(t, ts, "1002", port)
 	b := callee(t, "uas.xml", port)
 	a := startSIPp(t, "caller", append(sippArgs("uac_auth_recvbye.xml", testenv.FreePort(t), "-key", "user", "1001",
-		"-au", "1001", "-ap", "secret1001", "-s", "1002", "-m", "1"), ts.addr)...)
+		"-au", "1001", "-ap", "secret1001", "-auth_uri", authURI("1002", ts.addr), "-s", "1002", "-m", "1"), ts.addr)...)
 	deadline := time.Now().Add(15 * time.Second)
 	for ts.ActiveCalls() == 0 {
 		if time.Now().After(deadline) {

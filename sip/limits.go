@@ -52,12 +52,12 @@ func (s *Server) runLimits(ctx context.Context) {
 }
 
 // readFilter drops the messages of a flooding source before sipgo parses them (no goroutine,
-// no transaction). On a stream the connection is closed instead: a stream cannot skip a
+// no transaction); the datagrams it admits go on through the read path (inspectDatagram). On a stream the connection is closed instead: a stream cannot skip a
 // message unparsed.
 func (s *Server) readFilter(p gsip.TransportReadProps, data []byte) ([]byte, error) {
 	stream := p.Transport != "udp" && p.Transport != "UDP"
 	if s.lim.AdmitMessage(p.RemoteAddr, data, stream) {
-		return data, nil
+		return s.inspectDatagram(p, data)
 	}
 	if stream {
 		return nil, limit.ErrFlood

@@ -91,7 +91,8 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 
 // extCall starts SIPp as extension ext calling number with scenario (uac_auth*.xml).
 func extCall(t testing.TB, ts *testServer, scenario, ext, number string, extra ...string) *sippRun {
-	args := append(sippArgs(scenario, testenv.FreePort(t), "-key", "user", ext, "-au", ext, "-ap", "secret"+ext, "-s", number, "-m", "1"), extra...)
+	args := append(sippArgs(scenario, testenv.FreePort(t), "-key", "user", ext, "-au", ext, "-ap", "secret"+ext,
+		"-auth_uri", authURI(number, ts.addr), "-s", number, "-m", "1"), extra...)
 	return startSIPp(t, ext+" → "+number+" ("+scenario+")", append(args, ts.addr)...)
 }
 

@@ -43,7 +43,7 @@ func value(t *testing.T, reg *prometheus.Registry, name string, labels map[strin
 
 // TestMetrics: a carrier's call through the B2BUA (real SIPp peers) counts as one active
 // call of its trunk while it lasts; afterwards its INVITE and BYE are counted with the status
-// answered, and the registrations gauge follows the registrar.
+// answered, and the bindings gauge follows the registrar.
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg, carrier, uasPort := trunkConfig(t)
@@ -74,7 +74,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s answered %s counted %v times", c.method, c.status, n)
 		}
 	}
-	if n, ok := value(t, reg, "ccswitch_sip_registrations", nil); !ok || n != 0 {
-		t.Errorf("registrations %v %v", n, ok)
+	if n, ok := value(t, reg, "ccswitch_sip_bindings", nil); !ok || n != 0 {
+		t.Errorf("bindings %v %v", n, ok)
 	}
 }

@@ -125,7 +125,7 @@ func TestTLSOutboundFlow(t *testing.T) {
 	}
 
 	// 1002 calls 1001: the INVITE reaches the phone over its flow; it is busy.
-	uac := startSIPp(t, "1002", append(sippArgs("uac_auth_486.xml", testenv.FreePort(t), "-key", "user", "1002", "-au", "1002", "-ap", "secret1002", "-s", "1001", "-m", "1"), r.udp)...)
+	uac := startSIPp(t, "1002", append(sippArgs("uac_auth_486.xml", testenv.FreePort(t), "-key", "user", "1002", "-au", "1002", "-ap", "secret1002", "-auth_uri", authURI("1001", r.udp), "-s", "1001", "-m", "1"), r.udp)...)
 	inv, ok := a.read().(*gsip.Request)
 	if !ok || inv.Method != gsip.INVITE {
 		t.Fatalf("phone got %v, want the INVITE over its flow", inv)

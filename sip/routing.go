@@ -22,6 +22,9 @@ type routing struct {
 	byUser   map[string]*trunk // trunk digest username → trunk
 	numbers  map[string]*config.Number
 	ringTime time.Duration
+	// trunkAddrs is every trunk's sources and outbound address: no registered contact
+	// may point there (flow.go).
+	trunkAddrs *addrSet
 }
 
 // trunk is a compiled config.Trunk plus its health, which survives reloads (by name).
@@ -108,6 +111,7 @@ func (s *Server) compile(cfg *config.Config) (*routing, error) {
 		n := &cfg.Numbers[i]
 		r.numbers[strings.TrimPrefix(n.DID, "+")] = n
 	}
+	r.trunkAddrs = trunkAddrs(r.trunks)
 	return r, nil
 }
 

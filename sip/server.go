@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/internal/ratelog"
 	"github.com/ccswitch/ccswitch/sip/auth"
 	"github.com/ccswitch/ccswitch/sip/limit"
 	"github.com/ccswitch/ccswitch/sip/registrar"
@@ -51,13 +53,19 @@ type Server struct {
 	healthMu sync.Mutex
 	health   map[string]*trunkHealth
 
+	refusals *ratelog.Logger // every refusal, once a minute per key
+	reads    *readPath       // the UDP read path (readpath.go)
+	pinger   *natPinger      // NAT keepalives (keepalive.go)
+	self     atomic.Pointer[addrSet]
+
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	udpCli *sipgo.Client
 	tcpCli *sipgo.Client
 	udpUA  *sipgo.DialogUA
 	tcpUA  *sipgo.DialogUA
-	host   string // advertised host
+	udp    []*udpSide // one per UDP listener (listeners.go)
+	host   string     // advertised host
 
 	// The stream transports (conn.go, tls.go): TLS dialogs' user agents (Contact
 	// transport=tls, or sips: for sips dialogs), connections, flows and certificates.
@@ -85,7 +93,6 @@ type Server struct {
 	closing  atomic.Bool
 	inflight atomic.Int64
 	panics   atomic.Int64   // recovered handler panics (a bug each; tests assert zero)
-	udpConns []*udpConn     // the listening UDP sockets, as served (see badmsg.go)
 	wg       sync.WaitGroup // background goroutines: forks, BYEs, loops
 	runCtx   context.Context
 }
@@ -119,24 +126,65 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 	if s.userAgent == "" {
 		s.userAgent = "ccswitch"
 	}
+	s.metrics = newSIPMetrics(s, s.opt.reg)
+	s.refusals = ratelog.New(s.log, time.Minute)
 	s.auth = auth.New(s.realm, []byte(cfg.SIP.NonceSecret), cfg.SIP.NonceTTL.D())
-	s.throttle = auth.NewThrottle(20, time.Minute)
+	s.throttle = auth.NewThrottle(lockout(cfg))
 	s.reg = registrar.New(st, s.log.With("component", "sip.registrar"), limits(cfg))
 	if err := s.initLimits(cfg, log); err != nil {
 		return nil, err
 	}
-	s.metrics = newSIPMetrics(s, s.opt.reg)
 	if err := s.apply(cfg); err != nil {
 		return nil, err
 	}
 	if err := s.reg.Load(); err != nil {
 		return nil, err
 	}
+	s.reg.Subscribe(s.metrics.binding) // for the Server's lifetime
+	s.pinger = newNATPinger(s.natPingInterval, s.reg, s.natPing, func(answered bool) {
+		s.metrics.natPings.Inc()
+		if !answered {
+			s.metrics.natPingFails.Inc()
+		}
+	})
+	s.pinger.dropped = func(aor string, c registrar.Contact) {
+		s.refusals.Info("nat-unreachable|"+aor+"|"+c.Dest, "contact behind NAT stopped answering keepalives: unregistered",
+			"aor", aor, "source", c.Dest, "misses", natPingMisses)
+	}
 	return s, nil
 }
 
 func limits(cfg *config.Config) registrar.Limits {
-	return registrar.Limits{Min: cfg.SIP.MinExpires.D(), Max: cfg.SIP.MaxExpires.D(), Default: cfg.SIP.DefaultExpires.D()}
+	maxContacts := cfg.SIP.MaxContacts
+	if maxContacts <= 0 {
+		maxContacts = config.DefaultMaxContacts // a Config built by hand: still bounded
+	}
+	return registrar.Limits{Min: cfg.SIP.MinExpires.D(), Max: cfg.SIP.MaxExpires.D(), Default: cfg.SIP.DefaultExpires.D(),
+		MaxContacts: maxContacts}
+}
+
+// lockout is sip.auth_lockout with its defaults (a Config built by hand may lack them).
+func lockout(cfg *config.Config) (failures, usernames int, window time.Duration) {
+	l := cfg.SIP.AuthLockout
+	failures, usernames, window = l.Failures, l.Usernames, l.Window.D()
+	if failures <= 0 {
+		failures = 5
+	}
+	if usernames <= 0 {
+		usernames = 4
+	}
+	if window <= 0 {
+		window = time.Minute
+	}
+	return failures, usernames, window
+}
+
+// natPingInterval is sip.nat_ping_interval (default 30s; 0: off), as currently configured.
+func (s *Server) natPingInterval() time.Duration {
+	if iv := s.cfg.Load().SIP.NATPingInterval; iv != nil {
+		return iv.D()
+	}
+	return 30 * time.Second
 }
 
 // apply compiles cfg and makes it the one new requests see.
@@ -168,6 +216,7 @@ func (s *Server) apply(cfg *config.Config) error {
 	if err := s.lim.Reload(cfg); err != nil {
 		return err
 	}
+	s.throttle.SetLimits(lockout(cfg))
 	s.cfg.Store(cfg)
 	s.routes.Store(r)
 	return nil
@@ -287,7 +336,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	errc := make(chan error, len(pcs)+len(lns))
 	var serveWG sync.WaitGroup
-	for _, c := range s.udpConns {
+	for _, c := range pcs {
 		serveWG.Add(1)
 		go func() {
 			defer serveWG.Done()
@@ -305,10 +354,16 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- s.srv.ServeTCP(s.streams.listener(l, "tcp"))
 		}()
 	}
-	s.wg.Add(2)
+	stopPings := s.reg.Subscribe(s.pinger.event)
+	defer stopPings()
+	s.wg.Add(3)
 	go s.sweepLoop(runCtx)
 	go s.healthLoop(runCtx)
 	s.runLimits(runCtx)
+	go func() {
+		defer s.wg.Done()
+		s.pinger.Run(runCtx)
+	}()
 	close(s.ready)
 	s.log.Info("sip listening", "addrs", fmt.Sprint(s.Addrs()))
 
@@ -351,8 +406,7 @@ func (s *Server) shutdown() {
 
 // build creates the sipgo user agent, server and clients for the bound sockets.
 func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*net.TCPListener) error {
-	var self []string
-	host := cfg.SIP.Advertise
+	public := cfg.SIP.PublicHost
 	s.addrsMu.Lock()
 	for _, c := range pcs {
 		s.addrs = append(s.addrs, c.LocalAddr())
@@ -364,37 +418,37 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 		s.addrs = append(s.addrs, l.Addr())
 	}
 	s.addrsMu.Unlock()
+	var self []string
+	host := ""
 	for _, a := range s.Addrs() {
 		h, p, _ := net.SplitHostPort(a.String())
-		if host == "" && h != "0.0.0.0" && h != "::" {
-			host = h
+		if adv := advertisedHost(public, h, ""); adv != "" {
+			if host == "" {
+				host = adv
+			}
+			self = append(self, net.JoinHostPort(adv, p))
 		}
-		if cfg.SIP.Advertise != "" {
-			self = append(self, net.JoinHostPort(cfg.SIP.Advertise, p))
-		}
-		if h != "0.0.0.0" && h != "::" {
+		if ip, err := netip.ParseAddr(h); err == nil && !ip.IsUnspecified() {
 			self = append(self, net.JoinHostPort(h, p))
 		}
 	}
 	if host == "" {
-		host = "127.0.0.1"
+		host = advertisedHost(public, "127.0.0.1", "")
 	}
 	s.host = host
 	s.policy.Store(&validate.Policy{Allowed: allowed, Self: self})
+	s.self.Store(selfAddrs(s.Addrs(), strings.Trim(public, "[]")))
 
-	sipLog := s.log.With("component", "sipgo")
-	bad := &badMessages{rate: 200}
-	for _, c := range pcs {
-		bad.conns = append(bad.conns, &udpConn{UDPConn: c})
-	}
-	quiet := slog.New(levelFloor{h: sipLog.Handler(), min: slog.LevelWarn, bad: bad})
-	quiet = slog.New(quietFlood{quiet.Handler()})
-	s.udpConns = bad.conns
+	// sipgo's own lines: Warn and above, at most once a minute per message (readpath.go),
+	// without the connections the flood limit closed (it counts and logs them itself).
+	quiet := slog.New(quietFlood{newSipgoLog(s.log.With("component", "sipgo").Handler())})
+	s.reads = newReadPath(pcs, s.metrics, s.refusals)
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(s.userAgent),
 		sipgo.WithUserAgentHostname(host),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip_transportLogger(quiet),
+			// The flood limit first (limits.go), then the UDP read path (readpath.go).
 			gsip.WithTransportLayerReadFilter(s.readFilter),
 			// No read timeout: accepted connections' idle bound is flowConn's (conn.go),
 			// which follows registrations instead of closing a quiet phone's flow.
@@ -420,24 +474,26 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 	s.srv = srv
 
 	for _, c := range pcs {
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(quiet), sipgo.WithClientHostname(host),
-			sipgo.WithClientPort(port), sipgo.WithClientConnectionAddr(c.LocalAddr().String()))
+		h, _, _ := net.SplitHostPort(c.LocalAddr().String())
+		side, err := newUDPSide(ua, c, advertisedHost(public, h, host), sipgo.WithClientLogger(quiet))
 		if err != nil {
 			return fmt.Errorf("sip: client: %w", err)
 		}
-		s.udpCli = cli
-		s.udpUA = &sipgo.DialogUA{Client: cli, RewriteContact: true, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: port}}}
-		break
+		s.udp = append(s.udp, side)
+	}
+	if len(s.udp) > 0 {
+		s.udpCli, s.udpUA = s.udp[0].cli, s.udp[0].ua
 	}
 	for _, l := range lns {
+		h, _, _ := net.SplitHostPort(l.Addr().String())
+		th := advertisedHost(public, h, host)
 		port := l.Addr().(*net.TCPAddr).Port
-		cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(quiet), sipgo.WithClientHostname(host))
+		cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(quiet), sipgo.WithClientHostname(th))
 		if err != nil {
 			return fmt.Errorf("sip: client: %w", err)
 		}
 		s.tcpCli = cli
-		contact := gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: port, UriParams: gsip.NewParams()}}
+		contact := gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: bracket(th), Port: port, UriParams: gsip.NewParams()}}
 		contact.Address.UriParams.Add("transport", "tcp")
 		s.tcpUA = &sipgo.DialogUA{Client: cli, RewriteContact: true, ContactHDR: contact}
 		break
@@ -455,7 +511,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 			return fmt.Errorf("sip: client: %w", err)
 		}
 		s.udpCli = cli
-		s.udpUA = &sipgo.DialogUA{Client: cli, RewriteContact: true, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: host}}}
+		s.udpUA = &sipgo.DialogUA{Client: cli, RewriteContact: true, ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "ccswitch", Host: bracket(host)}}}
 	}
 	if s.udpUA == nil {
 		s.udpUA = s.tcpUA
@@ -507,6 +563,7 @@ func (s *Server) wrap(h func(*gsip.Request, gsip.ServerTransaction)) sipgo.Reque
 			}
 		}()
 		if p := validate.Request(req, s.policy.Load()); p != nil {
+			s.invalid(req, p)
 			if !req.IsAck() {
 				res := gsip.NewResponseFromRequest(req, p.Code, p.Reason, nil)
 				res.SipVersion = "SIP/2.0" // also for the 505 to a SIP/7.0 request
@@ -584,7 +641,7 @@ func sourceIP(req *gsip.Request) string {
 }
 
 // challenge answers 401 (REGISTER) or 407 (other requests) with our two challenges.
-func (s *Server) challenge(req *gsip.Request, tx gsip.ServerTransaction, stale bool) {
+func (s *Server) challenge(req *gsip.Request, tx gsip.ServerTransaction, stale bool) int {
 	code, reason, name := 407, "Proxy Authentication Required", "Proxy-Authenticate"
 	if req.Method == gsip.REGISTER {
 		code, reason, name = 401, "Unauthorized", "WWW-Authenticate"
@@ -594,15 +651,24 @@ func (s *Server) challenge(req *gsip.Request, tx gsip.ServerTransaction, stale b
 		res.AppendHeader(gsip.NewHeader(name, c))
 	}
 	tx.Respond(res)
+	return code
 }
 
 // authenticate checks the request's credentials. It answers the request itself (401/407
 // or 403) unless it returns ok.
 func (s *Server) authenticate(req *gsip.Request, tx gsip.ServerTransaction) (user string, ok bool) {
+	user, code := s.authenticateCode(req, tx)
+	return user, code == 0
+}
+
+// authenticateCode is authenticate that also tells which answer it sent (0: none, the
+// request is authenticated as user).
+func (s *Server) authenticateCode(req *gsip.Request, tx gsip.ServerTransaction) (user string, code int) {
 	ip := sourceIP(req)
-	if s.throttle.Blocked(ip) {
+	if s.throttle.SourceBlocked(ip) {
+		s.authRefused(req, ip, "", "locked-out")
 		respond(tx, req, 403, "Forbidden")
-		return "", false
+		return "", 403
 	}
 	name := "Proxy-Authorization"
 	if req.Method == gsip.REGISTER {
@@ -612,42 +678,98 @@ func (s *Server) authenticate(req *gsip.Request, tx gsip.ServerTransaction) (use
 	for _, h := range req.GetHeaders(name) {
 		vals = append(vals, h.Value())
 	}
-	r := s.auth.Check(string(req.Method), vals)
+	r := s.auth.Check(string(req.Method), req.Recipient.String(), vals)
+	if r.Status != auth.Missing && s.throttle.Blocked(ip, r.Username) {
+		s.authRefused(req, ip, r.Username, "locked-out")
+		respond(tx, req, 403, "Forbidden")
+		return "", 403
+	}
 	switch r.Status {
 	case auth.OK:
-		return r.Username, true
+		return r.Username, 0
 	case auth.Stale:
-		s.challenge(req, tx, true)
+		return "", s.challenge(req, tx, true)
 	case auth.Missing:
-		s.challenge(req, tx, false)
-	default:
-		s.throttle.Fail(ip)
-		s.log.Debug("authentication failed", "source", req.Source(), "user", validate.Sanitize(r.Username))
-		respond(tx, req, 403, "Forbidden")
+		return "", s.challenge(req, tx, false)
 	}
-	return "", false
+	s.throttle.Fail(ip, r.Username)
+	s.authRefused(req, ip, r.Username, r.Reason)
+	respond(tx, req, 403, "Forbidden")
+	return "", 403
+}
+
+// authRefused counts and logs (once a minute per source, username and reason) a digest
+// failure or a lockout refusal. The username is the one claimed, sanitised; no secret is
+// logged.
+func (s *Server) authRefused(req *gsip.Request, ip, user, reason string) {
+	s.metrics.authFailures.WithLabelValues(reason).Inc()
+	if len(user) > 64 {
+		user = user[:64]
+	}
+	user = validate.Sanitize(user)
+	s.refusals.Warn("auth|"+reason+"|"+ip+"|"+user, "digest authentication refused",
+		"source", req.Source(), "user", user, "reason", reason, "method", string(req.Method))
+}
+
+// invalid counts and logs (once a minute per source and reason) a request validate refused
+// as malformed; capability answers (405, 501, 420, 415, 406) and loops are not malformed.
+func (s *Server) invalid(req *gsip.Request, p *validate.Problem) {
+	switch p.Code {
+	case 400, 416, 505:
+	default:
+		return
+	}
+	reason := strings.ToLower(strings.ReplaceAll(p.Reason, " ", "-"))
+	s.metrics.malformed.WithLabelValues(reason).Inc()
+	s.refusals.Warn("malformed|"+reason+"|"+sourceIP(req), "malformed SIP request refused",
+		"source", req.Source(), "reason", reason, "status", p.Code)
 }
 
 func (s *Server) onRegister(req *gsip.Request, tx gsip.ServerTransaction) {
-	user, ok := s.authenticate(req, tx)
-	if !ok {
+	user, code := s.authenticateCode(req, tx)
+	switch code {
+	case 0:
+	case 401:
+		s.metrics.registrations.WithLabelValues(regChallenged).Inc()
+		return
+	default:
+		s.metrics.registrations.WithLabelValues(regAuthFailed).Inc()
 		return
 	}
 	aor := req.To().Address.User
-	if aor != user {
+	r := s.routes.Load()
+	why := ""
+	u, isUser := r.users[aor]
+	if aor != user || !isUser {
+		why = "not-owner"
+	} else {
+		why = s.vetRegister(req, r)
+	}
+	if why != "" {
+		s.metrics.registrations.WithLabelValues(regForbidden).Inc()
+		s.refusals.Warn("register|"+why+"|"+sourceIP(req), "REGISTER refused",
+			"source", req.Source(), "aor", validate.Sanitize(aor), "user", user, "reason", why)
 		respond(tx, req, 403, "Forbidden")
 		return
 	}
-	u, isUser := s.routes.Load().users[aor]
-	if !isUser {
-		respond(tx, req, 403, "Forbidden")
-		return
-	}
-	if s.refuseUserInsecure(req, tx, u) {
+	if s.refuseUserInsecure(req, tx, u) { // require_tls: counted and logged there
+		s.metrics.registrations.WithLabelValues(regForbidden).Inc()
 		return
 	}
 	res := s.reg.Register(req, aor)
 	s.streams.registered(req, aor, res)
+	switch {
+	case res.StatusCode == 200:
+		s.metrics.registrations.WithLabelValues(regOK).Inc()
+	case res.StatusCode == 403:
+		s.metrics.registrations.WithLabelValues(regTooMany).Inc()
+		s.refusals.Warn("register|too-many|"+aor, "REGISTER refused: sip.max_contacts reached",
+			"source", req.Source(), "aor", aor)
+	case res.StatusCode >= 500:
+		s.metrics.registrations.WithLabelValues(regServerError).Inc()
+	default:
+		s.metrics.registrations.WithLabelValues(regInvalid).Inc()
+	}
 	tx.Respond(res)
 }
 

@@ -93,7 +93,7 @@ func TestSIPpOverTLS(t *testing.T) {
 
 			uas := startSIPp(t, "uas 2000", sippArgs("uas.xml", uasPort, "-m", "1")...)
 			time.Sleep(100 * time.Millisecond) // SIPp binds its socket
-			uac := startSIPp(t, "1001 over TLS", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-t", "t1", "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-s", "2000", "-m", "1"), bridge)...)
+			uac := startSIPp(t, "1001 over TLS", append(sippArgs("uac_auth.xml", testenv.FreePort(t), "-t", "t1", "-key", "user", "1001", "-au", "1001", "-ap", "secret1001", "-auth_uri", authURI("2000", bridge), "-s", "2000", "-m", "1"), bridge)...)
 			uac.wait(t)
 			uas.wait(t)
 			if rec := records(t, r.testServer, 1)[0]; rec.Code != 200 || rec.From != "1001" || rec.To != "2000" {

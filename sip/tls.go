@@ -102,7 +102,7 @@ func tlsHosts(cfg *config.Config) []string {
 		h, _, _ := net.SplitHostPort(a)
 		add(h)
 	}
-	add(cfg.SIP.Advertise)
+	add(strings.Trim(cfg.SIP.PublicHost, "[]"))
 	return hosts
 }
 
@@ -358,9 +358,9 @@ func (s *Server) buildTLS(ua *sipgo.UserAgent, host string, tlsLns []*net.TCPLis
 	}
 	la := tlsLns[0].Addr().(*net.TCPAddr)
 	port := la.Port
-	if cfg := s.cfg.Load(); cfg.SIP.Advertise == "" && !la.IP.IsUnspecified() {
-		host = la.IP.String() // the TLS listener's own address (it may be v6 while UDP is v4)
-	}
+	// sip.public_host when it fits the listener's family, else the TLS listener's own address
+	// (it may be v6 while UDP is v4), else the server's host.
+	host = advertisedHost(s.cfg.Load().SIP.PublicHost, la.IP.String(), host)
 	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(log), sipgo.WithClientHostname(host))
 	if err != nil {
 		return fmt.Errorf("sip: client: %w", err)

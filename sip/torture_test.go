@@ -21,8 +21,8 @@ func tortureDir(t testing.TB) string {
 }
 
 // tortureAnswers is what ccswitch answers to each RFC 4475 message (0: dropped unanswered).
-// Messages sipgo cannot parse are answered 400 by badmsg.go when they carry the headers a
-// response needs.
+// Messages sipgo cannot parse are answered 400 (416 for an unknown Request-URI scheme) by
+// the read path (readpath.go) when they carry the headers a response needs.
 // Valid INVITEs and REGISTERs are answered 407/401 because nobody is authenticated; that
 // is the right answer of a B2BUA that is no open relay.
 var tortureAnswers = map[string]int{
@@ -39,44 +39,44 @@ var tortureAnswers = map[string]int{
 	"valid/semiuri":    200,
 	"valid/transports": 200,
 	"valid/unreason":   0,   // a 2xx nobody asked for: dropped, not ACKed (no reflection)
-	"valid/wsinv":      400, // sipgo gap: "tag = x" (LWS around =) loses the From tag
+	"valid/wsinv":      481, // its To has a tag: an in-dialog INVITE for no dialog of ours (LWS normalised)
 	// §3.1.2 invalid messages
-	"invalid/badaspec":   400, // unparsable: answered by the parse-failure path (badmsg.go)
+	"invalid/badaspec":   400, // unparsable: answered by the parse-failure path (readpath.go)
 	"invalid/badbranch":  200,
 	"invalid/baddate":    407, // a bad Date is ignored
-	"invalid/baddn":      400, // unparsable: answered by the parse-failure path (badmsg.go)
-	"invalid/badinv01":   400, // unparsable: answered by the parse-failure path (badmsg.go)
+	"invalid/baddn":      400, // unparsable: answered by the parse-failure path (readpath.go)
+	"invalid/badinv01":   400, // unparsable: answered by the parse-failure path (readpath.go)
 	"invalid/badvers":    505,
 	"invalid/bcast":      0, // a response
 	"invalid/bext01":     420,
 	"invalid/bigcode":    0,
-	"invalid/clerr":      400, // unparsable: answered by the parse-failure path (badmsg.go)
+	"invalid/clerr":      400, // unparsable: answered by the parse-failure path (readpath.go)
 	"invalid/cparam01":   401, // authentication comes before binding
 	"invalid/cparam02":   401,
 	"invalid/escruri":    400,
 	"invalid/insuf":      400,
-	"invalid/inv2543":    400, // sipgo: no RFC 2543 transaction matching
+	"invalid/inv2543":    407, // RFC 2543 (no branch, no From tag): given a transaction, then challenged
 	"invalid/invut":      415,
-	"invalid/ltgtruri":   400, // unparsable: answered by the parse-failure path (badmsg.go)
-	"invalid/lwsruri":    400, // unparsable: answered by the parse-failure path (badmsg.go)
-	"invalid/lwsstart":   400, // unparsable: answered by the parse-failure path (badmsg.go)
+	"invalid/ltgtruri":   400, // unparsable: answered by the parse-failure path (readpath.go)
+	"invalid/lwsruri":    400, // unparsable: answered by the parse-failure path (readpath.go)
+	"invalid/lwsstart":   400, // unparsable: answered by the parse-failure path (readpath.go)
 	"invalid/mcl01":      400,
 	"invalid/mismatch01": 400,
 	"invalid/mismatch02": 501,
 	"invalid/multi01":    400,
-	"invalid/ncl":        400, // unparsable: answered by the parse-failure path (badmsg.go)
-	"invalid/novelsc":    400, // unparsable: answered by the parse-failure path (badmsg.go)
-	"invalid/quotbal":    400, // unparsable: answered by the parse-failure path (badmsg.go)
+	"invalid/ncl":        400, // unparsable: answered by the parse-failure path (readpath.go)
+	"invalid/novelsc":    416, // soap.beep: Request-URI, which sipgo cannot parse (readpath.go)
+	"invalid/quotbal":    400, // unparsable: answered by the parse-failure path (readpath.go)
 	"invalid/regaut01":   401,
 	"invalid/regbadct":   401,
 	"invalid/regescrt":   401,
-	"invalid/scalar02":   400, // unparsable: answered by the parse-failure path (badmsg.go)
+	"invalid/scalar02":   400, // unparsable: answered by the parse-failure path (readpath.go)
 	"invalid/scalarlg":   0,
 	"invalid/sdp01":      406,
 	"invalid/test":       0,
-	"invalid/trws":       400, // unparsable: answered by the parse-failure path (badmsg.go)
+	"invalid/trws":       400, // unparsable: answered by the parse-failure path (readpath.go)
 	"invalid/unkscm":     416,
-	"invalid/unksm2":     416,
+	"invalid/unksm2":     400, // the AOR (To) of a REGISTER must be a SIP URI
 	"invalid/zeromf":     200, // OPTIONS to us with Max-Forwards 0: an endpoint answers
 }
 
@@ -148,10 +148,17 @@ func exchange(t testing.TB, addr string, data []byte, expectDrop bool) int {
 	}
 }
 
+// viaRE matches the first Via's sent-by, LWS and line folding included (RFC 4475 wsinv
+// folds its first Via over three lines).
+var viaRE = func() *regexp.Regexp {
+	lws := `(?:[ \t]|\r\n[ \t])*`
+	return regexp.MustCompile(`(?i)(\r\n(?:via|v)` + lws + `:` + lws + `SIP` + lws + `/` + lws + `[0-9.]+` + lws + `/` + lws + `[A-Za-z]+(?:[ \t]|\r\n[ \t])+)([^;,\s]+)`)
+}()
+
 // rewriteVia points the first Via's sent-by at addr, so that responses (sent to the Via
 // port, RFC 3261 §18.2.2) reach the test socket. Nothing else in the message changes.
 func rewriteVia(data []byte, addr string) []byte {
-	re := regexp.MustCompile(`(?mi)^((?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*[0-9.]+[ \t]*/[ \t]*[A-Za-z]+[ \t]+)([^;,\s]+)`)
+	re := viaRE
 	done := false
 	return re.ReplaceAllFunc(data, func(m []byte) []byte {
 		if done {

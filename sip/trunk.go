@@ -51,7 +51,7 @@ func (s *Server) checkTrunk(ctx context.Context, t *trunk, iv time.Duration) {
 	defer cancel()
 	req := gsip.NewRequest(gsip.OPTIONS, *t.out.Clone())
 	req.SetTransport(t.transport)
-	cli := s.udpCli
+	cli := s.udpClientFor(t.out.Host)
 	if t.transport == "tcp" && s.tcpCli != nil {
 		cli = s.tcpCli
 	}

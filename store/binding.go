@@ -17,10 +17,13 @@ type Binding struct {
 	RegID      int    `json:"reg_id,omitempty"`
 	CallID     string `json:"call_id"`
 	CSeq       uint32 `json:"cseq"`
-	// Source and Transport are where the REGISTER came from: requests to the contact go
-	// there when the Contact is unreachable (NAT) or the flow is connection-bound.
-	Source    string    `json:"source,omitempty"`
-	Transport string    `json:"transport,omitempty"`
+	// Source and Transport are where the REGISTER came from (its flow): requests to the
+	// contact are sent there, never to the Contact's own host.
+	Source    string `json:"source,omitempty"`
+	Transport string `json:"transport,omitempty"`
+	// NAT is set when the contact is behind NAT (its Contact or Via differed from Source, or
+	// it asked for rport): it gets keepalive pings.
+	NAT       bool      `json:"nat,omitempty"`
 	UserAgent string    `json:"ua,omitempty"`
 	Updated   time.Time `json:"updated"`
 }

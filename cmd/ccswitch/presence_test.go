@@ -78,8 +78,14 @@ func startDemo(t *testing.T) *demo {
 // sipp runs SIPp on testdata/scenario to the demo and waits for it to complete.
 func (d *demo) sipp(scenario string, args ...string) {
 	d.t.Helper()
+	d.sippFrom(testenv.FreePort(d.t), scenario, args...)
+}
+
+// sippFrom is sipp sending from local port port.
+func (d *demo) sippFrom(port int, scenario string, args ...string) {
+	d.t.Helper()
 	bin := testenv.Tool(d.t, "sipp")
-	args = append([]string{"-sf", filepath.Join("testdata", scenario), "-i", "127.0.0.1", "-p", fmt.Sprint(testenv.FreePort(d.t)),
+	args = append([]string{"-sf", filepath.Join("testdata", scenario), "-i", "127.0.0.1", "-p", fmt.Sprint(port),
 		"-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error"}, append(args, d.sipAddr)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -89,17 +95,19 @@ func (d *demo) sipp(scenario string, args ...string) {
 	}
 }
 
-// register binds extension ext's contact on port cport for exp seconds (0 removes it).
+// register binds extension ext's contact on port cport for exp seconds (0 removes it),
+// sending from that port as a phone does (a contact is reached through the address it
+// registered from).
 func (d *demo) register(ext string, cport, exp int) {
 	d.t.Helper()
-	d.sipp("register.xml", "-key", "user", ext, "-key", "cport", fmt.Sprint(cport), "-key", "exp", fmt.Sprint(exp),
+	d.sippFrom(cport, "register.xml", "-key", "user", ext, "-key", "cport", fmt.Sprint(cport), "-key", "exp", fmt.Sprint(exp),
 		"-au", ext, "-ap", "secret"+ext)
 }
 
 // feature dials a feature code from ext's phone.
 func (d *demo) feature(ext, code string) {
 	d.t.Helper()
-	d.sipp("feature.xml", "-key", "user", ext, "-au", ext, "-ap", "secret"+ext, "-s", code, "-mi", "127.0.0.1",
+	d.sipp("feature.xml", "-key", "user", ext, "-au", ext, "-ap", "secret"+ext, "-auth_uri", code+"@"+d.sipAddr, "-s", code, "-mi", "127.0.0.1",
 		"-mp", fmt.Sprint(testenv.FreePort(d.t)))
 }
 

@@ -183,7 +183,7 @@ func TestBinary(t *testing.T) {
 	mres.Body.Close()
 	for _, want := range []string{`ccswitch_sip_requests_total{method="INVITE",status="200"} 1`, `ccswitch_sip_requests_total{method="OPTIONS",status="200"}`,
 		`ccswitch_media_legs_total{role="a"} 1`, `ccswitch_queue_waiting{queue="sales"} 0`, `ccswitch_agents{state="offline"} 3`,
-		`ccswitch_sip_registrations 0`, "go_goroutines"} {
+		`ccswitch_sip_bindings 0`, "go_goroutines"} {
 		if !strings.Contains(string(mb), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

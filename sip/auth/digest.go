@@ -52,10 +52,21 @@ func (s Status) String() string {
 	return "invalid"
 }
 
+// Reasons an Invalid Result carries, for metrics and logs. None of them tells an unknown
+// user from a wrong password (invariant 4).
+const (
+	ReasonCredentials = "credentials"  // wrong password or unknown user
+	ReasonURI         = "uri-mismatch" // the digest uri is not the Request-URI (a credential replayed elsewhere)
+	ReasonAlgorithm   = "algorithm"    // an algorithm we do not offer (MD5 when only SHA-256 is configured)
+	ReasonReplay      = "replay"       // an nc already used, or older than the window, for this nonce
+	ReasonMalformed   = "malformed"    // no qop=auth, nc, cnonce or response
+)
+
 // Result is what Check learned.
 type Result struct {
 	Status   Status
 	Username string // the claimed username (set for OK; informative otherwise)
+	Reason   string // why, when Status is Invalid: one of the Reason constants
 }
 
 // account holds the precomputed HA1 of one username (invariant 1).
@@ -84,10 +95,17 @@ type ncShard struct {
 	seen map[string]ncEntry
 }
 
+// ncEntry is the nc state of one nonce: the highest nc accepted and which of the ncWindow
+// values below it were accepted too (bit i: max-i), so that requests sent with nc 1, 2, 3
+// may arrive 1, 3, 2 over UDP while each nc is still accepted once only (invariant 3).
 type ncEntry struct {
-	nc      int
+	max     int
+	seen    uint64
 	expires int64 // unix nanos
 }
+
+// ncWindow is how far below the highest nc seen a late nc is still accepted (once).
+const ncWindow = 32
 
 // New returns an Authenticator for realm. secret keys the nonce MAC; an empty secret gets a
 // random one. ttl is the nonce lifetime (default 5 minutes when 0).
@@ -166,8 +184,10 @@ func (a *Authenticator) Challenges(stale bool) []string {
 }
 
 // Check verifies the Authorization (or Proxy-Authorization) header values of a request
-// with the given method. values are all such headers; the one for our realm is used.
-func (a *Authenticator) Check(method string, values []string) Result {
+// with the given method and Request-URI. values are all such headers; the one for our realm
+// is used. The credentials' uri must name the Request-URI (RFC 3261 §22.4, RFC 7616 §3.4.6),
+// their algorithm must be one we offer, and their nc must not have been used with the nonce.
+func (a *Authenticator) Check(method, requestURI string, values []string) Result {
 	var cred *digest.Credentials
 	for _, v := range values {
 		c, err := digest.ParseCredentials(v)
@@ -193,9 +213,15 @@ func (a *Authenticator) Check(method string, values []string) Result {
 	case SHA256:
 		h = sha256.New()
 	default:
+		res.Reason = ReasonAlgorithm
+		return res
+	}
+	if !a.offers(alg) {
+		res.Reason = ReasonAlgorithm
 		return res
 	}
 	if cred.QOP != "auth" || cred.Nc <= 0 || cred.Cnonce == "" || cred.Response == "" {
+		res.Reason = ReasonMalformed
 		return res
 	}
 	issued, ok := a.verifyNonce(cred.Nonce)
@@ -215,6 +241,11 @@ func (a *Authenticator) Check(method string, values []string) Result {
 	want := hashHex(h, ha1, cred.Nonce, ncString(cred.Nc), cred.Cnonce, "auth", ha2)
 	match := subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(cred.Response))) == 1
 	if !match || !known {
+		res.Reason = ReasonCredentials
+		return res
+	}
+	if !SameURI(cred.URI, requestURI) {
+		res.Reason = ReasonURI
 		return res
 	}
 	now := a.now()
@@ -223,10 +254,21 @@ func (a *Authenticator) Check(method string, values []string) Result {
 		return res
 	}
 	if !a.acceptNC(cred.Nonce, cred.Nc, issued.Add(a.ttl), now) {
+		res.Reason = ReasonReplay
 		return res
 	}
 	res.Status = OK
 	return res
+}
+
+// offers reports whether alg is among the algorithms challenged with.
+func (a *Authenticator) offers(alg string) bool {
+	for _, x := range *a.algs.Load() {
+		if x == alg {
+			return true
+		}
+	}
+	return false
 }
 
 func ncString(nc int) string {
@@ -274,16 +316,32 @@ func (a *Authenticator) verifyNonce(n string) (time.Time, bool) {
 	return time.Unix(0, ns), true
 }
 
-// acceptNC records nc for nonce and reports whether it is higher than any seen (invariant 3).
+// acceptNC records nc for nonce and reports whether it was not used before: higher than any
+// seen, or within ncWindow below the highest and not seen yet (invariant 3).
 func (a *Authenticator) acceptNC(nonce string, nc int, expires, now time.Time) bool {
 	sh := &a.shards[maphash.String(a.seed, nonce)%uint64(len(a.shards))]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e, ok := sh.seen[nonce]
-	if ok && nc <= e.nc {
-		return false
+	switch {
+	case !ok:
+		e = ncEntry{max: nc, seen: 1}
+	case nc > e.max:
+		if shift := nc - e.max; shift >= 64 {
+			e.seen = 1
+		} else {
+			e.seen = e.seen<<uint(shift) | 1
+		}
+		e.max = nc
+	default:
+		d := e.max - nc
+		if d >= ncWindow || e.seen&(1<<uint(d)) != 0 {
+			return false
+		}
+		e.seen |= 1 << uint(d)
 	}
-	sh.seen[nonce] = ncEntry{nc: nc, expires: expires.UnixNano()}
+	e.expires = expires.UnixNano()
+	sh.seen[nonce] = e
 	// Opportunistic sweep keeps the shard bounded by the nonces of the last TTL.
 	if len(sh.seen) > 256 && len(sh.seen)%64 == 0 {
 		n := now.UnixNano()

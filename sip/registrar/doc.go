@@ -16,6 +16,12 @@
 //     AOR, emitted under the shard lock after the store write; Subscribe first replays the
 //     live bindings, so a subscriber misses none and sees none twice (event.go). A refresh of
 //     a live binding is not an event.
+//  5. A binding is reached only through its flow: Contact.Dest is the address the REGISTER
+//     came from and Transport the transport it came over; the contact URI is only the
+//     Request-URI. (Vetting the contact against trunks and ccswitch itself is the caller's
+//     job, before Register.)
+//  6. An AOR holds at most Limits.MaxContacts live bindings: a REGISTER that would add more
+//     is refused with 403 before anything changes.
 //
 // Lock order: one shard mutex at a time (Subscribe takes all of them, in index order); the
 // store and subscribers' callbacks are called with it held (that is what makes invariants 2

@@ -44,6 +44,7 @@ type Event struct {
 	InstanceID string // +sip.instance, when the device gave one
 	Source     string // where the REGISTER came from (host:port)
 	Transport  string // udp, tcp, tls, ws, wss
+	NAT        bool   // the contact is behind NAT (keepalives are its business)
 	Reason     string // one of the Reason constants
 	// Bindings is the number of live bindings of the AOR once this event applied.
 	Bindings int
@@ -129,7 +130,7 @@ func (r *Registrar) emit(kind EventKind, reason, aor string, c *Contact, binding
 
 func eventOf(kind EventKind, reason, aor string, c *Contact, bindings int, now time.Time) Event {
 	return Event{Kind: kind, AOR: aor, Contact: c.Contact, InstanceID: c.InstanceID, Source: c.Source,
-		Transport: c.Transport, Reason: reason, Bindings: bindings, At: now}
+		Transport: c.Transport, NAT: c.NAT, Reason: reason, Bindings: bindings, At: now}
 }
 
 func live(list []*Contact, now time.Time) int {

@@ -7,8 +7,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// registerFrom registers contact for 1001 over TLS from source (a phone's connection).
-func (f *fixture) registerFrom(source, callID string, cseq int, contact string) {
+// registerTLSFrom registers contact for 1001 over TLS from source (a phone's connection).
+func (f *fixture) registerTLSFrom(source, callID string, cseq int, contact string) {
 	f.t.Helper()
 	msg := "REGISTER sips:ccswitch SIP/2.0\r\nVia: SIP/2.0/TLS 192.0.2.9:5061;branch=z9hG4bK" + callID + fmt.Sprint(cseq) + "\r\n" +
 		"From: <sip:1001@ccswitch>;tag=a\r\nTo: <sip:1001@ccswitch>\r\nCall-ID: " + callID + "\r\n" +
@@ -44,9 +44,9 @@ func TestRemoveFlow(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.registerFrom("198.51.100.7:40001", "c1", 1, contact)
+			f.registerTLSFrom("198.51.100.7:40001", "c1", 1, contact)
 			if tc.moveTo != "" {
-				f.registerFrom(tc.moveTo, "c1", 2, contact)
+				f.registerTLSFrom(tc.moveTo, "c1", 2, contact)
 			}
 			var reasons []string
 			cancel := f.r.Subscribe(func(ev Event) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -17,18 +16,22 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// Limits bound the registration interval.
+// Limits bound the registration interval and the number of contacts per AOR.
 type Limits struct {
 	Min, Max, Default time.Duration
+	// MaxContacts bounds the live bindings of one AOR (0: no bound); a REGISTER that would
+	// add more is refused with 403 and changes nothing.
+	MaxContacts int
 }
 
 // Contact is a live binding and where to send requests for it.
 type Contact struct {
 	store.Binding
-	// URI is the parsed contact URI: the Request-URI of requests to this contact.
+	// URI is the parsed contact URI: the Request-URI of requests to this contact, never
+	// where they are sent.
 	URI sip.Uri
-	// Dest is the host:port to send to instead of resolving URI ("" = resolve URI): the
-	// REGISTER's source when the contact is behind NAT.
+	// Dest is the host:port requests to this contact are sent to: the REGISTER's source,
+	// over Transport (the binding's flow, invariant 5). It is never resolved from URI.
 	Dest string
 }
 
@@ -96,7 +99,7 @@ func (r *Registrar) Load() error {
 			}
 			continue
 		}
-		c, err := newContact(b, false)
+		c, err := newContact(b)
 		if err != nil {
 			r.log.Warn("dropping unparsable stored binding", "aor", b.AOR, "contact", b.Contact, "error", err)
 			continue
@@ -107,37 +110,63 @@ func (r *Registrar) Load() error {
 	return nil
 }
 
-func newContact(b store.Binding, nat bool) (*Contact, error) {
-	c := &Contact{Binding: b}
+// newContact makes the live form of a binding: requests go to its source (invariant 5).
+func newContact(b store.Binding) (*Contact, error) {
+	c := &Contact{Binding: b, Dest: b.Source}
 	if err := sip.ParseUri(b.Contact, &c.URI); err != nil {
 		return nil, err
 	}
-	if nat || behindNAT(c.URI.Host, b.Source) {
-		c.Dest = b.Source
+	if b.Source == "" {
+		return nil, fmt.Errorf("binding %s has no source to reach it through", b.Contact)
+	}
+	if !c.NAT && !sameAddr(c.URI.Host, uriPort(c.URI), b.Source) {
+		c.NAT = true // a binding stored before NAT was recorded
 	}
 	return c, nil
 }
 
-// behindNAT reports whether a contact host is a private address other than the source's:
-// then only the source address (the NAT's mapping) reaches it.
-func behindNAT(host, source string) bool {
-	if source == "" {
-		return false
+// behindNAT reports whether a REGISTER comes from behind NAT (RFC 3581, RFC 5626 §3.5): its
+// top Via asks for rport, or its Via sent-by or the contact's host:port is not the packet's
+// source.
+func behindNAT(req *sip.Request, contact sip.Uri) bool {
+	src := req.Source()
+	if via := req.Via(); via != nil {
+		if via.Params != nil && via.Params.Has("rport") {
+			return true
+		}
+		port := via.Port
+		if port == 0 {
+			port = 5060
+		}
+		if !sameAddr(via.Host, port, src) {
+			return true
+		}
 	}
-	ip, err := netip.ParseAddr(host)
+	return !sameAddr(contact.Host, uriPort(contact), src)
+}
+
+// sameAddr reports whether host (an IP, IPv6 bracketed or not) and port are the address
+// source ("ip:port"). A DNS name is never the same.
+func sameAddr(host string, port int, source string) bool {
+	ap, err := netip.ParseAddrPort(source)
 	if err != nil {
 		return false
 	}
-	srcHost, _, err := net.SplitHostPort(source)
+	ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
 	if err != nil {
 		return false
 	}
-	src, err := netip.ParseAddr(srcHost)
-	if err != nil || src == ip {
-		return false
+	return ip.Unmap() == ap.Addr().Unmap() && port == int(ap.Port())
+}
+
+func uriPort(u sip.Uri) int {
+	if u.Port != 0 {
+		return u.Port
 	}
-	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	return ip.IsPrivate() || ip.IsLinkLocalUnicast() || cgnat.Contains(ip)
+	if u.Scheme == "sips" {
+		return 5061
+	}
+	return 5060
 }
 
 // Lookup returns the live contacts of aor, highest q first.
@@ -224,6 +253,7 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 	contacts := req.GetHeaders("Contact")
 	type change struct {
 		uri     string
+		parsed  sip.Uri
 		expires int
 		q       float64
 		inst    string
@@ -266,7 +296,7 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 		if time.Duration(exp)*time.Second > lim.Max {
 			exp = int(lim.Max / time.Second)
 		}
-		c := change{uri: ch.Address.String(), expires: exp, q: 0}
+		c := change{uri: ch.Address.String(), parsed: ch.Address, expires: exp, q: 0}
 		if v, ok := ch.Params.Get("q"); ok {
 			q, err := strconv.ParseFloat(v, 64)
 			if err != nil || q < 0 || q > 1 {
@@ -284,12 +314,6 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 		return sip.NewResponseFromRequest(req, 400, "Invalid Wildcard Contact", nil)
 	}
 
-	nat := false
-	if via := req.Via(); via != nil {
-		if v, ok := via.Params.Get("rport"); ok && v == "" {
-			nat = true
-		}
-	}
 	ua := ""
 	if h := req.GetHeader("User-Agent"); h != nil {
 		ua = h.Value()
@@ -317,6 +341,31 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 		}
 		delete(sh.aor, aor)
 		return r.ok(req, nil, now)
+	}
+
+	if lim.MaxContacts > 0 && len(changes) > 0 {
+		// The AOR's live contacts once this request applied: refused when that is above
+		// the bound and more than it has now (a lowered bound does not refuse refreshes).
+		after := make(map[string]bool, len(list)+len(changes))
+		for _, c := range list {
+			if c.Expires.After(now) {
+				after[c.Contact] = true
+			}
+		}
+		before := len(after)
+		for _, ch := range changes {
+			after[ch.uri] = ch.expires > 0
+		}
+		n := 0
+		for _, live := range after {
+			if live {
+				n++
+			}
+		}
+		if n > lim.MaxContacts && n > before {
+			r.log.Debug("too many contacts", "aor", aor, "contacts", n, "max", lim.MaxContacts)
+			return sip.NewResponseFromRequest(req, 403, "Too Many Contacts", nil)
+		}
 	}
 
 	for _, ch := range changes {
@@ -348,9 +397,10 @@ func (r *Registrar) Register(req *sip.Request, aor string) *sip.Response {
 		b := store.Binding{
 			AOR: aor, Contact: ch.uri, Expires: now.Add(time.Duration(ch.expires) * time.Second),
 			Q: ch.q, InstanceID: ch.inst, RegID: ch.regID, CallID: callID, CSeq: cseq,
-			Source: req.Source(), Transport: strings.ToLower(req.Transport()), UserAgent: ua, Updated: now,
+			Source: req.Source(), Transport: strings.ToLower(req.Transport()), NAT: behindNAT(req, ch.parsed),
+			UserAgent: ua, Updated: now,
 		}
-		c, err := newContact(b, nat && !sameHostPort(ch.uri, req.Source()))
+		c, err := newContact(b)
 		if err != nil {
 			return sip.NewResponseFromRequest(req, 400, "Bad Contact", nil)
 		}
@@ -403,18 +453,6 @@ func (r *Registrar) Remove(aor, contact, reason string) bool {
 		return true
 	}
 	return false
-}
-
-func sameHostPort(uri, source string) bool {
-	var u sip.Uri
-	if sip.ParseUri(uri, &u) != nil {
-		return false
-	}
-	port := u.Port
-	if port == 0 {
-		port = 5060
-	}
-	return net.JoinHostPort(u.Host, strconv.Itoa(port)) == source
 }
 
 func (r *Registrar) deleteStored(aor, contact string) error {

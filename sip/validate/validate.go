@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -58,9 +59,16 @@ func Request(req *sip.Request, p *Policy) *Problem {
 	if req.Via() == nil || req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
 		return &Problem{Code: 400, Reason: "Missing Mandatory Header"}
 	}
-	// One pass over the headers: duplicates of single-value headers (no allocation).
+	// One pass over the headers: names are tokens, unparsed values carry no control
+	// characters, single-value headers appear once (no allocation).
 	var seen [len(single)]uint8
 	for _, h := range req.Headers() {
+		if !token(h.Name()) {
+			return &Problem{Code: 400, Reason: "Bad Header Name"}
+		}
+		if raw(h) && !text(h.Value(), new(bool)) {
+			return &Problem{Code: 400, Reason: "Bad Header Value"}
+		}
 		name := sip.HeaderToLower(h.Name())
 		for i, s := range singleLower {
 			if name == s {
@@ -91,8 +99,10 @@ func Request(req *sip.Request, p *Policy) *Problem {
 		return &Problem{Code: 400, Reason: "Headers In Request-URI"}
 	}
 	for _, u := range []*sip.Uri{&req.From().Address, &req.To().Address} {
-		if u.Scheme != "sip" && u.Scheme != "sips" && u.Scheme != "tel" {
-			return &Problem{Code: 416, Reason: "Unsupported URI Scheme"}
+		// 416 names the Request-URI (§8.2.2.1); an unknown scheme in From or To is a
+		// malformed request here (RFC 4475 unksm2: the AOR of a REGISTER is a SIP URI).
+		if u.Scheme != "sip" && u.Scheme != "sips" && (u.Scheme != "tel" || m == "REGISTER") {
+			return &Problem{Code: 400, Reason: "Bad From Or To URI"}
 		}
 	}
 	if mf := req.MaxForwards(); mf != nil && *mf == 0 && m != "OPTIONS" && m != "REGISTER" && m != "ACK" {
@@ -104,9 +114,8 @@ func Request(req *sip.Request, p *Policy) *Problem {
 			if !ok {
 				continue
 			}
-			sb := v.SentBy()
 			for _, s := range p.Self {
-				if sb == s {
+				if sentBy(v, s) {
 					return &Problem{Code: 482, Reason: "Loop Detected"}
 				}
 			}
@@ -151,6 +160,51 @@ func Request(req *sip.Request, p *Policy) *Problem {
 		}
 	}
 	return nil
+}
+
+// sentBy reports whether a Via's sent-by is self ("host:port", an IPv6 host bracketed):
+// hosts compare without brackets and case, a missing port is 5060.
+func sentBy(v *sip.ViaHeader, self string) bool {
+	host, port, ok := strings.Cut(self, "]:")
+	if ok {
+		host = strings.TrimPrefix(host, "[")
+	} else if i := strings.LastIndexByte(self, ':'); i >= 0 {
+		host, port = self[:i], self[i+1:]
+	} else {
+		host, port = self, "5060"
+	}
+	vp := v.Port
+	if vp == 0 {
+		vp = 5060
+	}
+	vh := strings.TrimSuffix(strings.TrimPrefix(v.Host, "["), "]")
+	return strings.EqualFold(vh, host) && port == strconv.Itoa(vp)
+}
+
+// token reports whether s is a non-empty SIP token (a header name).
+func token(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isToken(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// raw reports whether h keeps its value as received (a header sipgo does not parse), so
+// that checking it costs no allocation; the UDP read path checks every header's bytes
+// before parsing (Datagram).
+func raw(h sip.Header) bool {
+	switch h.(type) {
+	case *sip.ViaHeader, *sip.FromHeader, *sip.ToHeader, *sip.ContactHeader, *sip.CSeqHeader,
+		*sip.RouteHeader, *sip.RecordRouteHeader, *sip.ContentTypeHeader, *sip.ContentLengthHeader,
+		*sip.MaxForwardsHeader, *sip.ExpiresHeader:
+		return false
+	}
+	return true
 }
 
 // acceptable reports whether a media type (with parameters) is one we can handle: SDP.

@@ -7,7 +7,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-var policy = &Policy{Allowed: []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"}, Self: []string{"10.0.0.1:5060"}}
+var policy = &Policy{Allowed: []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"}, Self: []string{"10.0.0.1:5060", "[2001:db8::1]:5070"}}
 
 const base = "OPTIONS sip:ccswitch@10.0.0.1 SIP/2.0\r\n" +
 	"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" +
@@ -52,6 +52,18 @@ func TestRequest(t *testing.T) {
 		{"loop", strings.Replace(base, "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK0\r\n", 1), 482, ""},
 		{"headers in request-uri", strings.Replace(base, "OPTIONS sip:ccswitch@10.0.0.1", "OPTIONS sip:ccswitch@10.0.0.1?Route=%3Csip:x%3E", 1), 400, ""},
 		{"invite with unknown body", strings.NewReplacer("OPTIONS sip", "INVITE sip", "1 OPTIONS", "1 INVITE", "Content-Length: 0", "Content-Type: text/x-foo\r\nContent-Length: 3", "\r\n\r\n", "\r\n\r\nabc").Replace(base), 415, "Accept"},
+		{"NUL in a header name", strings.Replace(base, "Max-Forwards", "X-Na\x00me: y\r\nMax-Forwards", 1), 400, ""},
+		{"space in a header name", strings.Replace(base, "Max-Forwards", "X Name: y\r\nMax-Forwards", 1), 400, ""},
+		{"control byte in a value", strings.Replace(base, "Max-Forwards", "Subject: a\x01b\r\nMax-Forwards", 1), 400, ""},
+		{"DEL in a value", strings.Replace(base, "Max-Forwards", "Subject: a\x7fb\r\nMax-Forwards", 1), 400, ""},
+		{"tab in a value is text", strings.Replace(base, "Max-Forwards", "Subject: a\tb\r\nMax-Forwards", 1), 0, ""},
+		{"UTF-8 in a value is text", strings.Replace(base, "Max-Forwards", "Subject: caf\xc3\xa9\r\nMax-Forwards", 1), 0, ""},
+		{"unknown scheme in From", strings.Replace(base, "From: <sip:a@example.com>", "From: <http://example.com>", 1), 400, ""},
+		{"tel in To of a REGISTER", strings.NewReplacer("OPTIONS sip", "REGISTER sip", "1 OPTIONS", "1 REGISTER", "To: <sip:ccswitch@10.0.0.1>", "To: <tel:+15550100>").Replace(base), 400, ""},
+		{"tel in To of an OPTIONS", strings.Replace(base, "To: <sip:ccswitch@10.0.0.1>", "To: <tel:+15550100>", 1), 0, ""},
+		{"loop over IPv6", strings.Replace(base, "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP [2001:DB8::1]:5070;branch=z9hG4bK0\r\n", 1), 482, ""},
+		{"loop on the default port", strings.Replace(base, "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK0\r\n", 1), 482, ""},
+		{"another port is no loop", strings.Replace(base, "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK0\r\n", 1), 0, ""},
 		{"invite accepting nothing we send", strings.NewReplacer("OPTIONS sip", "INVITE sip", "1 OPTIONS", "1 INVITE", "Max-Forwards", "Accept: text/x-foo\r\nMax-Forwards").Replace(base), 406, ""},
 	}
 	for _, tt := range tests {

@@ -236,11 +236,13 @@ func (r *rig) releasedStats() media.Stats {
 	return media.Stats{}
 }
 
-// register registers ext's contact at 127.0.0.1:cport (a SIPp UAS) and, for agents with
-// auto_login, waits until the center has them available (the registrar's event is a device).
+// register registers ext's contact at 127.0.0.1:cport (a SIPp UAS), sending from that port
+// as a phone does (calls reach a contact only through the address it registered from),
+// and, for agents with auto_login, waits until the center has them available (the
+// registrar's event is a device).
 func (r *rig) register(ext string, cport int, agent bool) {
 	r.t.Helper()
-	s := r.sipp("register "+ext, "register_as.xml", testenv.FreePort(r.t), "-key", "user", ext, "-key", "cport", fmt.Sprint(cport),
+	s := r.sipp("register "+ext, "register_as.xml", cport, "-key", "user", ext, "-key", "cport", fmt.Sprint(cport),
 		"-key", "exp", "3600", "-au", ext, "-ap", "secret"+ext, "-m", "1", r.addr)
 	s.wait()
 	if !agent {

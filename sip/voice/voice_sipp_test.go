@@ -40,7 +40,7 @@ func TestSIPpAnchoredExtensionCall(t *testing.T) {
 	uas := r.sipp("callee 1002", "uas_echo.xml", uasPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(uasMedia))
 	time.Sleep(100 * time.Millisecond)
 	uac := r.sipp("caller 1010", "ext_call.xml", testenv.FreePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
-		"-key", "user", "1010", "-au", "1010", "-ap", "secret1010", "-s", "1002", r.addr)
+		"-key", "user", "1010", "-au", "1010", "-ap", "secret1010", "-auth_uri", "1002@"+r.addr, "-s", "1002", r.addr)
 	uac.wait()
 	uas.wait()
 	pa := r.checkSDP(uac, "SDP-ANSWER")
@@ -114,8 +114,9 @@ func (r *rig) agentPhone(ext, scenario string, extra ...string) *sippRun {
 	r.t.Helper()
 	port := testenv.FreePort(r.t)
 	args := append([]string{"-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(r.t))}, extra...)
+	r.register(ext, port, true) // from the phone's own port: calls reach it only through that flow
 	s := r.sipp("agent "+ext, scenario, port, args...)
-	r.register(ext, port, true)
+	time.Sleep(100 * time.Millisecond) // SIPp binds its socket
 	return s
 }
 
@@ -369,7 +370,7 @@ func TestSIPpFeatureCodeReady(t *testing.T) {
 	r.register("1001", testenv.FreePort(t), true)
 	dial := func(ext string) *sippRun {
 		return r.sipp("*45 from "+ext, "feature.xml", testenv.FreePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
-			"-key", "user", ext, "-au", ext, "-ap", "secret"+ext, "-s", "*45", r.addr)
+			"-key", "user", ext, "-au", ext, "-ap", "secret"+ext, "-auth_uri", "*45@"+r.addr, "-s", "*45", r.addr)
 	}
 	state := func() acd.AgentState {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -497,7 +498,7 @@ func TestSIPpReinviteRefusedThenAccepted(t *testing.T) {
 	uas := r.sipp("callee 1002", "uas_reinvite.xml", uasPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
 	time.Sleep(100 * time.Millisecond)
 	uac := r.sipp("caller 1010", "ext_reinvite.xml", testenv.FreePort(t), "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
-		"-key", "user", "1010", "-au", "1010", "-ap", "secret1010", "-s", "1002", r.addr)
+		"-key", "user", "1010", "-au", "1010", "-ap", "secret1010", "-auth_uri", "1002@"+r.addr, "-s", "1002", r.addr)
 	uac.wait()
 	uas.wait()
 	if !strings.Contains(uac.logText(), "REINVITE-ANSWER a=recvonly") {
