@@ -176,3 +176,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// testKey is an SDES inline key (30 bytes: master key and salt) for test phones.
+const testKey = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"

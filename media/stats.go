@@ -15,6 +15,13 @@ type LegStats struct {
 	Lost uint64
 	// Jitter is the interarrival jitter of the peer's stream (RFC 3550 §6.4.1), 8 kHz clock.
 	Jitter time.Duration
+	// Strangers counts packets dropped because they came from neither the peer's signalling
+	// nor its SDP address, or from another address than the one the leg latched (invariant 3).
+	Strangers uint64
+	// SRTPFailed counts SRTP packets dropped because they failed authentication or replay.
+	SRTPFailed uint64
+	// SRTP reports whether the leg's media is SRTP (as last negotiated).
+	SRTP bool
 }
 
 // Stats are a call's figures.
@@ -33,6 +40,9 @@ func (c *Call) Stats() Stats {
 			continue
 		}
 		ls := l.stats.snapshot()
+		if p := l.params.Load(); p != nil && p.srtp != nil {
+			ls.SRTP = true
+		}
 		if id == LegA {
 			s.A = ls
 		} else {
@@ -50,6 +60,7 @@ type legCounters struct {
 	packetsIn, bytesIn, lost atomic.Uint64
 	jitterTS                 atomic.Uint64 // float64 bits, timestamp units
 	packetsOut, bytesOut     atomic.Uint64
+	strangers, srtpFailed    atomic.Uint64
 }
 
 func (c *legCounters) publishIn(in *inStats, n int) {
@@ -71,6 +82,7 @@ func (c *legCounters) snapshot() LegStats {
 		PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(),
 		Lost:   c.lost.Load(),
 		Jitter: time.Duration(j * float64(time.Second) / 8000),
+		Strangers: c.strangers.Load(), SRTPFailed: c.srtpFailed.Load(),
 	}
 }
 
