@@ -7,14 +7,14 @@ import (
 
 // engineMetrics are the engine's Prometheus collectors (registered on Config.Registerer).
 type engineMetrics struct {
-	strangers     prometheus.Counter
-	srtpAuth      prometheus.Counter
-	srtpRefused   prometheus.Counter
-	portsOut      prometheus.Counter
-	portsInUse    prometheus.Gauge
-	portsFree     prometheus.Gauge
-	lastInUse     int
-	lastFree      int
+	strangers   prometheus.Counter
+	srtpAuth    prometheus.Counter
+	srtpRefused prometheus.Counter
+	portsOut    prometheus.Counter
+	portsInUse  prometheus.Gauge
+	portsFree   prometheus.Gauge
+	lastInUse   int
+	lastFree    int
 }
 
 func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {

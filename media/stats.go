@@ -80,8 +80,8 @@ func (c *legCounters) snapshot() LegStats {
 	return LegStats{
 		PacketsIn: c.packetsIn.Load(), BytesIn: c.bytesIn.Load(),
 		PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(),
-		Lost:   c.lost.Load(),
-		Jitter: time.Duration(j * float64(time.Second) / 8000),
+		Lost:      c.lost.Load(),
+		Jitter:    time.Duration(j * float64(time.Second) / 8000),
 		Strangers: c.strangers.Load(), SRTPFailed: c.srtpFailed.Load(),
 	}
 }
