@@ -334,3 +334,12 @@ func (a *App) autoLogin() {
 		}
 	}
 }
+
+// peerOf is the media peer of a SIP party: its signalling IP and, through the anchor, the
+// SRTP policy of its extension or trunk.
+func (a *App) peerOf(p sip.Party) media.Peer {
+	if a.anc != nil {
+		return a.anc.Peer(p)
+	}
+	return media.Peer{Signal: p.Source.Addr()}
+}

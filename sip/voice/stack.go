@@ -17,6 +17,7 @@ import (
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/anchor"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Stack is the voice side of ccswitch built from one config, in the order the pieces need
@@ -51,7 +52,9 @@ type StackOptions struct {
 	AutoLoginEvery time.Duration
 	// SnapshotEvery is the ACD's snapshot period (default 100 ms).
 	SnapshotEvery time.Duration
-	Logger        *slog.Logger
+	// Registerer gets the media engine's metrics (ports, strangers, SRTP); nil: none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // NewStack builds the voice side from cfg (media.ip, media.rtp_ports, media.rtp_timeout,
@@ -90,6 +93,7 @@ func NewStack(cfg *config.Config, o StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	mc.Registerer = o.Registerer
 	if s.Media, err = media.New(mc); err != nil {
 		return nil, err
 	}
@@ -117,7 +121,15 @@ func mediaConfig(cfg *config.Config, log *slog.Logger) (media.Config, error) {
 	if err != nil {
 		return media.Config{}, fmt.Errorf("voice: media.rtp_ports: %w", err)
 	}
-	return media.Config{IP: ip, PortMin: lo, PortMax: hi, RTPTimeout: cfg.Media.RTPTimeout.D(), Logger: log}, nil
+	var public netip.Addr
+	if cfg.Media.PublicIP != "" {
+		if public, err = netip.ParseAddr(cfg.Media.PublicIP); err != nil {
+			return media.Config{}, fmt.Errorf("voice: media.public_ip %q: %w", cfg.Media.PublicIP, err)
+		}
+	}
+	strict := cfg.Media.StrictSource == nil || *cfg.Media.StrictSource
+	return media.Config{IP: ip, PublicIP: public, LatchAnySource: !strict, PortMin: lo, PortMax: hi,
+		RTPTimeout: cfg.Media.RTPTimeout.D(), Logger: log}, nil
 }
 
 // AddSink adds a receiver of every ACD event (safe while the engine runs).
