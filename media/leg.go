@@ -237,11 +237,16 @@ func (l *leg) write(b []byte, dst netip.AddrPort, p *legParams) {
 const logBadEvery = int64(10e9)
 
 // stranger counts (and now and then logs) a packet from neither the peer's signalling nor its
-// SDP address, or from another address than the latched one (invariant 3).
+// SDP address, or from another address than the latched one (invariant 3). Before anything is
+// known of the peer (a callee's leg before its answer) packets are counted but not logged:
+// the callee's own first packets can beat its answer there.
 func (l *leg) stranger(src netip.AddrPort) {
 	l.stats.strangers.Add(1)
 	e := l.call.e
 	e.m.strangers.Inc()
+	if f := l.allow.Load(); f == nil || !f.signal.IsValid() && !f.sdp.IsValid() && !f.any {
+		return
+	}
 	if now := e.clock.Now().UnixNano(); l.loggedBad == 0 || now-l.loggedBad >= logBadEvery {
 		l.loggedBad = now
 		e.rlog.Warn("rtp-stranger|"+src.Addr().String(), "RTP from a stranger dropped",

@@ -16,7 +16,8 @@ type LegStats struct {
 	// Jitter is the interarrival jitter of the peer's stream (RFC 3550 §6.4.1), 8 kHz clock.
 	Jitter time.Duration
 	// Strangers counts packets dropped because they came from neither the peer's signalling
-	// nor its SDP address, or from another address than the one the leg latched (invariant 3).
+	// nor its SDP address, or from another address than the one the leg latched (invariant 3);
+	// on a callee's leg, also packets that arrived before its answer named its address.
 	Strangers uint64
 	// SRTPFailed counts SRTP packets dropped because they failed authentication or replay.
 	SRTPFailed uint64

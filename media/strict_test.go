@@ -70,6 +70,8 @@ func TestStrangerGetsNothing(t *testing.T) {
 	x.nothingQueued("the stranger")
 	a.nothingQueued("phone A after the call's audio")
 	b.nothingQueued("phone B after the call's audio")
+	// A packet is counted just after its write: wait for the counters to catch up.
+	waitFor(t, "output counters", func() bool { st := c.Stats(); return st.A.PacketsOut >= 10 && st.B.PacketsOut >= 10 })
 	st := c.Stats()
 	if st.A.Strangers != 300 || st.B.Strangers != 300 || st.A.PacketsIn != 10 || st.B.PacketsIn != 10 || st.A.PacketsOut != 10 || st.B.PacketsOut != 10 {
 		t.Fatalf("stats A %+v B %+v: want 300 strangers and 10 packets each way per leg", st.A, st.B)
@@ -164,11 +166,14 @@ func TestNoRelatchWhileSDPStands(t *testing.T) {
 	clk.advance(time.Hour) // A silent for an hour
 	other := newPhone(t)   // same IP, another port: a NAT rebinding, or another process
 	other.send(toA, 0, payloadOf(2, 160))
+	a.send(toA, 0, payloadOf(6, 160)) // behind the other's packet in A's socket
+	if p, _ := b.recv(); p.Payload[0] != 6 {
+		t.Fatalf("B got %d: the other source's packet must be dropped, A's relayed", p.Payload[0])
+	}
 	b.send(toB, 0, payloadOf(3, 160))
 	if p, _ := a.recv(); p.Payload[0] != 3 {
 		t.Fatal("B's audio must still go to A's latched address")
 	}
-	b.nothingQueued("B (the other source's packet)")
 	other.nothingQueued("the other source")
 	if st := c.Stats(); st.A.Strangers != 1 {
 		t.Fatalf("A strangers %d, want 1", st.A.Strangers)
