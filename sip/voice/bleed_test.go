@@ -227,4 +227,3 @@ func metricValue(t *testing.T, r *rig, name string) float64 {
 	t.Fatalf("metric %s not registered", name)
 	return 0
 }
-
