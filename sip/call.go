@@ -313,7 +313,8 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legB := newLeg(s, c, SideB)
 	legB.cli = dlgB
 	legB.sdp = dlgB.InviteResponse.Body()
-	legB.party = Parties{B: callee}.from(SideB, sourceOf(dlgB.InviteResponse)).B
+	legB.party = callee
+	legB.party.Source = sourceOf(dlgB.InviteResponse)
 	c.addLeg(legB, res.t.uri.String(), c.rec.Start, dlgB.InviteRequest.CallID().Value())
 	c.answered(legB, dlgB.InviteResponse.StatusCode)
 	if err := dlgB.Ack(context.Background()); err != nil {
