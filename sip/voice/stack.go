@@ -57,8 +57,9 @@ type StackOptions struct {
 	Logger     *slog.Logger
 }
 
-// NewStack builds the voice side from cfg (media.ip, media.rtp_ports, media.rtp_timeout,
-// media.prompts, skills, queues, agents, numbers, flows).
+// NewStack builds the voice side from cfg (media.ip, media.public_ip, media.rtp_ports,
+// media.strict_source, media.rtp_timeout, media.prompts, users[].srtp, trunks[].srtp, skills,
+// queues, agents, numbers, flows).
 func NewStack(cfg *config.Config, o StackOptions) (*Stack, error) {
 	log := o.Logger
 	if log == nil {
