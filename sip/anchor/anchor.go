@@ -337,7 +337,7 @@ func (a *Anchor) Release(callID string) {
 }
 
 func (a *Anchor) timeout(callID string, l media.Leg) {
-	a.log.Info("RTP timeout: ending call", "call", callID, "leg", l.String())
+	a.log.Info("RTP timeout: ending call", "call_id", callID, "leg", l.String())
 	hangup := a.hangup
 	if hangup == nil {
 		if r := a.sipc.Load(); r != nil {
@@ -345,7 +345,7 @@ func (a *Anchor) timeout(callID string, l media.Leg) {
 		}
 	}
 	if hangup == nil {
-		a.log.Warn("RTP timeout but no Hangup hook: closing media only", "call", callID)
+		a.log.Warn("RTP timeout but no Hangup hook: closing media only", "call_id", callID)
 		go a.Release(callID)
 		return
 	}
