@@ -177,8 +177,9 @@ func testBaresipSRTPCall(t *testing.T, mediaenc, policy string, calleeSRTP bool)
 	r.registered(callee)
 	caller := r.baresip("1002", ";mediaenc="+mediaenc, music, 8, "/dial 1001")
 	out := caller.wait()
+	st := r.releasedStats() // the caller hung up when it quit
+	callee.command("quit", "")
 	callee.wait()
-	st := r.releasedStats()
 	t.Logf("media A %+v B %+v", st.A, st.B)
 	if !st.A.SRTP || st.B.SRTP != calleeSRTP || st.A.SRTPFailed != 0 || st.B.SRTPFailed != 0 {
 		t.Fatalf("legs SRTP A=%v B=%v (want true, %v), auth failures %d/%d\n%s", st.A.SRTP, st.B.SRTP, calleeSRTP, st.A.SRTPFailed, st.B.SRTPFailed, tail(out))
@@ -237,12 +238,20 @@ func TestBaresipSRTPMenuDTMFToAgent(t *testing.T) {
 	agent := r.agentPhone("1001", "agent_answer.xml", "-d", "300")
 	silence := filepath.Join(t.TempDir(), "silence.wav")
 	writeSilence(t, silence, 20)
-	caller := r.baresip("1010", ";mediaenc=srtp-mand", silence, int((r.welcomeDelay+8*time.Second)/time.Second), "/dial +15550103")
+	caller := r.baresip("1010", ";mediaenc=srtp-mand", silence, int((r.welcomeDelay+15*time.Second)/time.Second), "/dial +15550103")
+	deadline := time.Now().Add(15 * time.Second)
+	for r.srv.ActiveCalls() == 0 { // answered by the IVR
+		if time.Now().After(deadline) {
+			t.Fatalf("the IVR did not answer baresip\n%s", tail(caller.out.String()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	time.Sleep(r.welcomeDelay) // the welcome prompt is not barge-in: press during the menu prompt
 	caller.command("sndcode", "1")
 	agent.wait()
-	out := caller.wait()
 	s := r.summary()
+	caller.command("quit", "") // the call is over (the agent hung up, ccswitch BYEd the caller)
+	out := caller.wait()
 	t.Logf("path %+v; media A %+v B %+v", s.Result, s.Media.A, s.Media.B)
 	if s.Result == nil || s.Result.Outcome != ivr.OutcomeAnswered || s.Result.Queue != "sales" || s.Agent != "1001" {
 		t.Fatalf("result %+v agent %q err %v\n%s", s.Result, s.Agent, s.Err, tail(out))
