@@ -113,8 +113,21 @@ type AuthLockout struct {
 
 // Media is the RTP side.
 type Media struct {
-	// IP is the address RTP sockets bind to and SDP advertises (default: 127.0.0.1).
+	// IP is the address RTP sockets bind to and SDP advertises (default: 127.0.0.1). An IPv6
+	// address works as an IPv4 one. The unspecified address (0.0.0.0 or ::) binds every
+	// interface and then needs PublicIP.
 	IP string `yaml:"ip"`
+	// PublicIP is the address written in SDP c= and o= lines to every peer instead of IP: the
+	// public address of a host behind 1:1 NAT (a cloud VM), or the address to advertise when
+	// IP is unspecified. Same address family as IP. Default: IP.
+	PublicIP string `yaml:"public_ip"`
+	// StrictSource accepts a leg's RTP only from the IP address its signalling came from or
+	// the one its SDP names (any port: NAT), learns the port from the first such packet and
+	// never moves to another source while the SDP stands; packets from anyone else are dropped
+	// and counted (ccswitch_media_stranger_packets_total). Default true. false latches onto the
+	// first source from anywhere (still never re-latching): for peers whose media comes from
+	// addresses they never name.
+	StrictSource *bool `yaml:"strict_source"`
 	// RTPPorts is the port range (default "16384-32767", below Linux's ephemeral ports). Even
 	// ports carry RTP, the odd one above each its RTCP; an anchored call holds four ports.
 	RTPPorts string `yaml:"rtp_ports"`
@@ -160,6 +173,10 @@ type User struct {
 	// RequireTLS refuses (403) the extension's REGISTER and INVITE unless they came over
 	// TLS, so its credentials and calls never cross the network in clear.
 	RequireTLS bool `yaml:"require_tls"`
+	// SRTP is the extension's media encryption (SDES, RFC 4568): "optional" (default: SRTP
+	// when the phone offers it, plain RTP otherwise), "required" (an offer without SRTP gets
+	// 488, and calls to the extension offer RTP/SAVP only) or "off" (plain RTP only).
+	SRTP string `yaml:"srtp"`
 }
 
 // Trunk is a carrier connection: how its calls are recognised, and where ours go out.
@@ -195,6 +212,9 @@ type Trunk struct {
 	// MaxCalls bounds the trunk's concurrent calls, inbound and outbound (default 0: no
 	// limit). An inbound call past it gets 503; an outbound one tries the next trunk.
 	MaxCalls int `yaml:"max_calls"`
+	// SRTP is the trunk's media encryption, as users[].srtp: "optional" (default), "required"
+	// or "off". It applies to anchored media only.
+	SRTP string `yaml:"srtp"`
 }
 
 // Number is a DID (or any dialled number we own): where its calls go and when it is open.

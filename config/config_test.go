@@ -39,6 +39,10 @@ func TestDefaultConfig(t *testing.T) {
 	if c.Queues != nil && c.Queues[0].WrapUp == 0 {
 		t.Errorf("defaults not applied to queues")
 	}
+	if !*c.Media.StrictSource || c.Media.PublicIP != "" || c.Users[0].SRTP != "optional" || c.Trunks[0].SRTP != "optional" {
+		t.Errorf("media defaults: strict_source %v public_ip %q, srtp user %q trunk %q; want true, \"\", optional, optional",
+			*c.Media.StrictSource, c.Media.PublicIP, c.Users[0].SRTP, c.Trunks[0].SRTP)
+	}
 	if *c.Trunks[0].OptionsInterval != Duration(30*time.Second) {
 		t.Errorf("trunk options_interval default = %v", c.Trunks[0].OptionsInterval)
 	}
@@ -99,6 +103,16 @@ flows:
       - {id: d, type: dance}
 `, []string{`flows[0].nodes[0].choices[1].next: unknown node "nowhere"`, `flows[0].nodes[1].queue: unknown queue "nosuch"`,
 			`flows[0].nodes[2]: node "c" cannot be reached from "a"`, `flows[0].nodes[3].type: unknown node type "dance"`}},
+		{"media bound everywhere without a public address", "media:\n  ip: 0.0.0.0\n",
+			[]string{`c.yaml:2:7: media.ip: 0.0.0.0 binds every interface: set media.public_ip`}},
+		{"bad public address", "media:\n  public_ip: media.example.com\n",
+			[]string{`c.yaml:2:14: media.public_ip: want an IP address, got "media.example.com"`}},
+		{"public address of the other family", "media:\n  ip: 127.0.0.1\n  public_ip: \"2001:db8::7\"\n",
+			[]string{`c.yaml:3:14: media.public_ip: 2001:db8::7 and media.ip 127.0.0.1 are not the same address family`}},
+		{"unspecified public address", "media:\n  ip: 0.0.0.0\n  public_ip: 0.0.0.0\n",
+			[]string{`c.yaml:3:14: media.public_ip: want a unicast address peers can reach, got 0.0.0.0`}},
+		{"bad srtp policies", "users:\n  - {extension: \"1\", secret: a, srtp: always}\ntrunks:\n  - {name: t, sources: [\"192.0.2.1\"], srtp: yes}\n",
+			[]string{`c.yaml:2:39: users[0].srtp: want optional, required or off, got "always"`, `c.yaml:4:45: trunks[0].srtp: want optional, required or off, got "yes"`}},
 		{"quiet loop", `flows:
   - name: f
     nodes:

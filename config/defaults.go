@@ -61,6 +61,10 @@ func (c *Config) ApplyDefaults() {
 		m.Anchor = &t
 	}
 	setDuration(&m.RTPTimeout, 60*time.Second)
+	if m.StrictSource == nil {
+		t := true
+		m.StrictSource = &t
+	}
 	setString(&m.Recordings, "recordings")
 
 	setString(&c.HTTP.Listen, DefaultHTTP)
@@ -69,10 +73,14 @@ func (c *Config) ApplyDefaults() {
 		t := &c.Trunks[i]
 		setString(&t.Transport, "udp")
 		setString(&t.Media, "anchor")
+		setString(&t.SRTP, "optional")
 		if t.OptionsInterval == nil {
 			d := Duration(30 * time.Second)
 			t.OptionsInterval = &d
 		}
+	}
+	for i := range c.Users {
+		setString(&c.Users[i].SRTP, "optional")
 	}
 	for i := range c.Numbers {
 		n := &c.Numbers[i]

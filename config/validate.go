@@ -150,13 +150,32 @@ func PortRange(s string) (lo, hi int, err error) {
 
 func (v *validator) media() {
 	m := v.c.Media
-	if _, err := netip.ParseAddr(m.IP); err != nil {
+	ip, err := netip.ParseAddr(m.IP)
+	if err != nil {
 		v.failAt("media.ip", "want an IP address, got %q", m.IP)
 	}
 	if _, _, err := PortRange(m.RTPPorts); err != nil {
 		v.failAt("media.rtp_ports", "%v", err)
 	}
+	if m.PublicIP == "" {
+		if err == nil && ip.IsUnspecified() {
+			v.failAt("media.ip", "%s binds every interface: set media.public_ip, the address peers send RTP to", m.IP)
+		}
+		return
+	}
+	pub, perr := netip.ParseAddr(m.PublicIP)
+	switch {
+	case perr != nil || pub.Zone() != "":
+		v.failAt("media.public_ip", "want an IP address, got %q", m.PublicIP)
+	case pub.IsUnspecified() || pub.IsMulticast():
+		v.failAt("media.public_ip", "want a unicast address peers can reach, got %s", m.PublicIP)
+	case err == nil && ip.Is4() != pub.Is4() && !(ip.IsUnspecified() && ip.Is6()):
+		v.failAt("media.public_ip", "%s and media.ip %s are not the same address family", m.PublicIP, m.IP)
+	}
 }
+
+// SRTPPolicies are the values of users[].srtp and trunks[].srtp.
+var SRTPPolicies = []string{"optional", "required", "off"}
 
 func (v *validator) users() map[string]bool {
 	exts := map[string]bool{}
@@ -179,6 +198,9 @@ func (v *validator) users() map[string]bool {
 		}
 		if strings.ContainsAny(u.Name, "\"\r\n<>") {
 			v.failAt(p+".name", "display name may not contain quotes, angle brackets or line breaks")
+		}
+		if !slices.Contains(SRTPPolicies, u.SRTP) {
+			v.failAt(p+".srtp", "want optional, required or off, got %q", u.SRTP)
 		}
 	}
 	return exts
@@ -240,6 +262,9 @@ func (v *validator) trunks() {
 		}
 		if !slices.Contains([]string{"anchor", "passthrough"}, t.Media) {
 			v.failAt(p+".media", "want anchor or passthrough, got %q", t.Media)
+		}
+		if !slices.Contains(SRTPPolicies, t.SRTP) {
+			v.failAt(p+".srtp", "want optional, required or off, got %q", t.SRTP)
 		}
 		for j, pre := range t.Prefixes {
 			if !didRE.MatchString(pre) {

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -50,6 +51,7 @@ type Call struct {
 	legs    [2]*leg
 	live    [2]atomic.Pointer[leg] // same legs, for the relay's lock-free reads
 	pending *pending
+	peers   [2]Peer // what the SIP layer told about each leg (SetPeer)
 	closed  bool
 
 	dtmf        chan DTMFEvent
@@ -90,12 +92,12 @@ func (c *Call) AnswerFromB(sdpB []byte) (answerForA []byte, err error) {
 // to send on the other leg, pointing at ccswitch's socket for that leg. The offer to the other
 // leg lists the G.711 laws of the original in its order, then the other law (so ccswitch can
 // transcode if the callee prefers it), then telephone-event; the direction is passed through.
-// Errors: ErrBadSDP, ErrNoCommonCodec (answer 488), ErrOfferPending (491), ErrNoPorts (503).
+// SRTP is decided per leg (see SetPeer): the offer is taken by the sender's policy, and the
+// offer to the other leg is RTP/SAVP with ccswitch's own key when that leg requires SRTP (or
+// already uses it), else RTP/AVP; both offer rtcp-mux.
+// Errors: ErrBadSDP, ErrNoCommonCodec, ErrSRTPRequired, ErrNoCommonCrypto (answer 488),
+// ErrOfferPending (491), ErrNoPorts (503).
 func (c *Call) OfferFrom(from Leg, body []byte) ([]byte, error) {
-	r, err := parseSDP(body)
-	if err != nil {
-		return nil, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.checkOpenLocked(); err != nil {
@@ -104,15 +106,21 @@ func (c *Call) OfferFrom(from Leg, body []byte) ([]byte, error) {
 	if c.pending != nil && !c.pending.answered {
 		return nil, ErrOfferPending
 	}
-	to := from.other()
-	if _, err := c.legLocked(from); err != nil {
-		return nil, err
+	r, err := parseSDP(body, wantFor(c.peers[from].SRTP))
+	if err != nil {
+		return nil, c.refusedLocked(from, err)
 	}
-	lt, err := c.legLocked(to)
+	to := from.other()
+	lf, err := c.legLocked(from, r.mux)
 	if err != nil {
 		return nil, err
 	}
-	a := localAudio{port: lt.port, dtmfPT: r.dtmfPT, dir: r.dir}
+	lt, err := c.legLocked(to, false)
+	if err != nil {
+		return nil, err
+	}
+	lf.noteSDPLocked(r)
+	a := localAudio{port: lt.port, dtmfPT: r.dtmfPT, dir: r.dir, mux: true}
 	if a.dtmfPT < 0 {
 		a.dtmfPT = DefaultDTMFPayloadType
 	}
@@ -128,6 +136,7 @@ func (c *Call) OfferFrom(from Leg, body []byte) ([]byte, error) {
 			a.formats = append(a.formats, format{k.staticPT(), k})
 		}
 	}
+	c.offerCryptoLocked(lt, &a)
 	c.pending = &pending{from: from, to: to, offer: r, offered: a}
 	return lt.buildSDP(a, nil, 0), nil
 }
@@ -136,12 +145,10 @@ func (c *Call) OfferFrom(from Leg, body []byte) ([]byte, error) {
 // relaying with the negotiated codecs, and returns the answer for the other leg (nil when
 // ccswitch made the offer itself with OfferTo). Calling it again with the answer of the final
 // response after a provisional one (183 then 200) is allowed and returns the updated answer.
-// If the answer rejects audio (port 0), the returned answer rejects it too.
+// If the answer rejects audio (port 0), the returned answer rejects it too. An answer to an
+// SRTP offer must take ccswitch's crypto (ErrNoCommonCrypto otherwise); an answer to a plain
+// offer is plain whatever crypto it carries.
 func (c *Call) AnswerFrom(from Leg, body []byte) ([]byte, error) {
-	r, err := parseSDP(body)
-	if err != nil {
-		return nil, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.checkOpenLocked(); err != nil {
@@ -150,6 +157,14 @@ func (c *Call) AnswerFrom(from Leg, body []byte) ([]byte, error) {
 	p := c.pending
 	if p == nil || p.to != from {
 		return nil, ErrNoPendingOffer
+	}
+	want := noSRTP
+	if p.offered.crypto != nil {
+		want = needSRTP
+	}
+	r, err := parseSDP(body, want)
+	if err != nil {
+		return nil, c.refusedLocked(from, err)
 	}
 	// Leg "from" (Y) uses the first format of its answer that we offered.
 	var fy format
@@ -173,35 +188,63 @@ func (c *Call) AnswerFrom(from Leg, body []byte) ([]byte, error) {
 	if p.offered.dtmfPT < 0 {
 		ydtmf = -1
 	}
-	ly.setParams(&legParams{remote: r.addr, codec: fy.codec, pt: fy.pt, dtmfPT: ydtmf, dir: r.dir, rejected: r.rejected})
+	var yin *inCrypto
+	if oc := p.offered.crypto; oc != nil && !r.rejected {
+		var cr *sdesCrypto
+		for i := range r.crypto {
+			if r.crypto[i].tag == oc.tag && r.crypto[i].suite == oc.suite {
+				cr = &r.crypto[i]
+			}
+		}
+		if cr == nil {
+			return nil, c.refusedLocked(from, fmt.Errorf("media: answer from %v: %w: it does not take crypto %d (%v)", from, ErrNoCommonCrypto, oc.tag, oc.suite))
+		}
+		if yin, err = ly.secureLocked(cr); err != nil {
+			return nil, err
+		}
+	}
+	ly.noteSDPLocked(r)
+	ly.setParams(&legParams{remote: r.addr, version: r.version, codec: fy.codec, pt: fy.pt, dtmfPT: ydtmf, dir: r.dir, rejected: r.rejected, srtp: yin})
+	if r.mux {
+		ly.dropRTCPLocked()
+	}
 	p.answered = true
 	if p.offer == nil {
 		return nil, nil
 	}
 	// Leg X (the offerer) keeps its codec if the callee chose one it offered; else transcode.
 	lx := c.legs[p.from]
-	fx, ok := p.offer.find(fy.codec)
+	x := p.offer
+	fx, ok := x.find(fy.codec)
 	if !ok {
-		fx = p.offer.formats[0]
+		fx = x.formats[0]
 	}
 	port := lx.port
 	if r.rejected {
 		port = 0
 	}
-	lx.setParams(&legParams{remote: p.offer.addr, codec: fx.codec, pt: fx.pt, dtmfPT: p.offer.dtmfPT, dir: p.offer.dir, rejected: r.rejected})
-	return lx.buildSDP(localAudio{port: port, formats: []format{fx}, dtmfPT: p.offer.dtmfPT, dir: r.dir}, p.offer.sd, p.offer.audio), nil
+	xa := localAudio{port: port, formats: []format{fx}, dtmfPT: x.dtmfPT, dir: r.dir, savp: x.savp, mux: x.mux}
+	var xin *inCrypto
+	if x.secure() && !r.rejected {
+		if xin, err = lx.secureLocked(&x.crypto[0]); err != nil {
+			return nil, err
+		}
+		xa.crypto = lx.answerCryptoLocked(&x.crypto[0])
+	}
+	lx.setParams(&legParams{remote: x.addr, version: x.version, codec: fx.codec, pt: fx.pt, dtmfPT: x.dtmfPT, dir: x.dir, rejected: r.rejected, srtp: xin})
+	if x.mux {
+		lx.dropRTCPLocked()
+	}
+	return lx.buildSDP(xa, x.sd, x.audio), nil
 }
 
 // AnswerLocal answers an offer received on leg from with ccswitch itself as the endpoint: for
 // the IVR (leg A answered before any leg B exists) or for a hold re-INVITE the B2BUA chooses not
 // to forward. ccswitch picks the offer's first G.711 law and accepts telephone-event if offered;
-// the direction is the reverse of the offer's (sendonly → recvonly). If the other leg is
-// bridged, relaying continues with transcoding if the laws now differ.
+// the direction is the reverse of the offer's (sendonly → recvonly). SRTP and rtcp-mux are
+// accepted as the leg's policy allows (see SetPeer). If the other leg is bridged, relaying
+// continues with transcoding if the laws now differ.
 func (c *Call) AnswerLocal(from Leg, body []byte) ([]byte, error) {
-	r, err := parseSDP(body)
-	if err != nil {
-		return nil, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.checkOpenLocked(); err != nil {
@@ -210,7 +253,11 @@ func (c *Call) AnswerLocal(from Leg, body []byte) ([]byte, error) {
 	if c.pending != nil && !c.pending.answered {
 		return nil, ErrOfferPending
 	}
-	l, err := c.legLocked(from)
+	r, err := parseSDP(body, wantFor(c.peers[from].SRTP))
+	if err != nil {
+		return nil, c.refusedLocked(from, err)
+	}
+	l, err := c.legLocked(from, r.mux)
 	if err != nil {
 		return nil, err
 	}
@@ -220,14 +267,27 @@ func (c *Call) AnswerLocal(from Leg, body []byte) ([]byte, error) {
 			f = g
 		}
 	}
-	l.setParams(&legParams{remote: r.addr, codec: f.codec, pt: f.pt, dtmfPT: r.dtmfPT, dir: r.dir})
+	a := localAudio{port: l.port, formats: []format{f}, dtmfPT: r.dtmfPT, dir: r.dir.reverse(), savp: r.savp, mux: r.mux}
+	var in *inCrypto
+	if r.secure() && !r.rejected {
+		if in, err = l.secureLocked(&r.crypto[0]); err != nil {
+			return nil, err
+		}
+		a.crypto = l.answerCryptoLocked(&r.crypto[0])
+	}
+	l.noteSDPLocked(r)
+	l.setParams(&legParams{remote: r.addr, version: r.version, codec: f.codec, pt: f.pt, dtmfPT: r.dtmfPT, dir: r.dir, srtp: in})
+	if r.mux {
+		l.dropRTCPLocked()
+	}
 	c.pending = nil
-	return l.buildSDP(localAudio{port: l.port, formats: []format{f}, dtmfPT: r.dtmfPT, dir: r.dir.reverse()}, r.sd, r.audio), nil
+	return l.buildSDP(a, r.sd, r.audio), nil
 }
 
 // OfferTo makes an offer from ccswitch to leg to: the INVITE to an agent after the IVR (the
 // caller's law first, then the other, then telephone-event), or a re-INVITE (dir SendOnly to put
-// the leg on hold, SendRecv to resume). The leg's answer goes to AnswerFrom(to, …), which then
+// the leg on hold, SendRecv to resume). It is RTP/SAVP with ccswitch's key when the leg requires
+// SRTP or already uses it (see SetPeer). The leg's answer goes to AnswerFrom(to, …), which then
 // returns nil.
 func (c *Call) OfferTo(to Leg, dir Direction) ([]byte, error) {
 	c.mu.Lock()
@@ -238,7 +298,7 @@ func (c *Call) OfferTo(to Leg, dir Direction) ([]byte, error) {
 	if c.pending != nil && !c.pending.answered {
 		return nil, ErrOfferPending
 	}
-	l, err := c.legLocked(to)
+	l, err := c.legLocked(to, false)
 	if err != nil {
 		return nil, err
 	}
@@ -254,13 +314,59 @@ func (c *Call) OfferTo(to Leg, dir Direction) ([]byte, error) {
 	if first == PCMA {
 		second = PCMU
 	}
-	a := localAudio{port: l.port, dtmfPT: DefaultDTMFPayloadType, dir: dir,
+	a := localAudio{port: l.port, dtmfPT: DefaultDTMFPayloadType, dir: dir, mux: true,
 		formats: []format{{first.staticPT(), first}, {second.staticPT(), second}}}
 	if p := l.params.Load(); p != nil && p.dtmfPT >= 0 {
 		a.dtmfPT = p.dtmfPT
 	}
+	c.offerCryptoLocked(l, &a)
 	c.pending = &pending{from: -1, to: to, offered: a}
 	return l.buildSDP(a, nil, 0), nil
+}
+
+// SetPeer tells the call who is on leg id: the IP address its signalling comes from (RTP is
+// accepted from it and from its SDP address, invariant 3) and its SRTP policy. The B2BUA calls
+// it before the first offer or answer of the leg, and again when the leg's signalling source
+// moves (a re-INVITE from another address). A leg nobody told about accepts RTP only from its
+// SDP address and has policy SRTPOptional.
+func (c *Call) SetPeer(id Leg, p Peer) {
+	p.Signal = p.Signal.Unmap()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.peers[id] = p
+	if l := c.legs[id]; l != nil {
+		l.refreshAllowLocked()
+	}
+}
+
+// offerCryptoLocked makes a (ccswitch's offer to leg l) SRTP when the leg requires it, or
+// already uses it and does not refuse it.
+func (c *Call) offerCryptoLocked(l *leg, a *localAudio) {
+	secure := false
+	switch c.peers[l.id].SRTP {
+	case SRTPRequired:
+		secure = true
+	case SRTPOptional:
+		p := l.params.Load()
+		secure = p != nil && p.srtp != nil
+	}
+	if !secure {
+		return
+	}
+	k := l.keyLocked(aesCM128SHA1_80)
+	a.savp = true
+	a.crypto = &sdesCrypto{tag: 1, suite: k.suite, material: k.material}
+}
+
+// refusedLocked counts and logs an SRTP refusal (488); other errors pass through.
+func (c *Call) refusedLocked(id Leg, err error) error {
+	if errors.Is(err, ErrSRTPRequired) || errors.Is(err, ErrNoCommonCrypto) {
+		c.e.m.srtpRefused.Inc()
+		src := c.peers[id].Signal.String()
+		c.e.rlog.Warn("srtp-refused|"+src, "SDP refused: SRTP policy", "call_id", c.opts.ID,
+			"leg", id.String(), "source", src, "srtp", c.peers[id].SRTP.String(), "error", err)
+	}
+	return err
 }
 
 // CancelOffer forgets the outstanding offer after the other side refused it (e.g. a re-INVITE
@@ -278,7 +384,7 @@ func (c *Call) LocalAddr(l Leg) netip.AddrPort {
 	if c.legs[l] == nil {
 		return netip.AddrPort{}
 	}
-	return netip.AddrPortFrom(c.e.cfg.IP, uint16(c.legs[l].port))
+	return netip.AddrPortFrom(c.e.localIP(), uint16(c.legs[l].port))
 }
 
 // Codec returns the law negotiated on leg l (0 when not negotiated).
@@ -302,13 +408,19 @@ func (c *Call) checkOpenLocked() error {
 	return nil
 }
 
-// legLocked returns leg id, opening its socket and starting its reader on first use.
-func (c *Call) legLocked(id Leg) (*leg, error) {
+// legLocked returns leg id, opening its socket and starting its reader on first use; a leg
+// whose peer multiplexes RTCP (mux) gets no RTCP port.
+func (c *Call) legLocked(id Leg, mux bool) (*leg, error) {
 	if l := c.legs[id]; l != nil {
 		return l, nil
 	}
-	conn, rtcp, port, err := c.e.pool.listen()
+	conn, rtcp, port, err := c.e.pool.listen(mux)
 	if err != nil {
+		if errors.Is(err, ErrNoPorts) {
+			c.e.m.portsOut.Inc()
+			c.e.rlog.Warn("ports-exhausted", "RTP port range exhausted: call refused",
+				"call_id", c.opts.ID, "leg", id.String(), "rtp_ports", fmt.Sprintf("%d-%d", c.e.cfg.PortMin, c.e.cfg.PortMax))
+		}
 		return nil, fmt.Errorf("media: open leg %v: %w", id, err)
 	}
 	_ = conn.SetReadBuffer(c.e.cfg.ReadBuffer)
@@ -320,11 +432,63 @@ func (c *Call) legLocked(id Leg) (*leg, error) {
 	if c.opts.InbandDTMF {
 		l.tones = &toneDetector{}
 	}
+	l.refreshAllowLocked()
 	c.legs[id] = l
 	c.live[id].Store(l)
 	c.wg.Add(1)
 	go l.readLoop()
 	return l, nil
+}
+
+// noteSDPLocked takes the address the peer's new SDP names as an allowed RTP source.
+func (l *leg) noteSDPLocked(r *remoteSDP) {
+	if r.addr.IsValid() {
+		l.sdpIP = r.addr.Addr()
+	}
+	l.refreshAllowLocked()
+}
+
+// keyLocked returns ccswitch's key for the leg in suite s (a new one when the suite changes).
+func (l *leg) keyLocked(s suite) *localKey {
+	if l.key == nil || l.key.suite != s {
+		l.key = newLocalKey(s)
+	}
+	return l.key
+}
+
+// secureLocked prepares SRTP on the leg for the peer's crypto cr: the context that decrypts
+// what the peer sends (kept when the key is unchanged) and ccswitch's own key, in cr's suite,
+// for what ccswitch sends.
+func (l *leg) secureLocked(cr *sdesCrypto) (*inCrypto, error) {
+	var prev *inCrypto
+	if p := l.params.Load(); p != nil {
+		prev = p.srtp
+	}
+	in, err := newInCrypto(cr, prev)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.enc.use(l.keyLocked(cr.suite)); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// answerCryptoLocked is ccswitch's a=crypto answering the peer's cr: same tag and suite,
+// ccswitch's key.
+func (l *leg) answerCryptoLocked(cr *sdesCrypto) *sdesCrypto {
+	k := l.keyLocked(cr.suite)
+	return &sdesCrypto{tag: cr.tag, suite: k.suite, material: k.material}
+}
+
+// dropRTCPLocked gives the leg's RTCP port back once rtcp-mux is agreed.
+func (l *leg) dropRTCPLocked() {
+	if l.rtcp == nil {
+		return
+	}
+	l.rtcp.Close()
+	l.rtcp = nil
+	l.call.e.pool.release(l.port + 1)
 }
 
 // Close stops playback, relaying and recording, releases the ports and returns after the
@@ -343,13 +507,18 @@ func (c *Call) Close() error {
 	for _, l := range legs {
 		if l != nil {
 			l.conn.Close()
-			l.rtcp.Close()
+			if l.rtcp != nil {
+				l.rtcp.Close()
+			}
 		}
 	}
 	c.wg.Wait() // readers and players
 	for _, l := range legs {
 		if l != nil {
 			c.e.pool.release(l.port)
+			if l.rtcp != nil {
+				c.e.pool.release(l.port + 1)
+			}
 		}
 	}
 	err := c.StopRecording()

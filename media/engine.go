@@ -2,20 +2,29 @@ package media
 
 import (
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ccswitch/ccswitch/internal/ratelog"
 )
 
 // Config configures an Engine.
 type Config struct {
-	// IP is the local address RTP sockets bind to (e.g. 127.0.0.1 in tests, the host's address in
-	// production; an unspecified address is rejected because latching needs one known address).
+	// IP is the local address RTP sockets bind to (e.g. 127.0.0.1 in tests, the host's address
+	// in production). An unspecified address (0.0.0.0, ::) binds every interface and then
+	// needs PublicIP.
 	IP netip.Addr
-	// PublicIP is the address written in SDP c= lines; zero means IP (set it behind 1:1 NAT).
+	// PublicIP is the address written in SDP c= and o= lines to every peer; zero means IP (set
+	// it behind 1:1 NAT, or when IP is unspecified).
 	PublicIP netip.Addr
+	// LatchAnySource, when true, lets a leg latch onto the first RTP source from anywhere
+	// (media.strict_source: false) instead of only from its peer's signalling or SDP address.
+	// Either way a latched leg never moves to another source while its SDP stands.
+	LatchAnySource bool
 	// PortMin and PortMax bound the RTP ports (media.rtp_ports); only even ports are used.
 	PortMin, PortMax int
 	// RTPTimeout ends a call whose leg receives no RTP for that long while its peer said it
@@ -27,8 +36,9 @@ type Config struct {
 	Clock Clock
 	// Logger gets component=media; nil means slog.Default().
 	Logger *slog.Logger
-	// Registerer gets media's metrics (ccswitch_media_*, internal/metrics convention); nil
-	// registers none. cmd/ccswitch passes the process's one registry.
+	// Registerer gets media's metrics (ccswitch_media_*: ports, strangers, SRTP; the
+	// internal/metrics convention); nil registers none. cmd/ccswitch passes the process's one
+	// registry (voice.StackOptions.Registerer).
 	Registerer prometheus.Registerer
 }
 
@@ -38,6 +48,8 @@ type Engine struct {
 	publicIP netip.Addr
 	clock    Clock
 	log      *slog.Logger
+	rlog     *ratelog.Logger // refusals and misbehaving peers, once per key per minute
+	m        *engineMetrics
 	pool     *portPool
 
 	mu     sync.Mutex
@@ -50,15 +62,21 @@ type Engine struct {
 
 // New validates cfg and starts the engine (and its watchdog goroutine when RTPTimeout > 0).
 func New(cfg Config) (*Engine, error) {
-	if !cfg.IP.IsValid() || cfg.IP.IsUnspecified() {
-		return nil, fmt.Errorf("media: config: ip %v: must be a concrete address", cfg.IP)
+	if !cfg.IP.IsValid() {
+		return nil, fmt.Errorf("media: config: ip: missing")
+	}
+	if cfg.PublicIP.IsValid() && (cfg.PublicIP.IsUnspecified() || cfg.PublicIP.IsMulticast()) {
+		return nil, fmt.Errorf("media: config: public ip %v: must be a unicast address peers can reach", cfg.PublicIP)
+	}
+	if cfg.IP.IsUnspecified() && !cfg.PublicIP.IsValid() {
+		return nil, fmt.Errorf("media: config: ip %v binds every interface: set the public ip written in SDP", cfg.IP)
 	}
 	pool, err := newPortPool(cfg.IP, cfg.PortMin, cfg.PortMax)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, publicIP: cfg.PublicIP, clock: cfg.Clock, log: cfg.Logger, pool: pool,
-		calls: map[*Call]struct{}{}, stop: make(chan struct{})}
+	e := &Engine{cfg: cfg, publicIP: cfg.PublicIP.Unmap(), clock: cfg.Clock, log: cfg.Logger, pool: pool,
+		m: newEngineMetrics(cfg.Registerer), calls: map[*Call]struct{}{}, stop: make(chan struct{})}
 	if !e.publicIP.IsValid() {
 		e.publicIP = cfg.IP
 	}
@@ -69,6 +87,9 @@ func New(cfg Config) (*Engine, error) {
 		e.log = slog.Default()
 	}
 	e.log = e.log.With("component", "media")
+	e.rlog = ratelog.New(e.log, time.Minute)
+	pool.onChange = e.m.ports
+	e.m.ports(pool.counts())
 	if e.cfg.ReadBuffer == 0 {
 		e.cfg.ReadBuffer = 256 << 10
 	}
@@ -97,7 +118,20 @@ func (e *Engine) Close() error {
 		c.Close()
 	}
 	e.wg.Wait()
+	e.pool.mu.Lock()
+	e.pool.onChange = nil
+	e.m.ports(0, 0) // this engine's ports leave the gauges
+	e.pool.mu.Unlock()
 	return nil
+}
+
+// localIP is ccswitch's RTP address for a peer: the bind address, or the public one when the
+// sockets bind every interface.
+func (e *Engine) localIP() netip.Addr {
+	if e.cfg.IP.IsUnspecified() {
+		return e.publicIP
+	}
+	return e.cfg.IP
 }
 
 // NewCall creates a call with no legs yet; legs get sockets when SDP first concerns them.

@@ -7,6 +7,13 @@ var (
 	// ErrNoCommonCodec means an offer or answer has no PCMU/PCMA audio stream ccswitch can use:
 	// the B2BUA answers 488 Not Acceptable Here.
 	ErrNoCommonCodec = errors.New("media: no common codec (PCMU/PCMA)")
+	// ErrSRTPRequired means a leg whose policy is SRTPRequired offered (or answered) no SRTP
+	// line with a usable a=crypto: the B2BUA answers 488.
+	ErrSRTPRequired = errors.New("media: SRTP required but not offered")
+	// ErrNoCommonCrypto means SRTP lines were offered but none has a crypto suite ccswitch
+	// speaks (AES_CM_128_HMAC_SHA1_80 or _32, one inline key, no MKI), an answer did not take
+	// ccswitch's crypto, or SRTP is off for the leg and nothing else was offered: 488.
+	ErrNoCommonCrypto = errors.New("media: no usable SRTP crypto")
 	// ErrBadSDP means the body is not parseable SDP or lacks what offer/answer needs.
 	ErrBadSDP = errors.New("media: bad SDP")
 	// ErrNoPendingOffer means an answer arrived with no offer outstanding in that direction.

@@ -1,17 +1,21 @@
 package media
 
 import (
+	crand "crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 )
 
 // testPorts hands each test its own slice of the RTP range so parallel test binaries and
@@ -38,18 +42,24 @@ func newTestEngine(t *testing.T, cfg Config) *Engine {
 	return e
 }
 
-// phone is a test peer: a UDP socket on 127.0.0.1 that sends and reads RTP.
+// phone is a test peer: a UDP socket (on 127.0.0.1 unless told) that sends and reads RTP, in
+// SRTP once it has keys (useSRTP, takeKey).
 type phone struct {
 	t    *testing.T
 	conn *net.UDPConn
 	seq  uint16
 	ts   uint32
 	ssrc uint32
+	tx   *srtp.Context // encrypts what the phone sends (its own key)
+	rx   *srtp.Context // decrypts what ccswitch sends (ccswitch's key from its SDP)
 }
 
-func newPhone(t *testing.T) *phone {
+func newPhone(t *testing.T) *phone { return newPhoneAt(t, "127.0.0.1") }
+
+// newPhoneAt binds a phone on ip ("127.0.0.2" stands for another host, "::1" for IPv6).
+func newPhoneAt(t *testing.T, ip string) *phone {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,15 +69,39 @@ func newPhone(t *testing.T) *phone {
 
 func (p *phone) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
 
+func (p *phone) addr() netip.AddrPort {
+	return netip.MustParseAddrPort(p.conn.LocalAddr().String())
+}
+
 // sdp builds an offer/answer for this phone. fmts like "0 8 101"; extra lines appended as is.
 func (p *phone) sdp(version int, fmts string, dir string, extra ...string) []byte {
-	return phoneSDP(p.port(), version, fmts, dir, extra...)
+	return phoneSDPAt(p.addr().Addr(), p.port(), version, fmts, dir, extra...)
 }
 
 func phoneSDP(port, version int, fmts, dir string, extra ...string) []byte {
+	return phoneSDPAt(netip.MustParseAddr("127.0.0.1"), port, version, fmts, dir, extra...)
+}
+
+// phoneSDPAt is phoneSDP with c= and o= naming ip. An extra line "proto=RTP/SAVP" changes
+// the m= line's profile.
+func phoneSDPAt(ip netip.Addr, port, version int, fmts, dir string, extra ...string) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "v=0\r\no=phone 42 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n", version)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP %s\r\n", port, fmts)
+	fam := "IP4"
+	if ip.Is6() {
+		fam = "IP6"
+	}
+	proto := "RTP/AVP"
+	var lines []string
+	for _, e := range extra {
+		if p, ok := strings.CutPrefix(e, "proto="); ok {
+			proto = p
+			continue
+		}
+		lines = append(lines, e)
+	}
+	extra = lines
+	fmt.Fprintf(&b, "v=0\r\no=phone 42 %d IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n", version, fam, ip, fam, ip)
+	fmt.Fprintf(&b, "m=audio %d %s %s\r\n", port, proto, fmts)
 	for _, f := range strings.Fields(fmts) {
 		switch f {
 		case "0":
@@ -99,6 +133,11 @@ func (p *phone) send(dst netip.AddrPort, pt uint8, payload []byte) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	if p.tx != nil {
+		if b, err = p.tx.EncryptRTP(nil, b, nil); err != nil {
+			p.t.Fatal(err)
+		}
+	}
 	if _, err := p.conn.WriteToUDPAddrPort(b, dst); err != nil {
 		p.t.Fatal(err)
 	}
@@ -115,11 +154,130 @@ func (p *phone) recv() (rtp.Packet, netip.AddrPort) {
 	if err != nil {
 		p.t.Fatalf("phone %d: no packet: %v", p.port(), err)
 	}
+	b := buf[:n]
+	if p.rx != nil {
+		if b, err = p.rx.DecryptRTP(nil, b, nil); err != nil {
+			p.t.Fatalf("phone %d: packet from %v does not decrypt with ccswitch's key: %v", p.port(), from, err)
+		}
+	}
 	var pkt rtp.Packet
-	if err := pkt.Unmarshal(buf[:n]); err != nil {
+	if err := pkt.Unmarshal(b); err != nil {
 		p.t.Fatal(err)
 	}
 	return pkt, from
+}
+
+// nothingQueued asserts that no datagram waits on the phone's socket. Loopback delivery is
+// synchronous, so once a later packet was seen elsewhere, anything sent here earlier is queued.
+func (p *phone) nothingQueued(what string) {
+	p.t.Helper()
+	buf := make([]byte, 1500)
+	p.conn.SetReadDeadline(time.Now())
+	n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+	p.conn.SetReadDeadline(time.Time{})
+	if err == nil {
+		p.t.Fatalf("%s: phone %v received %d bytes from %v", what, p.addr(), n, from)
+	}
+}
+
+// drain reads and drops whatever is queued on the phone's socket.
+func (p *phone) drain() {
+	buf := make([]byte, 1500)
+	p.conn.SetReadDeadline(time.Now())
+	defer p.conn.SetReadDeadline(time.Time{})
+	for {
+		if _, _, err := p.conn.ReadFromUDPAddrPort(buf); err != nil {
+			return
+		}
+	}
+}
+
+// useSRTP gives the phone its own SDES key and returns its a=crypto line (tag 1, suite s).
+func (p *phone) useSRTP(s string) string {
+	p.t.Helper()
+	raw := make([]byte, 30)
+	crand.Read(raw)
+	ctx, err := srtp.CreateContext(raw[:16], raw[16:], profileOf(s))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.tx = ctx
+	return "a=crypto:1 " + s + " inline:" + base64.StdEncoding.EncodeToString(raw)
+}
+
+// takeKey reads ccswitch's a=crypto from an SDP it wrote and decrypts with it from now on; it
+// returns the crypto line.
+func (p *phone) takeKey(body []byte) string {
+	p.t.Helper()
+	for _, line := range strings.Split(string(body), "\r\n") {
+		v, ok := strings.CutPrefix(line, "a=crypto:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(f[2], "inline:"))
+		if err != nil || len(raw) != 30 {
+			p.t.Fatalf("ccswitch's crypto %q: %v", line, err)
+		}
+		ctx, err := srtp.CreateContext(raw[:16], raw[16:], profileOf(f[1]))
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		p.rx = ctx
+		return line
+	}
+	p.t.Fatalf("no a=crypto in ccswitch's SDP:\n%s", body)
+	return ""
+}
+
+func profileOf(s string) srtp.ProtectionProfile {
+	if s == "AES_CM_128_HMAC_SHA1_32" {
+		return srtp.ProtectionProfileAes128CmHmacSha1_32
+	}
+	return srtp.ProtectionProfileAes128CmHmacSha1_80
+}
+
+// manualClock is a Clock whose Now moves only with advance (timers are real: the tests that
+// use it play nothing).
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (m *manualClock) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+func (m *manualClock) advance(d time.Duration) {
+	m.mu.Lock()
+	m.now = m.now.Add(d)
+	m.mu.Unlock()
+}
+
+func (m *manualClock) NewTimer(d time.Duration) Timer { return SystemClock{}.NewTimer(d) }
+
+// logBuffer is a slog text handler's output, safe for the engine's goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // noPacket asserts that nothing is queued on the socket after the relay has certainly handled
@@ -176,3 +334,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// testKey is an SDES inline key (30 bytes: master key and salt) for test phones.
+const testKey = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"

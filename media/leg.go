@@ -7,62 +7,94 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pion/rtp"
 )
 
 // legParams is the negotiated state of a leg; replaced as a whole (atomic pointer) on each
 // offer/answer so the relay reads it without locks.
 type legParams struct {
 	remote   netip.AddrPort // the peer's SDP address; invalid: do not send until latched
+	version  uint64         // o= version of the peer's SDP: a new one may re-latch
 	codec    Codec          // law the peer sends and receives
 	pt       uint8          // its payload type
 	dtmfPT   int            // telephone-event payload type, -1 if not negotiated
 	dir      Direction      // the peer's direction
 	rejected bool           // audio refused (port 0): nothing flows
+	srtp     *inCrypto      // the peer's SRTP key (nil: plain RTP); ccswitch encrypts with leg.enc
 }
 
 // sendOK reports whether ccswitch may send media to the peer (it said it receives).
 func (p *legParams) sendOK() bool { return p != nil && !p.rejected && p.dir.receives() }
+
+// sourceFilter is who may send RTP to a leg before it latches (invariant 3): the peer's
+// signalling IP and the IP its SDP names, any port; anyone with Config.LatchAnySource.
+type sourceFilter struct {
+	signal, sdp netip.Addr
+	any         bool
+}
+
+func (f *sourceFilter) ok(ip netip.Addr) bool {
+	return f != nil && (f.any || (ip == f.signal && ip.IsValid()) || (ip == f.sdp && ip.IsValid()))
+}
 
 // leg is one side of a call: ccswitch's socket facing one peer.
 type leg struct {
 	call *Call
 	id   Leg
 	conn *net.UDPConn
-	rtcp *net.UDPConn // bound, never read (see portPool)
+	rtcp *net.UDPConn // bound, never read (see portPool); nil with rtcp-mux
 	port int
 
 	// SDP state, guarded by call.mu.
 	sessID, version uint64
 	lastSDP         string
+	sdpIP           netip.Addr // the IP the peer's last SDP named
+	key             *localKey  // ccswitch's SRTP key for this leg (nil until SRTP is offered or answered)
 
 	params       atomic.Pointer[legParams]
+	allow        atomic.Pointer[sourceFilter]
 	negotiatedAt atomic.Int64 // clock ns of the last setParams
 
-	// Latching (invariant 3): written by this leg's reader, read by the other leg's reader.
-	latched   atomic.Pointer[netip.AddrPort]
-	lastRx    atomic.Int64 // clock ns of the last RTP packet from the peer
-	latchedRx int64        // clock ns of the last packet from the latched source (reader only)
+	// Latching (invariant 3): written by this leg's reader, read by the other leg's reader,
+	// cleared by a new SDP.
+	latched atomic.Pointer[netip.AddrPort]
+	lastRx  atomic.Int64 // clock ns of the last RTP packet accepted from the peer
 
-	in    inStats // reader goroutine only, published through stats
-	stats legCounters
-	dtmf  dtmfReceiver // reader goroutine only
-	tones *toneDetector
-	pcm   [480]int16 // decode scratch for in-band detection (reader only)
+	in        inStats // reader goroutine only, published through stats
+	stats     legCounters
+	dtmf      dtmfReceiver // reader goroutine only
+	tones     *toneDetector
+	pcm       [480]int16 // decode scratch for in-band detection (reader only)
+	hdr       rtp.Header // SRTP decryption scratch (reader only)
+	loggedBad int64      // clock ns of the last stranger/auth log line (reader only)
 
 	out outStream
+	enc outCrypto // SRTP toward the peer (relay of the other leg and players)
 
 	playMu sync.Mutex // serialises Play/SendDTMF on this leg
 	play   atomic.Pointer[playState]
 }
 
 // setParams installs a new negotiation result and forgets the latched source when the peer's
-// address changed (a re-INVITE from a moved or re-NATed phone).
+// SDP changed (a new address, or a new o= version: a re-INVITE from a moved or re-NATed phone).
 func (l *leg) setParams(p *legParams) {
 	old := l.params.Swap(p)
-	if old == nil || p == nil || old.remote != p.remote {
+	if old == nil || p == nil || old.remote != p.remote || old.version != p.version {
 		l.latched.Store(nil)
 	}
 	l.negotiatedAt.Store(l.call.e.clock.Now().UnixNano())
+}
+
+// refreshAllowLocked recomputes who may send to the leg from the peer's signalling address and
+// its last SDP address; a latched source that is no longer allowed is forgotten. Caller holds
+// call.mu.
+func (l *leg) refreshAllowLocked() {
+	f := &sourceFilter{signal: l.call.peers[l.id].Signal, sdp: l.sdpIP, any: l.call.e.cfg.LatchAnySource}
+	l.allow.Store(f)
+	if a := l.latched.Load(); a != nil && !f.ok(a.Addr()) {
+		l.latched.Store(nil)
+	}
 }
 
 // dest is where packets to this leg's peer go: the latched source, else the SDP address.
@@ -73,25 +105,26 @@ func (l *leg) dest(p *legParams) netip.AddrPort {
 	return p.remote
 }
 
-const relatchAfter = int64(2e9) // a new source replaces a latched one silent for 2 s
-
 func (l *leg) readLoop() {
 	defer l.call.wg.Done()
-	buf := make([]byte, 1500)
+	buf := make([]byte, 1500+srtpOverhead)
 	for {
-		n, src, err := l.conn.ReadFromUDPAddrPort(buf)
+		n, src, err := l.conn.ReadFromUDPAddrPort(buf[:1500])
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
+		// A socket bound to an unspecified address is dual-stack: IPv4 peers read as
+		// ::ffff:a.b.c.d.
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		l.handle(buf[:n], src)
 	}
 }
 
-// handle processes one datagram from the peer: the relay hot path. No allocation except when
-// the latched source changes.
+// handle processes one datagram from the peer: the relay hot path (invariant 4). No
+// allocation except when the leg latches, and when a stranger is logged.
 func (l *leg) handle(b []byte, src netip.AddrPort) {
 	if len(b) < 12 || b[0]>>6 != 2 {
 		return // not RTP (STUN, garbage)
@@ -100,22 +133,35 @@ func (l *leg) handle(b []byte, src netip.AddrPort) {
 	if pt >= 64 && pt <= 95 {
 		return // RTCP multiplexed on the RTP port (RFC 5761)
 	}
+	c := l.call
+	cur := l.latched.Load()
+	if cur != nil {
+		if *cur != src {
+			l.stranger(src) // never re-latch while the SDP stands
+			return
+		}
+	} else if !l.allow.Load().ok(src.Addr()) {
+		l.stranger(src)
+		return
+	}
 	p := l.params.Load()
 	if p == nil || p.rejected {
 		return
 	}
-	c := l.call
+	if p.srtp != nil {
+		out, err := p.srtp.ctx.DecryptRTP(b, b, &l.hdr)
+		if err != nil {
+			l.authFailed(src)
+			return
+		}
+		b = out
+	}
+	if cur == nil { // the first packet from an allowed address (authenticated, with SRTP)
+		a := src
+		l.latched.CompareAndSwap(nil, &a)
+	}
 	now := c.e.clock.Now().UnixNano()
 	l.lastRx.Store(now)
-	if cur := l.latched.Load(); cur == nil || (*cur != src && now-l.latchedRx > relatchAfter) {
-		a := src
-		l.latched.Store(&a)
-		l.latchedRx = now
-	} else if *cur == src {
-		l.latchedRx = now
-	} else {
-		return // a second source while the latched one is alive: ignore it
-	}
 	payload, ok := rtpPayload(b)
 	if !ok {
 		return
@@ -169,8 +215,55 @@ func (l *leg) handle(b []byte, src netip.AddrPort) {
 	if o.id == LegA {
 		c.tapRecord(1, op.codec, payload, now)
 	}
-	if _, err := o.conn.WriteToUDPAddrPort(b, dst); err == nil {
-		o.stats.addOut(len(b))
+	o.write(b, dst, op)
+}
+
+// write sends one packet (plain RTP, header rewritten) to the peer at dst, encrypting it when
+// the leg negotiated SRTP; b needs srtpOverhead bytes of spare capacity.
+func (l *leg) write(b []byte, dst netip.AddrPort, p *legParams) {
+	if p.srtp != nil {
+		var ok bool
+		if b, ok = l.enc.encrypt(b); !ok {
+			return
+		}
+	}
+	if _, err := l.conn.WriteToUDPAddrPort(b, dst); err == nil {
+		l.stats.addOut(len(b))
+	}
+}
+
+// logBadEvery bounds how often one leg hands a stranger or an SRTP failure to the rate
+// limited logger (which also limits per source): the hot path stays cheap under a flood.
+const logBadEvery = int64(10e9)
+
+// stranger counts (and now and then logs) a packet from neither the peer's signalling nor its
+// SDP address, or from another address than the latched one (invariant 3). Before anything is
+// known of the peer (a callee's leg before its answer) packets are counted but not logged:
+// the callee's own first packets can beat its answer there.
+func (l *leg) stranger(src netip.AddrPort) {
+	l.stats.strangers.Add(1)
+	e := l.call.e
+	e.m.strangers.Inc()
+	if f := l.allow.Load(); f == nil || !f.signal.IsValid() && !f.sdp.IsValid() && !f.any {
+		return
+	}
+	if now := e.clock.Now().UnixNano(); l.loggedBad == 0 || now-l.loggedBad >= logBadEvery {
+		l.loggedBad = now
+		e.rlog.Warn("rtp-stranger|"+src.Addr().String(), "RTP from a stranger dropped",
+			"call_id", l.call.opts.ID, "leg", l.id.String(), "source", src.String(), "port", l.port)
+	}
+}
+
+// authFailed counts (and now and then logs) an SRTP packet that failed authentication or the
+// replay check.
+func (l *leg) authFailed(src netip.AddrPort) {
+	l.stats.srtpFailed.Add(1)
+	e := l.call.e
+	e.m.srtpAuth.Inc()
+	if now := e.clock.Now().UnixNano(); l.loggedBad == 0 || now-l.loggedBad >= logBadEvery {
+		l.loggedBad = now
+		e.rlog.Warn("srtp-auth|"+src.Addr().String(), "SRTP packet failed authentication",
+			"call_id", l.call.opts.ID, "leg", l.id.String(), "source", src.String())
 	}
 }
 
@@ -193,7 +286,8 @@ func rtpPayload(b []byte) ([]byte, bool) {
 	return b[off:end], true
 }
 
-// send writes one locally generated packet to leg l's peer, honouring direction and latching.
+// send writes one locally generated packet to leg l's peer, honouring direction and latching
+// (encrypted on an SRTP leg: b needs srtpOverhead bytes of spare capacity).
 func (l *leg) send(b []byte) {
 	p := l.params.Load()
 	if !p.sendOK() {
@@ -203,9 +297,7 @@ func (l *leg) send(b []byte) {
 	if !dst.IsValid() {
 		return
 	}
-	if _, err := l.conn.WriteToUDPAddrPort(b, dst); err == nil {
-		l.stats.addOut(len(b))
-	}
+	l.write(b, dst, p)
 }
 
 // outStream is ccswitch's outgoing RTP stream toward one peer (invariant 2): one SSRC, and a

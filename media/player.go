@@ -139,7 +139,7 @@ func (c *Call) runLocal(ctx context.Context, id Leg, bargeIn bool, next frameFun
 
 	clock := c.e.clock
 	var (
-		buf   [12 + 480]byte
+		buf   [12 + 480 + srtpOverhead]byte // room to encrypt in place
 		h     rtp.Header
 		timer Timer
 		step  uint32

@@ -1,73 +1,185 @@
 package media
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 )
 
-// portPool hands out even RTP ports from [min, max] in FIFO order, so a port just released is
-// the last to be reused (late packets of an old call do not land in a new one). The RTCP port
-// (RTP+1) is bound too but never read: peers' RTCP is dropped by the kernel when its small
-// queue is full, they get no ICMP "port unreachable", and no other process takes the port.
+// portPool hands out the ports of [min, max] in random order (invariant 1): a scanner that
+// sends RTP to the first port of the range, or to the port after one it saw in an SDP, does
+// not find the next call there. A leg whose peer multiplexes RTCP (RFC 5761) takes one port;
+// any other leg takes an even RTP port and the odd port above it for RTCP, bound but never
+// read: peers' RTCP is dropped by the kernel when its small queue is full, they get no ICMP
+// "port unreachable", and no other process takes the port.
+//
+// A released port rests in a cooling queue (FIFO) before it can be handed out again, so late
+// packets of a call that just ended do not land in the next one; when nothing else is free
+// the coolest port is taken.
 type portPool struct {
-	ip   netip.Addr
-	mu   sync.Mutex
-	free []int // FIFO ring of free even ports
-	head int
-	n    int
+	ip       netip.Addr
+	min, max int
+	onChange func(inUse, free int) // called with the counts after every change, under mu
+
+	mu    sync.Mutex
+	state []portState // index port-min
+	cool  []int       // FIFO of released ports
+	nCool int         // cooling queue bound
+	inUse int
 }
 
-func newPortPool(ip netip.Addr, min, max int) (*portPool, error) {
-	if min <= 0 || max > 65535 || min > max {
-		return nil, fmt.Errorf("media: rtp port range %d-%d: invalid", min, max)
+type portState uint8
+
+const (
+	portFree portState = iota
+	portUsed
+	portCooling
+)
+
+func newPortPool(ip netip.Addr, lo, hi int) (*portPool, error) {
+	if lo <= 0 || hi > 65535 || lo > hi {
+		return nil, fmt.Errorf("media: rtp port range %d-%d: invalid", lo, hi)
 	}
-	if min%2 == 1 {
-		min++
+	even := lo
+	if even%2 == 1 {
+		even++
 	}
-	p := &portPool{ip: ip}
-	for port := min; port+1 <= max; port += 2 {
-		p.free = append(p.free, port)
+	if even+1 > hi {
+		return nil, fmt.Errorf("media: rtp port range %d-%d: no even/odd port pair", lo, hi)
 	}
-	if len(p.free) == 0 {
-		return nil, fmt.Errorf("media: rtp port range %d-%d: no even/odd port pair", min, max)
-	}
-	p.n = len(p.free)
+	p := &portPool{ip: ip, min: lo, max: hi, state: make([]portState, hi-lo+1)}
+	p.nCool = min(len(p.state)/4, 256)
 	return p, nil
 }
 
-// listen binds the next free RTP/RTCP pair that the OS lets us bind; pairs held by other
-// processes are put back at the end of the queue.
-func (p *portPool) listen() (rtpConn, rtcpConn *net.UDPConn, port int, err error) {
+// size is the number of ports in the range.
+func (p *portPool) size() int { return len(p.state) }
+
+// randIntN returns a uniformly random int in [0, n) from the system's CSPRNG: port choice is
+// a defence, so it must not be predictable from earlier choices.
+func randIntN(n int) int {
+	var b [8]byte
+	rand.Read(b[:])
+	return int(binary.LittleEndian.Uint64(b[:]) % uint64(n))
+}
+
+// listen binds a random free port (and, unless mux, the odd port above an even one for RTCP)
+// that the OS lets us bind. Ports held by other processes go to the cooling queue and are
+// retried later. ErrNoPorts when nothing is left.
+func (p *portPool) listen(mux bool) (rtpConn, rtcpConn *net.UDPConn, port int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	tries := p.n
-	for i := 0; i < tries && p.n > 0; i++ {
-		port := p.free[p.head]
-		p.head = (p.head + 1) % len(p.free)
-		p.n--
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
-		if err == nil {
-			rc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port+1))))
-			if err == nil {
-				_ = rc.SetReadBuffer(1) // the kernel's minimum: nothing reads it
-				return c, rc, port, nil
+	for tries := 0; tries < 16; tries++ {
+		port := p.pickLocked(mux)
+		if port == 0 {
+			p.thawLocked()
+			if port = p.pickLocked(mux); port == 0 {
+				break
 			}
-			c.Close()
 		}
-		p.putLocked(port)
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
+		if err != nil {
+			p.coolLocked(port) // taken by someone else: try it again much later
+			continue
+		}
+		if mux {
+			p.takeLocked(port)
+			return c, nil, port, nil
+		}
+		rc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port+1))))
+		if err != nil {
+			c.Close()
+			p.coolLocked(port + 1)
+			continue
+		}
+		_ = rc.SetReadBuffer(1) // the kernel's minimum: nothing reads it
+		p.takeLocked(port)
+		p.takeLocked(port + 1)
+		return c, rc, port, nil
 	}
 	return nil, nil, 0, ErrNoPorts
 }
 
-func (p *portPool) release(port int) {
-	p.mu.Lock()
-	p.putLocked(port)
-	p.mu.Unlock()
+// pickLocked returns a random free port (0: none): an even port with its odd neighbour free
+// for a pair; for a single port, first one whose neighbour is already taken (so pairs stay
+// whole for legs that need them), then any.
+func (p *portPool) pickLocked(mux bool) int {
+	n := len(p.state)
+	start := randIntN(n)
+	free := func(port int) bool {
+		return port >= p.min && port <= p.max && p.state[port-p.min] == portFree
+	}
+	if !mux {
+		for i := 0; i < n; i++ {
+			port := p.min + (start+i)%n
+			if port%2 == 0 && free(port) && free(port+1) {
+				return port
+			}
+		}
+		return 0
+	}
+	for i := 0; i < n; i++ {
+		port := p.min + (start+i)%n
+		if free(port) && !free(port^1) {
+			return port
+		}
+	}
+	for i := 0; i < n; i++ {
+		if port := p.min + (start+i)%n; free(port) {
+			return port
+		}
+	}
+	return 0
 }
 
-func (p *portPool) putLocked(port int) {
-	p.free[(p.head+p.n)%len(p.free)] = port
-	p.n++
+func (p *portPool) takeLocked(port int) {
+	p.state[port-p.min] = portUsed
+	p.inUse++
+	p.notifyLocked()
+}
+
+// release returns a port the pool handed out (RTP, or RTCP separately) to the cooling queue.
+func (p *portPool) release(port int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state[port-p.min] != portUsed {
+		return
+	}
+	p.inUse--
+	p.coolLocked(port)
+	p.notifyLocked()
+}
+
+// coolLocked queues port; the oldest cooling port becomes free when the queue is full.
+func (p *portPool) coolLocked(port int) {
+	p.state[port-p.min] = portCooling
+	p.cool = append(p.cool, port)
+	for len(p.cool) > p.nCool {
+		p.state[p.cool[0]-p.min] = portFree
+		p.cool = p.cool[1:]
+	}
+}
+
+// thawLocked frees every cooling port (nothing else was left).
+func (p *portPool) thawLocked() {
+	for _, port := range p.cool {
+		p.state[port-p.min] = portFree
+	}
+	p.cool = p.cool[:0]
+}
+
+func (p *portPool) notifyLocked() {
+	if p.onChange != nil {
+		p.onChange(p.inUse, len(p.state)-p.inUse)
+	}
+}
+
+// counts returns the ports in use and the ports not in use (free or cooling).
+func (p *portPool) counts() (inUse, free int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inUse, len(p.state) - p.inUse
 }

@@ -12,9 +12,13 @@ import (
 // latching, statistics, payload-type rewrite (and transcoding), sequence rewrite and the
 // sendto(2) toward the other leg. go test -bench RelayPacket -benchmem ./media
 func BenchmarkRelayPacket(b *testing.B) {
-	for _, bc := range []struct{ name, fa, fb string }{
-		{"same-law", "0 101", "0 101"},
-		{"transcode", "0 101", "8 101"},
+	for _, bc := range []struct {
+		name, fa, fb string
+		srtpB        bool // B requires SRTP: every packet is encrypted toward it
+	}{
+		{"same-law", "0 101", "0 101", false},
+		{"transcode", "0 101", "8 101", false},
+		{"srtp-out", "0 101", "0 101", true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			e, err := New(Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: 20900, PortMax: 20949})
@@ -24,18 +28,26 @@ func BenchmarkRelayPacket(b *testing.B) {
 			defer e.Close()
 			c, _ := e.NewCall(CallOptions{})
 			pa, pb := benchPeer(b), benchPeer(b)
+			var extraB []string
+			if bc.srtpB {
+				c.SetPeer(LegB, Peer{SRTP: SRTPRequired})
+				extraB = []string{"proto=RTP/SAVP", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + testKey}
+			}
 			if _, err := c.OfferFromA(phoneSDP(int(pa.Port()), 1, bc.fa, "")); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := c.AnswerFromB(phoneSDP(int(pb.Port()), 1, bc.fb, "")); err != nil {
+			if _, err := c.AnswerFromB(phoneSDP(int(pb.Port()), 1, bc.fb, "", extraB...)); err != nil {
 				b.Fatal(err)
 			}
 			la := c.leg(LegA)
-			pkt, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 7}, Payload: payloadOf(0x55, 160)}).Marshal()
+			raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 7}, Payload: payloadOf(0x55, 160)}).Marshal()
+			pkt := make([]byte, len(raw), len(raw)+srtpOverhead) // room to encrypt in place, as the reader's buffer
+			copy(pkt, raw)
 			b.SetBytes(int64(len(pkt)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				pkt = pkt[:len(raw)]
 				pkt[1] = 0
 				pkt[2], pkt[3] = byte(i>>8), byte(i)
 				la.handle(pkt, pa)

@@ -102,7 +102,7 @@ func TestUnsupportedMediaRejected(t *testing.T) {
 		{"video first", []byte("v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 4010 RTP/AVP 96\r\nm=audio 4000 RTP/AVP 8\r\n"), nil, []int{0, -1}},
 		{"srtp audio then plain audio", []byte("v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4004 RTP/SAVP 0\r\nm=audio 4000 RTP/AVP 0\r\nm=audio 4006 RTP/AVP 8\r\n"), nil, []int{0, -1, 0}},
 		{"opus only", phoneSDP(4000, 1, "111", ""), ErrNoCommonCodec, nil},
-		{"srtp only", []byte("v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n"), ErrNoCommonCodec, nil},
+		{"srtp without crypto only", []byte("v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n"), ErrNoCommonCrypto, nil},
 		{"garbage", []byte("hello"), ErrBadSDP, nil},
 		{"fqdn", []byte("v=0\r\no=x 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 pbx.example.com\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"), ErrBadSDP, nil},
 	}

@@ -15,6 +15,14 @@ type LegStats struct {
 	Lost uint64
 	// Jitter is the interarrival jitter of the peer's stream (RFC 3550 §6.4.1), 8 kHz clock.
 	Jitter time.Duration
+	// Strangers counts packets dropped because they came from neither the peer's signalling
+	// nor its SDP address, or from another address than the one the leg latched (invariant 3);
+	// on a callee's leg, also packets that arrived before its answer named its address.
+	Strangers uint64
+	// SRTPFailed counts SRTP packets dropped because they failed authentication or replay.
+	SRTPFailed uint64
+	// SRTP reports whether the leg's media is SRTP (as last negotiated).
+	SRTP bool
 }
 
 // Stats are a call's figures.
@@ -33,6 +41,9 @@ func (c *Call) Stats() Stats {
 			continue
 		}
 		ls := l.stats.snapshot()
+		if p := l.params.Load(); p != nil && p.srtp != nil {
+			ls.SRTP = true
+		}
 		if id == LegA {
 			s.A = ls
 		} else {
@@ -50,6 +61,7 @@ type legCounters struct {
 	packetsIn, bytesIn, lost atomic.Uint64
 	jitterTS                 atomic.Uint64 // float64 bits, timestamp units
 	packetsOut, bytesOut     atomic.Uint64
+	strangers, srtpFailed    atomic.Uint64
 }
 
 func (c *legCounters) publishIn(in *inStats, n int) {
@@ -69,8 +81,9 @@ func (c *legCounters) snapshot() LegStats {
 	return LegStats{
 		PacketsIn: c.packetsIn.Load(), BytesIn: c.bytesIn.Load(),
 		PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(),
-		Lost:   c.lost.Load(),
-		Jitter: time.Duration(j * float64(time.Second) / 8000),
+		Lost:      c.lost.Load(),
+		Jitter:    time.Duration(j * float64(time.Second) / 8000),
+		Strangers: c.strangers.Load(), SRTPFailed: c.srtpFailed.Load(),
 	}
 }
 

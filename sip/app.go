@@ -54,6 +54,10 @@ func (in *Incoming) Dialled() Dialled { return in.dialled }
 // Caller returns the user part of the caller's From URI.
 func (in *Incoming) Caller() string { return in.req.From().Address.User }
 
+// Party returns who the caller is: the INVITE's source address and the authenticated
+// extension or the trunk (for the media's SetPeer).
+func (in *Incoming) Party() Party { return in.leg.party }
+
 // Offer returns the caller's SDP offer (nil if the INVITE had none).
 func (in *Incoming) Offer() []byte { return in.req.Body() }
 
@@ -238,6 +242,7 @@ func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
 	leg := newLeg(s, c, SideB)
 	leg.cli = res.dlg
 	leg.sdp = res.dlg.InviteResponse.Body()
+	leg.party = Party{Source: sourceOf(res.dlg.InviteResponse), User: d.Extension}
 	c.addLeg(leg, res.t.uri.String(), c.rec.Start, res.dlg.InviteRequest.CallID().Value())
 	c.answered(leg, res.code)
 	c.mu.Lock()

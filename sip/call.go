@@ -244,6 +244,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legA := newLeg(s, c, SideA)
 	legA.srv = dlgA
 	legA.sdp = req.Body()
+	legA.party = from.party(sourceOf(req))
 	c.addLeg(legA, req.From().Address.String(), c.rec.Start, req.CallID().Value())
 
 	if feature != "" || num != nil && num.Target == "" {
@@ -259,6 +260,10 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		return
 	}
 
+	callee := Party{User: ext} // who side B is, for the media anchor
+	if out != nil {
+		callee = Party{Trunk: out.cfg.Name}
+	}
 	var targets []target
 	if out != nil {
 		u := *out.out
@@ -288,7 +293,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		spec.maxForwards = uint32(*mf) - 1
 	}
 	if body := req.Body(); len(body) > 0 {
-		b, err := s.anchor.Offer(dlgA.Context(), c.id, SideA, body)
+		b, err := s.anchor.Offer(dlgA.Context(), c.id, SideA, Parties{A: legA.party, B: callee}, body)
 		if err != nil {
 			code, reason := mediaFailure(err)
 			s.finalA(c, legA, code, reason, "media")
@@ -303,7 +308,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		body := res.Body()
 		var hdrs []gsip.Header
 		if len(body) > 0 {
-			b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, body)
+			b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, Parties{A: legA.party, B: callee}.from(SideB, sourceOf(res)), body)
 			if err != nil {
 				body = nil
 			} else {
@@ -342,6 +347,8 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legB := newLeg(s, c, SideB)
 	legB.cli = dlgB
 	legB.sdp = dlgB.InviteResponse.Body()
+	legB.party = callee
+	legB.party.Source = sourceOf(dlgB.InviteResponse)
 	c.addLeg(legB, res.t.uri.String(), c.rec.Start, dlgB.InviteRequest.CallID().Value())
 	c.answered(legB, dlgB.InviteResponse.StatusCode)
 	if err := dlgB.Ack(context.Background()); err != nil {
@@ -352,7 +359,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	body := dlgB.InviteResponse.Body()
 	var hdrs []gsip.Header
 	if len(body) > 0 {
-		b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, body)
+		b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, Parties{A: legA.party, B: legB.party}, body)
 		if err != nil {
 			legB.finish(context.Background(), true, "media")
 			code, reason := mediaFailure(err)

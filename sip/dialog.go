@@ -73,7 +73,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	isOffer := req.IsInvite() || req.Method == gsip.UPDATE
 	body := req.Body()
 	if isOffer && len(body) > 0 {
-		b, err := s.anchor.Offer(ctx, l.call.id, l.side, body)
+		b, err := s.anchor.Offer(ctx, l.call.id, l.side, parties(l, peer).from(l.side, sourceOf(req)), body)
 		if err != nil {
 			respond(tx, req, 488, "Not Acceptable Here")
 			return
@@ -133,7 +133,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	res := gsip.NewResponseFromRequest(req, final.StatusCode, validate.Sanitize(final.Reason), nil)
 	if len(rbody) > 0 {
 		if isOffer && final.IsSuccess() {
-			b, err := s.anchor.Answer(ctx, l.call.id, peer.side, rbody)
+			b, err := s.anchor.Answer(ctx, l.call.id, peer.side, parties(l, peer).from(peer.side, sourceOf(final)), rbody)
 			if err == nil {
 				rbody = b
 			}

@@ -24,6 +24,8 @@ type Leg struct {
 	cli  *sipgo.DialogClientSession
 	call *call
 	sdp  []byte // the remote party's last SDP (A: its offer; B: its answer)
+	// party is who the remote party is (for the media anchor): its source, user or trunk.
+	party Party
 
 	peer     atomic.Pointer[Leg]
 	inDialog atomic.Pointer[InDialogFunc]
@@ -57,6 +59,10 @@ func (l *Leg) Side() Side { return l.side }
 
 // SDP returns the remote party's session description (A: its offer; B: its answer).
 func (l *Leg) SDP() []byte { return l.sdp }
+
+// Party returns who the remote party is: where its signalling came from, and the extension
+// or trunk it is (for the media anchor's SetPeer).
+func (l *Leg) Party() Party { return l.party }
 
 // CallID returns ccswitch's id of the call the leg belongs to.
 func (l *Leg) CallID() string { return l.call.id }

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"net/netip"
 )
 
 // Side names one leg of a call: A is the caller's dialog, B the callee's.
@@ -12,30 +13,95 @@ const (
 	SideB Side = 'b'
 )
 
+// Party is who is on one side of a call, as far as the B2BUA knows it when an SDP body
+// crosses. Zero fields are not known (yet): the anchor keeps what it learnt earlier.
+type Party struct {
+	// Source is the address the side's signalling came from: the source of the request or
+	// response that carried the body (for side A the INVITE's, for side B the 18x/2xx's), or,
+	// for the side a body goes to, of its dialog's first message (zero before B answered).
+	// Media uses its IP as an allowed RTP source (the port may differ: NAT).
+	Source netip.AddrPort
+	// User is the extension on that side ("" if none); Trunk the trunk's name ("" if none).
+	// They select the side's media policy (users[].srtp, trunks[].srtp).
+	User, Trunk string
+}
+
+// Parties are both sides of a call: A the caller, B the callee.
+type Parties struct{ A, B Party }
+
 // SDPAnchor sees every SDP body that crosses the B2BUA, so that the media package can
 // anchor RTP (rewrite c=/m= to its own ports) without the SIP code changing shape. Every
 // offer and answer goes through it, in INVITE, 18x, 2xx and re-INVITE alike.
 //
 // Offer gets an offer that arrived on side from, for the other side; Answer gets the answer
-// that arrived on side from. Both return the body to send on. An error fails the request
-// that carried the body (488 to an offer in an INVITE). Release is called once when the
-// call ends. Implementations must be safe for concurrent use by different calls.
+// that arrived on side from. who describes both sides (the sender's Source is where that
+// body came from; the other side's is what is known of it). Both return the body to send
+// on. An error fails the request that carried the body (488 to an offer in an INVITE).
+// Release is called once when the call ends. Implementations must be safe for concurrent
+// use by different calls.
 type SDPAnchor interface {
-	Offer(ctx context.Context, callID string, from Side, sdp []byte) ([]byte, error)
-	Answer(ctx context.Context, callID string, from Side, sdp []byte) ([]byte, error)
+	Offer(ctx context.Context, callID string, from Side, who Parties, sdp []byte) ([]byte, error)
+	Answer(ctx context.Context, callID string, from Side, who Parties, sdp []byte) ([]byte, error)
 	Release(callID string)
 }
 
 // PassThrough is the default SDPAnchor: bodies cross unchanged (no media anchoring).
 type PassThrough struct{}
 
-func (PassThrough) Offer(_ context.Context, _ string, _ Side, sdp []byte) ([]byte, error) {
+func (PassThrough) Offer(_ context.Context, _ string, _ Side, _ Parties, sdp []byte) ([]byte, error) {
 	return sdp, nil
 }
-func (PassThrough) Answer(_ context.Context, _ string, _ Side, sdp []byte) ([]byte, error) {
+func (PassThrough) Answer(_ context.Context, _ string, _ Side, _ Parties, sdp []byte) ([]byte, error) {
 	return sdp, nil
 }
 func (PassThrough) Release(string) {}
+
+// sourceOf is the address a message came from (zero when unknown or unparsable).
+func sourceOf(m interface{ Source() string }) netip.AddrPort {
+	ap, _ := netip.ParseAddrPort(m.Source())
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// parties describes two bridged legs by side.
+func parties(x, y *Leg) Parties {
+	var who Parties
+	for _, l := range []*Leg{x, y} {
+		if l == nil {
+			continue
+		}
+		if l.side == SideA {
+			who.A = l.party
+		} else {
+			who.B = l.party
+		}
+	}
+	return who
+}
+
+// party is the caller's Party for an INVITE from src.
+func (o origin) party(src netip.AddrPort) Party {
+	p := Party{Source: src}
+	if o.user != nil {
+		p.User = o.user.Extension
+	}
+	if o.trunk != nil {
+		p.Trunk = o.trunk.cfg.Name
+	}
+	return p
+}
+
+// from returns who with side's Source replaced by src (when known).
+func (who Parties) from(side Side, src netip.AddrPort) Parties {
+	if !src.IsValid() {
+		return who
+	}
+	if side == SideA {
+		who.A.Source = src
+	} else {
+		who.B.Source = src
+	}
+	return who
+}
 
 // App handles calls that the B2BUA does not bridge itself: numbers whose target is a flow
 // (the IVR). ServeCall runs on the INVITE's own goroutine with the caller's leg not yet

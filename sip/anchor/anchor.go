@@ -11,7 +11,10 @@
 //	Release                     → call.Close
 //
 // so both legs see ccswitch's address in c= and m= and the RTP is relayed (and transcoded)
-// by media. A call whose trunk is configured `media: passthrough` (or every call when
+// by media. Before each, the sides' sip.Parties become media peers (call.SetPeer): the source
+// of each side's signalling is an allowed RTP source (media invariant 3), and its extension's
+// or trunk's `srtp` setting (users[].srtp, trunks[].srtp; default optional) is the leg's SRTP
+// policy. A call whose trunk is configured `media: passthrough` (or every call when
 // `media.anchor: false`) is left alone: its bodies cross unchanged and no media.Call exists.
 //
 // Calls whose media is owned by someone else (the voice App: IVR then bridge to an agent, two
@@ -23,7 +26,8 @@
 // the call ID: the SIP layer sends BYE on both legs, and the resulting Release closes the media.
 //
 // Errors returned by Offer and Answer carry the SIP status they call for (SIPStatus: 488 no
-// common codec or bad SDP, 503 no RTP port, 491 offer pending, 500 otherwise); see Status.
+// common codec, bad SDP or SRTP refused, 503 no RTP port, 491 offer pending, 500 otherwise);
+// see Status.
 package anchor
 
 import (
@@ -96,12 +100,15 @@ func (a *Anchor) SetCalls(c Calls) { a.sipc.Store(&callsRef{c}) }
 type passPolicy struct {
 	all    bool
 	trunks map[string]bool
+	// SRTP policy per extension and per trunk (absent: optional).
+	userSRTP, trunkSRTP map[string]media.SRTPPolicy
 }
 
 type entry struct {
 	call    *media.Call // nil: passthrough
 	owned   bool        // created here: Release closes it
 	pending time.Time   // when the outstanding relayed offer was made (zero: none)
+	who     sip.Parties // what is known of both sides, merged over the call
 }
 
 var _ sip.SDPAnchor = (*Anchor)(nil)
@@ -120,16 +127,63 @@ func New(eng *media.Engine, opts Options) *Anchor {
 
 // Reload takes the passthrough settings of cfg for calls that start from now on.
 func (a *Anchor) Reload(cfg *config.Config) {
-	p := &passPolicy{trunks: map[string]bool{}}
+	p := &passPolicy{trunks: map[string]bool{}, userSRTP: map[string]media.SRTPPolicy{}, trunkSRTP: map[string]media.SRTPPolicy{}}
 	if cfg != nil {
 		p.all = cfg.Media.Anchor != nil && !*cfg.Media.Anchor
 		for _, t := range cfg.Trunks {
 			if t.Media == "passthrough" {
 				p.trunks[t.Name] = true
 			}
+			if pol, err := media.ParseSRTPPolicy(t.SRTP); err == nil {
+				p.trunkSRTP[t.Name] = pol
+			}
+		}
+		for _, u := range cfg.Users {
+			if pol, err := media.ParseSRTPPolicy(u.SRTP); err == nil {
+				p.userSRTP[u.Extension] = pol
+			}
 		}
 	}
 	a.pass.Store(p)
+}
+
+// Peer maps what the SIP layer knows of a party onto a media peer: its signalling IP, and the
+// SRTP policy of its extension (users[].srtp) or trunk (trunks[].srtp), optional by default.
+// The voice App uses it for the legs it negotiates itself.
+func (a *Anchor) Peer(p sip.Party) media.Peer {
+	pol := a.pass.Load()
+	mp := media.Peer{Signal: p.Source.Addr()}
+	switch {
+	case p.User != "":
+		mp.SRTP = pol.userSRTP[p.User]
+	case p.Trunk != "":
+		mp.SRTP = pol.trunkSRTP[p.Trunk]
+	}
+	return mp
+}
+
+// merge adds what who knows to what the entry knew (zero fields keep the earlier value).
+func merge(old, who sip.Parties) sip.Parties {
+	m := func(o, n sip.Party) sip.Party {
+		if n.Source.IsValid() {
+			o.Source = n.Source
+		}
+		if n.User != "" || n.Trunk != "" {
+			o.User, o.Trunk = n.User, n.Trunk
+		}
+		return o
+	}
+	return sip.Parties{A: m(old.A, who.A), B: m(old.B, who.B)}
+}
+
+// peersLocked records who on e and tells its media call (a.mu held).
+func (a *Anchor) peersLocked(e *entry, who sip.Parties) {
+	e.who = merge(e.who, who)
+	if e.call == nil {
+		return
+	}
+	e.call.SetPeer(media.LegA, a.Peer(e.who.A))
+	e.call.SetPeer(media.LegB, a.Peer(e.who.B))
 }
 
 // passthrough decides, once per call, whether its media stays unanchored.
@@ -184,8 +238,8 @@ func legOf(s sip.Side) media.Leg {
 }
 
 // Offer maps an offer from side from onto the call's media (creating it on the first offer
-// from A).
-func (a *Anchor) Offer(_ context.Context, callID string, from sip.Side, body []byte) ([]byte, error) {
+// from A), after telling it who the sides are.
+func (a *Anchor) Offer(_ context.Context, callID string, from sip.Side, who sip.Parties, body []byte) ([]byte, error) {
 	a.mu.Lock()
 	e := a.calls[callID]
 	if e == nil {
@@ -208,6 +262,7 @@ func (a *Anchor) Offer(_ context.Context, callID string, from sip.Side, body []b
 		}
 		a.calls[callID] = e
 	}
+	a.peersLocked(e, who)
 	c := e.call
 	stale := !e.pending.IsZero() && time.Since(e.pending) > staleOffer
 	a.mu.Unlock()
@@ -228,9 +283,12 @@ func (a *Anchor) Offer(_ context.Context, callID string, from sip.Side, body []b
 }
 
 // Answer maps an answer from side from onto the call's media.
-func (a *Anchor) Answer(_ context.Context, callID string, from sip.Side, body []byte) ([]byte, error) {
+func (a *Anchor) Answer(_ context.Context, callID string, from sip.Side, who sip.Parties, body []byte) ([]byte, error) {
 	a.mu.Lock()
 	e := a.calls[callID]
+	if e != nil {
+		a.peersLocked(e, who)
+	}
 	a.mu.Unlock()
 	if e == nil || e.call == nil {
 		return body, nil
@@ -310,13 +368,15 @@ func wrap(err error) error {
 	return &Error{Code: Status(err), Err: err}
 }
 
-// Status maps a media error to a SIP status: 488 no common codec or unusable SDP, 503 RTP
+// Status maps a media error to a SIP status: 488 no common codec, unusable SDP or SRTP
+// refused (required and not offered, no usable crypto), 503 RTP
 // ports exhausted, 491 an offer is already pending, 500 anything else.
 func Status(err error) int {
 	switch {
 	case err == nil:
 		return 200
-	case errors.Is(err, media.ErrNoCommonCodec), errors.Is(err, media.ErrBadSDP):
+	case errors.Is(err, media.ErrNoCommonCodec), errors.Is(err, media.ErrBadSDP),
+		errors.Is(err, media.ErrSRTPRequired), errors.Is(err, media.ErrNoCommonCrypto):
 		return 488
 	case errors.Is(err, media.ErrNoPorts):
 		return 503

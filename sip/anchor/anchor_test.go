@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -71,11 +72,11 @@ func mediaPort(t *testing.T, body []byte) int {
 func TestAnchorRewritesBothWays(t *testing.T) {
 	a := anchor.New(engine(t, 0), anchor.Options{})
 	ctx := context.Background()
-	offB, err := a.Offer(ctx, "c1", sip.SideA, sdp("192.0.2.1", 4000, "0 8"))
+	offB, err := a.Offer(ctx, "c1", sip.SideA, sip.Parties{}, sdp("192.0.2.1", 4000, "0 8"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ansA, err := a.Answer(ctx, "c1", sip.SideB, sdp("192.0.2.2", 5000, "8"))
+	ansA, err := a.Answer(ctx, "c1", sip.SideB, sip.Parties{}, sdp("192.0.2.2", 5000, "8"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +85,11 @@ func TestAnchorRewritesBothWays(t *testing.T) {
 		t.Fatalf("ports A %d B %d", pa, pb)
 	}
 	// A re-INVITE from B (hold) and its answer from A.
-	re, err := a.Offer(ctx, "c1", sip.SideB, sdp("192.0.2.2", 5002, "8"))
+	re, err := a.Offer(ctx, "c1", sip.SideB, sip.Parties{}, sdp("192.0.2.2", 5002, "8"))
 	if err != nil || mediaPort(t, re) != pa {
 		t.Fatalf("re-INVITE offer: %v\n%s", err, re)
 	}
-	if _, err := a.Answer(ctx, "c1", sip.SideA, sdp("192.0.2.1", 4000, "0")); err != nil {
+	if _, err := a.Answer(ctx, "c1", sip.SideA, sip.Parties{}, sdp("192.0.2.1", 4000, "0")); err != nil {
 		t.Fatal(err)
 	}
 	if a.Calls() != 1 {
@@ -109,18 +110,18 @@ func TestAnchorPassthroughTrunk(t *testing.T) {
 	a := anchor.New(engine(t, 0), anchor.Options{Config: cfg, Trunk: func(id string) string { return trunkOf[id] }})
 	ctx := context.Background()
 	in := sdp("192.0.2.1", 4000, "0")
-	out, err := a.Offer(ctx, "p", sip.SideA, in)
+	out, err := a.Offer(ctx, "p", sip.SideA, sip.Parties{}, in)
 	if err != nil || string(out) != string(in) {
 		t.Fatalf("passthrough offer changed: %v\n%s", err, out)
 	}
 	back := sdp("192.0.2.2", 5000, "0")
-	if out, _ := a.Answer(ctx, "p", sip.SideB, back); string(out) != string(back) {
+	if out, _ := a.Answer(ctx, "p", sip.SideB, sip.Parties{}, back); string(out) != string(back) {
 		t.Fatal("passthrough answer changed")
 	}
-	if out, _ := a.Offer(ctx, "p", sip.SideB, back); string(out) != string(back) {
+	if out, _ := a.Offer(ctx, "p", sip.SideB, sip.Parties{}, back); string(out) != string(back) {
 		t.Fatal("passthrough re-INVITE changed")
 	}
-	out, err = a.Offer(ctx, "q", sip.SideA, in)
+	out, err = a.Offer(ctx, "q", sip.SideA, sip.Parties{}, in)
 	if err != nil || string(out) == string(in) {
 		t.Fatalf("carrier call not anchored: %v", err)
 	}
@@ -129,7 +130,7 @@ func TestAnchorPassthroughTrunk(t *testing.T) {
 	off := false
 	cfg2 := &config.Config{Media: config.Media{Anchor: &off}}
 	a.Reload(cfg2)
-	if out, _ := a.Offer(ctx, "r", sip.SideA, in); string(out) != string(in) {
+	if out, _ := a.Offer(ctx, "r", sip.SideA, sip.Parties{}, in); string(out) != string(in) {
 		t.Fatal("media.anchor false still anchors")
 	}
 }
@@ -144,15 +145,15 @@ func TestAnchorErrorsCarrySIPStatus(t *testing.T) {
 	defer e.Close()
 	a := anchor.New(e, anchor.Options{})
 	ctx := context.Background()
-	_, err = a.Offer(ctx, "g729", sip.SideA, sdp("192.0.2.1", 4000, "18"))
+	_, err = a.Offer(ctx, "g729", sip.SideA, sip.Parties{}, sdp("192.0.2.1", 4000, "18"))
 	var se interface{ SIPStatus() int }
 	if !errors.As(err, &se) || se.SIPStatus() != 488 {
 		t.Fatalf("G.729 only: %v", err)
 	}
-	if _, err := a.Offer(ctx, "one", sip.SideA, sdp("192.0.2.1", 4000, "0")); err != nil {
+	if _, err := a.Offer(ctx, "one", sip.SideA, sip.Parties{}, sdp("192.0.2.1", 4000, "0")); err != nil {
 		t.Fatal(err) // takes both ports
 	}
-	_, err = a.Offer(ctx, "two", sip.SideA, sdp("192.0.2.1", 4002, "0"))
+	_, err = a.Offer(ctx, "two", sip.SideA, sip.Parties{}, sdp("192.0.2.1", 4002, "0"))
 	if !errors.As(err, &se) || se.SIPStatus() != 503 {
 		t.Fatalf("ports exhausted: %v", err)
 	}
@@ -175,7 +176,7 @@ func TestAnchorAttachNotClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Attach("x", c)
-	out, err := a.Offer(context.Background(), "x", sip.SideA, sdp("192.0.2.1", 4000, "0"))
+	out, err := a.Offer(context.Background(), "x", sip.SideA, sip.Parties{}, sdp("192.0.2.1", 4000, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +196,10 @@ func TestAnchorTimeoutHangsUp(t *testing.T) {
 	got := make(chan string, 1)
 	a := anchor.New(engine(t, 300*time.Millisecond), anchor.Options{Hangup: func(id string) { got <- id }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx := context.Background()
-	if _, err := a.Offer(ctx, "dead", sip.SideA, sdp("127.0.0.1", 9, "0")); err != nil {
+	if _, err := a.Offer(ctx, "dead", sip.SideA, sip.Parties{}, sdp("127.0.0.1", 9, "0")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Answer(ctx, "dead", sip.SideB, sdp("127.0.0.1", 9, "0")); err != nil {
+	if _, err := a.Answer(ctx, "dead", sip.SideB, sip.Parties{}, sdp("127.0.0.1", 9, "0")); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -217,24 +218,103 @@ func TestAnchorTimeoutHangsUp(t *testing.T) {
 func TestAnchorCancelOffer(t *testing.T) {
 	a := anchor.New(engine(t, 0), anchor.Options{})
 	ctx := context.Background()
-	if _, err := a.Offer(ctx, "c", sip.SideA, sdp("192.0.2.1", 4000, "0")); err != nil {
+	if _, err := a.Offer(ctx, "c", sip.SideA, sip.Parties{}, sdp("192.0.2.1", 4000, "0")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Answer(ctx, "c", sip.SideB, sdp("192.0.2.2", 5000, "0")); err != nil {
+	if _, err := a.Answer(ctx, "c", sip.SideB, sip.Parties{}, sdp("192.0.2.2", 5000, "0")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Offer(ctx, "c", sip.SideA, sdp("192.0.2.1", 4002, "0")); err != nil {
+	if _, err := a.Offer(ctx, "c", sip.SideA, sip.Parties{}, sdp("192.0.2.1", 4002, "0")); err != nil {
 		t.Fatal(err) // relayed to B, which refuses it
 	}
-	_, err := a.Offer(ctx, "c", sip.SideB, sdp("192.0.2.2", 5002, "0"))
+	_, err := a.Offer(ctx, "c", sip.SideB, sip.Parties{}, sdp("192.0.2.2", 5002, "0"))
 	var se interface{ SIPStatus() int }
 	if !errors.As(err, &se) || se.SIPStatus() != 491 {
 		t.Fatalf("offer while one is pending: %v", err)
 	}
 	a.CancelOffer("c")
-	if _, err := a.Offer(ctx, "c", sip.SideB, sdp("192.0.2.2", 5002, "0")); err != nil {
+	if _, err := a.Offer(ctx, "c", sip.SideB, sip.Parties{}, sdp("192.0.2.2", 5002, "0")); err != nil {
 		t.Fatalf("offer after CancelOffer: %v", err)
 	}
 	a.CancelOffer("unknown") // no-op
 	a.Release("c")
+}
+
+// TestAnchorTellsMediaWhoIsWho (issue 10): the parties the B2BUA passes become media peers.
+// The caller's signalling source is an allowed RTP source although its SDP names another
+// (private) address, a host that never signalled is not; an extension with srtp: required
+// gets 488 for a plain offer, and an offer to it is RTP/SAVP; a trunk with srtp: off refuses
+// an SRTP-only offer.
+func TestAnchorTellsMediaWhoIsWho(t *testing.T) {
+	cfg := &config.Config{
+		Users:  []config.User{{Extension: "1001", SRTP: "required"}, {Extension: "1002", SRTP: "optional"}, {Extension: "1003", SRTP: "required"}},
+		Trunks: []config.Trunk{{Name: "carrier", SRTP: "off"}},
+	}
+	a := anchor.New(engine(t, 0), anchor.Options{Config: cfg})
+	ctx := context.Background()
+	var se interface{ SIPStatus() int }
+
+	// 1001 requires SRTP and offers plain RTP: 488.
+	_, err := a.Offer(ctx, "req", sip.SideA, sip.Parties{A: sip.Party{User: "1001"}, B: sip.Party{User: "1002"}}, sdp("192.0.2.1", 4000, "0"))
+	if !errors.As(err, &se) || se.SIPStatus() != 488 || !errors.Is(err, media.ErrSRTPRequired) {
+		t.Fatalf("plain offer from an extension that requires SRTP: %v, want 488", err)
+	}
+	a.Release("req")
+	// A carrier with srtp: off offering RTP/SAVP only: 488.
+	savp := strings.Replace(string(sdp("192.0.2.1", 4000, "0")), "RTP/AVP", "RTP/SAVP", 1) +
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+	_, err = a.Offer(ctx, "off", sip.SideA, sip.Parties{A: sip.Party{Trunk: "carrier"}, B: sip.Party{User: "1002"}}, []byte(savp))
+	if !errors.As(err, &se) || se.SIPStatus() != 488 {
+		t.Fatalf("SRTP offer from a trunk with srtp off: %v, want 488", err)
+	}
+	a.Release("off")
+
+	// The carrier calls 1003 (requires SRTP): the offer to 1003 is RTP/SAVP with a key.
+	src := netip.MustParseAddrPort("127.0.0.1:5080")
+	offB, err := a.Offer(ctx, "in", sip.SideA, sip.Parties{A: sip.Party{Source: src, Trunk: "carrier"}, B: sip.Party{User: "1003"}},
+		sdp("10.9.8.7", 4000, "0")) // the SDP names a private address (NAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(offB), "RTP/SAVP") || !strings.Contains(string(offB), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") {
+		t.Fatalf("offer to an extension that requires SRTP:\n%s", offB)
+	}
+	ansB := strings.Replace(string(sdp("127.0.0.1", 5000, "0")), "RTP/AVP", "RTP/SAVP", 1) +
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+	ansA, err := a.Answer(ctx, "in", sip.SideB, sip.Parties{B: sip.Party{Source: netip.MustParseAddrPort("127.0.0.1:5090")}}, []byte(ansB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(ansA), "crypto") || !strings.Contains(string(ansA), "RTP/AVP") {
+		t.Fatalf("answer to the carrier (srtp off) must be plain:\n%s", ansA)
+	}
+	pa := mediaPort(t, ansA)
+	// RTP from the carrier's signalling address is accepted (the SDP's 10.9.8.7 is not
+	// reachable), RTP from a host that never signalled is not.
+	send := func(from string) {
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(from)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		pkt := append([]byte{0x80, 0, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4}, make([]byte, 160)...)
+		c.WriteToUDPAddrPort(pkt, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(pa)))
+	}
+	send("127.0.0.2:0")
+	send("127.0.0.1:0")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, _ := a.Stats("in")
+		if st.A.PacketsIn == 1 && st.A.Strangers == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: want the carrier's packet in and the stranger's dropped", st.A)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st, _ := a.Stats("in"); st.A.SRTP || !st.B.SRTP {
+		t.Fatalf("SRTP A=%v (carrier, off) B=%v (1003, required)", st.A.SRTP, st.B.SRTP)
+	}
+	a.Release("in")
 }

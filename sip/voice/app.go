@@ -195,3 +195,12 @@ func (a *App) stop() {
 // cmdCtx is the context of the commands a call must submit whatever happens to it (Cancel and
 // Complete after the caller left): only the engine's backpressure delays them.
 func cmdCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// peerOf is the media peer of a SIP party: its signalling IP and, through the anchor, the
+// SRTP policy of its extension or trunk.
+func (a *App) peerOf(p sip.Party) media.Peer {
+	if a.anc != nil {
+		return a.anc.Peer(p)
+	}
+	return media.Peer{Signal: p.Source.Addr()}
+}

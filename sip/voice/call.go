@@ -134,6 +134,7 @@ func (c *call) serve(ctx context.Context, in *sip.Incoming, flow string) (*ivr.R
 		in.Reject(503, "Service Unavailable")
 		return nil, err
 	}
+	c.mc.SetPeer(media.LegA, a.peerOf(in.Party())) // RTP sources and SRTP policy of the caller
 	answer, err := c.mc.AnswerLocal(media.LegA, offer)
 	if err != nil {
 		code := anchor.Status(err)
@@ -343,6 +344,7 @@ func (c *call) Transfer(ctx context.Context, target string) error {
 		return errors.New("voice: transfer: no SIP server")
 	}
 	c.mc.CancelOffer()
+	c.mc.SetPeer(media.LegB, c.a.peerOf(sip.Party{User: target}))
 	offer, err := c.mc.OfferTo(media.LegB, media.SendRecv)
 	if err != nil {
 		return err
@@ -360,6 +362,7 @@ func (c *call) Transfer(ctx context.Context, target string) error {
 
 // bridge connects an answered leg B to the caller: media relay and SIP BYE coupling.
 func (c *call) bridge(leg *sip.Leg) error {
+	c.mc.SetPeer(media.LegB, c.a.peerOf(leg.Party()))
 	if _, err := c.mc.AnswerFromB(leg.SDP()); err != nil {
 		hangup(leg)
 		return fmt.Errorf("voice: agent's answer: %w", err)

@@ -70,6 +70,7 @@ func (a *App) feature(ctx context.Context, in *sip.Incoming, st *state, code str
 		return
 	}
 	defer mc.Close()
+	mc.SetPeer(media.LegA, a.peerOf(in.Party()))
 	answer, err := mc.AnswerLocal(media.LegA, in.Offer())
 	if err != nil {
 		in.Reject(488, "Not Acceptable Here")

@@ -237,6 +237,7 @@ func (c *call) ring(ev acd.Event) *ring {
 		return nil
 	}
 	c.mc.CancelOffer()
+	c.mc.SetPeer(media.LegB, c.a.peerOf(sip.Party{User: ext}))
 	offer, err := c.mc.OfferTo(media.LegB, media.SendRecv)
 	if err != nil {
 		c.log.Warn("no offer for the agent: reject", "agent", ev.Agent, "task", ev.Task, "error", err)

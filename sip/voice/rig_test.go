@@ -26,6 +26,7 @@ import (
 	"github.com/ccswitch/ccswitch/sip/anchor"
 	"github.com/ccswitch/ccswitch/sip/voice"
 	"github.com/ccswitch/ccswitch/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // rigConfig is the demo configuration, configs/ccswitch.yaml (the one embedded in the binary),
@@ -91,8 +92,9 @@ type rig struct {
 	cancel       context.CancelFunc
 	done         chan struct{}
 	promptsDir   string
-	welcome      time.Duration // the welcome prompt's length
-	welcomeDelay time.Duration // when callers press their first key: well past the welcome prompt
+	welcome      time.Duration        // the welcome prompt's length
+	welcomeDelay time.Duration        // when callers press their first key: well past the welcome prompt
+	reg          *prometheus.Registry // the media engine's metrics
 }
 
 func logger() *slog.Logger {
@@ -132,6 +134,13 @@ func newRig(t *testing.T, rona string) *rig { return newRigTimeout(t, rona, "30s
 
 func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 	t.Helper()
+	return newRigWith(t, rona, rtpTimeout, nil)
+}
+
+// newRigWith is newRigTimeout with the parsed configuration changed by mutate first (nil: as
+// is). The media engine's metrics go to r.reg.
+func newRigWith(t *testing.T, rona, rtpTimeout string, mutate func(*config.Config)) *rig {
+	t.Helper()
 	testenv.Tool(t, "sipp")
 	prompts, err := filepath.Abs(filepath.Join("..", "..", "configs", "prompts"))
 	if err != nil {
@@ -142,6 +151,10 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 		ends: make(chan voice.Summary, 8), released: make(chan media.Stats, 8), rings: make(chan [3]string, 8), done: make(chan struct{}),
 		promptsDir: prompts}
 	r.cfg = rigConfig(t, r, rona, rtpTimeout)
+	if mutate != nil {
+		mutate(r.cfg)
+	}
+	r.reg = prometheus.NewRegistry()
 	w, err := media.LoadWAV(filepath.Join(prompts, "en", "welcome.wav"))
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +182,7 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 			default:
 			}
 		},
-		OnRelease: func(_ string, st media.Stats) { r.released <- st }})
+		OnRelease: func(_ string, st media.Stats) { r.released <- st }, Registerer: r.reg})
 	if err != nil {
 		t.Fatal(err)
 	}

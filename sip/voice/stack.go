@@ -32,14 +32,16 @@ type StackOptions struct {
 	OnRing func(agent, callID, caller string)
 	// OnRelease receives each anchored B2BUA call's media figures (anchor.Options.OnRelease).
 	OnRelease func(callID string, st media.Stats)
-	// Registerer gets media's metrics (media.Config.Registerer).
+	// Registerer gets the media engine's metrics (legs, ports, strangers, SRTP:
+	// media.Config.Registerer); nil: none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
 
-// NewStack builds the voice side from cfg (media.ip, media.rtp_ports, media.rtp_timeout,
-// media.prompts, media.recordings, users' static contacts) on the center c, which queues the
-// callers, runs the flows and owns presence.
+// NewStack builds the voice side from cfg (media.ip, media.public_ip, media.rtp_ports,
+// media.strict_source, media.rtp_timeout, media.prompts, media.recordings, users[].srtp,
+// trunks[].srtp, users' static contacts) on the center c, which queues the callers, runs the
+// flows and owns presence.
 func NewStack(cfg *config.Config, c *center.Center, o StackOptions) (*Stack, error) {
 	log := o.Logger
 	if log == nil {
@@ -70,7 +72,15 @@ func mediaConfig(cfg *config.Config, log *slog.Logger) (media.Config, error) {
 	if err != nil {
 		return media.Config{}, fmt.Errorf("voice: media.rtp_ports: %w", err)
 	}
-	return media.Config{IP: ip, PortMin: lo, PortMax: hi, RTPTimeout: cfg.Media.RTPTimeout.D(), Logger: log}, nil
+	var public netip.Addr
+	if cfg.Media.PublicIP != "" {
+		if public, err = netip.ParseAddr(cfg.Media.PublicIP); err != nil {
+			return media.Config{}, fmt.Errorf("voice: media.public_ip %q: %w", cfg.Media.PublicIP, err)
+		}
+	}
+	strict := cfg.Media.StrictSource == nil || *cfg.Media.StrictSource
+	return media.Config{IP: ip, PublicIP: public, LatchAnySource: !strict, PortMin: lo, PortMax: hi,
+		RTPTimeout: cfg.Media.RTPTimeout.D(), Logger: log}, nil
 }
 
 // SIPOptions plug the App (flow numbers and feature codes), the anchor (every other call's
