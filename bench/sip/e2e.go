@@ -334,13 +334,12 @@ func runE2E(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf 
 	if len(tr.errs) > 0 {
 		fmt.Fprintf(stdout, "- text errors: %v\n", tr.errs)
 	}
-	if s, _ := os.ReadFile(filepath.Join(carrierDir, "errors.log")); len(s) > 0 {
-		sum, ex := errorSummary(string(s))
-		fmt.Fprintf(stdout, "- carrier failures: %s; first: %s\n", sum, oneLine(ex, 300))
-	}
-	if s, _ := os.ReadFile(filepath.Join(agentDir, "errors.log")); len(s) > 0 {
-		sum, ex := errorSummary(string(s))
-		fmt.Fprintf(stdout, "- agent phone failures: %s; first: %s\n", sum, oneLine(ex, 300))
+	for _, f := range []struct{ name, dir string }{{"carrier", carrierDir}, {"agent phone", agentDir}} {
+		if s, _ := os.ReadFile(filepath.Join(f.dir, "errors.log")); len(s) > 0 {
+			if sum, ex := errorSummary(string(s)); sum != "" {
+				fmt.Fprintf(stdout, "- %s failures: %s; first: %s\n", f.name, sum, oneLine(ex, 300))
+			}
+		}
 	}
 
 	engine := engineFigure(ctx, repo, len(phones)+len(desks))

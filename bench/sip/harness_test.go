@@ -34,3 +34,34 @@ func TestHarnessDirect(t *testing.T) {
 		}
 	}
 }
+
+// TestHarnessKamailioRegistrar runs the registration ladder for a few seconds against the real
+// Kamailio registrar of kamailio-registrar.cfg (digest qop=auth, credentials loaded from the
+// db_text file the harness writes, usrloc in memory) with the harness's SIPp scenario and
+// injection file: every registration of 20 users is answered 200, and the step is clean.
+func TestHarnessKamailioRegistrar(t *testing.T) {
+	testenv.Tool(t, "sipp")
+	testenv.Tool(t, "kamailio")
+	if testing.Short() {
+		t.Skip("starts SIPp and Kamailio; skipped with -short")
+	}
+	old := kamRegPort
+	kamRegPort = testenv.FreePort(t)
+	defer func() { kamRegPort = old }()
+	var out strings.Builder
+	code := run([]string{"-targets", "kamailio", "-runs", "registrations", "-reg-rates", "20", "-reg-users", "20", "-step", "2s",
+		"-gap", "0s", "-total", "60s", "-quiet", "0", "-memory=false", "-reg-port", strconv.Itoa(testenv.FreePort(t))}, &out)
+	t.Log(out.String())
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"kamailio    20/s regs      40 ok     40 fail     0",
+		"- **kamailio**: ≥ 20 registrations/s",
+		"ratio ccswitch/kamailio registrations/s=n/a\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}

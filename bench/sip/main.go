@@ -53,10 +53,12 @@ const (
 	ccswitchPort   = 5060
 	ccswitchHTTP   = 8080
 	kamailioPort   = 5070
-	kamRegPort     = 5072
 	did            = "+15550100"
 	sippBuf        = "4194304" // SIPp -buff_size: the kernel's rmem_max on this machine kind
 )
+
+// kamRegPort is Kamailio's registrar port (a variable: the harness test moves it to a free port).
+var kamRegPort = 5072
 
 // toolPackages names the Debian package of each external program.
 var toolPackages = map[string]string{"sipp": "sip-tester", "kamailio": "kamailio", "go": "golang-go (or go.dev/dl)"}
@@ -743,7 +745,7 @@ func startKamailio(ctx context.Context, tmp, name, file string, port int, logf f
 	}
 	cfgPath := filepath.Join(dir, file)
 	b, _ := assets.ReadFile(file)
-	b = []byte(strings.ReplaceAll(string(b), "{{DIR}}", dir))
+	b = []byte(strings.NewReplacer("{{DIR}}", dir, "{{PORT}}", strconv.Itoa(port)).Replace(string(b)))
 	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
 		return nil, err
 	}

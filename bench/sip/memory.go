@@ -160,8 +160,12 @@ func rtpPortCount(r string) int {
 //     REGISTER (ccswitch keeps each finished REGISTER transaction for Timer J, 32 s: the
 //     figure is the bindings', not the transactions');
 //  2. memory per idle call (ccswitch only: a proxy without the dialog module keeps nothing per
-//     established call): -mem-calls calls placed at -mem-call-rate and held; sampled before
-//     and -settle after the last call was answered, while all are still up.
+//     established call), on a freshly restarted ccswitch: -mem-calls calls placed at
+//     -mem-call-rate and held; sampled before and -settle after the last call was answered,
+//     while all are still up.
+//
+// The heap figure (live heap after a forced GC) is the state each unit holds; PSS and RSS also
+// count what the runtime keeps around it (GOGC headroom, freed pages not yet returned).
 func measureMemory(ctx context.Context, cfg config, e *env, tmp string, logf func(string, ...any)) []memResult {
 	var out []memResult
 	cc, kr := e.server("ccswitch"), e.server("kamailio-registrar")
@@ -235,6 +239,12 @@ func measureMemory(ctx context.Context, cfg config, e *env, tmp string, logf fun
 	}
 	ramp := time.Duration(float64(n)/float64(cfg.memCallRate)*float64(time.Second)) + time.Second
 	hold := ramp + cfg.settle + 5*time.Second
+	// A fresh ccswitch: the registration phase's garbage would otherwise leave the RSS
+	// baseline high and make the runtime's returning of it look like negative growth.
+	if err := cc.restart(ctx); err != nil {
+		res.Err = "restart: " + err.Error()
+		return append(out, res)
+	}
 	if err := e.startUAS(hold + 30*time.Second); err != nil {
 		res.Err = "UAS: " + err.Error()
 		return append(out, res)

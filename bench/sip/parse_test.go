@@ -181,7 +181,8 @@ func TestErrorSummary(t *testing.T) {
 		"2026-11-25\t23:03:47.273370\t1795647827.273370: Aborting call on unexpected message for Call-Id '1': while expecting '200' (index 8), received 'SIP/2.0 100 Trying\nVia: x\n'" +
 		"2026-11-25\t23:03:47.273371\t1795647827.273371: Aborting call on unexpected message for Call-Id '2': while pausing (index 6), received 'ACK sip:x SIP/2.0\nVia: x\n'" +
 		"2026-11-25\t23:03:47.273372\t1795647827.273372: Aborting call on unexpected message for Call-Id '3': while pausing (index 6), received 'ACK sip:x SIP/2.0\nVia: x\n'" +
-		"2026-11-25\t23:03:47.273373\t1795647827.273373: Dead call 4 (successful), received 'SIP/2.0 200 OK\n'"
+		"2026-11-25\t23:03:47.273373\t1795647827.273373: Dead call 4 (successful), received 'SIP/2.0 200 OK\n'" +
+		"2026-11-25\t23:03:47.273374\t1795647827.273374: Call-Id: a8bf9c00, receive timeout on message Out-of-call UAS:0 without label to jump to (ontimeout attribute): aborting call\n"
 	sum, _ = errorSummary(log)
 	want := "2 × received 'ACK sip:x SIP/2.0' while pausing (index 6); 1 × received 'SIP/2.0 100 Trying' while expecting '200' (index 8)"
 	if sum != want {
@@ -240,7 +241,17 @@ func TestParseFlags(t *testing.T) {
 	if len(c.targets) != 2 || len(c.rates) != 2 || c.rates[1] != 200 || !c.lenient["kamailio"] {
 		t.Errorf("got %+v", c)
 	}
-	for _, args := range [][]string{{"-targets", "asterisk"}, {"-rates", "x"}, {"-rates", "9000"}, {"-step", "10ms"}, {"extra"}} {
+	c, err = parseFlags(nil)
+	if err != nil || !c.calls || !c.regs || c.maxP99 != 50*time.Millisecond || c.regUsers != 10000 || !c.memory || c.total > 15*time.Minute {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	c, err = parseFlags([]string{"-soak", "30m", "-rate", "800"})
+	if err != nil || c.soak != 30*time.Minute || c.soakRate != 800 || c.soakRegRate != 400 {
+		t.Errorf("soak: %+v, %v", c, err)
+	}
+	for _, args := range [][]string{{"-targets", "asterisk"}, {"-rates", "x"}, {"-rates", "9000"}, {"-step", "10ms"}, {"extra"},
+		{"-runs", "options"}, {"-runs", ""}, {"-reg-rates", "0"}, {"-max-p99", "-1ms"}, {"-media", "relay"}, {"-reg-port", "5080"},
+		{"-e2e", "-soak", "1m"}, {"-e2e", "-e2e-rate", "0"}, {"-soak", "1m", "-rate", "0"}, {"-reg-users", "0"}} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("%q: no error", args)
 		}

@@ -80,8 +80,10 @@ func renderReport(cfg config, e *env) string {
 	fmt.Fprintf(&w, "- **clean step** (both targets judged alike): every requested call (registration) succeeded, %s. "+
 		"Setup time is SIPp's RTD 1 of every call (-trace_rtt -rtt_freq 1): INVITE sent → 200 received; for a registration, first REGISTER → 200 (both transactions). "+
 		"SIPp reads CLOCK_MONOTONIC_COARSE: resolution %s here (clock_getres), so a p99 is exact to one tick\n", crit, clockResText())
-	fmt.Fprintf(&w, "- a call: UAC 127.0.0.1:%d → target → UAS 127.0.0.1:%d: INVITE, 100, 180, 200, ACK, pause %d ms, BYE, 200 (UDP); "+
-		"a step places rate × %s calls\n", cfg.uacPort, cfg.uasPort, cfg.callMS, cfg.step)
+	if len(e.calls) > 0 {
+		fmt.Fprintf(&w, "- a call: UAC 127.0.0.1:%d → target → UAS 127.0.0.1:%d: INVITE, 100, 180, 200, ACK, pause %d ms, BYE, 200 (UDP); "+
+			"a step places rate × %s calls\n", cfg.uacPort, cfg.uasPort, cfg.callMS, cfg.step)
+	}
 	if len(e.regs) > 0 {
 		fmt.Fprintf(&w, "- a registration: SIPp 127.0.0.1:%d → REGISTER, 401 (digest, qop=auth), REGISTER with Authorization, 200 (UDP), Expires 3600; "+
 			"%d users with a password each, each step continuing where the last stopped. ccswitch: its registrar (the binding synced to pebble before the 200, as always), "+
@@ -91,11 +93,13 @@ func renderReport(cfg config, e *env) string {
 	}
 	fmt.Fprintf(&w, "- CPU %%: CPU seconds / step wall time (100%% = one core, %d cores in all); target = process tree (all threads, all Kamailio workers); "+
 		"others = host busy time from /proc/stat minus target, UAC and UAS (the neighbours; /proc/stat under-reports on this VM); steal = hypervisor steal\n", m.NProc)
-	fmt.Fprintf(&w, "- ccswitch config: configs/ccswitch.yaml of the tree under test (media %s", cfg.media)
-	if cfg.rtpPorts != "" {
-		fmt.Fprintf(&w, ", `rtp_ports: %s`", cfg.rtpPorts)
+	if e.server("ccswitch") != nil {
+		fmt.Fprintf(&w, "- ccswitch config: configs/ccswitch.yaml of the tree under test (media %s", cfg.media)
+		if cfg.rtpPorts != "" {
+			fmt.Fprintf(&w, ", `rtp_ports: %s`", cfg.rtpPorts)
+		}
+		fmt.Fprintf(&w, ") plus the registration users; abuse limits (sip.limits) at their defaults\n")
 	}
-	fmt.Fprintf(&w, ") plus the registration users; abuse limits (sip.limits) at their defaults\n")
 	if niceness != 0 {
 		fmt.Fprintf(&w, "- every target and SIPp process ran at nice %d (-nice), the neighbours at their own\n", niceness)
 	}
@@ -161,7 +165,7 @@ func renderReport(cfg config, e *env) string {
 				}
 				tcpu := ""
 				if b.TargetProcs > 0 {
-					tcpu = fmt.Sprintf(", %s CPU %.0f%% (%d processes, %s µs/%s)", t.name, pct(b.TargetCPU, b.Wall), b.TargetProcs, ms(b.usPerCall()), unit)
+					tcpu = fmt.Sprintf(", %s CPU %.0f%% (%s, %s µs/%s)", t.name, pct(b.TargetCPU, b.Wall), plural(b.TargetProcs, "process", "processes"), ms(b.usPerCall()), unit)
 				}
 				fmt.Fprintf(&w, "- **%s**: %s%d %ss/s%s, SIPp UAC %.0f%%, SIPp UAS %.0f%%; p50 %s ms, p99 %s ms; stopped: %s\n",
 					t.name, bound, b.Rate, unit, tcpu, pct(b.UACCPU, b.Wall), pct(b.UASCPU, b.Wall), ms(b.P50), ms(b.P99), oneLine(t.stopped, 300))
@@ -342,4 +346,11 @@ func clockResText() string {
 		return r.String()
 	}
 	return "unknown"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -28,6 +28,7 @@ type soakSample struct {
 	At                         time.Duration // since the load started
 	RSS                        int64         // bytes (VmRSS)
 	HeapAlloc, HeapSys         int64         // bytes, without forcing a GC; -1 when unknown
+	Live                       int64         // bytes: the heap after a forced GC, once a minute; -1 otherwise
 	CPU                        time.Duration // ccswitch's CPU since the load started
 	Calls, CallsFailed, UASFai int
 	Regs, RegsFailed           int
@@ -218,7 +219,7 @@ func runSoak(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf
 
 	var samples []soakSample
 	sample := func() soakSample {
-		s := soakSample{At: time.Since(t0), RSS: vmRSS(cc.pid()), HeapAlloc: -1, HeapSys: -1}
+		s := soakSample{At: time.Since(t0), RSS: vmRSS(cc.pid()), HeapAlloc: -1, HeapSys: -1, Live: -1}
 		if h, err := goHeap(pp, false); err == nil {
 			s.HeapAlloc, s.HeapSys = h["HeapAlloc"], h["HeapSys"]
 		}
@@ -252,10 +253,17 @@ func runSoak(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf
 			break
 		}
 		s := sample()
+		if i%printEvery == 0 {
+			// Once a minute, the live heap (a forced GC: a few ms of ccswitch's CPU): RSS
+			// alone cannot tell a leak from the GC's headroom filling up.
+			if h, err := goHeap(pp, true); err == nil {
+				s.Live = h["HeapAlloc"]
+			}
+		}
 		samples = append(samples, s)
 		if i%printEvery == 0 {
-			logf("soak %s: rss %s heap %s cpu %.0f%% | calls ok %d failed %d uas-failed %d | regs ok %d failed %d | webhooks %d offered %d refused %d",
-				s.At.Round(time.Second), mib(s.RSS), mib(s.HeapAlloc), pct(s.CPU, s.At), s.Calls, s.CallsFailed, s.UASFai,
+			logf("soak %s: rss %s heap %s live %s cpu %.0f%% | calls ok %d failed %d uas-failed %d | regs ok %d failed %d | webhooks %d offered %d refused %d",
+				s.At.Round(time.Second), mib(s.RSS), mib(s.HeapAlloc), mib(s.Live), pct(s.CPU, s.At), s.Calls, s.CallsFailed, s.UASFai,
 				s.Regs, s.RegsFailed, s.Posted, s.Offered, s.Refused)
 		}
 		if calls.exited() && (regs == nil || regs.exited()) && posted >= 0 {
@@ -311,6 +319,12 @@ func runSoak(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf
 	for i, s := range samples {
 		if (i+1)%printEvery == 0 {
 			fmt.Fprintf(stdout, " %.0f", float64(s.RSS)/(1<<20))
+		}
+	}
+	fmt.Fprintf(stdout, "\n- live heap per minute (MiB, after a forced GC):")
+	for _, s := range samples {
+		if s.Live >= 0 {
+			fmt.Fprintf(stdout, " %.1f", float64(s.Live)/(1<<20))
 		}
 	}
 	fmt.Fprintf(stdout, "\n- flat: the least-squares RSS growth over the last %s is at most %.1f %% of that window's mean RSS\n", window.Round(time.Second), cfg.soakFlat)

@@ -531,6 +531,9 @@ func errorSummary(text string) (summary, example string) {
 		} else {
 			continue // dead-call messages, warnings, automatic answers: not failures
 		}
+		if strings.Contains(ev, "Out-of-call") {
+			continue // SIPp's own out-of-call handler (a trunk health OPTIONS): no call failed
+		}
 		if counts[key] == 0 && example == "" {
 			example = strings.Join(strings.Fields(ev), " ")
 		}
