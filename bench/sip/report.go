@@ -171,6 +171,19 @@ func renderReport(cfg config, e *env) string {
 					t.name, bound, b.Rate, unit, tcpu, pct(b.UACCPU, b.Wall), pct(b.UASCPU, b.Wall), ms(b.P50), ms(b.P99), oneLine(t.stopped, 300))
 			}
 		}
+		if c, k := pair(ladder.targets); c != nil && k != nil {
+			_, cok := best(c)
+			_, kok := best(k)
+			switch {
+			case !cok || !kok:
+			case !c.failed && !k.failed:
+				fmt.Fprintf(&w, "- the rate ratio is not a ratio of ceilings: neither target failed before the ladder or the budget ended\n")
+			case !c.failed:
+				fmt.Fprintf(&w, "- the rate ratio is a lower bound: ccswitch did not fail before the ladder or the budget ended\n")
+			case !k.failed:
+				fmt.Fprintf(&w, "- the rate ratio is an upper bound: Kamailio did not fail before the ladder or the budget ended\n")
+			}
+		}
 		if cs, ks, ok := commonClean(ladder.targets); ok {
 			fmt.Fprintf(&w, "- CPU per %s at %d/s, the highest rate both passed cleanly: ccswitch %s µs, Kamailio %s µs (%.2f×); "+
 				"p99 ccswitch %s ms, Kamailio %s ms\n",

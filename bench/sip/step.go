@@ -137,8 +137,34 @@ func ms(v float64) string {
 // is repeated cfg.retries times on a freshly started target (the machine is shared: a
 // neighbour's compile can starve a step); the target stops after a rate that failed every
 // attempt.
+//
+// A rate is started only when the time left holds one step of every target still stepping, so
+// that a ladder cut by the budget ends at the same rate for all (a ratio of rates one target
+// was never given would mean nothing).
 func measure(ctx context.Context, cfg config, e *env, targets []*target, rates []int, tmp string, logf func(string, ...any)) {
+	for _, t := range targets { // the other ladder may have left a server stopped
+		if t.skip == "" && t.srv != nil && !t.srv.running() {
+			if err := t.srv.restart(ctx); err != nil {
+				t.skip = fmt.Sprintf("%s did not restart: %v", t.srv.name, err)
+			}
+		}
+	}
 	for _, rate := range rates {
+		active := 0
+		for _, t := range targets {
+			if t.skip == "" && t.stopped == "" {
+				active++
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && active > 0 && time.Until(dl) < time.Duration(active)*stepBudget(cfg) {
+			for _, t := range targets {
+				if t.skip == "" && t.stopped == "" {
+					t.stopped = fmt.Sprintf("time budget spent before %d/s", rate)
+				}
+			}
+			logf("%s ladder: time budget spent before %d/s", targets[0].kind, rate)
+			break
+		}
 		for _, t := range targets {
 			if t.skip != "" || t.stopped != "" {
 				continue
@@ -160,6 +186,12 @@ func measure(ctx context.Context, cfg config, e *env, targets []*target, rates [
 	}
 }
 
+// stepBudget is the time one step usually takes: the step, the UAC's tail and the UAS's
+// statistics line, the gap and the wait for quiet neighbours.
+func stepBudget(cfg config) time.Duration {
+	return cfg.step + 3*time.Second + cfg.gap + cfg.quietWait
+}
+
 // stepTarget runs one rate on one target, with its retries, and sets t.stopped when the target
 // is done.
 func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tmp string, logf func(string, ...any)) {
@@ -167,6 +199,11 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 		need := cfg.step + cfg.recvTimeout + 5*time.Second
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < need {
 			t.stopped = fmt.Sprintf("time budget spent before %d/s", rate)
+			if attempt > 1 {
+				// It failed this rate; only the retry did not fit.
+				t.failed = true
+				t.stopped = fmt.Sprintf("failures at %d/s; the retry did not fit in the time budget", rate)
+			}
 			return
 		}
 		if ctx.Err() != nil {
