@@ -279,6 +279,10 @@ func runSoak(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf
 	last := sample()
 
 	growth, mean, window, flat := flatness(samples, cfg.soakWindow, cfg.soakFlat)
+	csv := filepath.Join(tmp, "soak-samples.csv")
+	if err := writeSoakCSV(csv, samples); err != nil {
+		logf("soak: %v", err)
+	}
 	cst, _ := readStatFile(filepath.Join(callDir, "stat.csv"))
 	rst, _ := readStatFile(filepath.Join(regDir, "stat.csv"))
 	ust, _ := readStatFile(filepath.Join(uasDir, "stat.csv"))
@@ -327,6 +331,7 @@ func runSoak(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf
 			fmt.Fprintf(stdout, " %.1f", float64(s.Live)/(1<<20))
 		}
 	}
+	fmt.Fprintf(stdout, "\n- RSS after the load ended: %s; every sample: %s (kept with -keep)", mib(last.RSS), csv)
 	fmt.Fprintf(stdout, "\n- flat: the least-squares RSS growth over the last %s is at most %.1f %% of that window's mean RSS\n", window.Round(time.Second), cfg.soakFlat)
 	failed := cst.Failed + ust.Failed + rst.Failed + textFailed
 	if cst.Success+cst.Failed < ncalls || (regs != nil && rst.Success+rst.Failed < nregs) {
@@ -342,11 +347,29 @@ func runSoak(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf
 	}
 	fmt.Fprintf(stdout, "\nsoak %s calls/s=%.0f registrations/s=%.0f webhooks/s=%.1f failed calls=%d registrations=%d webhooks=%d rss start=%s end=%s growth=%+.1fMiB over %s (%.1f%% of mean, %s) verdict=%s\n",
 		cfg.soak, cfg.soakRate, cfg.soakRegRate, cfg.soakTextRate, cst.Failed+ust.Failed+(ncalls-cst.Success-cst.Failed), rst.Failed+(nregs-rst.Success-rst.Failed), textFailed,
-		mib(firstRSS(samples)), mib(last.RSS), growth/(1<<20), window.Round(time.Second), 100*growth/mean, flatWord, verdict)
+		mib(firstRSS(samples)), mib(lastRSS(samples)), growth/(1<<20), window.Round(time.Second), 100*growth/mean, flatWord, verdict)
 	if verdict != "PASS" {
 		return 1
 	}
 	return 0
+}
+
+func lastRSS(s []soakSample) int64 {
+	if len(s) == 0 {
+		return -1
+	}
+	return s[len(s)-1].RSS
+}
+
+// writeSoakCSV writes every sample, one line each.
+func writeSoakCSV(path string, samples []soakSample) error {
+	var w strings.Builder
+	w.WriteString("seconds,rss_bytes,heap_alloc,heap_sys,live_heap,cpu_seconds,calls_ok,calls_failed,uas_failed,regs_ok,regs_failed,webhooks,offered,refused\n")
+	for _, s := range samples {
+		fmt.Fprintf(&w, "%.1f,%d,%d,%d,%d,%.2f,%d,%d,%d,%d,%d,%d,%d,%d\n", s.At.Seconds(), s.RSS, s.HeapAlloc, s.HeapSys, s.Live,
+			s.CPU.Seconds(), s.Calls, s.CallsFailed, s.UASFai, s.Regs, s.RegsFailed, s.Posted, s.Offered, s.Refused)
+	}
+	return os.WriteFile(path, []byte(w.String()), 0o644)
 }
 
 func firstRSS(s []soakSample) int64 {
