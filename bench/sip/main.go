@@ -152,7 +152,7 @@ func parseFlags(args []string) (config, error) {
 	step := fs.Duration("step", 5*time.Second, "length of a step: it places rate×step calls (registrations)")
 	callMS := fs.Int("call-ms", 100, "pause between ACK and BYE, ms (SIPp -d); with 0 a multi-process proxy may relay the BYE before the ACK")
 	gap := fs.Duration("gap", 4*time.Second, "idle time between steps: lets transactions expire and the UAS's 4 s timewait end")
-	total := fs.Duration("total", 14*time.Minute, "budget for the whole run, build included (the ladders share what the memory phase leaves)")
+	total := fs.Duration("total", 13*time.Minute+30*time.Second, "budget for the whole run, build included (the ladders share what the memory phase leaves)")
 	recvTimeout := fs.Duration("recv-timeout", 5*time.Second, "a call waiting longer than this for a message fails (SIPp -recv_timeout)")
 	out := fs.String("out", "", "also write the final report (markdown) to this file")
 	keep := fs.Bool("keep", false, "keep the temporary directory (SIPp traces, logs, configs) and print its path")
