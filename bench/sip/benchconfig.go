@@ -17,7 +17,8 @@ import (
 //	00-ccswitch.yaml  configs/ccswitch.yaml of the tree under test, with its RTP port range
 //	                  replaced (-rtp-ports) and the carrier trunk set to media passthrough
 //	                  (-media passthrough) when asked
-//	10-bench.yaml     the registration users (-reg-users, each with its own password) and one
+//	10-bench.yaml     the tree's prompt folder (absolute: the demo's default is relative to the
+//	                  config's folder), the registration users (-reg-users, each with its own password) and one
 //	                  static-contact user whose only purpose is to exempt the registration
 //	                  generator's source address from sip.limits.source_rate (see regSource)
 //	2x-*.yaml         what a mode adds (e2e: agents, queues, a flow, WhatsApp)
@@ -45,6 +46,10 @@ func demoConfig(ctx context.Context, cfg config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return demoConfigIn(repo, cfg)
+}
+
+func demoConfigIn(repo string, cfg config) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(repo, "configs", "ccswitch.yaml"))
 	if err != nil {
 		return nil, fmt.Errorf("bench config: %w", err)
@@ -70,10 +75,12 @@ func editDemo(b []byte, ports, media string) ([]byte, error) {
 	return b, nil
 }
 
-// usersYAML is 10-bench.yaml: the registration users and the generator's exemption.
-func usersYAML(users []regUser, regPort int) string {
+// usersYAML is 10-bench.yaml: the prompts of the tree under test (the demo's relative default
+// would point into the temporary folder), the registration users and the generator's exemption.
+func usersYAML(users []regUser, regPort int, prompts string) string {
 	var w strings.Builder
-	w.WriteString("# Written by bench/sip: the registration benchmark's users (digest, one password each).\nusers:\n")
+	fmt.Fprintf(&w, "# Written by bench/sip.\nmedia:\n  prompts: %q\n", prompts)
+	w.WriteString("# The registration benchmark's users (digest, one password each).\nusers:\n")
 	for _, u := range users {
 		fmt.Fprintf(&w, "  - {extension: %q, secret: %q}\n", u.name, u.password)
 	}
@@ -87,7 +94,14 @@ func usersYAML(users []regUser, regPort int) string {
 // benchConfig writes the bench config folder under tmp and returns its path. extra maps more
 // file names (sorted after 10-bench.yaml) to their content.
 func benchConfig(ctx context.Context, cfg config, tmp string, users []regUser, extra map[string]string) (string, error) {
-	demo, err := demoConfig(ctx, cfg)
+	repo, err := moduleRoot(ctx, cfg)
+	if err == nil {
+		repo, err = filepath.Abs(repo)
+	}
+	if err != nil {
+		return "", err
+	}
+	demo, err := demoConfigIn(repo, cfg)
 	if err != nil {
 		return "", err
 	}
@@ -95,7 +109,7 @@ func benchConfig(ctx context.Context, cfg config, tmp string, users []regUser, e
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	files := map[string]string{"00-ccswitch.yaml": string(demo), "10-bench.yaml": usersYAML(users, cfg.regPort)}
+	files := map[string]string{"00-ccswitch.yaml": string(demo), "10-bench.yaml": usersYAML(users, cfg.regPort, filepath.Join(repo, "configs", "prompts"))}
 	for k, v := range extra {
 		files[k] = v
 	}

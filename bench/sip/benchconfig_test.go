@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func TestBenchConfigLoads(t *testing.T) {
 			}
 		}},
 		{"e2e", config{media: "anchor", regPort: 5086}, nil, map[string]string{
-			"20-e2e-voice.yaml": voiceConfig(phones, "/nonexistent/prompts"),
+			"20-e2e-voice.yaml": voiceConfig(phones),
 			"21-e2e-text.yaml":  textConfig(desks, "s3cret"),
 		}, func(t *testing.T, c *ccconfig.Config) {
 			if c.Channels.WhatsApp == nil || c.Channels.WhatsApp.Queue != "bench-text" {
@@ -78,6 +79,9 @@ func TestBenchConfigLoads(t *testing.T) {
 			// The generator's exemption: a static contact at its port, no call limit.
 			if u, ok := exts[regSourceExtension]; !ok || !strings.HasSuffix(u.Contact, "@127.0.0.1:5086") {
 				t.Errorf("exemption user: %+v", u)
+			}
+			if fi, err := os.Stat(got.Media.Prompts); err != nil || !fi.IsDir() {
+				t.Errorf("media.prompts %q is not the tree's prompt folder: %v", got.Media.Prompts, err)
 			}
 			if c.checks != nil {
 				c.checks(t, got)

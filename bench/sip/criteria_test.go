@@ -178,8 +178,8 @@ func TestRegistrationFiles(t *testing.T) {
 	if len(mk) != 3 || mk[2].name != "r00002" || len(mk[0].password) != 16 || mk[0].password == mk[1].password {
 		t.Errorf("makeUsers: %+v", mk)
 	}
-	y := usersYAML(users[:1], 5086)
-	for _, w := range []string{`- {extension: "r00000", secret: "aa"}`, `contact: "sip:bench-reg-source@127.0.0.1:5086", max_calls: 0`} {
+	y := usersYAML(users[:1], 5086, "/repo/configs/prompts")
+	for _, w := range []string{`prompts: "/repo/configs/prompts"`, `- {extension: "r00000", secret: "aa"}`, `contact: "sip:bench-reg-source@127.0.0.1:5086", max_calls: 0`} {
 		if !strings.Contains(y, w) {
 			t.Errorf("users YAML lacks %q:\n%s", w, y)
 		}

@@ -97,10 +97,10 @@ func textConfig(desks []deskAgent, waSecret string) string {
 }
 
 // voiceConfig is the voice half of the e2e config: the agents' phones and agents (auto_login)
-// in queue bench-voice, a flow that queues there, and the DID; prompts from the tree under test.
-func voiceConfig(phones []regUser, prompts string) string {
+// in queue bench-voice, a flow that queues there, and the DID.
+func voiceConfig(phones []regUser) string {
 	var w strings.Builder
-	fmt.Fprintf(&w, "media:\n  prompts: %q\nusers:\n", prompts)
+	w.WriteString("users:\n")
 	for _, u := range phones {
 		fmt.Fprintf(&w, "  - {extension: %q, secret: %q}\n", u.name, u.password)
 	}
@@ -182,7 +182,7 @@ func runE2E(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf 
 	rand.Read(sb)
 	waSecret := hex.EncodeToString(sb)
 	conf, err := benchConfig(ctx, cfg, tmp, nil, map[string]string{
-		"20-e2e-voice.yaml": voiceConfig(phones, filepath.Join(repo, "configs", "prompts")),
+		"20-e2e-voice.yaml": voiceConfig(phones),
 		"21-e2e-text.yaml":  textConfig(desks, waSecret),
 	})
 	if err != nil {
