@@ -317,7 +317,7 @@ func runSoak(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf
 		for _, p := range perMinuteP99(v, d) {
 			cells = append(cells, ms(p))
 		}
-		fmt.Fprintf(stdout, "- %s p99 per minute (ms; SIPp samples every 100th): %s\n", f.name, strings.Join(cells, " "))
+		fmt.Fprintf(stdout, "- %s p99 per minute (ms; every call, SIPp writes them 100 at a time): %s\n", f.name, strings.Join(cells, " "))
 	}
 	fmt.Fprintf(stdout, "- RSS per minute (MiB):")
 	for i, s := range samples {
