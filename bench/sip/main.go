@@ -581,7 +581,7 @@ func setupEnv(ctx context.Context, cfg config, tmp string, logf func(string, ...
 		}
 		e.servers = append(e.servers, cc)
 	}
-	if has["kamailio"] && (cfg.calls) {
+	if has["kamailio"] && cfg.calls {
 		kam = &server{name: "kamailio"}
 		kam.start = func(ctx context.Context) (*process, error) {
 			return startKamailio(ctx, tmp, "kamailio", "kamailio.cfg", kamailioPort, logf)
