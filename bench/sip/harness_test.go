@@ -18,7 +18,9 @@ func TestHarnessDirect(t *testing.T) {
 	// Ports the kernel just handed out, not 5080/5090, which ccswitch's own tests may use.
 	uac, uas := testenv.FreePort(t), testenv.FreePort(t)
 	var out strings.Builder
-	code := run([]string{"-targets", "direct", "-rates", "50", "-step", "1s", "-gap", "0s", "-total", "30s", "-quiet", "0",
+	// -max-p99 1s: the latency bound is the table tests' business; a starved shared machine
+	// must not fail this plumbing test.
+	code := run([]string{"-targets", "direct", "-rates", "50", "-step", "1s", "-gap", "0s", "-total", "30s", "-quiet", "0", "-max-p99", "1s",
 		"-uac-port", strconv.Itoa(uac), "-uas-port", strconv.Itoa(uas)}, &out)
 	t.Log(out.String())
 	if code != 0 {
@@ -49,7 +51,7 @@ func TestHarnessKamailioRegistrar(t *testing.T) {
 	kamRegPort = testenv.FreePort(t)
 	defer func() { kamRegPort = old }()
 	var out strings.Builder
-	code := run([]string{"-targets", "kamailio", "-runs", "registrations", "-reg-rates", "20", "-reg-users", "20", "-step", "2s",
+	code := run([]string{"-targets", "kamailio", "-runs", "registrations", "-reg-rates", "20", "-reg-users", "20", "-step", "2s", "-max-p99", "1s",
 		"-gap", "0s", "-total", "60s", "-quiet", "0", "-memory=false", "-reg-port", strconv.Itoa(testenv.FreePort(t))}, &out)
 	t.Log(out.String())
 	if code != 0 {
