@@ -14,6 +14,10 @@
 // frees an agent, when tasks wait; Enqueue when agents are idle) to the
 // reservation event in the sink. The baseline's latency is its deciding
 // call. See RESULTS.md.
+//
+// The same routing end to end — a carrier's INVITE to the agent's phone ringing, a webhook
+// POST to the desktop's offer, through the real binary — is `go run ./bench/sip -e2e`, which
+// prints this engine-only figure beside its own.
 package main
 
 import (

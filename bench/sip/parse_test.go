@@ -181,7 +181,8 @@ func TestErrorSummary(t *testing.T) {
 		"2026-11-25\t23:03:47.273370\t1795647827.273370: Aborting call on unexpected message for Call-Id '1': while expecting '200' (index 8), received 'SIP/2.0 100 Trying\nVia: x\n'" +
 		"2026-11-25\t23:03:47.273371\t1795647827.273371: Aborting call on unexpected message for Call-Id '2': while pausing (index 6), received 'ACK sip:x SIP/2.0\nVia: x\n'" +
 		"2026-11-25\t23:03:47.273372\t1795647827.273372: Aborting call on unexpected message for Call-Id '3': while pausing (index 6), received 'ACK sip:x SIP/2.0\nVia: x\n'" +
-		"2026-11-25\t23:03:47.273373\t1795647827.273373: Dead call 4 (successful), received 'SIP/2.0 200 OK\n'"
+		"2026-11-25\t23:03:47.273373\t1795647827.273373: Dead call 4 (successful), received 'SIP/2.0 200 OK\n'" +
+		"2026-11-25\t23:03:47.273374\t1795647827.273374: Call-Id: a8bf9c00, receive timeout on message Out-of-call UAS:0 without label to jump to (ontimeout attribute): aborting call\n"
 	sum, _ = errorSummary(log)
 	want := "2 × received 'ACK sip:x SIP/2.0' while pausing (index 6); 1 × received 'SIP/2.0 100 Trying' while expecting '200' (index 8)"
 	if sum != want {
@@ -211,21 +212,24 @@ func TestStepVerdictAndReport(t *testing.T) {
 	k500 := ok
 	k500.Rate, k500.Calls, k500.Stats.Success = 500, 2500, 2500
 	k500.TargetCPU = 1250 * time.Millisecond
-	e := &env{targets: []*target{
+	e := &env{calls: []*target{
 		{name: "ccswitch", steps: []stepResult{cc, func() stepResult { s := bad; s.Target = "ccswitch"; s.Rate = 1000; return s }()}, stopped: "first failures at 1000/s", failed: true},
 		{name: "kamailio", steps: []stepResult{k500, ok, bad}, stopped: "first failures at 2000/s", failed: true},
 	}, started: time.Now()}
-	r := renderReport(config{command: "go run ./bench/sip", step: 5 * time.Second}, e)
+	r := renderReport(config{command: "go run ./bench/sip", step: 5 * time.Second, maxP99: 50 * time.Millisecond}, e)
 	for _, want := range []string{
 		"- **ccswitch**: 500 calls/s, ccswitch CPU 50% (12 processes, 500 µs/call)",
 		"- **kamailio**: 1000 calls/s",
-		"ratio ccswitch / Kamailio: 0.50** (500 / 1000 calls/s",
 		"| kamailio | 2000 | 10000 | 9990 | 10 |",
-		"- CPU per call at 500 calls/s, the highest rate both passed cleanly: ccswitch 500 µs, Kamailio 500 µs (1.0×)",
+		"**failed**: 10 failed",
+		"- CPU per call at 500/s, the highest rate both passed cleanly: ccswitch 500 µs, Kamailio 500 µs (1.00×)",
 	} {
 		if !strings.Contains(r, want) {
 			t.Errorf("report lacks %q:\n%s", want, r)
 		}
+	}
+	if got, want := ratioLines(e), "ratio ccswitch/kamailio calls/s=0.50 cpu/call=1.00\n"; got != want {
+		t.Errorf("ratio lines: got %q, want %q", got, want)
 	}
 }
 
@@ -237,7 +241,17 @@ func TestParseFlags(t *testing.T) {
 	if len(c.targets) != 2 || len(c.rates) != 2 || c.rates[1] != 200 || !c.lenient["kamailio"] {
 		t.Errorf("got %+v", c)
 	}
-	for _, args := range [][]string{{"-targets", "asterisk"}, {"-rates", "x"}, {"-rates", "9000"}, {"-step", "10ms"}, {"extra"}} {
+	c, err = parseFlags(nil)
+	if err != nil || !c.calls || !c.regs || c.maxP99 != 50*time.Millisecond || c.regUsers != 10000 || !c.memory || c.total > 15*time.Minute {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	c, err = parseFlags([]string{"-soak", "30m", "-rate", "800"})
+	if err != nil || c.soak != 30*time.Minute || c.soakRate != 800 || c.soakRegRate != 400 {
+		t.Errorf("soak: %+v, %v", c, err)
+	}
+	for _, args := range [][]string{{"-targets", "asterisk"}, {"-rates", "x"}, {"-rates", "9000"}, {"-step", "10ms"}, {"extra"},
+		{"-runs", "options"}, {"-runs", ""}, {"-reg-rates", "0"}, {"-max-p99", "-1ms"}, {"-media", "relay"}, {"-reg-port", "5080"},
+		{"-e2e", "-soak", "1m"}, {"-e2e", "-e2e-rate", "0"}, {"-soak", "1m", "-rate", "0"}, {"-reg-users", "0"}} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("%q: no error", args)
 		}
@@ -255,39 +269,21 @@ func TestHostTicks(t *testing.T) {
 	}
 }
 
-func TestBenchConfig(t *testing.T) {
-	repo := t.TempDir()
-	if err := os.MkdirAll(repo+"/configs", 0o755); err != nil {
-		t.Fatal(err)
-	}
+func TestEditDemo(t *testing.T) {
 	in := "media:\n  ip: 127.0.0.1\n  rtp_ports: 20000-20999\n\nhttp:\n"
-	if err := os.WriteFile(repo+"/configs/ccswitch.yaml", []byte(in), 0o644); err != nil {
-		t.Fatal(err)
+	b, err := editDemo([]byte(in), "20000-29999", "anchor")
+	if want := "media:\n  ip: 127.0.0.1\n  rtp_ports: 20000-29999\n\nhttp:\n"; err != nil || string(b) != want {
+		t.Errorf("got %q, %v", b, err)
 	}
-	path, err := benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "20000-29999", "anchor")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(path)
-	if want := "media:\n  ip: 127.0.0.1\n  rtp_ports: 20000-29999\n\nhttp:\n"; string(b) != want {
-		t.Errorf("got %q", b)
-	}
-	if err := os.WriteFile(repo+"/configs/ccswitch.yaml", []byte("media: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "1-2", "anchor"); err == nil {
+	if _, err := editDemo([]byte("media: {}\n"), "1-2", "anchor"); err == nil {
 		t.Error("no rtp_ports line: no error")
 	}
 	trunk := "trunks:\n  - name: carrier\n    sources: [\"127.0.0.1:5080\"]\n    outbound: sip:127.0.0.1:5080\n\nnumbers: []\n"
-	if err := os.WriteFile(repo+"/configs/ccswitch.yaml", []byte(trunk), 0o644); err != nil {
-		t.Fatal(err)
+	b, err = editDemo([]byte(trunk), "", "passthrough")
+	if want := "trunks:\n  - name: carrier\n    sources: [\"127.0.0.1:5080\"]\n    outbound: sip:127.0.0.1:5080\n    media: passthrough\n\nnumbers: []\n"; err != nil || string(b) != want {
+		t.Errorf("passthrough: got %q, %v", b, err)
 	}
-	path, err = benchConfig(t.Context(), config{repo: repo}, t.TempDir(), "", "passthrough")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = os.ReadFile(path)
-	if want := "trunks:\n  - name: carrier\n    sources: [\"127.0.0.1:5080\"]\n    outbound: sip:127.0.0.1:5080\n    media: passthrough\n\nnumbers: []\n"; string(b) != want {
-		t.Errorf("passthrough: got %q", b)
+	if _, err := editDemo([]byte("trunks: []\n"), "", "passthrough"); err == nil {
+		t.Error("no carrier outbound line: no error")
 	}
 }

@@ -155,14 +155,15 @@ func statCPU(stat string) (ticks uint64, ppid int, err error) {
 	return ticks, ppid, nil
 }
 
-// treeCPU returns the CPU time of pid and of all its descendants (threads are included in a
-// process's utime/stime; reaped children in cutime/cstime) and how many processes that was.
-func treeCPU(pid int) (time.Duration, int) {
-	type entry struct {
-		ticks uint64
-		ppid  int
-	}
-	all := map[int]entry{}
+// procEntry is what treeCPU and treePIDs need of one /proc/PID/stat.
+type procEntry struct {
+	ticks uint64
+	ppid  int
+}
+
+// procTable reads /proc/*/stat.
+func procTable() map[int]procEntry {
+	all := map[int]procEntry{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, d := range dirs {
 		b, err := os.ReadFile(d)
@@ -174,10 +175,15 @@ func treeCPU(pid int) (time.Duration, int) {
 			continue
 		}
 		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
-		all[p] = entry{ticks, ppid}
+		all[p] = procEntry{ticks, ppid}
 	}
+	return all
+}
+
+// subtree returns pid and all its descendants found in all (nil if pid is not there).
+func subtree(all map[int]procEntry, pid int) map[int]bool {
 	if _, ok := all[pid]; !ok {
-		return 0, 0
+		return nil
 	}
 	in := map[int]bool{pid: true}
 	for changed := true; changed; {
@@ -189,11 +195,28 @@ func treeCPU(pid int) (time.Duration, int) {
 			}
 		}
 	}
+	return in
+}
+
+// treeCPU returns the CPU time of pid and of all its descendants (threads are included in a
+// process's utime/stime; reaped children in cutime/cstime) and how many processes that was.
+func treeCPU(pid int) (time.Duration, int) {
+	all := procTable()
+	in := subtree(all, pid)
 	var ticks uint64
 	for p := range in {
 		ticks += all[p].ticks
 	}
 	return time.Duration(ticks) * time.Second / userHZ, len(in)
+}
+
+// treePIDs returns pid and its descendants.
+func treePIDs(pid int) []int {
+	var out []int
+	for p := range subtree(procTable(), pid) {
+		out = append(out, p)
+	}
+	return out
 }
 
 // hostTicks parses the aggregate "cpu" line of /proc/stat: busy = user+nice+system+irq+softirq

@@ -128,8 +128,13 @@ func parseSippDuration(s string) (time.Duration, error) {
 // "Date_ms;response_time_ms;rtd_no", then one line per measured call. It returns the response
 // times of RTD rtd in milliseconds, in file order.
 func parseRTT(r io.Reader, rtd int) ([]float64, error) {
+	v, _, err := parseRTTDated(r, rtd)
+	return v, err
+}
+
+// parseRTTDated is parseRTT with each sample's date (ms since SIPp started).
+func parseRTTDated(r io.Reader, rtd int) (v, dates []float64, err error) {
 	sc := bufio.NewScanner(r)
-	var out []float64
 	line := 0
 	for sc.Scan() {
 		line++
@@ -139,22 +144,26 @@ func parseRTT(r io.Reader, rtd int) ([]float64, error) {
 		}
 		f := strings.Split(t, ";")
 		if len(f) < 3 {
-			return out, fmt.Errorf("sipp rtt line %d: %d fields, want 3", line, len(f))
+			return v, dates, fmt.Errorf("sipp rtt line %d: %d fields, want 3", line, len(f))
 		}
 		no, err := strconv.Atoi(f[2])
 		if err != nil {
-			return out, fmt.Errorf("sipp rtt line %d: rtd_no: %w", line, err)
+			return v, dates, fmt.Errorf("sipp rtt line %d: rtd_no: %w", line, err)
 		}
 		if no != rtd {
 			continue
 		}
-		v, err := strconv.ParseFloat(f[1], 64)
+		x, err := strconv.ParseFloat(f[1], 64)
 		if err != nil {
-			return out, fmt.Errorf("sipp rtt line %d: response_time_ms: %w", line, err)
+			return v, dates, fmt.Errorf("sipp rtt line %d: response_time_ms: %w", line, err)
 		}
-		out = append(out, v)
+		d, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return v, dates, fmt.Errorf("sipp rtt line %d: Date_ms: %w", line, err)
+		}
+		v, dates = append(v, x), append(dates, d)
 	}
-	return out, sc.Err()
+	return v, dates, sc.Err()
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p ≤ 100) of v, which it sorts; NaN

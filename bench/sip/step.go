@@ -17,16 +17,18 @@ import (
 	"time"
 )
 
-// stepResult is one target at one call rate.
+// stepResult is one target at one rate of calls or registrations.
 type stepResult struct {
 	Target  string
-	Rate    int // requested calls/s
-	Calls   int // requested calls
+	Kind    kind
+	Rate    int // requested calls (registrations)/s
+	Calls   int // requested calls (registrations)
 	Stats   sippStats
 	Samples int     // setup times measured
-	P50     float64 // setup time (INVITE sent → 200 received), ms, SIPp's coarse clock
+	P50     float64 // setup time (INVITE sent → 200 received; first REGISTER → 200), ms, SIPp's clock
 	P99     float64
 	Max     float64
+	MaxP99  float64       // the criterion: a clean step has P99 ≤ MaxP99 ms (0: failures only)
 	Wall    time.Duration // life of the UAC process
 
 	TargetCPU   time.Duration // target process tree (all threads and workers)
@@ -56,10 +58,43 @@ type stepResult struct {
 	UASErrors   string // failure events the UAS logged during the step, counted by kind
 }
 
-// clean says whether every requested call succeeded on both SIPp sides.
-func (s stepResult) clean() bool {
-	return s.Disturbed == "" && s.Err == "" && s.ExitCode == 0 && s.Stats.Failed == 0 &&
-		s.Stats.Success == s.Calls && s.UASFailed == 0
+// clean says whether every requested call succeeded on both SIPp sides and the setup p99
+// met the bound: a clean rate is one without a backlog, not only one without failures.
+func (s stepResult) clean() bool { return len(s.problems()) == 0 }
+
+// problems says why a step is not clean, in words (empty when it is).
+func (s stepResult) problems() []string {
+	var p []string
+	if s.Disturbed != "" {
+		p = append(p, "disturbed")
+	}
+	if s.Interrupted {
+		p = append(p, "interrupted")
+	}
+	if s.Err != "" {
+		p = append(p, "harness: "+oneLine(s.Err, 120))
+	}
+	if s.Stats.Failed > 0 {
+		p = append(p, fmt.Sprintf("%d failed", s.Stats.Failed))
+	}
+	if s.UASFailed > 0 {
+		p = append(p, fmt.Sprintf("%d failed at the UAS", s.UASFailed))
+	}
+	if s.Stats.Success != s.Calls && s.Stats.Failed == 0 {
+		p = append(p, fmt.Sprintf("%d of %d succeeded", s.Stats.Success, s.Calls))
+	}
+	if s.ExitCode != 0 && s.Stats.Failed == 0 {
+		p = append(p, fmt.Sprintf("sipp exit %d", s.ExitCode))
+	}
+	if s.MaxP99 > 0 && s.Stats.Success > 0 {
+		switch {
+		case math.IsNaN(s.P99):
+			p = append(p, "no setup time measured")
+		case s.P99 > s.MaxP99:
+			p = append(p, fmt.Sprintf("p99 %s ms > %s ms", ms(s.P99), ms(s.MaxP99)))
+		}
+	}
+	return p
 }
 
 func pct(cpu, wall time.Duration) float64 {
@@ -77,15 +112,15 @@ func (s stepResult) line() string {
 	case s.Disturbed != "":
 		verdict = "DISTURBED: " + s.Disturbed
 	case !s.clean():
-		verdict = "FAILED"
+		verdict = "FAILED: " + strings.Join(s.problems(), ", ")
 	}
 	tcpu := "-"
 	if s.TargetProcs > 0 {
 		tcpu = fmt.Sprintf("%.0f%%", pct(s.TargetCPU, s.Wall))
 	}
-	return fmt.Sprintf("%-8s %5d/s calls %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/call) uac %.0f%% uas %.0f%% | others %.0f%% steal %.0f%% (before: %s) | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs | %s",
-		s.Target, s.Rate, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
-		ms(s.P50), ms(s.P99), tcpu, ms(s.usPerCall()), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
+	return fmt.Sprintf("%-8s %5d/s %-5s %6d ok %6d fail %5d uas-fail %d retrans %6d | setup p50 %s p99 %s ms | cpu target %s (%s µs/%s) uac %.0f%% uas %.0f%% | others %.0f%% steal %.0f%% (before: %s) | RcvbufErrors +%d drops target/uac/uas %d/%d/%d | wall %.1fs | %s",
+		s.Target, s.Rate, s.Kind, s.Calls, s.Stats.Success, s.Stats.Failed, s.UASFailed, s.Stats.Retrans,
+		ms(s.P50), ms(s.P99), tcpu, ms(s.usPerCall()), s.Kind.unit(), pct(s.UACCPU, s.Wall), pct(s.UASCPU, s.Wall),
 		pct(s.OthersCPU, s.Wall), pct(s.StealCPU, s.Wall), quietCell(s),
 		s.RcvbufErrors, s.TargetDrops, s.UACDrops, s.UASDrops, s.Wall.Seconds(), verdict)
 }
@@ -102,9 +137,35 @@ func ms(v float64) string {
 // is repeated cfg.retries times on a freshly started target (the machine is shared: a
 // neighbour's compile can starve a step); the target stops after a rate that failed every
 // attempt.
-func measure(ctx context.Context, cfg config, e *env, tmp string, logf func(string, ...any)) {
-	for _, rate := range cfg.rates {
-		for _, t := range e.targets {
+//
+// A rate is started only when the time left holds one step of every target still stepping, so
+// that a ladder cut by the budget ends at the same rate for all (a ratio of rates one target
+// was never given would mean nothing).
+func measure(ctx context.Context, cfg config, e *env, targets []*target, rates []int, tmp string, logf func(string, ...any)) {
+	for _, t := range targets { // the other ladder may have left a server stopped
+		if t.skip == "" && t.srv != nil && !t.srv.running() {
+			if err := t.srv.restart(ctx); err != nil {
+				t.skip = fmt.Sprintf("%s did not restart: %v", t.srv.name, err)
+			}
+		}
+	}
+	for _, rate := range rates {
+		active := 0
+		for _, t := range targets {
+			if t.skip == "" && t.stopped == "" {
+				active++
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && active > 0 && time.Until(dl) < time.Duration(active)*stepBudget(cfg) {
+			for _, t := range targets {
+				if t.skip == "" && t.stopped == "" {
+					t.stopped = fmt.Sprintf("time budget spent before %d/s", rate)
+				}
+			}
+			logf("%s ladder: time budget spent before %d/s", targets[0].kind, rate)
+			break
+		}
+		for _, t := range targets {
 			if t.skip != "" || t.stopped != "" {
 				continue
 			}
@@ -115,11 +176,20 @@ func measure(ctx context.Context, cfg config, e *env, tmp string, logf func(stri
 			}
 		}
 	}
-	for _, t := range e.targets {
+	for _, t := range targets {
 		if t.skip == "" && t.stopped == "" {
 			t.stopped = "rate ladder exhausted without failures"
+			if ctx.Err() != nil {
+				t.stopped = "time budget spent before the next rate"
+			}
 		}
 	}
+}
+
+// stepBudget is the time one step usually takes: the step, the UAC's tail and the UAS's
+// statistics line, the gap and the wait for quiet neighbours.
+func stepBudget(cfg config) time.Duration {
+	return cfg.step + 3*time.Second + cfg.gap + cfg.quietWait
 }
 
 // stepTarget runs one rate on one target, with its retries, and sets t.stopped when the target
@@ -128,7 +198,12 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 	for attempt := 1; ; attempt++ {
 		need := cfg.step + cfg.recvTimeout + 5*time.Second
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < need {
-			t.stopped = fmt.Sprintf("time budget (-total %s) spent before %d/s", cfg.total, rate)
+			t.stopped = fmt.Sprintf("time budget spent before %d/s", rate)
+			if attempt > 1 {
+				// It failed this rate; only the retry did not fit.
+				t.failed = true
+				t.stopped = fmt.Sprintf("failures at %d/s; the retry did not fit in the time budget", rate)
+			}
 			return
 		}
 		if ctx.Err() != nil {
@@ -137,31 +212,30 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 		}
 		// Between steps only our own failure handling stops processes: anything else that died
 		// was killed from outside (a neighbour's pkill). Restart it, a bounded number of times.
-		if (t.proc != nil && t.proc.exited()) || e.uas.exited() {
+		uasDead := t.kind == kindCalls && e.uas.exited()
+		if (t.proc() != nil && t.proc().exited()) || uasDead {
 			t.disturbed++
 			if t.disturbed > 3 {
 				t.stopped = "disturbed too often (processes killed from outside the harness)"
 				return
 			}
-			if e.uas.exited() {
+			if uasDead {
 				logf("the UAS exited between steps (%v); restarting it", e.uas.err)
-				if err := e.startUAS(); err != nil {
+				if err := e.startUAS(cfg.recvTimeout); err != nil {
 					t.stopped = "restarting the UAS failed: " + err.Error()
 					return
 				}
 			}
-			if t.proc != nil && t.proc.exited() {
-				logf("%s exited between steps (%v): %s; restarting it", t.name, t.proc.err, oneLine(tail(t.proc.log, 300), 300))
-				p, err := t.start(ctx)
-				if err != nil {
-					t.stopped = fmt.Sprintf("%s exited and did not restart: %v", t.name, err)
+			if p := t.proc(); p != nil && p.exited() {
+				logf("%s exited between steps (%v): %s; restarting it", t.srv.name, p.err, oneLine(tail(p.log, 300), 300))
+				if err := t.srv.restart(ctx); err != nil {
+					t.stopped = fmt.Sprintf("%s exited and did not restart: %v", t.srv.name, err)
 					return
 				}
-				t.proc = p
 			}
 		}
 		quiet, waited := waitQuiet(ctx, cfg, e)
-		dir := filepath.Join(tmp, fmt.Sprintf("%s-%05d-%d", t.name, rate, len(t.steps)+1))
+		dir := filepath.Join(tmp, fmt.Sprintf("%s-%s-%05d-%d", t.name, t.kind, rate, len(t.steps)+1))
 		s := runStep(ctx, cfg, e, t, rate, dir)
 		s.Attempt = attempt
 		s.QuietBefore, s.QuietWait = quiet, waited
@@ -182,11 +256,11 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 				return
 			}
 			attempt--
-			if t.proc != nil {
-				t.proc.stop(2 * time.Second)
+			if p := t.proc(); p != nil {
+				p.stop(2 * time.Second)
 			}
-			if e.uas.exited() {
-				if err := e.startUAS(); err != nil {
+			if t.kind == kindCalls && e.uas.exited() {
+				if err := e.startUAS(cfg.recvTimeout); err != nil {
 					t.stopped = "restarting the UAS failed: " + err.Error()
 					return
 				}
@@ -198,13 +272,11 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 				return
 			case <-time.After(cfg.recvTimeout + 2*time.Second):
 			}
-			if t.start != nil {
-				p, err := t.start(ctx)
-				if err != nil {
+			if t.srv != nil {
+				if err := t.srv.restart(ctx); err != nil {
 					t.stopped = fmt.Sprintf("restart after a disturbance at %d/s failed: %v", rate, err)
 					return
 				}
-				t.proc = p
 			}
 			continue
 		}
@@ -222,14 +294,20 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 		}
 		// An overloaded target keeps retransmitting and tearing down calls for seconds; stop it
 		// now so that none of that lands in later steps (same UAC port, same UAS).
-		if t.proc != nil {
-			t.proc.stop(2 * time.Second)
+		if p := t.proc(); p != nil {
+			p.stop(2 * time.Second)
 		}
 		if attempt > cfg.retries {
 			t.failed = true
 			t.stopped = fmt.Sprintf("first failures at %d/s", rate)
 			if attempt > 1 {
 				t.stopped = fmt.Sprintf("failures at %d/s in all %d attempts", rate, attempt)
+			}
+			// The other ladder (or the profile) may need the server again.
+			if t.srv != nil {
+				if err := t.srv.restart(ctx); err != nil {
+					logf("%s: restart after its last failed step: %v", t.srv.name, err)
+				}
 			}
 			return
 		}
@@ -245,55 +323,86 @@ func stepTarget(ctx context.Context, cfg config, e *env, t *target, rate int, tm
 			return
 		case <-time.After(wait):
 		}
-		if t.start != nil {
-			p, err := t.start(ctx)
-			if err != nil {
+		if t.srv != nil {
+			if err := t.srv.restart(ctx); err != nil {
 				t.stopped = fmt.Sprintf("restart after failures at %d/s failed: %v", rate, err)
 				return
 			}
-			t.proc = p
 		}
 	}
 }
 
-// runStep places rate×step calls at rate calls/s from a fresh SIPp UAC bound to
-// 127.0.0.1:5080 and measures everything around it.
-func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir string) stepResult {
-	calls := int(float64(rate) * cfg.step.Seconds())
-	s := stepResult{Target: t.name, Rate: rate, Calls: calls, P50: math.NaN(), P99: math.NaN(), Max: math.NaN()}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		s.Err = err.Error()
-		return s
-	}
+// sippArgs is the SIPp command line of a step of t: calls from the trunk's source port to
+// the DID, or registrations (the digest scenario, injection file inj) from the generator's.
+func sippArgs(cfg config, e *env, t *target, rate, n int, inj string) []string {
 	timeout := cfg.step + cfg.recvTimeout + 5*time.Second
 	// SIPp -l: at most two seconds of calls open at once (a call lasts ~callMS when healthy).
-	limit := rate * 2
-	if limit < 1000 {
-		limit = 1000
-	}
+	limit := max(rate*2, 1000)
 	args := append([]string{e.sipp}, t.scenario...)
-	args = append(args, t.addr,
-		"-i", "127.0.0.1", "-p", strconv.Itoa(cfg.uacPort), "-s", did,
-		"-r", strconv.Itoa(rate), "-rp", "1000", "-m", strconv.Itoa(calls), "-l", strconv.Itoa(limit),
-		"-d", strconv.Itoa(cfg.callMS), "-buff_size", sippBuf,
+	args = append(args, t.addr, "-i", "127.0.0.1")
+	if t.kind == kindRegs {
+		args = append(args, "-p", strconv.Itoa(cfg.regPort), "-inf", inj)
+	} else {
+		args = append(args, "-p", strconv.Itoa(cfg.uacPort), "-s", did, "-d", strconv.Itoa(cfg.callMS))
+	}
+	return append(args,
+		"-r", strconv.Itoa(rate), "-rp", "1000", "-m", strconv.Itoa(n), "-l", strconv.Itoa(limit),
+		"-buff_size", sippBuf,
 		"-recv_timeout", strconv.Itoa(int(cfg.recvTimeout/time.Millisecond)),
 		"-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())), "-timeout_error",
 		"-nostdin", "-aa",
 		"-trace_stat", "-stf", "stat.csv", "-fd", "1",
 		"-trace_rtt", "-rtt_freq", "1",
 		"-trace_err", "-error_file", "errors.log")
+}
 
-	uasFailed0 := uasFailed(e)
-	uasErrLog := filepath.Join(e.uasDir, "errors.log")
-	uasErr0 := fileSize(uasErrLog)
+// runStep places rate×step calls (registrations) at rate per second from a fresh SIPp UAC and
+// measures everything around it.
+func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir string) stepResult {
+	calls := int(float64(rate) * cfg.step.Seconds())
+	s := stepResult{Target: t.name, Kind: t.kind, Rate: rate, Calls: calls, P50: math.NaN(), P99: math.NaN(), Max: math.NaN(),
+		MaxP99: float64(cfg.maxP99) / float64(time.Millisecond)}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	uacPort := cfg.uacPort
+	inj := ""
+	if t.kind == kindRegs {
+		uacPort = cfg.regPort
+		inj = filepath.Join(dir, "users.csv")
+		if err := writeInjection(inj, e.users, t.next); err != nil {
+			s.Err = err.Error()
+			return s
+		}
+		t.next = (t.next + calls) % len(e.users)
+		if err := waitPort(ctx, uacPort, func(string, ...any) {}); err != nil {
+			s.Err = err.Error()
+			return s
+		}
+	}
+	timeout := cfg.step + cfg.recvTimeout + 5*time.Second
+	args := sippArgs(cfg, e, t, rate, calls, inj)
+
+	isCall := t.kind == kindCalls
+	var uasFailed0 int
+	var uasErrLog string
+	var uasErr0 int64
+	if isCall {
+		uasFailed0 = uasFailed(e)
+		uasErrLog = filepath.Join(e.uasDir, "errors.log")
+		uasErr0 = fileSize(uasErrLog)
+	}
 	snmp0 := udpCounters()
 	drops0 := socketDrops()
 	tport := portOf(t.addr)
 	var tcpu0, ucpu0 time.Duration
-	if t.proc != nil {
-		tcpu0, _ = treeCPU(t.proc.pid())
+	if p := t.proc(); p != nil {
+		tcpu0, _ = treeCPU(p.pid())
 	}
-	ucpu0, _ = treeCPU(e.uas.pid())
+	if isCall {
+		ucpu0, _ = treeCPU(e.uas.pid())
+	}
 	s.Load1 = loadAvg1()
 	busy0, steal0 := hostCPU()
 
@@ -314,7 +423,7 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 				return
 			case <-time.After(250 * time.Millisecond):
 				if d := socketDrops(); d != nil {
-					last = d[cfg.uacPort]
+					last = d[uacPort]
 				}
 			}
 		}
@@ -325,15 +434,19 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	s.UACDrops = <-sampled
 	drops1 := socketDrops()
 	s.TargetDrops = sub(drops1[tport], drops0[tport])
-	s.UASDrops = sub(drops1[cfg.uasPort], drops0[cfg.uasPort])
+	if isCall {
+		s.UASDrops = sub(drops1[cfg.uasPort], drops0[cfg.uasPort])
+	}
 	s.Wall = time.Since(t0)
-	if t.proc != nil {
+	if p := t.proc(); p != nil {
 		var tcpu time.Duration
-		tcpu, s.TargetProcs = treeCPU(t.proc.pid())
+		tcpu, s.TargetProcs = treeCPU(p.pid())
 		s.TargetCPU = max(tcpu-tcpu0, 0)
 	}
-	ucpu, _ := treeCPU(e.uas.pid())
-	s.UASCPU = max(ucpu-ucpu0, 0)
+	if isCall {
+		ucpu, _ := treeCPU(e.uas.pid())
+		s.UASCPU = max(ucpu-ucpu0, 0)
+	}
 	s.UACCPU = uac.exitCPU()
 	busy1, steal1 := hostCPU()
 	s.StealCPU = steal1 - steal0
@@ -363,9 +476,9 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 	}
 
 	switch {
-	case t.proc != nil && t.proc.exited():
-		s.Disturbed = fmt.Sprintf("%s exited during the step (%v): killed from outside the harness?", t.name, t.proc.err)
-	case e.uas.exited():
+	case t.proc() != nil && t.proc().exited():
+		s.Disturbed = fmt.Sprintf("%s exited during the step (%v): killed from outside the harness?", t.srv.name, t.proc().err)
+	case isCall && e.uas.exited():
 		s.Disturbed = fmt.Sprintf("the UAS exited during the step (%v)", e.uas.err)
 	}
 
@@ -382,16 +495,20 @@ func runStep(ctx context.Context, cfg config, e *env, t *target, rate int, dir s
 		s.Samples = len(v)
 		s.P50, s.P99, s.Max = percentile(v, 50), percentile(v, 99), percentile(v, 100)
 	}
-	// The UAS writes its statistics every second: give it one more line.
-	time.Sleep(1100 * time.Millisecond)
-	s.UASFailed = uasFailed(e) - uasFailed0
+	if isCall {
+		// The UAS writes its statistics every second: give it one more line.
+		time.Sleep(1100 * time.Millisecond)
+		s.UASFailed = uasFailed(e) - uasFailed0
+	}
 	if !s.clean() {
 		sum, ex := errorSummary(readFrom(filepath.Join(dir, "errors.log"), 0))
 		s.UACErrors, s.Excerpt = sum, oneLine(ex, 700)
-		sum, ex = errorSummary(readFrom(uasErrLog, uasErr0))
-		s.UASErrors = sum
-		if s.Excerpt == "" {
-			s.Excerpt = oneLine(ex, 700)
+		if isCall {
+			sum, ex = errorSummary(readFrom(uasErrLog, uasErr0))
+			s.UASErrors = sum
+			if s.Excerpt == "" {
+				s.Excerpt = oneLine(ex, 700)
+			}
 		}
 	}
 	return s
@@ -451,6 +568,9 @@ func errorSummary(text string) (summary, example string) {
 		} else {
 			continue // dead-call messages, warnings, automatic answers: not failures
 		}
+		if strings.Contains(ev, "Out-of-call") {
+			continue // SIPp's own out-of-call handler (a trunk health OPTIONS): no call failed
+		}
 		if counts[key] == 0 && example == "" {
 			example = strings.Join(strings.Fields(ev), " ")
 		}
@@ -504,12 +624,15 @@ func sub(a, b uint64) uint64 {
 }
 
 // oursCPU is the CPU time of every process the harness keeps running between steps: the UAS
-// and every target's tree.
+// and every server's tree.
 func oursCPU(e *env) time.Duration {
-	d, _ := treeCPU(e.uas.pid())
-	for _, t := range e.targets {
-		if t.proc != nil && !t.proc.exited() {
-			c, _ := treeCPU(t.proc.pid())
+	var d time.Duration
+	if e.uas != nil {
+		d, _ = treeCPU(e.uas.pid())
+	}
+	for _, s := range e.servers {
+		if s.running() {
+			c, _ := treeCPU(s.proc.pid())
 			d += c
 		}
 	}

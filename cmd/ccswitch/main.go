@@ -1,7 +1,7 @@
 // Command ccswitch runs the contact-center core: SIP registrar and B2BUA, media, IVR, ACD,
 // text channels and the agent desktop, in one process.
 //
-//	ccswitch [-config FILE|DIR] [-data DIR] [-log-level debug|info|warn|error]
+//	ccswitch [-config FILE|DIR] [-data DIR] [-log-level debug|info|warn|error] [-pprof ADDR]
 //	ccswitch check [-config FILE|DIR]
 //
 // With no -config it runs the embedded demo configuration (configs/ccswitch.yaml, loopback
@@ -54,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "config file or folder (default: the embedded demo config)")
 	dataDir := fs.String("data", "ccswitch-data", "folder where ccswitch keeps its database")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default; no authentication: loopback only)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -82,6 +83,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if *pprofAddr != "" {
+		if _, err := servePprof(ctx, *pprofAddr, log); err != nil {
+			fmt.Fprintf(stderr, "ccswitch: %v\n", err)
+			return 1
+		}
+	}
 
 	p, err := newProcess(cfg, st, *dataDir, log)
 	if err != nil {
