@@ -203,7 +203,9 @@ func runE2E(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf 
 		}
 	}
 
-	// The agents' phones: one SIPp UAS, then every agent registers its contact there.
+	// The agents' phones: every agent registers its contact from the port the agents' SIPp
+	// UAS then answers on (ccswitch reaches a registered contact only through the address its
+	// REGISTER came from), then that SIPp starts.
 	agentPort, err := freeUDPPort(false)
 	if err != nil {
 		return fail(err)
@@ -211,6 +213,20 @@ func runE2E(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf 
 	agentMedia, err := freeUDPPort(true)
 	if err != nil {
 		return fail(err)
+	}
+	regDir := filepath.Join(tmp, "e2e-register")
+	os.MkdirAll(regDir, 0o755)
+	inj := filepath.Join(regDir, "phones.csv")
+	if err := writeInjection(inj, phones, 0); err != nil {
+		return fail(err)
+	}
+	reg := exec.CommandContext(ctx, sipp, "-sf", filepath.Join(tmp, "register-contact.xml"), fmt.Sprintf("127.0.0.1:%d", ccswitchPort),
+		"-i", "127.0.0.1", "-p", strconv.Itoa(agentPort), "-inf", inj, "-key", "cport", strconv.Itoa(agentPort),
+		"-m", strconv.Itoa(len(phones)), "-r", "50", "-nostdin", "-timeout", "60s", "-timeout_error",
+		"-trace_stat", "-stf", "stat.csv", "-trace_err", "-error_file", "errors.log")
+	reg.Dir = regDir
+	if out, err := reg.CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("registering the agents' phones: %v: %s %s", err, lastBytes(string(out), 300), tail(filepath.Join(regDir, "errors.log"), 500)))
 	}
 	agentDir := filepath.Join(tmp, "e2e-agents")
 	os.MkdirAll(agentDir, 0o755)
@@ -221,24 +237,6 @@ func runE2E(ctx context.Context, cfg config, tmp string, stdout io.Writer, logf 
 		"-trace_err", "-error_file", "errors.log", "-recv_timeout", "30000")
 	if err != nil {
 		return fail(err)
-	}
-	regDir := filepath.Join(tmp, "e2e-register")
-	os.MkdirAll(regDir, 0o755)
-	inj := filepath.Join(regDir, "phones.csv")
-	if err := writeInjection(inj, phones, 0); err != nil {
-		return fail(err)
-	}
-	regPort, err := freeUDPPort(false)
-	if err != nil {
-		return fail(err)
-	}
-	reg := exec.CommandContext(ctx, sipp, "-sf", filepath.Join(tmp, "register-contact.xml"), fmt.Sprintf("127.0.0.1:%d", ccswitchPort),
-		"-i", "127.0.0.1", "-p", strconv.Itoa(regPort), "-inf", inj, "-key", "cport", strconv.Itoa(agentPort),
-		"-m", strconv.Itoa(len(phones)), "-r", "50", "-nostdin", "-timeout", "60s", "-timeout_error",
-		"-trace_stat", "-stf", "stat.csv", "-trace_err", "-error_file", "errors.log")
-	reg.Dir = regDir
-	if out, err := reg.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("registering the agents' phones: %v: %s %s", err, lastBytes(string(out), 300), tail(filepath.Join(regDir, "errors.log"), 500)))
 	}
 	logf("%d agent phones registered on 127.0.0.1:%d (auto_login)", len(phones), agentPort)
 
