@@ -174,7 +174,8 @@ func TestBinary(t *testing.T) {
 	if rec.To != "+15550102" || rec.Disposition != "unavailable" || rec.Flow != "demo" || len(rec.Legs) != 1 || rec.Legs[0].Packets < 50 {
 		t.Fatalf("exported record %+v: want the closed number, unavailable, and the prompt's echo on leg a", rec)
 	}
-	// One registry: the SIP side, the call records' media legs, the engine's queues, the runtime.
+	// One registry: the SIP side (edge, NAT keepalives, abuse limits), the media engine, the
+	// call records' media legs, the engine's queues, the runtime.
 	mres, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +184,8 @@ func TestBinary(t *testing.T) {
 	mres.Body.Close()
 	for _, want := range []string{`ccswitch_sip_requests_total{method="INVITE",status="200"} 1`, `ccswitch_sip_requests_total{method="OPTIONS",status="200"}`,
 		`ccswitch_media_legs_total{role="a"} 1`, `ccswitch_queue_waiting{queue="sales"} 0`, `ccswitch_agents{state="offline"} 3`,
-		`ccswitch_sip_bindings 0`, "go_goroutines"} {
+		`ccswitch_sip_bindings 0`, `ccswitch_sip_nat_pings_total 0`, `ccswitch_sip_flood_tracked_sources `,
+		`ccswitch_media_ports_free 40`, `ccswitch_media_stranger_packets_total `, "go_goroutines"} {
 		if !strings.Contains(string(mb), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
