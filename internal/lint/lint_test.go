@@ -1,7 +1,9 @@
-// Package lint guards the dependency direction (README's architecture): cmd → sip, channels,
-// web (the protocols) → center (the contact center: the one ACD client, presence, call
-// records) → ivr → acd, media, store, config. A package may import only the ccswitch packages
-// listed for it.
+// Package lint guards the dependency direction (README's architecture): cmd → the protocols
+// (sip/voice, channels, web) → center (the contact center: the one ACD client, presence, call
+// records) → ivr → acd, store, config. The SIP stack (sip and its edge packages: registrar,
+// auth, validate, limit) and sip/anchor know media, the store and the config, never the
+// center; center/crm and center/hook are leaves. A package may import only the ccswitch
+// packages listed for it.
 package lint
 
 import (
@@ -27,12 +29,20 @@ var allowed = map[string][]string{
 	// the config, never the protocols (sip, channels, web) that use them.
 	"center/crm":  {"center/crm", "config"},
 	"center/hook": {"center/hook", "acd", "config"},
-	"sip":         {"sip", "center", "ivr", "acd", "media", "config", "configs", "store"},
-	"channels":    {"channels", "center", "acd", "ivr", "config", "store"},
-	"web":         {"web", "center", "channels", "acd", "ivr", "config", "store"},
-	"bench":       {"bench", "acd", "media", "sip", "config", "store"},
-	"internal":    {"internal"},
-	"cmd":         {"sip", "center", "media", "ivr", "acd", "channels", "web", "config", "configs", "store"},
+	// The SIP stack knows media and the store, never the contact center: sip/voice is the
+	// voice path between the B2BUA and the center. Its edge packages are leaves.
+	"sip":           {"sip/auth", "sip/registrar", "sip/validate", "sip/limit", "media", "config", "store"},
+	"sip/voice":     {"sip", "center", "ivr", "acd", "media", "config", "configs", "store"},
+	"sip/anchor":    {"sip", "media", "config"},
+	"sip/registrar": {"sip/registrar", "store"},
+	"sip/auth":      {"sip/auth"},
+	"sip/validate":  {"sip/validate"},
+	"sip/limit":     {"sip/limit", "config"},
+	"channels":      {"channels", "center", "acd", "ivr", "config", "store"},
+	"web":           {"web", "center", "channels", "acd", "ivr", "config", "store"},
+	"bench":         {"bench", "acd", "media", "sip", "config", "store"},
+	"internal":      {"internal"},
+	"cmd":           {"sip", "center", "media", "ivr", "acd", "channels", "web", "config", "configs", "store"},
 }
 
 func TestDependencyDirection(t *testing.T) {
