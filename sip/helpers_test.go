@@ -154,7 +154,56 @@ func startSIPp(t testing.TB, name string, args ...string) *sippRun {
 			<-r.done
 		}
 	})
+	r.waitBound(args)
 	return r
+}
+
+// waitBound returns once a UDP SIPp has bound its -p port (a callee started just before a
+// call must be there to answer it: on a loaded machine SIPp takes longer than the 100 ms the
+// tests used to sleep), or once it exited, or after 10 s. It only reads /proc/net/udp*: a
+// probe socket on the port could take it from SIPp.
+func (r *sippRun) waitBound(args []string) {
+	port := 0
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "-p":
+			fmt.Sscan(args[i+1], &port)
+		case "-t":
+			if !strings.HasPrefix(args[i+1], "u") {
+				return // TCP or TLS: SIPp connects, nothing to wait for
+			}
+		}
+	}
+	if port == 0 {
+		return
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-r.done:
+			return
+		default:
+		}
+		if udpBound(port) {
+			return
+		}
+	}
+}
+
+// udpBound reports whether a UDP socket of this host is bound to port (Linux /proc).
+func udpBound(port int) bool {
+	want := fmt.Sprintf(":%04X", port)
+	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			if fields := strings.Fields(line); len(fields) > 1 && strings.HasSuffix(fields[1], want) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (r *sippRun) wait(t testing.TB) {
@@ -162,11 +211,11 @@ func (r *sippRun) wait(t testing.TB) {
 	select {
 	case <-r.done:
 		if r.err != nil {
-			t.Fatalf("sipp %s failed: %v\n%s", r.name, r.err, tail(r.out.String(), 3000))
+			t.Fatalf("sipp %s failed: %v\n%s", r.name, r.err, tail(r.out.String(), 10000))
 		}
 	case <-time.After(60 * time.Second):
 		r.cmd.Process.Kill()
-		t.Fatalf("sipp %s did not finish\n%s", r.name, tail(r.out.String(), 3000))
+		t.Fatalf("sipp %s did not finish\n%s", r.name, tail(r.out.String(), 10000))
 	}
 }
 
