@@ -31,8 +31,15 @@ type baresipRun struct {
 }
 
 // baresip starts extension ext with account parameters params (";mediaenc=srtp-mand") and the
-// audio source wav, quitting after seconds; cmds are run at start (-e).
+// audio source wav, quitting after seconds; cmds are run at start (-e). It registers over UDP.
 func (r *rig) baresip(ext, params, wav string, seconds int, cmds ...string) *baresipRun {
+	r.t.Helper()
+	return r.baresipOver("udp", ext, params, wav, seconds, cmds...)
+}
+
+// baresipOver is baresip registering over transport: "udp", or "tls" to the demo's TLS
+// listener (its self-signed certificate; Debian's baresip 1.0 does not verify it).
+func (r *rig) baresipOver(transport, ext, params, wav string, seconds int, cmds ...string) *baresipRun {
 	r.t.Helper()
 	bin := testenv.Tool(r.t, "baresip")
 	b := &baresipRun{t: r.t, ext: ext, dir: r.t.TempDir(), ctrl: testenv.FreePort(r.t), done: make(chan struct{})}
@@ -57,9 +64,13 @@ ctrl_tcp_listen 127.0.0.1:%d
 snd_path %s
 `, sipPort, rtpPort, rtpPort+10, wav, b.ctrl, b.dir)
 	os.WriteFile(filepath.Join(b.dir, "config"), []byte(conf), 0o644)
-	_, port, _ := strings.Cut(r.addr, ":")
+	addr := r.addr
+	if transport == "tls" {
+		addr = r.tlsAddr()
+	}
+	_, port, _ := strings.Cut(addr, ":")
 	os.WriteFile(filepath.Join(b.dir, "accounts"), []byte(fmt.Sprintf(
-		"<sip:%s@127.0.0.1:%s;transport=udp>;auth_pass=secret%s;answermode=auto;regint=600%s\n", ext, port, ext, params)), 0o644)
+		"<sip:%s@127.0.0.1:%s;transport=%s>;auth_pass=secret%s;answermode=auto;regint=600%s\n", ext, port, transport, ext, params)), 0o644)
 	os.WriteFile(filepath.Join(b.dir, "contacts"), nil, 0o644)
 	args := []string{"-f", b.dir, "-t", fmt.Sprint(seconds)}
 	for _, c := range cmds {
@@ -80,6 +91,16 @@ snd_path %s
 		}
 	})
 	return b
+}
+
+// tlsAddr is the demo's TLS listener, the last address the server bound (UDP, TCP, then TLS).
+func (r *rig) tlsAddr() string {
+	r.t.Helper()
+	addrs := r.srv.Addrs()
+	if len(r.cfg.SIP.TLS.Listen) == 0 || len(addrs) < 3 {
+		r.t.Fatalf("the rig has no TLS listener: %v", addrs)
+	}
+	return addrs[len(addrs)-1].String()
 }
 
 // registered waits until ext has a registered contact.
@@ -159,23 +180,30 @@ func TestBaresipSRTPCall(t *testing.T) {
 		name, mediaenc string
 		policy         string
 		calleeSRTP     bool
+		transport      string
 	}{
-		{"mandatory, extensions require SRTP", "srtp-mand", "required", true},
-		{"best effort, extensions optional", "srtp", "optional", false},
+		{"mandatory, extensions require SRTP", "srtp-mand", "required", true, "udp"},
+		{"best effort, extensions optional", "srtp", "optional", false, "udp"},
+		// Issue 10's "done when": signalling over TLS (the keys travel in the SDP, so this is
+		// how SRTP is meant to be used), media SRTP on both legs.
+		{"TLS signalling, SRTP mandatory", "srtp-mand", "required", true, "tls"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testBaresipSRTPCall(t, tc.mediaenc, tc.policy, tc.calleeSRTP)
+			testBaresipSRTPCall(t, tc.mediaenc, tc.policy, tc.calleeSRTP, tc.transport)
 		})
 	}
 }
 
-func testBaresipSRTPCall(t *testing.T, mediaenc, policy string, calleeSRTP bool) {
+func testBaresipSRTPCall(t *testing.T, mediaenc, policy string, calleeSRTP bool, transport string) {
 	r := newRigWith(t, "2s", "30s", srtpUsers(policy, "1001", "1002"))
 	music := filepath.Join(r.promptsDir, "hold-music.wav")
-	callee := r.baresip("1001", ";mediaenc="+mediaenc, music, 12)
+	callee := r.baresipOver(transport, "1001", ";mediaenc="+mediaenc, music, 12)
 	r.registered(callee)
-	caller := r.baresip("1002", ";mediaenc="+mediaenc, music, 8, "/dial 1001")
+	if b := r.srv.Registrar().Lookup("1001"); len(b) != 1 || b[0].Transport != transport {
+		t.Fatalf("1001 bound %+v, want one binding over %s", b, transport)
+	}
+	caller := r.baresipOver(transport, "1002", ";mediaenc="+mediaenc, music, 8, "/dial 1001")
 	out := caller.wait()
 	st := r.releasedStats() // the caller hung up when it quit
 	callee.command("quit", "")
