@@ -146,7 +146,7 @@ type Media struct {
 
 // HTTP is the API, agent desktop and webhook listener.
 type HTTP struct {
-	Listen string `yaml:"listen"` // default 127.0.0.1:8080
+	Listen       string `yaml:"listen"` // default 127.0.0.1:8080
 	HTTPSecurity `yaml:",inline"`
 }
 

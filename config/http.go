@@ -129,7 +129,9 @@ func (h HTTP) AllowedHosts() []string {
 }
 
 // SecurePublicURL reports whether browsers reach ccswitch over https (public_url).
-func (h HTTP) SecurePublicURL() bool { return strings.HasPrefix(strings.ToLower(h.PublicURL), "https://") }
+func (h HTTP) SecurePublicURL() bool {
+	return strings.HasPrefix(strings.ToLower(h.PublicURL), "https://")
+}
 
 // Proxies parses TrustedProxies (validated) into prefixes.
 func (h HTTP) Proxies() []netip.Prefix {
