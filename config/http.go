@@ -82,7 +82,14 @@ const (
 	DefaultWebhookFailureBurst = 20
 )
 
-func (h *HTTP) applySecurityDefaults() {
+// WithDefaults returns h with every setting left empty at its default (ApplyDefaults does
+// this on load; a Config built by hand gets the same through here).
+func (h HTTPSecurity) WithDefaults() HTTPSecurity {
+	h.applySecurityDefaults()
+	return h
+}
+
+func (h *HTTPSecurity) applySecurityDefaults() {
 	setDuration(&h.SessionTTL, DefaultSessionTTL)
 	setDuration(&h.SessionIdle, DefaultSessionIdle)
 	setDuration(&h.Timeouts.ReadHeader, 10*time.Second)

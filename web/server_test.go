@@ -59,6 +59,7 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChanne
 	}
 	h.Store = st
 	cfg := chantest.Config()
+	cfg.Agents[0].Role = "supervisor" // alice; bob is an agent
 	// WhatsApp conversations go through a small flow first (ivr, text mode).
 	cfg.Numbers = []config.Number{{DID: "+15550199", Flow: "whatsapp-in"}}
 	cfg.Flows = []config.Flow{{Name: "whatsapp-in", Nodes: []config.Node{
