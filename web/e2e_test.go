@@ -327,4 +327,8 @@ func TestDesktopEndToEnd(t *testing.T) {
 		waitJS(`document.querySelector('#link-form').hidden && document.querySelector('#unlink-form').hidden`),
 	)
 	noViolations(t, agent, "agent's desktop")
+	run(t, agent, "an agent's wallboard: queues, no per-agent rows",
+		chromedp.Navigate(h.URL+"/wallboard"),
+		waitJS(`document.querySelectorAll('#wb-queues tr').length === 2 && document.querySelectorAll('#wb-agents tr').length === 0`))
+	noViolations(t, agent, "wallboard")
 }
