@@ -30,7 +30,8 @@ type HTTPSecurity struct {
 	SessionIdle Duration `yaml:"session_idle"`
 	// Timeouts of the HTTP server (defaults: read_header 10s, read 30s, write 30s, idle 2m;
 	// WebSockets are exempt from read and write once upgraded) and the largest request
-	// header block (default 64 KiB).
+	// header block (default 64 KiB). These two take effect at start; the other settings here
+	// also on reload.
 	Timeouts       HTTPTimeouts `yaml:"timeouts"`
 	MaxHeaderBytes int          `yaml:"max_header_bytes"`
 	// Login bounds password guessing on the desktop login.

@@ -153,7 +153,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !ok || len(hash) == 0 {
 		hash = m.dummy
 	}
-	slot := s.hashing
+	slot := *s.hashing.Load()
 	t := time.NewTimer(hashWait)
 	select {
 	case slot <- struct{}{}:

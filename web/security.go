@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +23,7 @@ type webSecurity struct {
 	sessionsEnded *prometheus.CounterVec // reason
 	agentFails    *failures
 	srcFails      *failures
-	hashing       chan struct{} // a slot per password check running
+	hashing       atomic.Pointer[chan struct{}] // a slot per password check running; replaced when max_hashing changes
 	webhookBad    *limiters
 }
 
@@ -42,8 +43,16 @@ func (s *Server) initSecurity(cfg *config.Config) {
 	metrics.Register(s.opts.Registerer, s.hashes)
 	metrics.Register(s.opts.Registerer, s.sessionsEnded)
 	s.agentFails, s.srcFails = newFailures(), newFailures()
-	s.hashing = make(chan struct{}, s.model.Load().http.Login.MaxHashing)
+	s.resizeHashing(s.model.Load().http.Login.MaxHashing)
 	s.webhookBad = &limiters{m: map[string]*rate.Limiter{}}
+}
+
+// resizeHashing makes the password-check slots n; checks running keep the slot they hold.
+func (s *Server) resizeHashing(n int) {
+	if cur := s.hashing.Load(); cur == nil || cap(*cur) != n {
+		ch := make(chan struct{}, n)
+		s.hashing.Store(&ch)
+	}
 }
 
 func (s *Server) now() time.Time {

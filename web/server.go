@@ -142,6 +142,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return err
 	}
 	s.model.Store(m)
+	s.resizeHashing(m.http.Login.MaxHashing)
 	s.revalidate(m)
 	return nil
 }
