@@ -14,8 +14,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -401,9 +401,9 @@ func TestAttackSlowClients(t *testing.T) {
 func signedWhatsApp(id, from, text string) ([]byte, string) {
 	body, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{"id": "WABA",
 		"changes": []any{map[string]any{"field": "messages", "value": map[string]any{"messaging_product": "whatsapp",
-			"metadata":  map[string]any{"display_phone_number": "15550001111", "phone_number_id": "PN1"},
-			"contacts":  []any{map[string]any{"profile": map[string]any{"name": "Burst"}, "wa_id": from}},
-			"messages":  []any{map[string]any{"from": from, "id": id, "timestamp": strconv.FormatInt(time.Now().Unix(), 10), "type": "text", "text": map[string]any{"body": text}}}}}}}}})
+			"metadata": map[string]any{"display_phone_number": "15550001111", "phone_number_id": "PN1"},
+			"contacts": []any{map[string]any{"profile": map[string]any{"name": "Burst"}, "wa_id": from}},
+			"messages": []any{map[string]any{"from": from, "id": id, "timestamp": strconv.FormatInt(time.Now().Unix(), 10), "type": "text", "text": map[string]any{"body": text}}}}}}}}})
 	mac := hmac.New(sha256.New, []byte(waSecret))
 	mac.Write(body)
 	return body, "sha256=" + hex.EncodeToString(mac.Sum(nil))
