@@ -146,7 +146,8 @@ type Media struct {
 
 // HTTP is the API, agent desktop and webhook listener.
 type HTTP struct {
-	Listen string `yaml:"listen"` // default 127.0.0.1:8080
+	Listen       string `yaml:"listen"` // default 127.0.0.1:8080
+	HTTPSecurity `yaml:",inline"`
 }
 
 // User is a SIP extension: a phone or softphone that registers (or a device with a static
@@ -393,6 +394,9 @@ type Agent struct {
 	NoChatDuringCall bool `yaml:"no_chat_during_call"`
 	// AutoLogin makes the agent available when their phone registers.
 	AutoLogin bool `yaml:"auto_login"`
+	// Role is "agent" (default) or "supervisor": a supervisor also has an agent's rights, sees
+	// every conversation and customer, links and unlinks customers and monitors live calls.
+	Role string `yaml:"role"`
 }
 
 // Duration is a time.Duration written as "30s", "5m" or "1h30m" in YAML.

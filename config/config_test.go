@@ -55,6 +55,11 @@ func TestErrors(t *testing.T) {
 		name, yaml string
 		want       []string // each must appear, in this order
 	}{
+		{"web security", "http:\n  hosts: [\"bad_host\", \"cc.example.com:99999\"]\n  public_url: ftp://x\n  trusted_proxies: [10.0.0.0/33]\n  login: {agent_failures: -1, max_hashing: -2}\nagents:\n  - {id: a, role: admin}\n",
+			[]string{`c.yaml:2:11: http.hosts[0]: want a DNS name or IP address, got "bad_host"`, `c.yaml:2:23: http.hosts[1]: want a host name or host:port, got "cc.example.com:99999"`,
+				`c.yaml:3:15: http.public_url: want http:// or https:// and a host, got "ftp://x"`, `c.yaml:4:21: http.trusted_proxies[0]: want an address or prefix such as 10.0.0.0/8, got "10.0.0.0/33"`,
+				`c.yaml:5:27: http.login.agent_failures: want at least 1, got -1`, `c.yaml:5:44: http.login.max_hashing: want at least 1, got -2`,
+				`c.yaml:7:19: agents[0].role: want agent or supervisor, got "admin"`}},
 		{"unknown top-level field", "sipp:\n  udp: []\n",
 			[]string{`c.yaml:1:1: sipp: unknown field "sipp"`}},
 		{"unknown nested field", "sip:\n  realm: x\n  relam: y\n",

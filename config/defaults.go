@@ -68,6 +68,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&m.Recordings, "recordings")
 
 	setString(&c.HTTP.Listen, DefaultHTTP)
+	c.HTTP.applySecurityDefaults()
 
 	for i := range c.Trunks {
 		t := &c.Trunks[i]

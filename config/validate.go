@@ -78,6 +78,7 @@ func (c *Config) validate(errs *errorList) {
 	if _, err := netip.ParseAddrPort(c.HTTP.Listen); err != nil {
 		v.failAt("http.listen", "want host:port such as 127.0.0.1:8080, got %q", c.HTTP.Listen)
 	}
+	v.httpSecurity()
 	exts := v.users()
 	v.trunks()
 	skills := v.skills()

@@ -16,6 +16,7 @@
 //	task/<conv>                a text contact waiting for an agent (QueuedTask)
 //	outbox/<conv>\x00<seq>     an outbound message still to deliver (status "sending")
 //	secret/<name>              a random key created once (web chat visitor tokens)
+//	audit/<time, 16 hex digits of unix nanos>/<random>   who linked or unlinked customers (Audit)
 //	usage/<day>\x00<user>      seconds of trunk calls an extension placed that day (sip/limit)
 //
 // Invariants:

@@ -26,7 +26,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad json: " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad json"})
 		return false
 	}
 	return true
@@ -45,8 +45,11 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, channels.ErrNoAdapter):
 		code = http.StatusBadGateway
 	}
-	if code == http.StatusInternalServerError {
-		s.log.Error("api", "error", err)
+	if code >= 500 {
+		// The detail (paths, addresses, a provider's answer) stays in the log.
+		s.log.Error("api", "status", code, "error", err)
+		writeJSON(w, code, map[string]string{"error": http.StatusText(code)})
+		return
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})
 }
@@ -88,7 +91,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 		offers = []channels.Offer{}
 	}
 	presence, _ := s.opts.Center.Presence(agent)
-	writeJSON(w, http.StatusOK, map[string]any{"agent": agent, "name": m.agents[agent].name, "presence": presence,
+	writeJSON(w, http.StatusOK, map[string]any{"agent": agent, "name": m.agents[agent].name, "role": m.agents[agent].role(), "presence": presence,
 		"offers": offers, "conversations": s.summaries(convs), "queues": s.svc.Queues(), "capacity": capacity,
 		"reasons": []string{"Break", "Lunch", "Training", "Meeting", "Other"}})
 }
@@ -153,6 +156,10 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if !s.mayRead(callerOf(r), c) {
+		forbidden(w)
+		return
+	}
 	cu, _, _ := s.opts.Store.Customer(c.Customer)
 	writeJSON(w, http.StatusOK, map[string]any{"conversation": c, "messages": ms, "customer": cu})
 }
@@ -202,7 +209,8 @@ func (s *Server) closeConv(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{})
 }
 
-// customers finds customers whose name or an identity contains q (at most 20).
+// customers finds customers whose name or an identity contains q (at most 20): any customer
+// for a supervisor, those of the agent's own conversations for an agent.
 func (s *Server) customers(w http.ResponseWriter, r *http.Request) {
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
 	all, err := s.opts.Store.Customers()
@@ -210,8 +218,18 @@ func (s *Server) customers(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	var own map[string]bool
+	if who := callerOf(r); !who.supervisor {
+		if own, err = s.ownCustomers(who.agent); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
 	out := []store.Customer{}
 	for _, c := range all {
+		if own != nil && !own[c.ID] {
+			continue
+		}
 		match := q == "" || strings.Contains(strings.ToLower(c.Name), q) || c.ID == q ||
 			slices.ContainsFunc(c.Identities, func(id store.Identity) bool { return strings.Contains(strings.ToLower(id.Value), q) })
 		if match {
@@ -225,6 +243,13 @@ func (s *Server) customers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
+	if ok, err := s.mayReadCustomer(callerOf(r), r.PathValue("id")); err != nil {
+		s.fail(w, err)
+		return
+	} else if !ok {
+		forbidden(w)
+		return
+	}
 	t, err := s.svc.Timeline(r.PathValue("id"))
 	if err != nil {
 		s.fail(w, err)
@@ -245,6 +270,13 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	other := req.Other
+	if other == c.ID {
+		other = r.PathValue("id")
+	}
+	if err := s.opts.Store.PutAudit(store.Audit{Time: s.now(), Agent: agentOf(r), Action: "link", Customer: c.ID, Other: other}); err != nil {
+		s.log.Error("link audit record not written", "agent", agentOf(r), "customer", c.ID, "error", err)
+	}
 	writeJSON(w, http.StatusOK, c)
 }
 
@@ -256,8 +288,11 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		// Voice and Text: signed in for voice (a phone), for text (a desktop).
 		Voice, Text bool
 	}
-	var agents []agentRow
+	agents := []agentRow{}
 	for _, a := range snap.Agents {
+		if !callerOf(r).supervisor { // the per-agent detail is the supervisors'
+			break
+		}
 		row := agentRow{ID: a.ID, Name: a.Name, State: a.State.String(), Reason: a.Reason, Load: map[string]int{}, Capacity: map[string]int{}}
 		for ch := acd.Channel(0); ch < acd.NumChannels; ch++ {
 			row.Load[ch.String()], row.Capacity[ch.String()] = a.Load[ch], a.Capacity[ch]

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -93,6 +95,30 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// cspWatch records, in each document the tab opens next, every Content-Security-Policy
+// violation in window.__csp.
+func cspWatch() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`})
+		return err
+	})
+}
+
+// noViolations fails when the page broke its CSP so far, then checks that the CSP is there:
+// an injected inline script does not run.
+func noViolations(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	run(t, ctx, what+": no CSP violation", waitJS(`Array.isArray(window.__csp) && window.__csp.length === 0`))
+	run(t, ctx, what+": an injected inline script is blocked", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		ran, err := chromedp.Evaluate[bool](`(() => { const s = document.createElement('script'); s.textContent = 'window.__inlineRan = true'; document.body.append(s); return window.__inlineRan === true; })()`)(ctx, tg)
+		if err == nil && ran {
+			return fmt.Errorf("inline script ran: no CSP on %s", what)
+		}
+		return err
+	}))
+}
+
 func convOf(t *testing.T, st *store.Store, adapter string) store.Conversation {
 	t.Helper()
 	cs, err := st.Conversations("")
@@ -135,6 +161,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	// The customer's tab: a page that embeds /widget.js.
 	cust := bctx
 	run(t, cust, "customer writes in the widget",
+		cspWatch(),
 		chromedp.Navigate(h.URL+"/chat/"),
 		chromedp.WaitVisible(chromedp.CSS(`.ccs-toggle`)),
 		chromedp.Click(chromedp.CSS(`.ccs-toggle`)),
@@ -168,6 +195,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, agent, "agent logs in and gets ready",
+		cspWatch(),
 		chromedp.Navigate(h.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#login-agent`)),
 		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "alice"),
@@ -270,4 +298,37 @@ func TestDesktopEndToEnd(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("message written while offline stored %d times", n)
 	}
+
+	// alice is a supervisor: she unlinks the WhatsApp record again from the desktop.
+	run(t, agent, "supervisor unlinks the WhatsApp customer",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.conv-tab[data-conv=%q]`, chat.ID))),
+		waitJS(fmt.Sprintf(`!document.querySelector('#unlink-form').hidden && [...document.querySelectorAll('#unlink-other option')].some(o => o.value === %q)`, wa.Customer)),
+		chromedp.SetValue(chromedp.CSS(`#unlink-other`), wa.Customer),
+		chromedp.Click(chromedp.CSS(`#unlink-btn`)),
+		waitJS(`document.querySelector('#timeline').textContent.includes('Hello from the web chat') && !document.querySelector('#timeline').textContent.includes("c'est Ann sur WhatsApp")`),
+	)
+	if c1, _, _ := h.Store.Customer(chat.Customer); c1.ID == wa.Customer || len(c1.Merged) != 0 {
+		t.Fatalf("after unlinking: %+v", c1)
+	}
+	if audit, _ := h.Store.Audits(0); len(audit) != 2 || audit[0].Action != "unlink" || audit[0].Agent != "alice" {
+		t.Fatalf("audit = %+v", audit)
+	}
+	noViolations(t, agent, "desktop")
+	noViolations(t, cust, "web chat page")
+
+	// bob is an agent: his desktop logs in under the same CSP and shows no link or unlink.
+	run(t, agent, "an agent's desktop",
+		chromedp.Click(chromedp.CSS(`#logout-btn`)),
+		chromedp.WaitVisible(chromedp.CSS(`#login-agent`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "bob"),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), "bob-pw"),
+		chromedp.Click(chromedp.CSS(`#login-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#desktop-view`)),
+		waitJS(`document.querySelector('#link-form').hidden && document.querySelector('#unlink-form').hidden`),
+	)
+	noViolations(t, agent, "agent's desktop")
+	run(t, agent, "an agent's wallboard: queues, no per-agent rows",
+		chromedp.Navigate(h.URL+"/wallboard"),
+		waitJS(`document.querySelectorAll('#wb-queues tr').length === 2 && document.querySelectorAll('#wb-agents tr').length === 0`))
+	noViolations(t, agent, "wallboard")
 }

@@ -44,8 +44,10 @@ type Options struct {
 	Logger     *slog.Logger
 	// Listen overrides Config.HTTP.Listen.
 	Listen string
-	// SessionTTL is how long a desktop login lasts (default 12h).
+	// SessionTTL, when set, overrides http.session_ttl (tests).
 	SessionTTL time.Duration
+	// Clock, when set, replaces time.Now for sessions and login back-off (tests).
+	Clock func() time.Time
 	// CRM, optional, looks up the customer of each offer and screen pop (center/crm.Client).
 	CRM channels.CRM
 }
@@ -61,22 +63,36 @@ type Server struct {
 	started time.Time
 
 	mu       sync.Mutex
-	sessions map[string]session
+	sessions map[string]*session
+
+	webSecurity
 }
 
 type agentLogin struct {
-	id, name string
-	hash     []byte
+	id, name   string
+	hash       []byte
+	supervisor bool
+}
+
+func (a agentLogin) role() string {
+	if a.supervisor {
+		return "supervisor"
+	}
+	return "agent"
 }
 
 // model is what the server takes from the configuration: swapped whole on Reload.
 type model struct {
 	cfg    *config.Config
 	agents map[string]agentLogin
+	dummy  []byte // compared against for unknown agent ids, at the agents' bcrypt cost
+	edge   edge
+	http   config.HTTPSecurity // with defaults filled in
 }
 
 func newModel(cfg *config.Config, old *model) (*model, error) {
-	m := &model{cfg: cfg, agents: map[string]agentLogin{}}
+	m := &model{cfg: cfg, agents: map[string]agentLogin{}, edge: newEdge(cfg.HTTP),
+		http: cfg.HTTP.HTTPSecurity.WithDefaults()}
 	for _, a := range cfg.Agents {
 		hash := []byte(a.PasswordHash)
 		if len(hash) == 0 && a.Password != "" {
@@ -91,8 +107,17 @@ func newModel(cfg *config.Config, old *model) (*model, error) {
 				hash = h
 			}
 		}
-		m.agents[a.ID] = agentLogin{id: a.ID, name: cmp.Or(a.Name, a.ID), hash: hash}
+		m.agents[a.ID] = agentLogin{id: a.ID, name: cmp.Or(a.Name, a.ID), hash: hash, supervisor: a.Supervisor()}
 	}
+	var hashes [][]byte
+	for _, a := range m.agents {
+		hashes = append(hashes, a.hash)
+	}
+	var oldDummy []byte
+	if old != nil {
+		oldDummy = old.dummy
+	}
+	m.dummy = dummyHash(hashes, oldDummy)
 	return m, nil
 }
 
@@ -117,6 +142,8 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return err
 	}
 	s.model.Store(m)
+	s.resizeHashing(m.http.Login.MaxHashing)
+	s.revalidate(m)
 	return nil
 }
 
@@ -127,16 +154,14 @@ func New(o Options) (*Server, error) {
 	}
 	o.Logger = cmp.Or(o.Logger, slog.New(slog.DiscardHandler))
 	o.Listen = cmp.Or(o.Listen, o.Config.HTTP.Listen, config.DefaultHTTP)
-	if o.SessionTTL <= 0 {
-		o.SessionTTL = 12 * time.Hour
-	}
 	s := &Server{opts: o, log: o.Logger.With("component", "web"), mux: http.NewServeMux(),
-		sessions: map[string]session{}, started: time.Now()}
+		sessions: map[string]*session{}, started: time.Now()}
 	m, err := newModel(o.Config, nil)
 	if err != nil {
 		return nil, err
 	}
 	s.model.Store(m)
+	s.initSecurity(o.Config)
 	metrics.Register(o.Registerer, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ccswitch_desktop_sessions",
 		Help: "Live agent desktop sessions."}, func() float64 {
 		s.mu.Lock()
@@ -162,7 +187,7 @@ func New(o Options) (*Server, error) {
 func (s *Server) Service() *channels.Service { return s.svc }
 
 // Handler returns the server's routes.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.front(s.mux) }
 
 // Run listens on Options.Listen and serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
@@ -178,7 +203,11 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	h := s.model.Load().http
+	hs := &http.Server{Handler: s.Handler(), BaseContext: func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: h.Timeouts.ReadHeader.D(), ReadTimeout: h.Timeouts.Read.D(), WriteTimeout: h.Timeouts.Write.D(),
+		IdleTimeout: h.Timeouts.Idle.D(), MaxHeaderBytes: h.MaxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	if err := s.chans.serve(ctx); err != nil {
@@ -190,7 +219,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(min(time.Minute, s.opts.SessionTTL/2))
+		t := time.NewTicker(s.sweepEvery())
 		defer t.Stop()
 		for {
 			select {
@@ -225,20 +254,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 func (s *Server) routes() {
 	static, _ := fs.Sub(assets, "assets")
-	files := http.FileServerFS(static)
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w)
 		http.ServeFileFS(w, r, static, "index.html")
 	})
 	s.mux.HandleFunc("GET /wallboard", func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w)
 		http.ServeFileFS(w, r, static, "wallboard.html")
 	})
-	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", files))
+	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", assetFiles(static)))
 	if s.opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
 	}
-	s.mux.Handle("/webhooks/", s.chans)
+	s.mux.Handle("/webhooks/", s.webhookGuard(s.chans))
 	s.mux.Handle("/chat/", s.chans)
 	s.mux.Handle("GET /widget.js", s.chans)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -256,14 +282,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/conversations/{conv}/close", s.auth(s.closeConv))
 	s.mux.HandleFunc("GET /api/customers", s.auth(s.customers))
 	s.mux.HandleFunc("GET /api/customers/{id}/timeline", s.auth(s.timeline))
-	s.mux.HandleFunc("POST /api/customers/{id}/link", s.auth(s.link))
+	s.mux.HandleFunc("POST /api/customers/{id}/link", s.auth(s.supervisorOnly(s.link)))
+	s.mux.HandleFunc("POST /api/customers/{id}/unlink", s.auth(s.supervisorOnly(s.unlink)))
+	s.mux.HandleFunc("GET /api/audit", s.auth(s.supervisorOnly(s.audit)))
 	s.mux.HandleFunc("GET /api/stats", s.auth(s.stats))
 	s.mux.HandleFunc("GET /api/ws", s.auth(s.agentWS))
-}
-
-func securityHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
 }

@@ -31,6 +31,7 @@ const waSecret, waToken = "wa-app-secret", "wa-graph-token"
 
 type harness struct {
 	URL    string
+	Config *config.Config
 	Store  *store.Store
 	Center *center.Center
 	Server *web.Server
@@ -51,6 +52,21 @@ func startWith(t *testing.T, ttl time.Duration) *harness {
 
 func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChannels, lookup channels.CRM) *harness {
 	t.Helper()
+	return startSetup(t, setup{ttl: ttl, chans: chansOverride, lookup: lookup})
+}
+
+// setup varies the harness: a config edit (applied before defaults), a clock.
+type setup struct {
+	ttl    time.Duration
+	chans  *config.TextChannels
+	lookup channels.CRM
+	config func(*config.Config)
+	clock  func() time.Time
+}
+
+func startSetup(t *testing.T, su setup) *harness {
+	t.Helper()
+	ttl, chansOverride, lookup := su.ttl, su.chans, su.lookup
 	h := &harness{Graph: fakegraph.New(waToken)}
 	t.Cleanup(h.Graph.Close)
 	st, err := store.Open(t.TempDir())
@@ -59,6 +75,7 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChanne
 	}
 	h.Store = st
 	cfg := chantest.Config()
+	cfg.Agents[0].Role = "supervisor" // alice; bob is an agent
 	// WhatsApp conversations go through a small flow first (ivr, text mode).
 	cfg.Numbers = []config.Number{{DID: "+15550199", Flow: "whatsapp-in"}}
 	cfg.Flows = []config.Flow{{Name: "whatsapp-in", Nodes: []config.Node{
@@ -74,7 +91,11 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChanne
 	if chansOverride != nil {
 		cfg.Channels = *chansOverride
 	}
+	if su.config != nil {
+		su.config(cfg)
+	}
 	cfg.ApplyDefaults()
+	h.Config = cfg
 	reg := prometheus.NewRegistry()
 	cc, err := center.New(cfg, center.Options{Store: st, Registerer: reg, SnapshotEvery: 10 * time.Millisecond})
 	if err != nil {
@@ -82,7 +103,7 @@ func startOpts(t *testing.T, ttl time.Duration, chansOverride *config.TextChanne
 	}
 	h.Center = cc
 	srv, err := web.New(web.Options{Config: cfg, Store: st, Center: cc, SessionTTL: ttl, CRM: lookup,
-		Registerer: reg, Gatherer: reg})
+		Registerer: reg, Gatherer: reg, Clock: su.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

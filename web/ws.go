@@ -10,7 +10,8 @@ import (
 )
 
 // agentWS streams the agent's events (offers, assignments, messages, state, screen pops) as
-// JSON frames. Same-origin only (the session cookie rides on it). A desktop that reconnects
+// JSON frames. Same-origin only (the session cookie rides on it); it closes when the session
+// ends (logout, expiry, idle, the agent removed, their password changed). A desktop that reconnects
 // reloads /api/me, so nothing depends on an event it missed while away.
 func (s *Server) agentWS(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, nil) // default: Origin must match Host
@@ -18,7 +19,8 @@ func (s *Server) agentWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.CloseNow()
-	agent := agentOf(r)
+	who := callerOf(r)
+	agent := who.agent
 	events, cancel := s.svc.Subscribe(agent)
 	defer cancel()
 	ctx := c.CloseRead(r.Context())
@@ -27,6 +29,9 @@ func (s *Server) agentWS(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-who.sess.done:
+			c.Close(websocket.StatusPolicyViolation, "session ended")
 			return
 		case ev, ok := <-events:
 			if !ok {
@@ -46,6 +51,7 @@ func (s *Server) agentWS(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return
 			}
+			s.touch(who.sess) // an open desktop keeps its session in use
 		}
 	}
 }

@@ -186,8 +186,8 @@ func (d *demo) want(s *desktop, agent, want, why string) {
 func TestPresencePhoneAndDesktop(t *testing.T) {
 	testenv.Tool(t, "sipp")
 	d := startDemo(t)
-	wall := d.desktop() // the wallboard's session: agent 1003 (another agent)
-	wall.do("POST", "/api/login", map[string]string{"agent": "1003", "password": "secret1003"}, nil)
+	wall := d.desktop() // the wallboard's session: agent 1002, a supervisor (the per-agent detail is theirs)
+	wall.do("POST", "/api/login", map[string]string{"agent": "1002", "password": "secret1002"}, nil)
 
 	phone := testenv.FreePort(t)
 	d.register("1001", phone, 3600)

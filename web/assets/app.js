@@ -101,6 +101,8 @@ function showDesktop() {
   reason.replaceChildren(...state.me.reasons.map((r) => el('option', {}, r)));
   const tq = $('#transfer-queue');
   tq.replaceChildren(...state.me.queues.map((q) => el('option', {}, q)));
+  // Linking and unlinking customers is a supervisor's (the server refuses it to agents).
+  $('#link-form').hidden = state.me.role !== 'supervisor';
   renderPresence();
   renderOffers();
   renderConvs();
@@ -265,6 +267,9 @@ function renderCustomer() {
   $('#crm').hidden = !fields?.length;
   $('#crm-fields').replaceChildren(...(fields?.length ? crmList(fields).childNodes : []));
   fillLinkOptions([]);
+  const merged = c.merged || [];
+  $('#unlink-form').hidden = state.me.role !== 'supervisor' || !merged.length;
+  $('#unlink-other').replaceChildren(...merged.map((id) => el('option', { value: id }, id)));
 }
 
 // Candidates to link: customers of my other conversations, then search results.
@@ -304,6 +309,20 @@ $('#link-form').addEventListener('submit', async (ev) => {
     await api('POST', `/api/customers/${encodeURIComponent(state.customer.id)}/link`, { other });
     announce('Customers linked');
     status('Customers linked.');
+    await loadMe();
+    renderConvs();
+    await loadTimeline();
+  } catch (e) { status(e.message); }
+});
+
+$('#unlink-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const other = $('#unlink-other').value;
+  if (!other || !state.customer) return;
+  try {
+    await api('POST', `/api/customers/${encodeURIComponent(state.customer.id)}/unlink`, { other });
+    announce('Customers unlinked');
+    status('Customers unlinked.');
     await loadMe();
     renderConvs();
     await loadTimeline();
