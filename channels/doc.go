@@ -32,6 +32,13 @@
 //     conversation leave in order; a stop leaves the rest "sending", sent at the next start.
 //  6. The engine's events of one conversation are applied in order; a conversation the engine
 //     refuses is ended with the reason, never left waiting.
+//  7. A customer is found or linked automatically only by what the channel proves: the
+//     handle replies reach (adapter + From) and the identities the provider vouches for (a
+//     WhatsApp id's number, a Telegram user's own shared contact, the address an email is
+//     answered at). What a customer types about themselves (an email, a phone or a name in the
+//     widget) is a claim: kept as a "claimed-…" hint agents search by, never a key that
+//     finds, links or shows a verified customer (store invariant 4). Only an agent links.
+//  8. An alphanumeric sender ("Shop123") is its own identity, never a phone number.
 //
 // Concurrency: what one conversation does is ordered by its lock (keyLocks; a first message
 // by its sender's lock, taken before the conversation's); different conversations read,

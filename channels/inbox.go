@@ -44,6 +44,14 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 	defer unlockConv()
 
 	ids := append([]store.Identity{{Kind: in.Adapter, Value: in.From}}, in.Identities...)
+	for _, cl := range in.Claims {
+		if cl.Kind != "" && cl.Value != "" {
+			if !cl.Claimed() {
+				cl.Kind = store.ClaimPrefix + cl.Kind
+			}
+			ids = append(ids, cl)
+		}
+	}
 	cust, putCustomers, unlockCustomers, err := s.customerFor(ids, in.Name)
 	if err != nil {
 		return Receipt{}, err

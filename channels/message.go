@@ -21,7 +21,11 @@ type Inbound struct {
 	Name  string
 	// Identities are further identities the message proves (a WhatsApp id is a phone number;
 	// an email address): they link customers automatically.
-	Identities  []store.Identity
+	Identities []store.Identity
+	// Claims are what the customer typed about themselves (an email or phone in the widget,
+	// "I am customer 42"): kept on their record as "claimed-…" hints agents can search, never
+	// used to find or link a customer (invariant 7). Their kinds need not carry the prefix.
+	Claims      []store.Identity
 	Text        string
 	Attachments []store.Attachment
 	Time        time.Time

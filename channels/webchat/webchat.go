@@ -154,13 +154,7 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 	// What a visitor types about themselves is a claim, not a proof: it is kept (agents find
 	// the customer by it and link by hand) but never links customers automatically, or anyone
 	// could attach their chat to someone else's history by typing their email.
-	var ids []store.Identity
-	if e := channels.EmailAddr(hello.Email); strings.Contains(e, "@") {
-		ids = append(ids, store.Identity{Kind: "claimed-email", Value: e})
-	}
-	if p := channels.Phone(hello.Phone); p != "" && hello.Phone != "" {
-		ids = append(ids, store.Identity{Kind: "claimed-phone", Value: p})
-	}
+	claims := claimsOf(hello)
 	a.add(visitor, c)
 	defer a.remove(visitor, c)
 
@@ -203,7 +197,7 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		rc, err := a.svc.Receive(ctx, channels.Inbound{Adapter: "webchat", ProviderID: visitor + ":" + f.CID, From: visitor,
-			Name: hello.Name, Identities: ids, Text: f.Text})
+			Claims: claims, Text: f.Text})
 		if err != nil {
 			a.log.Error("store inbound", "visitor", visitor, "err", err)
 			wsjson.Write(ctx, c, frame{T: "error", CID: f.CID, Error: "not stored, retry"})
@@ -213,6 +207,36 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// claimsOf is what the visitor typed about themselves in the hello (email, phone, name), as
+// claims (channels invariant 7): bounded, cleaned of control characters, never a key.
+func claimsOf(hello frame) []store.Identity {
+	var out []store.Identity
+	if e := channels.EmailAddr(clean(hello.Email)); strings.Contains(e, "@") {
+		out = append(out, store.Identity{Kind: store.ClaimPrefix + "email", Value: e})
+	}
+	if p := channels.Phone(clean(hello.Phone)); p != "" {
+		out = append(out, store.Identity{Kind: store.ClaimPrefix + "phone", Value: p})
+	}
+	if n := clean(hello.Name); n != "" {
+		out = append(out, store.Identity{Kind: store.ClaimPrefix + "name", Value: n})
+	}
+	return out
+}
+
+// clean trims s, drops control characters and keeps at most 200 bytes of it.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "")
+	}
+	return s
 }
 
 func toFrame(m store.Message) frame {
