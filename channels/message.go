@@ -70,16 +70,28 @@ func ACDChannel(adapter string) string {
 	}
 }
 
-// Phone normalises a phone number to "+digits" (a WhatsApp id has no "+"); "" if it has none.
+// Phone normalises a phone number to "+digits" (a WhatsApp id has no "+"); "" when s is not
+// a phone number: only digits, a leading "+" (or "tel:") and the separators space - . ( ) /
+// are allowed, 3 to 15 digits (E.164). An alphanumeric sender ("Shop123", "Bank123") is
+// therefore never a phone: it stays its own identity (invariant 8).
 func Phone(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 4 && strings.EqualFold(s[:4], "tel:") {
+		s = s[4:]
+	}
 	var b strings.Builder
 	b.WriteByte('+')
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
 			b.WriteRune(r)
+		case r == '+' && i == 0:
+		case strings.ContainsRune(" -.()/", r):
+		default:
+			return ""
 		}
 	}
-	if b.Len() < 4 {
+	if n := b.Len() - 1; n < 3 || n > 15 {
 		return ""
 	}
 	return b.String()
