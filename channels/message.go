@@ -29,6 +29,10 @@ type Inbound struct {
 	Text        string
 	Attachments []store.Attachment
 	Time        time.Time
+	// Automatic is a machine's message (an email with Auto-Submitted, Precedence: bulk or a
+	// null sender): stored and queued, but never answered by a greeting or a flow, so two
+	// machines cannot answer each other forever.
+	Automatic bool
 	// Email threading.
 	Subject    string
 	MessageID  string
