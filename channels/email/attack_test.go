@@ -92,7 +92,9 @@ func listener(t *testing.T, cfg channels.Email) (*chantest.Env, string) {
 // TestSMTPRefusals (invariant 1): each attack, sent as raw SMTP, gets its answer and the
 // refusal is counted; the session stays usable where RFC 5321 says it does.
 func TestSMTPRefusals(t *testing.T) {
-	body := func(n int) string { return "From: a@b.example\r\nSubject: s\r\n\r\n" + strings.Repeat("x", n) + "\r\n.\r\n" }
+	body := func(n int) string {
+		return "From: a@b.example\r\nSubject: s\r\n\r\n" + strings.Repeat("x", n) + "\r\n.\r\n"
+	}
 	for _, tc := range []struct {
 		name   string
 		script []string // lines; one starting with "<" is written raw as DATA
