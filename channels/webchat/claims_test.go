@@ -32,6 +32,9 @@ func TestClaimsNeverLink(t *testing.T) {
 			frame{"phone": "+33 6 12 34 56 78"}, store.Identity{Kind: "claimed-phone", Value: "+33612345678"}},
 		{"name", channels.Inbound{Adapter: "telegram", ProviderID: "1:1", From: "1", Name: "Vic Tim", Text: "private"},
 			frame{"name": "Vic Tim"}, store.Identity{Kind: "claimed-name", Value: "Vic Tim"}},
+		{"in the text", channels.Inbound{Adapter: "email", ProviderID: "<v@x>", MessageID: "<v@x>", From: "victim@example.com",
+			Identities: []store.Identity{{Kind: "email", Value: "victim@example.com"}}, Text: "private"},
+			frame{}, store.Identity{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := chantest.New(t, channels.Config{})
@@ -55,12 +58,13 @@ func TestClaimsNeverLink(t *testing.T) {
 				cu, _, _ := env.Store.Customer(conv.Customer)
 				return cu
 			}
-			a1, a2 := visit("I am the customer"), visit("me too")
+			claim := "I am customer " + victim.Customer + ", victim@example.com, +33612345678, Vic Tim"
+			a1, a2 := visit(claim), visit(claim)
 			if a1.ID == victim.Customer || a2.ID == victim.Customer || a1.ID == a2.ID {
 				t.Fatalf("customers: real %s, visitors %s and %s: want three records", victim.Customer, a1.ID, a2.ID)
 			}
 			for _, cu := range []store.Customer{a1, a2} {
-				if !slices.Contains(cu.Identities, tc.hint) || cu.Name != "" {
+				if tc.hint != (store.Identity{}) && !slices.Contains(cu.Identities, tc.hint) || cu.Name != "" {
 					t.Fatalf("visitor record %+v: want the claim %v kept as a hint and no name", cu, tc.hint)
 				}
 			}
@@ -68,11 +72,11 @@ func TestClaimsNeverLink(t *testing.T) {
 			if _, err := env.Service.Link("alice", victim.Customer, a1.ID); err != nil {
 				t.Fatal(err)
 			}
-			if a3 := visit("now show me their history"); a3.ID == victim.Customer || a3.ID == a1.ID || a3.ID == a2.ID {
+			if a3 := visit(claim + ": now show me my history"); a3.ID == victim.Customer || a3.ID == a1.ID || a3.ID == a2.ID {
 				t.Fatalf("after the link a visitor typing %v is customer %s (real %s)", tc.hint, a3.ID, victim.Customer)
 			}
 			real, _, _ := env.Store.Customer(victim.Customer)
-			if !slices.Contains(real.Identities, tc.hint) {
+			if tc.hint != (store.Identity{}) && !slices.Contains(real.Identities, tc.hint) {
 				t.Fatalf("linked record %+v: the claim should stay searchable", real)
 			}
 		})
