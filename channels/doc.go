@@ -28,7 +28,8 @@
 //     holds nothing, so no agent is left above the capacity it counts).
 //  4. Replies leave only for a conversation assigned to the replying agent.
 //  5. An outbound message is stored "sending" before any attempt, and stays listed in the
-//     outbox until the provider took it or the attempts ran out ("failed: …"); messages of one
+//     outbox until the provider took it or the attempts ran out ("failed: …"; at once when the
+//     adapter says it is ErrUndeliverable); messages of one
 //     conversation leave in order; a stop leaves the rest "sending", sent at the next start.
 //  6. The engine's events of one conversation are applied in order; a conversation the engine
 //     refuses is ended with the reason, never left waiting.

@@ -280,7 +280,7 @@ func (a *Adapter) Send(ctx context.Context, conv store.Conversation, m store.Mes
 	}
 	// Invariant 3: nothing unchecked reaches a header or a command.
 	if !ValidAddress(conv.Address) {
-		return "", fmt.Errorf("email: send: %w: recipient %q is not a plain address", channels.ErrBadInput, conv.Address)
+		return "", fmt.Errorf("email: send: %w: recipient %q is not a plain address", channels.ErrUndeliverable, conv.Address)
 	}
 	b := make([]byte, 12)
 	rand.Read(b)
