@@ -29,8 +29,8 @@
 //  4. Replies leave only for a conversation assigned to the replying agent.
 //  5. An outbound message is stored "sending" before any attempt, and stays listed in the
 //     outbox until the provider took it or the attempts ran out ("failed: …"; at once when the
-//     adapter says it is ErrUndeliverable); messages of one
-//     conversation leave in order; a stop leaves the rest "sending", sent at the next start.
+//     adapter says it is ErrUndeliverable); messages of one conversation leave in order; a
+//     stop leaves the rest "sending", sent at the next start.
 //  6. The engine's events of one conversation are applied in order; a conversation the engine
 //     refuses is ended with the reason, never left waiting.
 //  7. A customer is found or linked automatically only by what the channel proves: the
