@@ -14,9 +14,9 @@ type WebChatLimits struct {
 	// ConversationsPerMinute is how many new conversations one address may start per minute,
 	// in a burst of as many (default 10); the message that would start one more is refused.
 	ConversationsPerMinute int `yaml:"conversations_per_minute"`
-	// MessagesPerMinute is how many messages (each a synced commit) one address may send per
-	// minute over all its sockets (default 60), in bursts of MessagesBurst (default 20); a
-	// socket that keeps sending past it is closed.
+	// MessagesPerMinute is how many frames (a message is a synced commit, a hello replays the
+	// history) one address may send per minute over all its sockets (default 60), in bursts of
+	// MessagesBurst (default 30); a socket that keeps sending past it is closed.
 	MessagesPerMinute int `yaml:"messages_per_minute"`
 	MessagesBurst     int `yaml:"messages_burst"`
 	// HelloTimeout is how long a new socket may take to send its hello (default 10s).
@@ -32,7 +32,7 @@ const (
 	DefaultWebChatConnections            = 20
 	DefaultWebChatConversationsPerMinute = 10
 	DefaultWebChatMessagesPerMinute      = 60
-	DefaultWebChatMessagesBurst          = 20
+	DefaultWebChatMessagesBurst          = 30
 	DefaultWebChatHelloTimeout           = 10 * time.Second
 	DefaultWebChatPingInterval           = 30 * time.Second
 	DefaultWebChatPongTimeout            = 10 * time.Second

@@ -149,12 +149,13 @@ func TestFrameFloodIsBounded(t *testing.T) {
 					errs++
 				}
 			}
-			allowed := 5 + int(time.Since(start)/time.Minute) + 1 // the burst, and what a minute refills
+			// The burst of 5 less the hello's token, and what a minute refills.
+			allowed := 4 + int(time.Since(start)/time.Minute) + 1
 			if junk {
 				allowed = 0
 			}
-			if acks > allowed || (!junk && acks < 5) {
-				t.Fatalf("%d frames acknowledged, want the burst of 5", acks)
+			if acks > allowed || (!junk && acks < 4) {
+				t.Fatalf("%d frames acknowledged, want the burst of 5 less the hello", acks)
 			}
 			convs, _ := env.Store.Conversations("")
 			stored := 0
@@ -214,4 +215,26 @@ func TestSilentSocketsAreClosed(t *testing.T) {
 			t.Fatalf("after pongs: %v", f)
 		}
 	})
+}
+
+// TestReconnectLoopIsBounded (invariant 2): a hello replays the history, so it takes a token
+// like a message; reconnecting in a loop is refused with 1013 once the burst is spent.
+func TestReconnectLoopIsBounded(t *testing.T) {
+	env, url := limited(t, channels.WebChatLimits{MessagesPerMinute: 1, MessagesBurst: 3}, false)
+	for i := range 3 {
+		ws, _ := rawDial(t, url, nil)
+		ws.send(map[string]any{"t": "hello"})
+		if f := ws.next(); f["t"] != "welcome" {
+			t.Fatalf("hello %d: %v", i+1, f)
+		}
+		ws.conn.Close()
+	}
+	ws, _ := rawDial(t, url, nil)
+	ws.send(map[string]any{"t": "hello"})
+	if status, _ := ws.untilClosed(); !strings.HasPrefix(status, "1013") {
+		t.Fatalf("4th hello within the minute: closed with %q, want 1013", status)
+	}
+	if env.Refused("webchat", "messages") != 1 {
+		t.Fatalf("refusals counted %d", env.Refused("webchat", "messages"))
+	}
 }

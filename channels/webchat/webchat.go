@@ -204,6 +204,13 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.Close(websocket.StatusPolicyViolation, "hello expected")
 		return
 	}
+	// A hello is a frame too (it replays the history): reconnecting in a loop is bounded
+	// like messages are (invariant 2).
+	if !a.limits.message(src, lim) {
+		a.refuse("messages", src)
+		c.Close(websocket.StatusTryAgainLater, "too many messages")
+		return
+	}
 	pinging := make(chan struct{})
 	go func() { defer close(pinging); a.keepAlive(ctx, c, lim, src) }()
 	defer func() { cancel(); <-pinging }()
