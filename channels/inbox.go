@@ -26,6 +26,12 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 		if err != nil {
 			return Receipt{}, err
 		}
+		if seen && in.DedupeFor > 0 {
+			// A digest, not an id: the same text long after is the customer writing it again.
+			if m, ok, err := s.st.Message(ref.Conv, ref.Seq); err == nil && ok && s.now().Sub(m.Time) > in.DedupeFor {
+				seen = false
+			}
+		}
 		if seen {
 			s.meters.duplicates.WithLabelValues(in.Adapter).Inc()
 			c, _, _ := s.st.Conversation(ref.Conv)

@@ -14,6 +14,10 @@ type Inbound struct {
 	// ProviderID is the provider's id of the message (wamid, MessageSid, update_id, mid,
 	// Message-ID, the widget's client id): a second Receive with the same id is a duplicate.
 	ProviderID string
+	// DedupeFor, when set, says ProviderID is a digest of the content, not the provider's id
+	// (a provider that sends none): within DedupeFor of the first it is a retry, after it the
+	// customer writing the same again.
+	DedupeFor time.Duration
 	// From is the customer's handle on the adapter, where replies go; Route is our side
 	// (the phone-number-id or number that received it), kept for replies.
 	From  string

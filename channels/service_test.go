@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/channels"
@@ -96,6 +97,30 @@ func TestDuplicateProviderIDChangesNothing(t *testing.T) {
 	}
 	if n := countDir(ms, store.In); n != 1 {
 		t.Errorf("%d inbound messages stored after a retry, want 1", n)
+	}
+}
+
+// TestDigestDedupeHasAWindow (invariant 2): a content digest standing for a missing provider
+// id deduplicates retries, but the same text written again after the window is a new message.
+func TestDigestDedupeHasAWindow(t *testing.T) {
+	env := chantest.New(t, channels.Config{})
+	ctx := context.Background()
+	in := channels.Inbound{Adapter: "sms", ProviderID: "sha256:ab", DedupeFor: time.Hour, From: "+33612345678", Text: "yes",
+		Time: time.Now().Add(-2 * time.Hour)}
+	r1, err := env.Service.Receive(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Time = time.Time{}
+	for i := range 3 { // the same "yes" two hours later, then two retries of it
+		r, err := env.Service.Receive(ctx, in)
+		if err != nil || r.Duplicate != (i > 0) {
+			t.Fatalf("receive %d: %+v %v", i, r, err)
+		}
+	}
+	_, ms, _ := env.Service.Conversation(r1.Conv, 0)
+	if n := countDir(ms, store.In); n != 2 {
+		t.Fatalf("%d inbound messages, want 2", n)
 	}
 }
 

@@ -113,6 +113,9 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := channels.Inbound{Adapter: "sms", ProviderID: providerID(f), From: from, Route: f.Get("To"), Text: f.Get("Body")}
+	if strings.HasPrefix(in.ProviderID, "sha256:") {
+		in.DedupeFor = time.Hour // a retry comes within the hour; the same "yes" tomorrow is new
+	}
 	if p := channels.Phone(from); p != "" {
 		in.Identities = []store.Identity{{Kind: "phone", Value: p}}
 	}
@@ -136,7 +139,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // providerID is the provider's id of the message (MessageSid, or the older SmsMessageSid and
 // SmsSid), or, from a provider that sends none, a digest of every signed field: its retry of
 // the same post is then still recognised (channels invariant 2). Two posts whose every field is
-// equal are one message.
+// equal within an hour are one message.
 func providerID(f url.Values) string {
 	if id := cmp.Or(f.Get("MessageSid"), f.Get("SmsMessageSid"), f.Get("SmsSid")); id != "" {
 		return id
