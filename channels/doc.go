@@ -19,7 +19,8 @@
 //     customer are synced to the store (one batch): a webhook answers 2xx after Receive, so a
 //     crash after the answer loses nothing.
 //  2. A provider message id is stored at most once per adapter: a retry returns the first
-//     receipt with Duplicate set and changes nothing.
+//     receipt with Duplicate set and changes nothing (a content digest standing for a missing
+//     id, only within Inbound.DedupeFor). An email's id is its sender with its Message-ID.
 //  3. Every change of a conversation goes through transition, and its every field, its
 //     task/ record (exactly while it is queued, with its queue, priority and requirements)
 //     and its new messages are written in one synced batch (Service.update): a transferred or
