@@ -192,13 +192,16 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	var hello frame
+	closed := make(chan struct{})
 	late := time.AfterFunc(lim.HelloTimeout, func() {
+		defer close(closed)
 		a.refuse("hello_timeout", src)
 		c.Close(websocket.StatusPolicyViolation, "no hello in time")
 	})
 	err = wsjson.Read(ctx, c, &hello)
 	if !late.Stop() {
-		return // closed by the timer
+		<-closed // the timer closed the socket: its goroutine ends before the handler
+		return
 	}
 	if err != nil || hello.T != "hello" {
 		c.Close(websocket.StatusPolicyViolation, "hello expected")
