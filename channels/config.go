@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ccswitch/ccswitch/config"
 )
@@ -84,6 +85,34 @@ type WebChat struct {
 	Route
 	// Origins allowed to open the widget's WebSocket ("https://shop.example"); empty allows any.
 	Origins []string
+	// Limits bound one address (zero fields: the defaults of config.WebChatLimits).
+	Limits WebChatLimits
+}
+
+// WebChatLimits bound what one address may do with the widget (config.WebChatLimits).
+type WebChatLimits struct {
+	Connections            int // sockets open at once
+	ConversationsPerMinute int // new conversations per minute (burst as many)
+	MessagesPerMinute      int // messages per minute over all sockets
+	MessagesBurst          int
+	HelloTimeout           time.Duration // a new socket's hello
+	PingInterval           time.Duration // every socket is pinged this often
+	PongTimeout            time.Duration // and closed without a pong within this
+}
+
+// WithDefaults fills the unset limits with config's defaults.
+func (l WebChatLimits) WithDefaults() WebChatLimits {
+	c := config.WebChatLimits{Connections: l.Connections, ConversationsPerMinute: l.ConversationsPerMinute,
+		MessagesPerMinute: l.MessagesPerMinute, MessagesBurst: l.MessagesBurst, HelloTimeout: config.Duration(l.HelloTimeout),
+		PingInterval: config.Duration(l.PingInterval), PongTimeout: config.Duration(l.PongTimeout)}
+	c.ApplyDefaults()
+	return webChatLimits(c)
+}
+
+func webChatLimits(c config.WebChatLimits) WebChatLimits {
+	return WebChatLimits{Connections: c.Connections, ConversationsPerMinute: c.ConversationsPerMinute,
+		MessagesPerMinute: c.MessagesPerMinute, MessagesBurst: c.MessagesBurst, HelloTimeout: c.HelloTimeout.D(),
+		PingInterval: c.PingInterval.D(), PongTimeout: c.PongTimeout.D()}
 }
 
 // SMS is a Twilio-compatible SMS provider.
@@ -142,6 +171,13 @@ type Email struct {
 	RelayUser string
 	RelayPass string
 	MaxBytes  int64 // largest inbound mail (default 10 MiB)
+	// Domains whose recipients RCPT accepts (default Domain and the domain of Address).
+	Domains []string
+	// MaxRecipients per mail (default 100); MaxConnections open sessions (default 100),
+	// MaxConnectionsPerSource from one IP address (default 20).
+	MaxRecipients           int
+	MaxConnections          int
+	MaxConnectionsPerSource int
 }
 
 // FromConfig takes the adapters' settings from the operator's configuration (`channels:`,
@@ -160,7 +196,7 @@ func FromConfig(cfg *config.Config) Config {
 		return Limits{MaxAttachmentBytes: a.MaxAttachmentBytes, AttachmentTypes: slices.Clone(a.AttachmentTypes)}
 	}
 	if w := ch.WebChat; w != nil {
-		c.WebChat = WebChat{Route: route(w.ChannelRoute), Origins: slices.Clone(w.Origins)}
+		c.WebChat = WebChat{Route: route(w.ChannelRoute), Origins: slices.Clone(w.Origins), Limits: webChatLimits(w.Limits)}
 	}
 	if s := ch.SMS; s != nil {
 		c.SMS = SMS{Route: route(s.ChannelRoute), Limits: limits(s.Attachments), AccountSID: s.AccountSID,
@@ -181,7 +217,9 @@ func FromConfig(cfg *config.Config) Config {
 	}
 	if e := ch.Email; e != nil {
 		c.Email = Email{Route: route(e.ChannelRoute), Limits: limits(e.Attachments), Listen: e.Listen, Domain: e.Domain,
-			Address: e.Address, Relay: e.SMTPRelay, RelayUser: e.SMTPUser, RelayPass: e.SMTPPassword, MaxBytes: e.MaxBytes}
+			Address: e.Address, Relay: e.SMTPRelay, RelayUser: e.SMTPUser, RelayPass: e.SMTPPassword, MaxBytes: e.MaxBytes,
+			Domains: slices.Clone(e.Domains), MaxRecipients: e.MaxRecipients, MaxConnections: e.MaxConnections,
+			MaxConnectionsPerSource: e.MaxConnectionsPerSource}
 	}
 	return c
 }

@@ -129,3 +129,15 @@ func TestRetryBackoff(t *testing.T) {
 		t.Fatalf("backoff %v, want %v", got, want)
 	}
 }
+
+func TestPhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"+33 6 12 34 56 78": "+33612345678", "0033-6-12.34(56)78": "+0033612345678", "tel:+15550001111": "+15550001111",
+		"15550001111": "+15550001111", "Shop123": "", "Bank123": "", "BANK-123": "", "1-2-3x": "", "12": "",
+		"+1234567890123456": "", "": "", "++123": "", "123+": "", "sip:123@host": "", "１２３": "",
+	} {
+		if got := Phone(in); got != want {
+			t.Errorf("Phone(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

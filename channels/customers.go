@@ -11,7 +11,9 @@ import (
 )
 
 // customerFor finds the customer owning any of ids, merging customers that share one
-// (automatic linking by phone number or email), or makes one. When records must be written
+// (automatic linking by phone number or email), or makes one. Claims among ids ("claimed-…",
+// what the customer typed) are only added to the record: never looked up, never a reason to
+// merge (invariant 7). When records must be written
 // (a new customer, a new identity, a merge, a name learnt), puts writes them into a batch and
 // the caller holds the customers' lock until that batch is committed (unlock); a known
 // customer with nothing new takes no lock, so that its messages do not wait for others.
@@ -37,7 +39,8 @@ func (s *Service) customerFor(ids []store.Identity, name string) (c store.Custom
 // would change.
 func (s *Service) knownCustomer(ids []store.Identity, name string) (store.Customer, bool, error) {
 	var c store.Customer
-	for i, id := range ids {
+	proven := slices.DeleteFunc(slices.Clone(ids), store.Identity.Claimed)
+	for i, id := range proven {
 		cid, ok, err := s.st.CustomerByIdentity(id)
 		if err != nil || !ok {
 			return c, false, err
@@ -52,13 +55,21 @@ func (s *Service) knownCustomer(ids []store.Identity, name string) (store.Custom
 			return c, false, nil
 		}
 	}
-	return c, len(ids) > 0 && (c.Name != "" || name == ""), nil
+	for _, id := range ids {
+		if id.Claimed() && !slices.Contains(c.Identities, id) {
+			return c, false, nil
+		}
+	}
+	return c, len(proven) > 0 && (c.Name != "" || name == ""), nil
 }
 
 // resolve computes the customer owning ids and the records to write. custMu is held.
 func (s *Service) resolve(ids []store.Identity, name string) (store.Customer, []store.Customer, error) {
 	var found []store.Customer
 	for _, id := range ids {
+		if id.Claimed() {
+			continue // a hint, never a key: an old store may still index it
+		}
 		cid, ok, err := s.st.CustomerByIdentity(id)
 		if err != nil {
 			return store.Customer{}, nil, err

@@ -12,4 +12,7 @@ var (
 	ErrNoAdapter = errors.New("channel adapter not enabled")
 	// ErrBadInput: the request is malformed (empty text, unknown queue).
 	ErrBadInput = errors.New("bad input")
+	// ErrUndeliverable: an adapter can never send this message (a recipient address that is
+	// not safe in a header); the outbox gives it up at once instead of retrying.
+	ErrUndeliverable = errors.New("undeliverable")
 )

@@ -26,6 +26,12 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 		if err != nil {
 			return Receipt{}, err
 		}
+		if seen && in.DedupeFor > 0 {
+			// A digest, not an id: the same text long after is the customer writing it again.
+			if m, ok, err := s.st.Message(ref.Conv, ref.Seq); err == nil && ok && s.now().Sub(m.Time) > in.DedupeFor {
+				seen = false
+			}
+		}
 		if seen {
 			s.meters.duplicates.WithLabelValues(in.Adapter).Inc()
 			c, _, _ := s.st.Conversation(ref.Conv)
@@ -44,6 +50,14 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 	defer unlockConv()
 
 	ids := append([]store.Identity{{Kind: in.Adapter, Value: in.From}}, in.Identities...)
+	for _, cl := range in.Claims {
+		if cl.Kind != "" && cl.Value != "" {
+			if !cl.Claimed() {
+				cl.Kind = store.ClaimPrefix + cl.Kind
+			}
+			ids = append(ids, cl)
+		}
+	}
 	cust, putCustomers, unlockCustomers, err := s.customerFor(ids, in.Name)
 	if err != nil {
 		return Receipt{}, err
@@ -64,10 +78,13 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 		// straight to its queue: that decision is in the same batch, so a crash cannot leave
 		// a conversation meant for a queue without its task/ record.
 		r := s.route(in.Adapter)
-		if r.Greeting != "" {
+		if r.Greeting != "" && !in.Automatic {
 			steps = append(steps, step{kind: stepSay, text: r.Greeting, at: in.Time})
 		}
-		if entry = s.flows.entryFor(in); entry == "" {
+		if !in.Automatic {
+			entry = s.flows.entryFor(in)
+		}
+		if entry == "" {
 			steps = append(steps, step{kind: stepQueue, queue: s.defaultQueue(in.Adapter), prio: r.Priority, at: in.Time})
 		}
 	}
@@ -79,12 +96,18 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 		c.Vars["entry"] = entry
 	}
 	received := msgs[0]
+	threaded := false
+	if in.MessageID != "" {
+		if _, threaded, err = s.st.Thread(in.MessageID); err != nil {
+			return Receipt{}, err
+		}
+	}
 	err = s.commit(c, msgs, func(b *store.Batch) {
 		if putCustomers != nil {
 			putCustomers(b)
 		}
-		if in.MessageID != "" {
-			b.PutThread(in.MessageID, c.ID)
+		if in.MessageID != "" && !threaded {
+			b.PutThread(in.MessageID, c.ID) // a Message-ID already known keeps its conversation
 		}
 		if in.Adapter == "webchat" && in.ProviderID != "" { // a client id: not kept by PutMessage
 			b.PutDedupe(in.Adapter, in.ProviderID, store.MessageRef{Conv: c.ID, Seq: received.Seq})
@@ -124,12 +147,13 @@ func (s *Service) conversationOf(in Inbound) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if ok && s.open(id) {
+		if !ok {
+			continue
+		}
+		if s.open(id) && s.sentBy(id, in) {
 			return id, nil
 		}
-		if ok {
-			break
-		}
+		break
 	}
 	if in.Adapter == "email" {
 		return "", nil
@@ -139,6 +163,29 @@ func (s *Service) conversationOf(in Inbound) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// sentBy reports whether in comes from conversation id's customer: its own address, or an
+// email identity of the same customer (one an agent linked). A reply quoting someone else's
+// Message-ID starts a conversation of its own (email invariant 2).
+func (s *Service) sentBy(id string, in Inbound) bool {
+	c, ok, err := s.st.Conversation(id)
+	if err != nil || !ok {
+		return false
+	}
+	if c.Address == in.From {
+		return true
+	}
+	cid, ok, err := s.st.CustomerByIdentity(store.Identity{Kind: in.Adapter, Value: in.From})
+	if err != nil || !ok {
+		return false
+	}
+	sender, ok, err := s.st.Customer(cid)
+	if err != nil || !ok {
+		return false
+	}
+	owner, ok, err := s.st.Customer(c.Customer) // both followed to the surviving record
+	return err == nil && ok && sender.ID == owner.ID
 }
 
 // open reports whether conversation id exists and is not closed.

@@ -14,6 +14,10 @@ type Inbound struct {
 	// ProviderID is the provider's id of the message (wamid, MessageSid, update_id, mid,
 	// Message-ID, the widget's client id): a second Receive with the same id is a duplicate.
 	ProviderID string
+	// DedupeFor, when set, says ProviderID is a digest of the content, not the provider's id
+	// (a provider that sends none): within DedupeFor of the first it is a retry, after it the
+	// customer writing the same again.
+	DedupeFor time.Duration
 	// From is the customer's handle on the adapter, where replies go; Route is our side
 	// (the phone-number-id or number that received it), kept for replies.
 	From  string
@@ -21,10 +25,18 @@ type Inbound struct {
 	Name  string
 	// Identities are further identities the message proves (a WhatsApp id is a phone number;
 	// an email address): they link customers automatically.
-	Identities  []store.Identity
+	Identities []store.Identity
+	// Claims are what the customer typed about themselves (an email or phone in the widget,
+	// "I am customer 42"): kept on their record as "claimed-…" hints agents can search, never
+	// used to find or link a customer (invariant 7). Their kinds need not carry the prefix.
+	Claims      []store.Identity
 	Text        string
 	Attachments []store.Attachment
 	Time        time.Time
+	// Automatic is a machine's message (an email with Auto-Submitted, Precedence: bulk or a
+	// null sender): stored and queued, but never answered by a greeting or a flow, so two
+	// machines cannot answer each other forever.
+	Automatic bool
 	// Email threading.
 	Subject    string
 	MessageID  string
@@ -66,16 +78,28 @@ func ACDChannel(adapter string) string {
 	}
 }
 
-// Phone normalises a phone number to "+digits" (a WhatsApp id has no "+"); "" if it has none.
+// Phone normalises a phone number to "+digits" (a WhatsApp id has no "+"); "" when s is not
+// a phone number: only digits, a leading "+" (or "tel:") and the separators space - . ( ) /
+// are allowed, 3 to 15 digits (E.164). An alphanumeric sender ("Shop123", "Bank123") is
+// therefore never a phone: it stays its own identity (invariant 8).
 func Phone(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 4 && strings.EqualFold(s[:4], "tel:") {
+		s = s[4:]
+	}
 	var b strings.Builder
 	b.WriteByte('+')
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
 			b.WriteRune(r)
+		case r == '+' && i == 0:
+		case strings.ContainsRune(" -.()/", r):
+		default:
+			return ""
 		}
 	}
-	if b.Len() < 4 {
+	if n := b.Len() - 1; n < 3 || n > 15 {
 		return ""
 	}
 	return b.String()

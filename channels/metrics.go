@@ -10,6 +10,7 @@ import (
 type meters struct {
 	in, duplicates *prometheus.CounterVec
 	out            *prometheus.CounterVec
+	refused        *prometheus.CounterVec
 }
 
 func newMeters(reg prometheus.Registerer) *meters {
@@ -21,5 +22,14 @@ func newMeters(reg prometheus.Registerer) *meters {
 		out: metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ccswitch_messages_out_total",
 			Help: "Delivery attempts of replies and flow messages, by adapter and result (sent, retried: will be tried again, failed: given up)."},
 			[]string{"adapter", "result"})),
+		refused: metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ccswitch_channels_refused_total",
+			Help: "Contacts refused at a text channel's edge, by adapter and reason (a limit hit, a misbehaving peer)."},
+			[]string{"adapter", "reason"})),
 	}
+}
+
+// Refused counts a refusal at an adapter's edge (ccswitch_channels_refused_total): a limit hit
+// or a misbehaving peer. Adapters log it themselves through internal/ratelog.
+func (s *Service) Refused(adapter, reason string) {
+	s.meters.refused.WithLabelValues(adapter, reason).Inc()
 }

@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -124,7 +125,7 @@ func (o *outbox) deliver(m store.Message) {
 			return // stopping: not an attempt
 		}
 		m.Attempts++
-		last := err == nil || ad == nil || m.Attempts >= o.retry.Attempts
+		last := err == nil || ad == nil || errors.Is(err, ErrUndeliverable) || m.Attempts >= o.retry.Attempts
 		switch {
 		case err == nil:
 			m.Status, m.ProviderID, m.Error = store.StatusSent, pid, ""

@@ -3,6 +3,7 @@ package channels_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -208,5 +209,42 @@ func TestOutboxRetriesGivesUpAndResumes(t *testing.T) {
 	})
 	if got := ad.texts(); got[len(got)-1] != "after restart" {
 		t.Fatalf("sent %v", got)
+	}
+}
+
+type undeliverable struct{}
+
+func (undeliverable) Name() string { return "email" }
+
+func (undeliverable) Send(context.Context, store.Conversation, store.Message) (string, error) {
+	return "", fmt.Errorf("email: send: %w: recipient is not a plain address", channels.ErrUndeliverable)
+}
+
+// TestUndeliverableIsGivenUpAtOnce (invariant 5): a message an adapter can never send (an
+// address unsafe in a header) is "failed" after one attempt, not retried.
+func TestUndeliverableIsGivenUpAtOnce(t *testing.T) {
+	env := chantest.New(t, channels.Config{})
+	env.Adapters = []channels.Adapter{undeliverable{}}
+	env.Retry = channels.Retry{Attempts: 5, Base: time.Millisecond, Max: 4 * time.Millisecond}
+	env.Restart(t)
+	ctx := context.Background()
+	r, err := env.Service.Receive(ctx, channels.Inbound{Adapter: "email", ProviderID: "p", From: "a@b.example", Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Login(t, "alice")
+	chantest.WaitOffer(t, env.Service, "alice", r.Conv)
+	env.Service.Accept("alice", r.Conv)
+	chantest.WaitState(t, env.Store, r.Conv, store.ConvAssigned, "alice")
+	m, err := env.Service.Reply(ctx, "alice", r.Conv, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chantest.Eventually(t, "reply given up", func() bool {
+		cur, _, _ := env.Store.Message(r.Conv, m.Seq)
+		return strings.HasPrefix(cur.Status, "failed: ")
+	})
+	if cur, _, _ := env.Store.Message(r.Conv, m.Seq); cur.Attempts != 1 {
+		t.Fatalf("attempts = %d, want 1", cur.Attempts)
 	}
 }

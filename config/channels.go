@@ -62,6 +62,9 @@ type WebChat struct {
 	// "https://shop.example", "shop.example" or "https://*.example.com"; empty: any site may
 	// embed the widget (no cookie rides on its socket).
 	Origins []string `yaml:"origins"`
+	// Limits bound what one address may do (connections, new conversations, messages) and
+	// how long a socket may stay silent.
+	Limits WebChatLimits `yaml:"limits"`
 }
 
 // SMS is a Twilio-compatible SMS provider.
@@ -142,8 +145,20 @@ type Email struct {
 	// SMTPUser and SMTPPassword, when set, log in to the relay (PLAIN).
 	SMTPUser     string `yaml:"smtp_user"`
 	SMTPPassword string `yaml:"smtp_password"`
-	// MaxBytes is the largest inbound mail (default 10 MiB).
+	// MaxBytes is the largest inbound mail (default 10 MiB): a larger one gets 552, also when
+	// MAIL FROM announces its SIZE.
 	MaxBytes int64 `yaml:"max_bytes"`
+	// Domains are the mail domains whose recipients the listener accepts (RCPT TO); any other
+	// recipient gets 550, so the listener is never a relay (default: domain and the domain of
+	// address).
+	Domains []string `yaml:"domains"`
+	// MaxRecipients bounds the recipients of one mail (default 100, RFC 5321's minimum); more
+	// get 452.
+	MaxRecipients int `yaml:"max_recipients"`
+	// MaxConnections bounds the open SMTP sessions (default 100) and MaxConnectionsPerSource
+	// those from one IP address (default 20); a session over either gets 421 and is closed.
+	MaxConnections          int `yaml:"max_connections"`
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 }
 
 // Channel defaults.
@@ -156,6 +171,10 @@ const (
 	DefaultEmailDomain        = "ccswitch.local"
 	DefaultEmailMaxBytes      = 10 << 20
 	DefaultMaxAttachmentBytes = 16 << 20
+
+	DefaultEmailMaxRecipients           = 100
+	DefaultEmailMaxConnections          = 100
+	DefaultEmailMaxConnectionsPerSource = 20
 )
 
 // DefaultAttachmentTypes are the MIME prefixes kept when attachment_types is not set.
@@ -219,6 +238,18 @@ func (c *TextChannels) applyDefaults() {
 		if e.MaxBytes == 0 {
 			e.MaxBytes = DefaultEmailMaxBytes
 		}
+		if len(e.Domains) == 0 {
+			e.Domains = []string{e.Domain}
+			if _, d, ok := strings.Cut(e.Address, "@"); ok && d != "" && !strings.EqualFold(d, e.Domain) {
+				e.Domains = append(e.Domains, d)
+			}
+		}
+		setInt(&e.MaxRecipients, DefaultEmailMaxRecipients)
+		setInt(&e.MaxConnections, DefaultEmailMaxConnections)
+		setInt(&e.MaxConnectionsPerSource, DefaultEmailMaxConnectionsPerSource)
+	}
+	if w := c.WebChat; w != nil {
+		w.Limits.ApplyDefaults()
 	}
 }
 
@@ -236,6 +267,7 @@ func (v *validator) channels(queues map[string]bool) {
 				v.failAt(fmt.Sprintf("%s.origins[%d]", p, i), "%v", err)
 			}
 		}
+		v.webChatLimits(p+".limits", w.Limits)
 	}
 	if s := c.SMS; s != nil {
 		p := "channels.sms"
@@ -300,8 +332,27 @@ func (v *validator) channels(queues map[string]bool) {
 		if e.MaxBytes < 0 {
 			v.failAt(p+".max_bytes", "want a positive size in bytes, got %d", e.MaxBytes)
 		}
+		for i, d := range e.Domains {
+			if !mailDomainRE.MatchString(d) {
+				v.failAt(fmt.Sprintf("%s.domains[%d]", p, i), "want a domain name such as example.com, got %q", d)
+			}
+		}
+		for _, f := range []struct {
+			name string
+			n    int
+		}{{"max_recipients", e.MaxRecipients}, {"max_connections", e.MaxConnections},
+			{"max_connections_per_source", e.MaxConnectionsPerSource}} {
+			if f.n < 1 {
+				v.failAt(p+"."+f.name, "want at least 1, got %d", f.n)
+			}
+		}
+		if e.MaxConnectionsPerSource > e.MaxConnections {
+			v.failAt(p+".max_connections_per_source", "%d is more than max_connections (%d)", e.MaxConnectionsPerSource, e.MaxConnections)
+		}
 	}
 }
+
+var mailDomainRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
 var telegramSecretRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 

@@ -166,6 +166,16 @@ channels:
 			`c.yaml:9:181: channels.whatsapp.attachment_types[0]: want a MIME type or prefix`,
 			`c.yaml:10:20: channels.email.address: want a mail address`, `c.yaml:10:42: channels.email.smtp_relay: want host:port`,
 			`c.yaml:10:66: channels.email.listen: want ip:port`}},
+		{"text channel limits", `channels:
+  webchat: {limits: {connections: -1, conversations_per_minute: -5, hello_timeout: 10m, pong_timeout: 1ms}}
+  email: {address: a@b.example, smtp_relay: "smtp.example:25", domains: ["bad domain"], max_recipients: -1, max_connections: 5, max_connections_per_source: 10}
+`, []string{`c.yaml:2:35: channels.webchat.limits.connections: want at least 1, got -1`,
+			`c.yaml:2:65: channels.webchat.limits.conversations_per_minute: want at least 1, got -5`,
+			`c.yaml:2:84: channels.webchat.limits.hello_timeout: want 1s to 5m0s, got 10m0s`,
+			`c.yaml:2:103: channels.webchat.limits.pong_timeout: want 100ms to 5m0s, got 1ms`,
+			`c.yaml:3:74: channels.email.domains[0]: want a domain name such as example.com, got "bad domain"`,
+			`c.yaml:3:105: channels.email.max_recipients: want at least 1, got -1`,
+			`c.yaml:3:157: channels.email.max_connections_per_source: 10 is more than max_connections (5)`}},
 		{"crm and webhooks", `crm:
   lookup_url: "crm.example/lookup"
   timeout: 1m
@@ -262,6 +272,10 @@ func TestChannelsSection(t *testing.T) {
 	ch := c.Channels
 	if ch.WebChat == nil || ch.WhatsApp == nil || ch.SMS != nil || ch.Messenger != nil || ch.Telegram != nil || ch.Email != nil {
 		t.Fatalf("present sections = %+v", ch)
+	}
+	if l := ch.WebChat.Limits; l.ConversationsPerMinute != 10 || l.Connections != DefaultWebChatConnections ||
+		l.HelloTimeout.D() != DefaultWebChatHelloTimeout || l.PongTimeout.D() != DefaultWebChatPongTimeout {
+		t.Errorf("webchat limits = %+v", l)
 	}
 	w := ch.WhatsApp
 	if w.AppSecret != "from-env" || w.GraphURL != DefaultGraphURL || w.APIVersion != DefaultGraphAPIVersion ||

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -16,6 +17,14 @@ type Identity struct {
 }
 
 func (i Identity) String() string { return i.Kind + ":" + i.Value }
+
+// ClaimPrefix starts the kind of an identity the customer only typed ("claimed-email",
+// "claimed-phone", "claimed-name"): a hint agents search by, never proof of who they are.
+const ClaimPrefix = "claimed-"
+
+// Claimed reports whether i is a typed claim (kind "claimed-…"): PutCustomer never indexes a
+// claim, so no message is ever matched to a customer by one (invariant 4).
+func (i Identity) Claimed() bool { return strings.HasPrefix(i.Kind, ClaimPrefix) }
 
 // Customer is one person across channels. A customer merged into another keeps its record with
 // MergedInto set, so old references resolve; the survivor lists it in Merged.
@@ -112,13 +121,16 @@ func (b *Batch) delete(key []byte) {
 }
 
 // PutCustomer writes c and, unless c was merged into another, points each of its identities
-// at it.
+// but the claims at it.
 func (b *Batch) PutCustomer(c Customer) {
 	b.set(customerKey(c.ID), c)
 	if c.MergedInto != "" {
 		return
 	}
 	for _, id := range c.Identities {
+		if id.Claimed() {
+			continue // a claim is a hint, never a key (invariant 4)
+		}
 		b.set(identityKey(id), identityRecord{Customer: c.ID})
 	}
 }

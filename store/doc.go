@@ -6,7 +6,7 @@
 //	reg/<aor>\x00<contact>     a location binding (Binding)
 //	cdr/<start, 16 hex digits of unix nanos>/<id>   a call record (CallRecord)
 //	cust/<id>                  a customer (Customer); merged ones keep MergedInto
-//	ident/<kind>\x00<value>    identity → customer (one customer, many identities)
+//	ident/<kind>\x00<value>    identity → customer (one customer, many identities); never a claim
 //	conv/<id>                  a text conversation (Conversation)
 //	custconv/<cust>\x00<conv>  conversations filed under a customer
 //	open/<adapter>\x00<addr>   the conversation not yet closed with that handle
@@ -27,4 +27,7 @@
 //     them, and Close flushes them.
 //  3. Keys never contain a byte an AOR or URI can contain as a separator: AORs and contacts are
 //     joined with a NUL, which SIP forbids in both.
+//  4. An identity the customer only typed (a claim: kind "claimed-…") is kept on the record
+//     for agents to search, but never indexed under ident/: no later message can be matched
+//     to a customer, or two customers merged, by what someone typed.
 package store

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,10 @@ type adapters struct {
 	log *slog.Logger
 	mux atomic.Pointer[http.ServeMux]
 
+	// source is the client's address as the server's front sees it (trusted proxies'
+	// X-Forwarded-For), so the widget's limits count visitors, not the proxy.
+	source func(*http.Request) netip.Addr
+
 	mu       sync.Mutex // serialises apply and serve
 	cur      channels.Config
 	webchat  *webchat.Adapter
@@ -54,8 +59,8 @@ type emailRun struct {
 	done   chan struct{}
 }
 
-func newAdapters(svc *channels.Service, st *store.Store, log *slog.Logger) *adapters {
-	a := &adapters{svc: svc, st: st, log: log.With("component", "web.channels"), webhooks: map[string]webhookAdapter{}}
+func newAdapters(svc *channels.Service, st *store.Store, log *slog.Logger, source func(*http.Request) netip.Addr) *adapters {
+	a := &adapters{svc: svc, st: st, log: log.With("component", "web.channels"), webhooks: map[string]webhookAdapter{}, source: source}
 	a.mux.Store(http.NewServeMux())
 	return a
 }
@@ -78,6 +83,9 @@ func (a *adapters) apply(c channels.Config) error {
 				return err
 			}
 			a.webchat = webchat.New(c.WebChat, a.svc, key, a.log)
+			if a.source != nil {
+				a.webchat.SetClientAddr(a.source)
+			}
 			a.svc.AddAdapter(a.webchat)
 			a.log.Info("channel adapter started", "adapter", "webchat")
 		} else if !reflect.DeepEqual(c.WebChat, a.cur.WebChat) {

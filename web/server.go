@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,7 +176,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.svc = svc
-	s.chans = newAdapters(svc, o.Store, o.Logger)
+	s.chans = newAdapters(svc, o.Store, o.Logger, func(r *http.Request) netip.Addr { return s.model.Load().edge.source(r) })
 	if err := s.chans.apply(chans); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ccswitch/ccswitch/acd"
@@ -52,6 +53,8 @@ type Env struct {
 	Retry    channels.Retry
 	Store    *store.Store
 	Center   *center.Center
+	// Registry has the service's metrics (a fresh one at every Start).
+	Registry *prometheus.Registry
 	Service  *channels.Service
 	stop     func()
 }
@@ -83,7 +86,8 @@ func (e *Env) Start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := channels.NewService(channels.Options{Store: st, Center: cc, Channels: e.Channels, Retry: e.Retry})
+	reg := prometheus.NewRegistry()
+	svc, err := channels.NewService(channels.Options{Store: st, Center: cc, Channels: e.Channels, Retry: e.Retry, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +101,7 @@ func (e *Env) Start(t testing.TB) {
 	wg.Add(1)
 	go func() { defer wg.Done(); svc.Run(ctx) }()
 	go func() { cc.Run(cctx); close(done) }()
-	e.Store, e.Center, e.Service = st, cc, svc
+	e.Store, e.Center, e.Service, e.Registry = st, cc, svc, reg
 	select { // what the previous run left is queued again before the test goes on
 	case <-svc.Ready():
 	case <-time.After(20 * time.Second):
@@ -228,4 +232,24 @@ func WaitState(t testing.TB, st *store.Store, conv, state, agent string) store.C
 		return ok && c.State == state && (agent == "" || c.Agent == agent)
 	})
 	return c
+}
+
+// Refused is ccswitch_channels_refused_total{adapter, reason} so far.
+func (e *Env) Refused(adapter, reason string) int {
+	mfs, _ := e.Registry.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "ccswitch_channels_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["adapter"] == adapter && labels["reason"] == reason {
+				return int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return 0
 }

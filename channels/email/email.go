@@ -2,6 +2,22 @@
 // RCPT, DATA, RSET, NOOP, QUIT) on loopback for inbound mail, which the operator's MX relays
 // to, and replies through a configured SMTP relay. Conversations thread by Message-ID,
 // In-Reply-To and References.
+//
+// Invariants:
+//  1. The listener is never a relay and never holds a client: it accepts recipients only in
+//     its own domains (550 otherwise), RCPT only after MAIL (503), at most max_recipients
+//     (452), command lines of at most 1 KiB (500), mail of at most max_bytes (552, also
+//     announced by SIZE), max_connections sessions and max_connections_per_source from one
+//     address (421); 20 refused commands end a session. Every refusal is counted
+//     (ccswitch_channels_refused_total{adapter="email"}) and logged once a minute per source.
+//  2. A mail is deduplicated by its sender and Message-ID, so another sender cannot make a
+//     customer's mail a "duplicate"; it threads into a conversation by In-Reply-To or
+//     References only when its sender is that conversation's customer.
+//  3. Nothing a customer wrote reaches an outgoing header unchecked: the recipient is a plain
+//     address (no quoted local part, no CR or LF), a threading Message-ID is <x@y> of
+//     printable characters, the subject is encoded; a mail failing this is not sent.
+//  4. A machine's mail (Auto-Submitted other than "no", Precedence bulk, junk or list, the null
+//     sender <>) is stored and queued like any other, but gets no greeting or flow answer.
 package email
 
 import (
@@ -24,18 +40,32 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ccswitch/ccswitch/channels"
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/internal/ratelog"
 	"github.com/ccswitch/ccswitch/store"
 )
 
 // Adapter is the SMTP listener and the sender.
 type Adapter struct {
-	cfg  channels.Email
-	recv channels.Receiver
-	log  *slog.Logger
+	cfg     channels.Email
+	domains []string // lower case
+	recv    channels.Receiver
+	log     *slog.Logger
+	rlog    *ratelog.Logger
+}
+
+// refuser counts refusals; channels.Service implements it.
+type refuser interface{ Refused(adapter, reason string) }
+
+// refuse counts and logs (once a minute per source and reason) a refusal.
+func (a *Adapter) refuse(reason, source string) {
+	if r, ok := a.recv.(refuser); ok {
+		r.Refused("email", reason)
+	}
+	a.rlog.Warn(reason+"|"+source, "mail refused", "reason", reason, "source", source)
 }
 
 // New returns the adapter.
@@ -43,12 +73,33 @@ func New(cfg channels.Email, recv channels.Receiver, log *slog.Logger) *Adapter 
 	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:2525")
 	cfg.Domain = cmp.Or(cfg.Domain, "ccswitch.local")
 	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = 10 << 20
+		cfg.MaxBytes = config.DefaultEmailMaxBytes
+	}
+	if cfg.MaxRecipients <= 0 {
+		cfg.MaxRecipients = config.DefaultEmailMaxRecipients
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = config.DefaultEmailMaxConnections
+	}
+	if cfg.MaxConnectionsPerSource <= 0 {
+		cfg.MaxConnectionsPerSource = config.DefaultEmailMaxConnectionsPerSource
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Adapter{cfg: cfg, recv: recv, log: log.With("component", "channels.email")}
+	a := &Adapter{cfg: cfg, recv: recv, log: log.With("component", "channels.email")}
+	a.rlog = ratelog.New(a.log, time.Minute)
+	domains := cfg.Domains
+	if len(domains) == 0 {
+		domains = []string{cfg.Domain}
+		if ValidAddress(cfg.Address) {
+			domains = append(domains, domainOf(cfg.Address))
+		}
+	}
+	for _, d := range domains {
+		a.domains = append(a.domains, strings.ToLower(d))
+	}
+	return a
 }
 
 // Name implements channels.Adapter.
@@ -63,146 +114,39 @@ func (a *Adapter) Run(ctx context.Context) error {
 	return a.Serve(ctx, ln)
 }
 
-// Serve accepts SMTP sessions on ln until ctx ends; it returns after they finished.
-func (a *Adapter) Serve(ctx context.Context, ln net.Listener) error {
-	var wg sync.WaitGroup
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			wg.Wait()
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("email: accept: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			unwatch := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-			defer unwatch()
-			a.session(ctx, c)
-		}()
-	}
-}
-
-func (a *Adapter) session(ctx context.Context, c net.Conn) {
-	tp := textproto.NewConn(c)
-	reply := func(code int, msg string) bool {
-		c.SetWriteDeadline(time.Now().Add(time.Minute))
-		return tp.PrintfLine("%d %s", code, msg) == nil
-	}
-	if !reply(220, a.cfg.Domain+" ccswitch ESMTP") {
-		return
-	}
-	var from string
-	var rcpts []string
-	for {
-		c.SetReadDeadline(time.Now().Add(5 * time.Minute))
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO":
-			c.SetWriteDeadline(time.Now().Add(time.Minute))
-			tp.PrintfLine("250-%s", a.cfg.Domain)
-			tp.PrintfLine("250-8BITMIME")
-			tp.PrintfLine("250-PIPELINING")
-			tp.PrintfLine("250 SIZE %d", a.cfg.MaxBytes)
-		case "HELO":
-			reply(250, a.cfg.Domain)
-		case "MAIL":
-			from, rcpts = pathArg(arg, "FROM:"), nil
-			reply(250, "OK")
-		case "RCPT":
-			if from == "" && !strings.HasPrefix(strings.ToUpper(arg), "TO:") {
-				reply(503, "need MAIL first")
-				continue
-			}
-			rcpts = append(rcpts, pathArg(arg, "TO:"))
-			reply(250, "OK")
-		case "DATA":
-			if len(rcpts) == 0 {
-				reply(503, "need RCPT first")
-				continue
-			}
-			if !reply(354, "end data with <CR><LF>.<CR><LF>") {
-				return
-			}
-			c.SetReadDeadline(time.Now().Add(10 * time.Minute))
-			raw, err := io.ReadAll(io.LimitReader(tp.DotReader(), a.cfg.MaxBytes+1))
-			if err != nil {
-				return
-			}
-			if int64(len(raw)) > a.cfg.MaxBytes {
-				io.Copy(io.Discard, tp.DotReader())
-				reply(552, "message too large")
-				continue
-			}
-			in, err := a.parse(raw, from)
-			if err != nil {
-				reply(554, "cannot parse message: "+err.Error())
-				continue
-			}
-			// 250 only once the message is stored (channels invariant 1); else the MX retries.
-			if _, err := a.recv.Receive(ctx, in); err != nil {
-				a.log.Error("store inbound", "message_id", in.MessageID, "err", err)
-				reply(451, "temporary failure, try again")
-				continue
-			}
-			reply(250, "OK queued")
-			from, rcpts = "", nil
-		case "RSET":
-			from, rcpts = "", nil
-			reply(250, "OK")
-		case "NOOP":
-			reply(250, "OK")
-		case "QUIT":
-			reply(221, "bye")
-			return
-		default:
-			reply(502, "command not implemented")
-		}
-	}
-}
-
-func pathArg(arg, prefix string) string {
-	if len(arg) < len(prefix) || !strings.EqualFold(arg[:len(prefix)], prefix) {
-		return ""
-	}
-	p := strings.TrimSpace(arg[len(prefix):])
-	if i := strings.IndexByte(p, '>'); strings.HasPrefix(p, "<") && i > 0 {
-		p = p[1:i]
-	}
-	return p
-}
-
 var decoder = mime.WordDecoder{}
 
 // parse turns a mail into an Inbound: the sender (From, else the envelope), the subject, the
-// threading headers, the first text/plain part and the attachments' metadata.
-func (a *Adapter) parse(raw []byte, envFrom string) (channels.Inbound, error) {
+// threading headers that are well formed, the first text/plain part and the attachments'
+// metadata. null is the null envelope sender (<>: a bounce).
+func (a *Adapter) parse(raw []byte, envFrom string, null bool) (channels.Inbound, error) {
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		return channels.Inbound{}, err
 	}
 	h := msg.Header
-	in := channels.Inbound{Adapter: "email", MessageID: strings.TrimSpace(h.Get("Message-Id")),
-		InReplyTo: strings.TrimSpace(h.Get("In-Reply-To")), References: strings.Fields(h.Get("References"))}
-	in.From = envFrom
-	if addr, err := mail.ParseAddress(h.Get("From")); err == nil {
-		in.From, in.Name = addr.Address, addr.Name
+	in := channels.Inbound{Adapter: "email", MessageID: messageID(h.Get("Message-Id")), InReplyTo: messageID(h.Get("In-Reply-To"))}
+	for _, ref := range strings.Fields(h.Get("References")) {
+		if ValidMessageID(ref) && len(in.References) < 20 {
+			in.References = append(in.References, ref)
+		}
+	}
+	// The address replies go to must be a plain one (invariant 3): a From with a quoted
+	// local part or a control character falls back to the envelope sender, else the mail is
+	// refused.
+	if addr, err := mail.ParseAddress(h.Get("From")); err == nil && ValidAddress(addr.Address) {
+		in.From, in.Name = addr.Address, strings.Map(printable, addr.Name)
+	} else if ValidAddress(envFrom) {
+		in.From = envFrom
 	}
 	in.From = channels.EmailAddr(in.From)
 	if in.From == "" {
-		return in, errors.New("no sender")
+		return in, errors.New("no plain sender address")
 	}
+	in.Automatic = null || automatic(h)
 	in.Identities = []store.Identity{{Kind: "email", Value: in.From}}
 	in.Subject, _ = decoder.DecodeHeader(h.Get("Subject"))
+	in.Subject = strings.Map(printable, in.Subject)
 	if t, err := h.Date(); err == nil {
 		in.Time = t
 	}
@@ -211,7 +155,8 @@ func (a *Adapter) parse(raw []byte, envFrom string) (channels.Inbound, error) {
 		rand.Read(b)
 		in.MessageID = "<" + base64.RawURLEncoding.EncodeToString(b) + "@" + a.cfg.Domain + ">"
 	}
-	in.ProviderID = in.MessageID
+	// Keyed by sender and Message-ID (invariant 2): another sender reusing the id is another mail.
+	in.ProviderID = in.From + " " + in.MessageID
 	text, atts, err := walk(textproto.MIMEHeader(h), msg.Body, 0)
 	if err != nil {
 		return in, err
@@ -226,6 +171,35 @@ func (a *Adapter) parse(raw []byte, envFrom string) (channels.Inbound, error) {
 		in.Text = strings.TrimSpace(in.Subject + "\n\n" + in.Text)
 	}
 	return in, nil
+}
+
+// messageID is v when it is one well-formed Message-ID, else "".
+func messageID(v string) string {
+	if v = strings.TrimSpace(v); ValidMessageID(v) {
+		return v
+	}
+	return ""
+}
+
+// automatic reports a machine's mail (RFC 3834): Auto-Submitted other than "no", or
+// Precedence bulk, junk or list (invariant 4).
+func automatic(h mail.Header) bool {
+	if as := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); as != "" && !strings.HasPrefix(as, "no") {
+		return true
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("Precedence"))) {
+	case "bulk", "junk", "list":
+		return true
+	}
+	return false
+}
+
+// printable drops control characters (a CR or LF in a decoded subject or name).
+func printable(r rune) rune {
+	if r < 0x20 || r == 0x7f {
+		return -1
+	}
+	return r
 }
 
 // walk returns the first text/plain body and the attachments under one MIME entity.
@@ -304,17 +278,21 @@ func (a *Adapter) Send(ctx context.Context, conv store.Conversation, m store.Mes
 	if a.cfg.Relay == "" || a.cfg.Address == "" {
 		return "", errors.New("email: send: no relay or from address configured")
 	}
+	// Invariant 3: nothing unchecked reaches a header or a command.
+	if !ValidAddress(conv.Address) {
+		return "", fmt.Errorf("email: send: %w: recipient %q is not a plain address", channels.ErrUndeliverable, conv.Address)
+	}
 	b := make([]byte, 12)
 	rand.Read(b)
 	id := "<" + base64.RawURLEncoding.EncodeToString(b) + "@" + a.cfg.Domain + ">"
-	subject := cmp.Or(conv.Subject, "Your message")
+	subject := strings.Map(printable, cmp.Or(conv.Subject, "Your message"))
 	if !strings.HasPrefix(strings.ToLower(subject), "re:") {
 		subject = "Re: " + subject
 	}
 	var msg bytes.Buffer
 	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: %s\r\n", a.cfg.Address, conv.Address,
 		mime.QEncoding.Encode("utf-8", subject), time.Now().Format(time.RFC1123Z), id)
-	if conv.Thread != "" {
+	if ValidMessageID(conv.Thread) {
 		fmt.Fprintf(&msg, "In-Reply-To: %s\r\nReferences: %s\r\n", conv.Thread, conv.Thread)
 	}
 	msg.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")

@@ -43,7 +43,7 @@ func serve(t *testing.T, a *email.Adapter) string {
 
 func TestEmailThreads(t *testing.T) {
 	rl := &relay{}
-	relayAddr := serve(t, email.New(channels.Email{Domain: "relay.test"}, rl, nil))
+	relayAddr := serve(t, email.New(channels.Email{Domain: "relay.test", Domains: []string{"example.com"}}, rl, nil))
 	cfg := channels.Email{Route: channels.Route{Enabled: true}, Domain: "support.example", Address: "support@support.example", Relay: relayAddr}
 	env := chantest.New(t, channels.Config{Email: cfg})
 	a := email.New(cfg, env.Service, nil)

@@ -15,12 +15,15 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("Content-Type: multipart/alternative; boundary=\"\"\r\n\r\n"), "e@f")
 	a := New(channels.Email{}, nil, nil)
 	f.Fuzz(func(t *testing.T, raw []byte, env string) {
-		in, err := a.parse(raw, env)
+		in, err := a.parse(raw, env, env == "")
 		if err != nil {
 			return
 		}
-		if in.From == "" || in.ProviderID == "" || !strings.HasPrefix(in.ProviderID, "<") && in.ProviderID != in.MessageID {
-			t.Fatalf("parsed without sender or id: %+v", in)
+		if !ValidAddress(in.From) || !ValidMessageID(in.MessageID) || in.ProviderID != in.From+" "+in.MessageID {
+			t.Fatalf("parsed without a plain sender or a valid id: %+v", in)
+		}
+		if strings.ContainsAny(in.Subject+in.Name+in.InReplyTo+strings.Join(in.References, ""), "\r\n") {
+			t.Fatalf("a control character survived into a header field: %+v", in)
 		}
 	})
 }

@@ -8,13 +8,17 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,7 +112,10 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no From", http.StatusBadRequest)
 		return
 	}
-	in := channels.Inbound{Adapter: "sms", ProviderID: f.Get("MessageSid"), From: from, Route: f.Get("To"), Text: f.Get("Body")}
+	in := channels.Inbound{Adapter: "sms", ProviderID: providerID(f), From: from, Route: f.Get("To"), Text: f.Get("Body")}
+	if strings.HasPrefix(in.ProviderID, "sha256:") {
+		in.DedupeFor = time.Hour // a retry comes within the hour; the same "yes" tomorrow is new
+	}
 	if p := channels.Phone(from); p != "" {
 		in.Identities = []store.Identity{{Kind: "phone", Value: p}}
 	}
@@ -127,6 +134,23 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
+}
+
+// providerID is the provider's id of the message (MessageSid, or the older SmsMessageSid and
+// SmsSid), or, from a provider that sends none, a digest of every signed field: its retry of
+// the same post is then still recognised (channels invariant 2). Two posts whose every field is
+// equal within an hour are one message.
+func providerID(f url.Values) string {
+	if id := cmp.Or(f.Get("MessageSid"), f.Get("SmsMessageSid"), f.Get("SmsSid")); id != "" {
+		return id
+	}
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		for _, v := range f[k] {
+			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(v), v)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Send creates an outbound message through the REST API.

@@ -14,6 +14,18 @@
 // carries the last seq it saw, from which the server sends the conversation's history again.
 // The visitor id is issued by the server with an HMAC token (key from the store), so a
 // visitor cannot read another's conversation by guessing ids.
+//
+// Invariants:
+//  1. What a visitor types about themselves (email, phone, name) is a claim: stored on their
+//     own record as a "claimed-…" hint, never a key that finds or links a customer (channels
+//     invariant 7).
+//  2. One address (an IPv6 one by its /64) has at most limits.connections sockets open, starts
+//     at most limits.conversations_per_minute conversations and stores at most
+//     limits.messages_per_minute messages (each a synced commit) a minute; a socket that keeps
+//     sending past its refusals is closed. Every refusal is counted
+//     (ccswitch_channels_refused_total{adapter="webchat"}) and logged once a minute per address.
+//  3. A socket says hello within limits.hello_timeout and answers every ping within
+//     limits.pong_timeout, or it is closed: a silent socket holds nothing for long.
 package webchat
 
 import (
@@ -26,6 +38,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +48,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/ccswitch/ccswitch/channels"
+	"github.com/ccswitch/ccswitch/internal/ratelog"
 	"github.com/ccswitch/ccswitch/store"
 )
 
@@ -46,10 +60,13 @@ var demoHTML []byte
 
 // Adapter serves the widget and its WebSocket and pushes replies to connected visitors.
 type Adapter struct {
-	cfg atomic.Pointer[channels.WebChat] // replaced by Reconfigure
-	svc *channels.Service
-	key []byte
-	log *slog.Logger
+	cfg    atomic.Pointer[channels.WebChat] // replaced by Reconfigure; Limits defaulted
+	svc    *channels.Service
+	key    []byte
+	log    *slog.Logger
+	rlog   *ratelog.Logger
+	limits *addrLimits
+	client atomic.Pointer[func(*http.Request) netip.Addr]
 
 	mu    sync.Mutex
 	conns map[string]map[*websocket.Conn]struct{} // by visitor
@@ -61,14 +78,36 @@ func New(cfg channels.WebChat, svc *channels.Service, key []byte, log *slog.Logg
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Adapter{svc: svc, key: key, log: log.With("component", "channels.webchat"),
-		conns: map[string]map[*websocket.Conn]struct{}{}}
-	a.cfg.Store(&cfg)
+		limits: newAddrLimits(), conns: map[string]map[*websocket.Conn]struct{}{}}
+	a.rlog = ratelog.New(a.log, time.Minute)
+	a.Reconfigure(cfg)
 	return a
 }
 
-// Reconfigure takes new settings (allowed origins) for sockets opened from now on; open
-// widgets stay connected.
-func (a *Adapter) Reconfigure(cfg channels.WebChat) { a.cfg.Store(&cfg) }
+// Reconfigure takes new settings (allowed origins, limits) for sockets opened from now on; open
+// widgets stay connected, and the counts of each address carry over.
+func (a *Adapter) Reconfigure(cfg channels.WebChat) {
+	cfg.Limits = cfg.Limits.WithDefaults()
+	a.cfg.Store(&cfg)
+}
+
+// SetClientAddr sets how a request's client address is found (default RemoteAddr, the peer
+// of the connection); behind a reverse proxy, one that trusts only that proxy's header, or
+// every visitor shares the proxy's limits.
+func (a *Adapter) SetClientAddr(f func(*http.Request) netip.Addr) { a.client.Store(&f) }
+
+func (a *Adapter) clientAddr(r *http.Request) string {
+	if f := a.client.Load(); f != nil {
+		return addrKey((*f)(r))
+	}
+	return addrKey(RemoteAddr(r))
+}
+
+// refuse counts and logs (once a minute per address and reason) a refusal.
+func (a *Adapter) refuse(reason, source string) {
+	a.svc.Refused("webchat", reason)
+	a.rlog.Warn(reason+"|"+source, "web chat refused", "reason", reason, "source", source)
+}
 
 // Disconnect closes every open widget socket (the adapter was turned off); widgets that come
 // back find the chat gone.
@@ -127,9 +166,18 @@ func (a *Adapter) token(visitor string) string {
 }
 
 func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
-	origins := a.cfg.Load().Origins
-	opts := &websocket.AcceptOptions{OriginPatterns: origins}
-	if len(origins) == 0 {
+	cfg := a.cfg.Load()
+	lim, src := cfg.Limits, a.clientAddr(r)
+	release, ok := a.limits.open(src, lim)
+	if !ok {
+		a.refuse("connections", src)
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "too many chat connections from your address", http.StatusTooManyRequests)
+		return
+	}
+	defer release()
+	opts := &websocket.AcceptOptions{OriginPatterns: cfg.Origins}
+	if len(cfg.Origins) == 0 {
 		// No cookie or ambient credential rides on this socket (the visitor token is in the
 		// hello), so any site may embed the widget unless origins are configured.
 		opts.InsecureSkipVerify = true
@@ -140,27 +188,41 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(64 << 10)
-	ctx := r.Context()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
 
 	var hello frame
-	if err := wsjson.Read(ctx, c, &hello); err != nil || hello.T != "hello" {
+	closed := make(chan struct{})
+	late := time.AfterFunc(lim.HelloTimeout, func() {
+		defer close(closed)
+		a.refuse("hello_timeout", src)
+		c.Close(websocket.StatusPolicyViolation, "no hello in time")
+	})
+	err = wsjson.Read(ctx, c, &hello)
+	if !late.Stop() {
+		<-closed // the timer closed the socket: its goroutine ends before the handler
+		return
+	}
+	if err != nil || hello.T != "hello" {
 		c.Close(websocket.StatusPolicyViolation, "hello expected")
 		return
 	}
+	// A hello is a frame too (it replays the history): reconnecting in a loop is bounded
+	// like messages are (invariant 2).
+	if !a.limits.message(src, lim) {
+		a.refuse("messages", src)
+		c.Close(websocket.StatusTryAgainLater, "too many messages")
+		return
+	}
+	pinging := make(chan struct{})
+	go func() { defer close(pinging); a.keepAlive(ctx, c, lim, src) }()
+	defer func() { cancel(); <-pinging }()
+
 	visitor := hello.Visitor
 	if visitor == "" || !hmac.Equal([]byte(hello.Token), []byte(a.token(visitor))) {
 		visitor = "v-" + strings.ToLower(rand.Text()[:20])
 	}
-	// What a visitor types about themselves is a claim, not a proof: it is kept (agents find
-	// the customer by it and link by hand) but never links customers automatically, or anyone
-	// could attach their chat to someone else's history by typing their email.
-	var ids []store.Identity
-	if e := channels.EmailAddr(hello.Email); strings.Contains(e, "@") {
-		ids = append(ids, store.Identity{Kind: "claimed-email", Value: e})
-	}
-	if p := channels.Phone(hello.Phone); p != "" && hello.Phone != "" {
-		ids = append(ids, store.Identity{Kind: "claimed-phone", Value: p})
-	}
+	claims := claimsOf(hello)
 	a.add(visitor, c)
 	defer a.remove(visitor, c)
 
@@ -190,22 +252,40 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	refused := 0
 	for {
 		var f frame
 		if err := wsjson.Read(ctx, c, &f); err != nil {
 			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
-				a.log.Debug("read", "visitor", visitor, "err", err)
+				a.log.Debug("read", "visitor", visitor, "error", err)
 			}
 			return
 		}
+		// Every frame takes a token, valid or not: a flood of frames is bounded before it
+		// reaches the store (invariant 2).
+		if !a.limits.message(src, lim) {
+			a.refuse("messages", src)
+			if refused++; refused > lim.MessagesBurst {
+				c.Close(websocket.StatusPolicyViolation, "too many messages")
+				return
+			}
+			wsjson.Write(ctx, c, frame{T: "error", CID: f.CID, Error: "too many messages: slow down and send it again"})
+			continue
+		}
+		refused = 0
 		if f.T != "msg" || f.CID == "" || strings.TrimSpace(f.Text) == "" {
 			wsjson.Write(ctx, c, frame{T: "error", CID: f.CID, Error: "msg needs cid and text"})
 			continue
 		}
+		if open, _, err := a.svc.Store().OpenConversation("webchat", visitor); err == nil && open == "" && !a.limits.conversation(src, lim) {
+			a.refuse("conversations", src)
+			wsjson.Write(ctx, c, frame{T: "error", CID: f.CID, Error: "too many new chats from your address: try again in a minute"})
+			continue
+		}
 		rc, err := a.svc.Receive(ctx, channels.Inbound{Adapter: "webchat", ProviderID: visitor + ":" + f.CID, From: visitor,
-			Name: hello.Name, Identities: ids, Text: f.Text})
+			Claims: claims, Text: f.Text})
 		if err != nil {
-			a.log.Error("store inbound", "visitor", visitor, "err", err)
+			a.log.Error("store inbound", "visitor", visitor, "error", err)
 			wsjson.Write(ctx, c, frame{T: "error", CID: f.CID, Error: "not stored, retry"})
 			continue // no ack: the widget sends it again
 		}
@@ -213,6 +293,60 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// keepAlive pings c every lim.PingInterval until ctx ends, and closes it when a pong does not
+// come within lim.PongTimeout (invariant 3).
+func (a *Adapter) keepAlive(ctx context.Context, c *websocket.Conn, lim channels.WebChatLimits, src string) {
+	t := time.NewTicker(lim.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, lim.PongTimeout)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				a.refuse("pong_timeout", src)
+				c.CloseNow()
+			}
+			return
+		}
+	}
+}
+
+// claimsOf is what the visitor typed about themselves in the hello (email, phone, name), as
+// claims (channels invariant 7): bounded, cleaned of control characters, never a key.
+func claimsOf(hello frame) []store.Identity {
+	var out []store.Identity
+	if e := channels.EmailAddr(clean(hello.Email)); strings.Contains(e, "@") {
+		out = append(out, store.Identity{Kind: store.ClaimPrefix + "email", Value: e})
+	}
+	if p := channels.Phone(clean(hello.Phone)); p != "" {
+		out = append(out, store.Identity{Kind: store.ClaimPrefix + "phone", Value: p})
+	}
+	if n := clean(hello.Name); n != "" {
+		out = append(out, store.Identity{Kind: store.ClaimPrefix + "name", Value: n})
+	}
+	return out
+}
+
+// clean trims s, drops control characters and keeps at most 200 bytes of it.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "")
+	}
+	return s
 }
 
 func toFrame(m store.Message) frame {

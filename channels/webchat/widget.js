@@ -153,6 +153,9 @@
         var el2 = bubble(f.dir, f.text, f.dir === 'in' ? f.cid : '');
         el2.classList.remove('ccs-pending');
         el2.dataset.seq = f.seq;
+      } else if (f.t === 'error') {
+        // Not stored (a limit, a store error): it stays pending and goes again after the next hello.
+        status.textContent = f.error || 'Not sent';
       }
     };
     ws.onclose = function () {
