@@ -161,8 +161,8 @@ func compile(cfg *config.Config) (*compiled, float64, int, []Exempt, error) {
 			}
 			ex = append(ex, Exempt{Prefix: netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())).Masked(), Port: port})
 		}
-		if t.Outbound != "" {
-			if ip, port, ok := uriAddr(t.Outbound); ok {
+		for _, o := range t.OutboundURIs() {
+			if ip, port, ok := uriAddr(o); ok {
 				ex = append(ex, Exempt{Prefix: netip.PrefixFrom(ip, ip.BitLen()), Port: port})
 			}
 		}
