@@ -148,8 +148,12 @@ func (tr *trunkRegs) keep(ctx context.Context, t *trunk) {
 	var cseq uint32 = 1
 	retry := regRetryMin
 	log := s.log.With("component", "sip.trunkreg", "trunk", t.cfg.Name)
+	ask := t.cfg.RegisterExpires.D()
+	if ask <= 0 {
+		ask = config.DefaultRegisterExpires // a Config built by hand: never Expires 0 by mistake
+	}
 	for {
-		granted, err := tr.register(ctx, t, callID, &cseq, t.cfg.RegisterExpires.D())
+		granted, err := tr.register(ctx, t, callID, &cseq, ask)
 		var wait time.Duration
 		st.mu.Lock()
 		wasOK := st.ok
