@@ -10,6 +10,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/sip/route"
 	"github.com/ccswitch/ccswitch/sip/validate"
+	"github.com/emiago/sipgo"
 	gsip "github.com/emiago/sipgo/sip"
 )
 
@@ -202,14 +203,15 @@ func (s *Server) redirectNumber(t *trunk, res forkResult, from origin, done int)
 // attempt rings one destination; it gives up when nothing at all came back within
 // failoverWait.
 func (s *Server) attempt(ctx context.Context, tg target, spec *ringSpec) forkResult {
-	actx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var heard atomic.Bool
 	aspec := *spec
 	aspec.onResponse = func() { heard.Store(true) }
 	timer := time.AfterFunc(failoverWait, func() {
 		if !heard.Load() {
-			cancel()
+			// Nothing to CANCEL yet (RFC 3261 §9.1): sipgo's forced exit, not Timer B.
+			cancel(sipgo.WaitAnswerForceCancelErr)
 		}
 	})
 	defer timer.Stop()
