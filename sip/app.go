@@ -51,8 +51,11 @@ func (in *Incoming) CallID() string { return in.c.id }
 // Dialled returns what the caller dialled.
 func (in *Incoming) Dialled() Dialled { return in.dialled }
 
-// Caller returns the user part of the caller's From URI.
-func (in *Incoming) Caller() string { return in.req.From().Address.User }
+// Caller returns the caller's number, a hint for display and the screen pop, never a key
+// that merges customers: the authenticated extension; for a trunk's call its
+// P-Asserted-Identity or Remote-Party-ID (believed from trunks only, RFC 3325), else its From
+// user, in E.164 when the trunk normalises numbers (trunkcall.go).
+func (in *Incoming) Caller() string { return in.s.callerOf(in.c, in.req, in.user) }
 
 // Party returns who the caller is: the INVITE's source address and the authenticated
 // extension or the trunk (for the media's SetPeer).

@@ -6,15 +6,27 @@ import (
 	gsip "github.com/emiago/sipgo/sip"
 )
 
-// Decide says what a request to reach dialled is (package route): the one routing decision
-// and outbound-permission check of ccswitch. A dialled INVITE is decided here; so must be a
-// REFER's target, a click-to-dial and a queue callback, each with the extension whose rights
-// apply as req.User (and req.Trunk empty). It reads the configuration and the trunks' health
-// in force now; it takes no limit slot (the call that carries the decision out does).
+// Decide says what a request to reach req.Dialled is: the one routing decision and
+// outbound-permission check of ccswitch (package route), plus the caller's destination rules
+// (class of service, users[].allow/deny: 403 "Destination Not Allowed", cause
+// "destination"). A REFER's target, a click-to-dial and a queue callback must be decided
+// here, each with the extension whose rights apply as req.User (and req.Trunk empty): only
+// a Decision of Kind Trunk or Emergency may reach a trunk. It reads the configuration and
+// the trunks' health in force now and takes no limit slot (rates, concurrent calls and daily
+// minutes are taken by the call that carries the decision out). A dialled INVITE takes the
+// same decision (onInvite), its destination rule applied with its limits (sip/limit).
 func (s *Server) Decide(req route.Request) route.Decision {
 	r := s.routes.Load()
-	return route.Decide(r.table, req, r.trunkUp)
+	d := route.Decide(r.table, req, r.trunkUp)
+	if d.Kind == route.Trunk && !s.lim.DestinationAllowed(req.User, d.Number) {
+		return route.Decision{Kind: route.Refuse, Status: 403, Reason: "Destination Not Allowed", Cause: CauseDestination}
+	}
+	return d
 }
+
+// CauseDestination is Server.Decide's refusal cause for a number the caller's destination
+// rules deny.
+const CauseDestination = "destination"
 
 // trunkUp is the health the decision sees: a trunk is up while one of its destinations is.
 func (r *routing) trunkUp(name string) bool {

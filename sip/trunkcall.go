@@ -360,3 +360,17 @@ func identityUser(v string) string {
 	}
 	return ""
 }
+
+// callerOf is Incoming.Caller: see there.
+func (s *Server) callerOf(c *call, req *gsip.Request, user string) string {
+	if user != "" {
+		return user
+	}
+	c.mu.Lock()
+	name := c.rec.Trunk
+	c.mu.Unlock()
+	if t := s.routes.Load().byName[name]; t != nil {
+		return t.callerNumber(req)
+	}
+	return validate.Sanitize(req.From().Address.User)
+}

@@ -159,17 +159,14 @@ func (tr *trunkRegs) keep(ctx context.Context, t *trunk) {
 		wasOK := st.ok
 		if err == nil {
 			st.ok, st.until, st.lastErr = true, time.Now().Add(granted), ""
-			wait = max(min(granted*3/4, granted-10*time.Second), time.Second)
-			retry = regRetryMin
 		} else {
 			if ctx.Err() != nil {
 				st.mu.Unlock()
 				break
 			}
 			st.ok, st.lastErr = false, err.Error()
-			wait = retry/2 + rand.N(retry/2+1)
-			retry = min(retry*2, regRetryMax)
 		}
+		wait, retry = nextRegister(err == nil, granted, retry, rand.N(retry/2+1))
 		st.mu.Unlock()
 		switch {
 		case err == nil && !wasOK:
@@ -198,6 +195,17 @@ func (tr *trunkRegs) keep(ctx context.Context, t *trunk) {
 			log.Info("unregistered from carrier")
 		}
 	}
+}
+
+// nextRegister is when to send the next REGISTER: after a success, at 3/4 of the granted
+// time but at least 10 s before its end (and not sooner than 1 s), the back-off reset; after
+// a failure, half the back-off plus jitter (0 to half), the back-off doubled up to
+// regRetryMax.
+func nextRegister(ok bool, granted, retry, jitter time.Duration) (wait, nextRetry time.Duration) {
+	if ok {
+		return max(min(granted*3/4, granted-10*time.Second), time.Second), regRetryMin
+	}
+	return retry/2 + jitter, min(retry*2, regRetryMax)
 }
 
 var errRegAuth = errors.New("registrar refused our credentials")

@@ -259,6 +259,12 @@ func (l *Limits) user(c *compiled, ext string) *userLimits {
 	return &c.global
 }
 
+// DestinationAllowed reports whether ext's class and own allow/deny prefixes let it call
+// number: the destination rule of Hold.Caller, taking nothing (for sip.Server.Decide).
+func (l *Limits) DestinationAllowed(ext, number string) bool {
+	return l.user(l.cfg.Load(), ext).dest.allowed(number)
+}
+
 // Run counts the minutes of calls in progress every second (ending those over their cap) and
 // sweeps idle state, until ctx ends; then it stores the minutes counted.
 func (l *Limits) Run(ctx context.Context) error {
