@@ -265,3 +265,29 @@ func TestSIPpTrunkComesBackAfterAnswers(t *testing.T) {
 		t.Fatalf("ccswitch_sip_trunk_up = %v", v)
 	}
 }
+
+// TestSIPpCallerID: calls out present users[].caller_id over the trunk's caller_id in From
+// and P-Asserted-Identity; an extension that hides its number sends an anonymous From and
+// Privacy: id with the number only in P-Asserted-Identity; an emergency call shows the
+// number anyway.
+func TestSIPpCallerID(t *testing.T) {
+	for _, c := range []struct {
+		name, scenario, dial string
+		hide                 bool
+	}{
+		{"user caller_id", "uas_cid_user.xml", "+15559876", false},
+		{"hidden", "uas_cid_hidden.xml", "+15559876", true},
+		{"emergency shows the number", "uas_cid_emergency.xml", "911", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := testenv.FreePort(t)
+			cfg := failoverConfig(config.Trunk{Name: "carrier", Outbound: loop(p), CallerID: "+15550100"})
+			cfg.SIP.Emergency = []string{"911"}
+			cfg.Users[0].CallerID, cfg.Users[0].HideCallerID = "+15550101", c.hide
+			ts := startServer(t, cfg, "", md5Only)
+			uas := callee(t, c.scenario, p)
+			uac(t, ts, "uac_auth.xml", "1001", c.dial)
+			uas.wait(t)
+		})
+	}
+}
