@@ -190,3 +190,55 @@ func TestGrantedExpires(t *testing.T) {
 		t.Errorf("Expires header: %v", got)
 	}
 }
+
+// TestTrunkByRegistration: an INVITE is a registration trunk's call when it names the
+// trunk's line (or its username) and comes from the registrar's address or the trunk's
+// sources; the line token from anywhere else is not enough.
+func TestTrunkByRegistration(t *testing.T) {
+	s := quietServer()
+	s.health = map[string]*trunkHealth{}
+	s.tregs = newTrunkRegs(s)
+	cfg := &config.Config{Trunks: []config.Trunk{
+		{Name: "reg", Outbound: "sip:carrier.test", Register: true, OutboundUsername: "ccsw", OutboundSecret: "x"},
+		{Name: "src", Outbound: "sip:127.0.0.9:5060", Sources: []string{"127.0.0.9"}, Register: true, OutboundUsername: "other", OutboundSecret: "x"},
+	}}
+	r, err := s.compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.tregs.get("reg")
+	st.addrs = []string{"127.0.0.5:5060"}
+	line := r.byName["reg"].line
+	if line == "" || line == r.byName["src"].line {
+		t.Fatalf("lines %q %q", line, r.byName["src"].line)
+	}
+	inv := func(ruri, src string) *gsip.Request {
+		var u gsip.Uri
+		if err := gsip.ParseUri(ruri, &u); err != nil {
+			t.Fatal(err)
+		}
+		req := gsip.NewRequest(gsip.INVITE, u)
+		req.SetSource(src)
+		return req
+	}
+	cases := []struct {
+		ruri, src, want string
+	}{
+		{"sip:ccsw@127.0.0.1:5060;line=" + line, "127.0.0.5:5060", "reg"},
+		{"sip:ccsw@127.0.0.1:5060;line=" + line, "127.0.0.5:7777", "reg"}, // any port of the registrar
+		{"sip:ccsw@127.0.0.1:5060", "127.0.0.5:5060", "reg"},              // carriers that drop params
+		{"sip:ccsw@127.0.0.1:5060;line=" + line, "127.0.0.1:5060", ""},    // the token from a stranger
+		{"sip:ccsw@127.0.0.1:5060;line=bad", "127.0.0.5:5060", ""},        // a wrong token
+		{"sip:someone@127.0.0.1:5060", "127.0.0.5:5060", ""},
+		{"sip:other@127.0.0.1:5060", "127.0.0.9:5060", "src"}, // by the trunk's sources
+	}
+	for _, c := range cases {
+		got := ""
+		if tr := s.trunkByRegistration(r, inv(c.ruri, c.src)); tr != nil {
+			got = tr.cfg.Name
+		}
+		if got != c.want {
+			t.Errorf("%s from %s: %q, want %q", c.ruri, c.src, got, c.want)
+		}
+	}
+}
