@@ -291,3 +291,58 @@ func TestSIPpCallerID(t *testing.T) {
 		})
 	}
 }
+
+// TestSIPpDialOut: DialOut reaches a number on an extension's behalf through the same
+// decision, trunk and caller ID as a dialled call; an extension without the outbound right,
+// an unknown extension and a number no trunk takes are refused with the decision's status.
+func TestSIPpDialOut(t *testing.T) {
+	p := testenv.FreePort(t)
+	cfg := failoverConfig(config.Trunk{Name: "carrier", Outbound: loop(p), CallerID: "+15550100", Prefixes: []string{"+1"}})
+	cfg.Users[0].CallerID = "+15550101"
+	reg := prometheus.NewRegistry()
+	ts := startServer(t, cfg, "", md5Only, sip.WithRegisterer(reg))
+	uas := callee(t, "uas_cid_user.xml", p)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	leg, err := ts.DialOut(ctx, sip.DialOutRequest{As: "1001", Number: "+15559876"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leg.Hangup(ctx)
+	uas.wait(t)
+	if rec := records(t, ts, 1)[0]; rec.Direction != "outbound" || rec.Trunk != "carrier" || rec.Code != 200 {
+		t.Fatalf("record %+v", rec)
+	}
+	for _, c := range []struct {
+		as, number string
+		code       int
+		cause      string
+	}{
+		{"1004", "+15559876", 403, "forbidden"},
+		{"", "+15559876", 403, "unauthenticated"},
+		{"nobody", "+15559876", 403, "unauthenticated"},
+		{"1001", "+4930123", 404, "no-route"},
+		{"1001", "not a number", 404, "bad-number"},
+	} {
+		_, err := ts.DialOut(ctx, sip.DialOutRequest{As: c.as, Number: c.number})
+		var de *sip.DialError
+		if !errors.As(err, &de) || de.Code != c.code || de.Cause != c.cause {
+			t.Errorf("DialOut as %q to %q: %v, want %d %s", c.as, c.number, err, c.code, c.cause)
+		}
+		if v := metricValue(t, reg, "ccswitch_sip_route_refusals_total", c.cause); v < 1 {
+			t.Errorf("refusal %s not counted", c.cause)
+		}
+	}
+}
+
+// TestSIPpTrunkRingTimeout: a trunk that only rings is CANCELled after sip.ring_timeout and
+// the caller gets 480.
+func TestSIPpTrunkRingTimeout(t *testing.T) {
+	p := testenv.FreePort(t)
+	cfg := failoverConfig(config.Trunk{Name: "carrier", Outbound: loop(p)})
+	cfg.SIP.RingTimeout = config.Duration(time.Second)
+	ts := startServer(t, cfg, "", md5Only)
+	uas := callee(t, "uas_ring.xml", p)
+	uac(t, ts, "uac_auth_480.xml", "1001", "+15559876")
+	uas.wait(t)
+}

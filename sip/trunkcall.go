@@ -29,15 +29,18 @@ import (
 // next one is tried.
 const failoverWait = 4 * time.Second
 
-// direction is the call record's direction for a decision.
+// direction is the call record's direction for a decision: an extension's attempt at a
+// number outside ccswitch is outbound even when refused.
 func direction(from origin, d route.Decision) string {
 	switch {
 	case d.Kind == route.Trunk || d.Kind == route.Emergency:
 		return "outbound"
-	case from.user != nil:
-		return "internal"
+	case from.user == nil:
+		return "inbound"
+	case d.Kind == route.Refuse && d.Cause != route.CauseNotFound && d.Cause != route.CauseUnauthenticated:
+		return "outbound"
 	}
-	return "inbound"
+	return "internal"
 }
 
 // takeTrunk returns the first of names whose slot hold takes, nil when each is full.
@@ -103,6 +106,17 @@ func (s *Server) outSpec(spec *ringSpec, from origin, t *trunk, emergency bool) 
 // ringOut rings the decision's trunks (first already holds a slot) until one answers or
 // refuses for good; see the top of this file.
 func (s *Server) ringOut(ctx context.Context, r *routing, c *call, hold *callHold, first *trunk, d route.Decision, from origin, spec *ringSpec) forkResult {
+	// sip.ring_timeout bounds the whole call setup, failovers included.
+	ctx, cancel := context.WithTimeoutCause(ctx, spec.timeout, context.DeadlineExceeded)
+	defer cancel()
+	res := s.ringTrunks(ctx, r, c, hold, first, d, from, spec)
+	if !res.won && res.code == 0 && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		res.err = context.DeadlineExceeded // failure(): 480 No Answer
+	}
+	return res
+}
+
+func (s *Server) ringTrunks(ctx context.Context, r *routing, c *call, hold *callHold, first *trunk, d route.Decision, from origin, spec *ringSpec) forkResult {
 	var last forkResult
 	started := false
 	for _, name := range d.Trunks {
