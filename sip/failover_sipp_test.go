@@ -1,6 +1,8 @@
 package sip_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
