@@ -389,6 +389,7 @@ func (s *Server) Run(ctx context.Context) error {
 // shutdown refuses new requests, waits briefly for handlers, and ends calls in progress.
 func (s *Server) shutdown() {
 	s.closing.Store(true)
+	s.tregs.stop() // unregister from carriers while the sockets are open (trunkreg.go)
 	var wg sync.WaitGroup
 	s.calls.Range(func(_, v any) bool {
 		c := v.(*call)

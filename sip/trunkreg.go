@@ -44,9 +44,16 @@ func lineToken(tc config.Trunk) string {
 
 // trunkRegs keeps one registration loop per registering trunk of the configuration.
 type trunkRegs struct {
-	s     *Server
-	mu    sync.Mutex
-	state map[string]*regState // by trunk name
+	s       *Server
+	mu      sync.Mutex
+	state   map[string]*regState // by trunk name
+	loops   map[string]regLoop   // by regKey; owned by run, stopped by stop
+	stopped bool
+}
+
+type regLoop struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // regState is one trunk's registration as the loop last saw it.
@@ -59,7 +66,7 @@ type regState struct {
 }
 
 func newTrunkRegs(s *Server) *trunkRegs {
-	return &trunkRegs{s: s, state: map[string]*regState{}}
+	return &trunkRegs{s: s, state: map[string]*regState{}, loops: map[string]regLoop{}}
 }
 
 func (tr *trunkRegs) get(name string) *regState {
@@ -91,19 +98,10 @@ func regKey(tc config.Trunk) string {
 	return fmt.Sprint(tc.Name, "|", tc.OutboundURIs(), "|", tc.OutboundUsername, "|", tc.OutboundSecret, "|", tc.RegisterExpires, "|", tc.Transport)
 }
 
-// run starts and stops the per-trunk loops as the configuration changes, until ctx ends.
+// run starts and stops the per-trunk loops as the configuration changes, until ctx ends
+// (or stop).
 func (tr *trunkRegs) run(ctx context.Context) {
-	type loop struct {
-		cancel context.CancelFunc
-		done   chan struct{}
-	}
-	loops := map[string]loop{}
-	defer func() {
-		for _, l := range loops {
-			l.cancel()
-			<-l.done
-		}
-	}()
+	defer tr.stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -113,30 +111,59 @@ func (tr *trunkRegs) run(ctx context.Context) {
 				want[regKey(t.cfg)] = t
 			}
 		}
-		for k, l := range loops {
+		tr.mu.Lock()
+		if tr.stopped {
+			tr.mu.Unlock()
+			return
+		}
+		var gone []regLoop
+		for k, l := range tr.loops {
 			if want[k] == nil {
 				l.cancel()
-				<-l.done
-				delete(loops, k)
+				gone = append(gone, l)
+				delete(tr.loops, k)
 			}
 		}
+		tr.mu.Unlock()
+		for _, l := range gone {
+			<-l.done // unregistered before the changed trunk registers again
+		}
+		tr.mu.Lock()
 		for k, t := range want {
-			if _, ok := loops[k]; ok {
+			if _, ok := tr.loops[k]; ok || tr.stopped {
 				continue
 			}
 			lctx, cancel := context.WithCancel(ctx)
-			l := loop{cancel: cancel, done: make(chan struct{})}
-			loops[k] = l
+			l := regLoop{cancel: cancel, done: make(chan struct{})}
+			tr.loops[k] = l
 			go func() {
 				defer close(l.done)
 				tr.keep(lctx, t)
 			}()
 		}
+		tr.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// stop ends every loop (each unregisters from its carrier, bounded by 2 s) and waits for
+// them; no loop starts afterwards. The Server calls it on shutdown while its sockets are
+// still open.
+func (tr *trunkRegs) stop() {
+	tr.mu.Lock()
+	tr.stopped = true
+	loops := tr.loops
+	tr.loops = map[string]regLoop{}
+	tr.mu.Unlock()
+	for _, l := range loops {
+		l.cancel()
+	}
+	for _, l := range loops {
+		<-l.done
 	}
 }
 
