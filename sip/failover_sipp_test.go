@@ -348,3 +348,21 @@ func TestSIPpTrunkRingTimeout(t *testing.T) {
 	uac(t, ts, "uac_auth_480.xml", "1001", "+15559876")
 	uas.wait(t)
 }
+
+// TestSIPpUntrustedIdentity: an extension's INVITE that claims P-Asserted-Identity,
+// Remote-Party-ID and Diversion reaches its callee as the extension, without them; the
+// removals are counted (RFC 3325: identity is believed from trunks only; the trunk side is
+// TestSIPpRegistrationTrunk and TestKamailioRegistrationTrunk).
+func TestSIPpUntrustedIdentity(t *testing.T) {
+	cfg, _, uasPort := trunkConfig(t)
+	reg := prometheus.NewRegistry()
+	ts := startServer(t, cfg, "", md5Only, sip.WithRegisterer(reg))
+	uas := callee(t, "uas_nospoof.xml", uasPort)
+	uac(t, ts, "uac_auth_spoof.xml", "1001", "2000")
+	uas.wait(t)
+	for _, h := range []string{"p-asserted-identity", "remote-party-id", "diversion"} {
+		if v := metricValue(t, reg, "ccswitch_sip_untrusted_identity_total", h); v < 1 {
+			t.Errorf("%s removals = %v", h, v)
+		}
+	}
+}
