@@ -188,3 +188,28 @@ func TestKamailioRegistrationTrunk(t *testing.T) {
 		}
 	})
 }
+
+// TestKamailioRegistrationBadSecretThenReload: with a wrong outbound_secret Kamailio keeps
+// refusing (counted as auth-failed, not registered, logged); a reload with the right secret
+// restarts the trunk's registration at once.
+func TestKamailioRegistrationBadSecretThenReload(t *testing.T) {
+	kUDP := testenv.FreePort(t)
+	mk := func(secret string) *config.Config {
+		cfg := testConfig()
+		off := config.Duration(0)
+		cfg.Trunks = []config.Trunk{{Name: "kam", Outbound: fmt.Sprintf("sip:127.0.0.6:%d", kUDP), Register: true,
+			OutboundUsername: "ccsw", OutboundSecret: secret, RegisterExpires: config.Duration(time.Minute), OptionsInterval: &off}}
+		return cfg
+	}
+	startKamailioRegistrar(t, kUDP, testenv.FreePort(t))
+	reg := prometheus.NewRegistry()
+	ts := startServer(t, mk("wrong"), "", md5Only, sip.WithRegisterer(reg))
+	waitWithin(t, "a refused registration", 15*time.Second, func() bool {
+		return metricValue(t, reg, "ccswitch_sip_trunk_registrations_total", "auth-failed") >= 1
+	})
+	if ts.TrunkRegistered("kam") {
+		t.Fatal("registered with a wrong secret")
+	}
+	ts.Reload(mk("pw123"))
+	waitWithin(t, "registered after the reload", 10*time.Second, func() bool { return ts.TrunkRegistered("kam") })
+}
