@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -18,10 +19,29 @@ import (
 // reached (RFC 3263 §4): NAPTR records of the domain for the trunk's transport, else its SRV
 // records (_sip._udp, _sip._tcp, _sips._tcp), else its A/AAAA records on the default port.
 // It asks one DNS server (sip.dns, default the first nameserver of /etc/resolv.conf).
+//
+// Answers are cached for their smallest TTL (at least 5 s, at most 5 min); when the server
+// fails, an expired answer is used rather than none (a carrier stays reachable through a DNS
+// outage), for at most staleFor.
 type resolver struct {
 	server string // host:port
 	client *dns.Client
+	now    func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cached // "host|port|transport" → hops
 }
+
+type cached struct {
+	hops    []hop
+	expires time.Time
+}
+
+const (
+	minTTL   = 5 * time.Second
+	maxTTL   = 5 * time.Minute
+	staleFor = time.Hour
+)
 
 // hop is one resolved address of a destination, in the order to try.
 type hop struct {
@@ -36,7 +56,8 @@ func newResolver(server string) *resolver {
 			server = "127.0.0.1:53"
 		}
 	}
-	return &resolver{server: server, client: &dns.Client{Net: "udp", Timeout: 2 * time.Second}}
+	return &resolver{server: server, client: &dns.Client{Net: "udp", Timeout: 2 * time.Second}, now: time.Now,
+		cache: map[string]cached{}}
 }
 
 // naptrService is the NAPTR service field of a transport (RFC 3263 §4.1).
@@ -77,15 +98,42 @@ func (rv *resolver) resolve(ctx context.Context, host string, port int, transpor
 		}
 		return []hop{{addr: netip.AddrPortFrom(ip, uint16(port)).String()}}, nil
 	}
+	key := h + "|" + strconv.Itoa(port) + "|" + transport
+	now := rv.now()
+	rv.mu.Lock()
+	c, ok := rv.cache[key]
+	rv.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.hops, nil
+	}
+	ttl := maxTTL
+	hops, err := rv.lookup(ctx, h, port, transport, &ttl)
+	if err != nil {
+		if ok && now.Before(c.expires.Add(staleFor)) {
+			return c.hops, nil // stale beats nothing
+		}
+		return nil, err
+	}
+	rv.mu.Lock()
+	if len(rv.cache) > 1024 {
+		clear(rv.cache) // bounded: trunks' names are few
+	}
+	rv.cache[key] = cached{hops: hops, expires: now.Add(max(ttl, minTTL))}
+	rv.mu.Unlock()
+	return hops, nil
+}
+
+// lookup is resolve without the cache; ttl is lowered to the smallest TTL seen.
+func (rv *resolver) lookup(ctx context.Context, h string, port int, transport string, ttl *time.Duration) ([]hop, error) {
 	if port != 0 {
-		ips, err := rv.addrs(ctx, h)
+		ips, err := rv.addrs(ctx, h, ttl)
 		if err != nil {
 			return nil, err
 		}
 		return hopsOf(ips, port), nil
 	}
 	srvName := srvPrefix(transport) + dns.Fqdn(h)
-	if naptrs, err := rv.query(ctx, h, dns.TypeNAPTR); err == nil {
+	if naptrs, err := rv.query(ctx, h, dns.TypeNAPTR, ttl); err == nil {
 		var best []*dns.NAPTR
 		for _, rr := range naptrs {
 			if n, ok := rr.(*dns.NAPTR); ok && strings.EqualFold(n.Service, naptrService(transport)) && strings.EqualFold(n.Flags, "s") {
@@ -102,7 +150,7 @@ func (rv *resolver) resolve(ctx context.Context, host string, port int, transpor
 			srvName = dns.Fqdn(best[0].Replacement)
 		}
 	}
-	rrs, err := rv.query(ctx, srvName, dns.TypeSRV)
+	rrs, err := rv.query(ctx, srvName, dns.TypeSRV, ttl)
 	var srvs []*dns.SRV
 	if err == nil {
 		for _, rr := range rrs {
@@ -112,7 +160,7 @@ func (rv *resolver) resolve(ctx context.Context, host string, port int, transpor
 		}
 	}
 	if len(srvs) == 0 {
-		ips, err := rv.addrs(ctx, h)
+		ips, err := rv.addrs(ctx, h, ttl)
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +168,7 @@ func (rv *resolver) resolve(ctx context.Context, host string, port int, transpor
 	}
 	var out []hop
 	for _, s := range orderSRV(srvs) {
-		ips, err := rv.addrs(ctx, strings.TrimSuffix(s.Target, "."))
+		ips, err := rv.addrs(ctx, strings.TrimSuffix(s.Target, "."), ttl)
 		if err != nil {
 			continue
 		}
@@ -196,10 +244,10 @@ func weightedOrder(weights []int) []int {
 }
 
 // addrs resolves a name's A and AAAA records (A first).
-func (rv *resolver) addrs(ctx context.Context, name string) ([]netip.Addr, error) {
+func (rv *resolver) addrs(ctx context.Context, name string, ttl *time.Duration) ([]netip.Addr, error) {
 	var out []netip.Addr
 	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		rrs, err := rv.query(ctx, name, qt)
+		rrs, err := rv.query(ctx, name, qt, ttl)
 		if err != nil {
 			continue
 		}
@@ -222,7 +270,7 @@ func (rv *resolver) addrs(ctx context.Context, name string) ([]netip.Addr, error
 	return out, nil
 }
 
-func (rv *resolver) query(ctx context.Context, name string, qt uint16) ([]dns.RR, error) {
+func (rv *resolver) query(ctx context.Context, name string, qt uint16, ttl *time.Duration) ([]dns.RR, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qt)
 	m.RecursionDesired = true
@@ -233,7 +281,8 @@ func (rv *resolver) query(ctx context.Context, name string, qt uint16) ([]dns.RR
 	if in.Rcode != dns.RcodeSuccess {
 		return nil, fmt.Errorf("sip: %s %s: %s", name, dns.TypeToString[qt], dns.RcodeToString[in.Rcode])
 	}
+	for _, rr := range in.Answer {
+		*ttl = min(*ttl, time.Duration(rr.Header().Ttl)*time.Second)
+	}
 	return in.Answer, nil
 }
-
-var _ = strconv.Itoa
