@@ -57,6 +57,11 @@ func (in *Incoming) Dialled() Dialled { return in.dialled }
 // user, in E.164 when the trunk normalises numbers (trunkcall.go).
 func (in *Incoming) Caller() string { return in.s.callerOf(in.c, in.req, in.user) }
 
+// Diverted returns the number a trunk's call was first addressed to before the network
+// diverted it (Diversion, else History-Info), "" when none or when the call is not from a
+// trunk (RFC 3325: those headers are believed from trunks only). A hint, like Caller.
+func (in *Incoming) Diverted() string { return in.s.divertedOf(in.c, in.req, in.user) }
+
 // Party returns who the caller is: the INVITE's source address and the authenticated
 // extension or the trunk (for the media's SetPeer).
 func (in *Incoming) Party() Party { return in.leg.party }

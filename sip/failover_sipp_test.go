@@ -366,3 +366,37 @@ func TestSIPpUntrustedIdentity(t *testing.T) {
 		}
 	}
 }
+
+// identityApp answers flow calls and reports what the B2BUA says of the caller.
+type identityApp struct{ got chan [2]string }
+
+func (a *identityApp) ServeCall(ctx context.Context, in *sip.Incoming) {
+	a.got <- [2]string{in.Caller(), in.Diverted()}
+	leg, err := in.Answer(in.Offer())
+	if err != nil {
+		return
+	}
+	select {
+	case <-leg.Done():
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// TestSIPpCallerForTheFlow: the App (screen pop, flows) sees a trunk's asserted caller
+// number and diversion, and an extension as itself whatever identity it claims.
+func TestSIPpCallerForTheFlow(t *testing.T) {
+	cfg, carrier, _ := trunkConfig(t)
+	cfg.Numbers = append(cfg.Numbers, config.Number{DID: "+15550199", Flow: "main"})
+	app := &identityApp{got: make(chan [2]string, 2)}
+	ts := startServer(t, cfg, "", md5Only, sip.WithApp(app))
+	c := startSIPp(t, "carrier", append(sippArgs("pstn_uac.xml", carrier, "-s", "+15550199", "-m", "1"), ts.addr)...)
+	c.wait(t)
+	if got := <-app.got; got != [2]string{"+15551112222", "+15553334444"} {
+		t.Errorf("trunk call: caller, diverted = %q", got)
+	}
+	uac(t, ts, "uac_auth_spoof.xml", "1001", "+15550199")
+	if got := <-app.got; got != [2]string{"1001", ""} {
+		t.Errorf("extension call: caller, diverted = %q", got)
+	}
+}

@@ -388,3 +388,31 @@ func (s *Server) callerOf(c *call, req *gsip.Request, user string) string {
 	}
 	return validate.Sanitize(req.From().Address.User)
 }
+
+// divertedOf is Incoming.Diverted: see there.
+func (s *Server) divertedOf(c *call, req *gsip.Request, user string) string {
+	if user != "" {
+		return ""
+	}
+	c.mu.Lock()
+	name := c.rec.Trunk
+	c.mu.Unlock()
+	t := s.routes.Load().byName[name]
+	if t == nil {
+		return ""
+	}
+	// Diversion (RFC 5806) lists the most recent diversion first: the original target is the
+	// last entry; History-Info (RFC 7044) lists the original target first.
+	if hs := req.GetHeaders("Diversion"); len(hs) > 0 {
+		entries := strings.Split(hs[len(hs)-1].Value(), ",")
+		if n := identityUser(entries[len(entries)-1]); n != "" {
+			return validate.Sanitize(t.inboundNumber(n))
+		}
+	}
+	if h := req.GetHeader("History-Info"); h != nil {
+		if n := identityUser(strings.Split(h.Value(), ",")[0]); n != "" {
+			return validate.Sanitize(t.inboundNumber(n))
+		}
+	}
+	return ""
+}
