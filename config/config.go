@@ -94,6 +94,10 @@ type SIP struct {
 	NATPingInterval *Duration `yaml:"nat_ping_interval"`
 	// AuthLockout throttles failed digest attempts (password guessing).
 	AuthLockout AuthLockout `yaml:"auth_lockout"`
+	// DNS is the DNS server ("host:port") trunk destinations written as a host name are
+	// resolved with (RFC 3263: NAPTR, SRV, A/AAAA). Default: the first nameserver of
+	// /etc/resolv.conf.
+	DNS string `yaml:"dns"`
 }
 
 // AuthLockout counts failed digest attempts per source address and username, so that one
@@ -178,6 +182,14 @@ type User struct {
 	// when the phone offers it, plain RTP otherwise), "required" (an offer without SRTP gets
 	// 488, and calls to the extension offer RTP/SAVP only) or "off" (plain RTP only).
 	SRTP string `yaml:"srtp"`
+	// CallerID is the E.164 number the extension's calls out present (From and
+	// P-Asserted-Identity), instead of its trunk's caller_id. A DID routed to the extension
+	// is not used unless written here.
+	CallerID string `yaml:"caller_id"`
+	// HideCallerID withholds the extension's number from the called party on calls out:
+	// From is anonymous and the request carries Privacy: id (RFC 3323/3325); the carrier
+	// still gets the number in P-Asserted-Identity.
+	HideCallerID bool `yaml:"hide_caller_id"`
 }
 
 // Trunk is a carrier connection: how its calls are recognised, and where ours go out.
@@ -190,9 +202,13 @@ type Trunk struct {
 	// instead of (or as well as) by source address.
 	Username string `yaml:"username"`
 	Secret   string `yaml:"secret"`
-	// Outbound is where calls to external numbers go ("sip:127.0.0.1:5080", "host:port").
-	// Empty: the trunk is inbound only.
-	Outbound string `yaml:"outbound"`
+	// Outbound is where calls to external numbers go ("sip:127.0.0.1:5080", "host:port"), or
+	// a list of destinations with priority and weight (Destination, config/trunks.go). A
+	// host name without a port is resolved per RFC 3263 (NAPTR, SRV, A). Empty: the trunk
+	// is inbound only.
+	Outbound string `yaml:"outbound,list=Destinations"`
+	// Destinations is the list form of outbound (written as outbound: [...]).
+	Destinations []Destination `yaml:"-"`
 	// OutboundUsername/OutboundSecret answer the carrier's own 401/407 challenges.
 	OutboundUsername string `yaml:"outbound_username"`
 	OutboundSecret   string `yaml:"outbound_secret"`
@@ -204,8 +220,32 @@ type Trunk struct {
 	TLSServerName string `yaml:"tls_server_name"`
 	// RequireTLS refuses (403) requests from the trunk that did not come over TLS.
 	RequireTLS bool `yaml:"require_tls"`
-	// OptionsInterval pings Outbound with OPTIONS; 0 disables health checks (default 30s).
+	// OptionsInterval pings each outbound destination with OPTIONS; 0 disables health
+	// checks (default 30s). A destination is down after OptionsDown probes in a row got no
+	// answer (default 3) and up again after OptionsUp answered in a row (default 2); a
+	// trunk is down while all its destinations are.
 	OptionsInterval *Duration `yaml:"options_interval"`
+	OptionsDown     int       `yaml:"options_down"`
+	OptionsUp       int       `yaml:"options_up"`
+	// Redirects is how many 3xx answers of the trunk a call follows (0 to 5, default 0:
+	// a 3xx is answered 480). A redirect's target number is decided again as if dialled
+	// by the caller, and goes out through this trunk.
+	Redirects int `yaml:"redirects"`
+	// Register keeps a registration with the carrier's registrar at outbound (the first
+	// destination), as OutboundUsername with OutboundSecret, refreshed before
+	// RegisterExpires (default 10m) ends, retried with back-off after a failure. Calls the
+	// carrier sends to that registration are this trunk's inbound calls.
+	Register        bool     `yaml:"register"`
+	RegisterExpires Duration `yaml:"register_expires"`
+	// CallerID is the E.164 number calls out through the trunk present in From and
+	// P-Asserted-Identity (users[].caller_id wins). Empty: the extension's number.
+	CallerID string `yaml:"caller_id"`
+	// Strip and Prepend normalise numbers for the carrier: a number sent to the trunk (the
+	// dialled number, the caller ID) that starts with Strip loses it and gains Prepend
+	// ("+49" → "0": E.164 to national). Numbers from the trunk (caller, DID) that do not
+	// start with '+' are read back the other way (Prepend removed, Strip added).
+	Strip   string `yaml:"strip"`
+	Prepend string `yaml:"prepend"`
 	// Prefixes limits which dialled numbers may use this trunk ("+1", "00"); empty means any.
 	Prefixes []string `yaml:"prefixes"`
 	// Media "anchor" (default) or "passthrough" (SDP relayed untouched).

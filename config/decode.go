@@ -240,6 +240,9 @@ func (d *decoder) expand(n *yaml.Node, path, s string) string {
 // fieldInfo is a struct field reachable by a YAML key, through ",inline" structs.
 type fieldInfo struct {
 	index []int
+	// list is the field a list node decodes into instead (tag option "list=Field"): one key
+	// written either as a single value or as a list.
+	list []int
 }
 
 func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
@@ -262,7 +265,13 @@ func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
 			if name == "" {
 				name = strings.ToLower(f.Name)
 			}
-			fields[name] = fieldInfo{index: idx}
+			fi := fieldInfo{index: idx}
+			if alt, ok := strings.CutPrefix(opts, "list="); ok {
+				if lf, ok := t.FieldByName(alt); ok {
+					fi.list = append(append([]int(nil), prefix...), lf.Index...)
+				}
+			}
+			fields[name] = fi
 			order = append(order, name)
 		}
 	}
@@ -294,6 +303,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[k.Value] = true
 		fv := v.FieldByIndex(f.index)
+		if f.list != nil && val.Kind == yaml.SequenceNode {
+			fv = v.FieldByIndex(f.list)
+		}
 		if prev, ok := d.sources[kp]; ok && prev.File != d.errs.file && val.Kind == yaml.ScalarNode {
 			d.errs.add(k, kp, "already set in %s:%d", prev.File, prev.Line)
 			continue

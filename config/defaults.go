@@ -83,6 +83,7 @@ func (c *Config) ApplyDefaults() {
 	for i := range c.Users {
 		setString(&c.Users[i].SRTP, "optional")
 	}
+	c.trunkDefaults()
 	for i := range c.Numbers {
 		n := &c.Numbers[i]
 		setString(&n.Language, "en")

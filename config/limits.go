@@ -149,7 +149,7 @@ func (v *validator) limits(exts map[string]bool) {
 		for _, t := range v.c.Trunks {
 			if t.Name == s.EmergencyTrunk {
 				found = true
-				if t.Outbound == "" {
+				if !t.HasOutbound() {
 					v.failAt("sip.emergency_trunk", "trunk %q has no outbound destination", t.Name)
 				}
 			}

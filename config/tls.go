@@ -60,7 +60,7 @@ func (c *Config) applyStreamDefaults() {
 	setDuration(&c.SIP.Connections.IdleTimeout, DefaultConnIdleTimeout)
 	for i := range c.Trunks {
 		t := &c.Trunks[i]
-		if t.Transport == "" && strings.HasPrefix(t.Outbound, "sips:") {
+		if t.Transport == "" && t.anySIPS() {
 			t.Transport = "tls" // a sips: destination is only reached over TLS
 		}
 	}
@@ -161,13 +161,13 @@ func (v *validator) tls() {
 	}
 	for i, t := range c.Trunks {
 		p := fmt.Sprintf("trunks[%d]", i)
-		if strings.HasPrefix(t.Outbound, "sips:") && t.Transport != "tls" {
+		if t.anySIPS() && t.Transport != "tls" {
 			v.failAt(p+".transport", "a sips: destination is reached over TLS only, got transport %q", t.Transport)
 		}
-		if t.RequireTLS && t.Outbound != "" && t.Transport != "tls" {
+		if t.RequireTLS && t.HasOutbound() && t.Transport != "tls" {
 			v.failAt(p+".transport", "trunk %q requires TLS: want transport tls, got %q", t.Name, t.Transport)
 		}
-		if t.RequireTLS && len(t.Sources) > 0 && !hasTLS && t.Outbound == "" {
+		if t.RequireTLS && len(t.Sources) > 0 && !hasTLS && !t.HasOutbound() {
 			v.failAt(p+".require_tls", "trunk %q requires TLS but sip.tls.listen is empty", t.Name)
 		}
 		if t.TLSCA != "" {

@@ -136,6 +136,7 @@ func (v *validator) sip() {
 		v.failAt("sip.realm", "realm may not contain quotes or line breaks")
 	}
 	v.sipEdge()
+	v.sipDNS()
 }
 
 // PortRange parses "20000-20999".
@@ -203,6 +204,7 @@ func (v *validator) users() map[string]bool {
 		if !slices.Contains(SRTPPolicies, u.SRTP) {
 			v.failAt(p+".srtp", "want optional, required or off, got %q", u.SRTP)
 		}
+		v.userCallerID(i, u)
 	}
 	return exts
 }
@@ -246,18 +248,13 @@ func (v *validator) trunks() {
 				v.failAt(fmt.Sprintf("%s.sources[%d]", p, j), "%v", err)
 			}
 		}
-		if len(t.Sources) == 0 && t.Username == "" && t.Outbound == "" {
+		if len(t.Sources) == 0 && t.Username == "" && !t.HasOutbound() {
 			v.failAt(p, "trunk %q matches nothing: give sources, or username and secret, or an outbound destination", t.Name)
 		}
 		if (t.Username == "") != (t.Secret == "") {
 			v.failAt(p, "username and secret go together")
 		}
-		if t.Outbound != "" {
-			dest := strings.TrimPrefix(strings.TrimPrefix(t.Outbound, "sips:"), "sip:")
-			if _, _, err := net.SplitHostPort(dest); err != nil && strings.ContainsAny(dest, ":@ ") {
-				v.failAt(p+".outbound", "want sip:host[:port] or host:port, got %q", t.Outbound)
-			}
-		}
+		v.trunkChecks(i, t)
 		if !slices.Contains(TrunkTransports, t.Transport) {
 			v.failAt(p+".transport", "want udp, tcp or tls, got %q", t.Transport)
 		}

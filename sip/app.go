@@ -51,8 +51,16 @@ func (in *Incoming) CallID() string { return in.c.id }
 // Dialled returns what the caller dialled.
 func (in *Incoming) Dialled() Dialled { return in.dialled }
 
-// Caller returns the user part of the caller's From URI.
-func (in *Incoming) Caller() string { return in.req.From().Address.User }
+// Caller returns the caller's number, a hint for display and the screen pop, never a key
+// that merges customers: the authenticated extension; for a trunk's call its
+// P-Asserted-Identity or Remote-Party-ID (believed from trunks only, RFC 3325), else its From
+// user, in E.164 when the trunk normalises numbers (trunkcall.go).
+func (in *Incoming) Caller() string { return in.s.callerOf(in.c, in.req, in.user) }
+
+// Diverted returns the number a trunk's call was first addressed to before the network
+// diverted it (Diversion, else History-Info), "" when none or when the call is not from a
+// trunk (RFC 3325: those headers are believed from trunks only). A hint, like Caller.
+func (in *Incoming) Diverted() string { return in.s.divertedOf(in.c, in.req, in.user) }
 
 // Party returns who the caller is: the INVITE's source address and the authenticated
 // extension or the trunk (for the media's SetPeer).

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/sip/route"
 	"github.com/ccswitch/ccswitch/sip/validate"
 	"github.com/emiago/sipgo"
 	gsip "github.com/emiago/sipgo/sip"
@@ -42,6 +43,11 @@ type ringSpec struct {
 	timeout            time.Duration
 	// onProvisional relays a 18x (called from fork goroutines).
 	onProvisional func(res *gsip.Response)
+	// fromHost replaces our host in From ("anonymous.invalid"); headers are added to each
+	// INVITE (P-Asserted-Identity, Privacy); onResponse sees that anything came back.
+	fromHost   string
+	headers    []gsip.Header
+	onResponse func()
 }
 
 // forkResult is how one fork ended.
@@ -53,6 +59,7 @@ type forkResult struct {
 	reason   string
 	err      error
 	answered time.Time
+	redirect *gsip.Uri // the first Contact of a 3xx
 }
 
 // contacts returns the targets of an extension: its live registrations (each through its
@@ -114,6 +121,8 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	var from origin
 	if t := r.trunkBySource(req.Source()); t != nil {
 		from.trunk = t
+	} else if t := s.trunkByRegistration(r, req); t != nil {
+		from.trunk = t // a call to our registration with the carrier (trunkreg.go)
 	} else {
 		name, ok := s.authenticate(req, tx)
 		if !ok {
@@ -135,75 +144,50 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		respond(tx, req, 400, "Missing Contact")
 		return
 	}
+	if from.trunk == nil {
+		s.untrust(req) // RFC 3325: identity headers are believed from trunks only
+	}
 
 	dialled := req.Recipient.User
-	var (
-		dir       string
-		ext       string
-		num       *config.Number
-		feature   string
-		out       *trunk
-		code      int
-		why       string
-		emergency bool
-		refusal   []gsip.Header // a limit's extra headers (Retry-After)
-	)
-	hold := s.newHold()
+	rq := route.Request{Dialled: dialled, To: req.To().Address.User}
 	if from.user != nil {
-		switch {
-		case r.users[dialled] != nil:
-			dir, ext = "internal", dialled
-		case r.number(dialled) != nil:
-			dir, num = "internal", r.number(dialled)
-		case isFeatureCode(dialled) && s.app != nil:
-			// "*45": the App (voice) handles agents' feature codes.
-			dir, feature = "internal", dialled
-		default:
-			dir = "outbound"
-			if s.lim.Emergency(dialled) {
-				// Any authenticated extension, whatever its outbound right and limits.
-				emergency = true
-				hold.Emergency(from.user.Extension)
-				if out = s.emergencyTrunk(r); out == nil {
-					code, why = 503, "Service Unavailable"
-				} else {
-					hold.Trunk(out.cfg.Name)
-				}
-				break
-			}
-			if !from.user.Outbound {
-				code, why = 403, "Forbidden"
-				break
-			}
-			if !isNumber(dialled) {
-				code, why = 404, "Not Found"
-				break
-			}
-			t, down := r.outboundTrunk(dialled, func(t *trunk) bool { return hold.Trunk(t.cfg.Name) })
-			switch {
-			case t != nil:
-				out = t
-			case down:
-				code, why = 503, "Service Unavailable"
-			default:
-				code, why = 404, "No Route"
-			}
-		}
-	} else {
-		dir = "inbound"
-		num = r.number(dialled)
-		if num == nil {
-			num = r.number(req.To().Address.User)
-		}
-		if num == nil {
-			code, why = 404, "Not Found"
-		}
+		rq.User = from.user.Extension
+	} else if from.trunk != nil {
+		rq.Trunk = from.trunk.cfg.Name
+		rq.Dialled, rq.To = from.trunk.inboundNumber(rq.Dialled), from.trunk.inboundNumber(rq.To)
 	}
-	if num != nil && num.Target != "" {
-		if r.users[num.Target] == nil {
-			code, why = 404, "Not Found"
-		} else {
-			ext = num.Target
+	d := route.Decide(r.table, rq, r.trunkUp) // decide.go: the one routing decision
+	var (
+		ext, feature string
+		num          *config.Number
+		out          *trunk
+		code         int
+		why          string
+		emergency    bool
+		refusal      []gsip.Header // a limit's extra headers (Retry-After)
+	)
+	dir := direction(from, d)
+	hold := s.newHold()
+	switch d.Kind {
+	case route.Refuse:
+		code, why = d.Status, d.Reason
+		s.refused(req, rq, d)
+	case route.Feature:
+		feature = d.Feature
+	case route.Flow:
+		num = r.numbers[d.Number]
+	case route.Extension:
+		ext = d.Extension
+		if d.Number != "" {
+			num = r.numbers[d.Number]
+		}
+	case route.Emergency, route.Trunk:
+		emergency = d.Kind == route.Emergency
+		if emergency {
+			hold.Emergency(from.user.Extension)
+		}
+		if out = takeTrunk(r, hold, d.Trunks); out == nil {
+			code, why = 503, "Service Unavailable" // each at max_calls: counted by the hold
 		}
 	}
 
@@ -265,15 +249,10 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		callee = Party{Trunk: out.cfg.Name}
 	}
 	var targets []target
-	if out != nil {
-		u := *out.out
-		u.User = dialled
-		t := target{uri: u, transport: out.transport, trunk: out, to: gsip.Uri{Scheme: "sip", User: dialled, Host: u.Host, Port: u.Port}}
-		targets = []target{t}
-	} else {
+	if out == nil {
 		targets = s.contacts(r, ext)
 	}
-	if len(targets) == 0 {
+	if out == nil && len(targets) == 0 {
 		s.finalA(c, legA, 480, "Temporarily Unavailable", "unavailable")
 		return
 	}
@@ -281,6 +260,8 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	callerUser, callerName := req.From().Address.User, req.From().DisplayName
 	if from.user != nil {
 		callerUser, callerName = from.user.Extension, from.user.Name
+	} else if from.trunk != nil {
+		callerUser = from.trunk.callerNumber(req) // trunkcall.go: PAI/RPID, E.164
 	}
 	spec := &ringSpec{
 		fromUser:    validate.Sanitize(callerUser),
@@ -327,7 +308,12 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	c.mu.Lock()
 	c.stopRing = stop
 	c.mu.Unlock()
-	res := s.ring(ringCtx, targets, spec)
+	var res forkResult
+	if out != nil {
+		res = s.ringOut(ringCtx, r, c, hold, out, d, from, spec) // trunkcall.go: failover
+	} else {
+		res = s.ring(ringCtx, targets, spec)
+	}
 	stop()
 
 	if !res.won {
@@ -348,6 +334,9 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legB.cli = dlgB
 	legB.sdp = dlgB.InviteResponse.Body()
 	legB.party = callee
+	if res.t.trunk != nil {
+		legB.party.Trunk = res.t.trunk.cfg.Name // the trunk that answered (failover)
+	}
 	legB.party.Source = sourceOf(dlgB.InviteResponse)
 	c.addLeg(legB, res.t.uri.String(), c.rec.Start, dlgB.InviteRequest.CallID().Value())
 	c.answered(legB, dlgB.InviteResponse.StatusCode)
@@ -496,7 +485,11 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	if t.dest != "" {
 		req.SetDestination(t.dest)
 	}
-	from := &gsip.FromHeader{DisplayName: spec.fromName, Address: gsip.Uri{Scheme: "sip", User: spec.fromUser, Host: s.uriHost()}, Params: gsip.NewParams()}
+	fromHost := s.uriHost()
+	if spec.fromHost != "" {
+		fromHost = spec.fromHost
+	}
+	from := &gsip.FromHeader{DisplayName: spec.fromName, Address: gsip.Uri{Scheme: "sip", User: spec.fromUser, Host: fromHost}, Params: gsip.NewParams()}
 	from.Params.Add("tag", gsip.GenerateTagN(16))
 	to := &gsip.ToHeader{Address: t.to, Params: gsip.NewParams()}
 	mf := gsip.MaxForwardsHeader(spec.maxForwards)
@@ -510,6 +503,9 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	ua := s.dialogUAFor(t.transport, t.uri.Scheme, peer)
 	req.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	req.AppendHeader(gsip.NewHeader("Allow", allowHeader))
+	for _, h := range spec.headers {
+		req.AppendHeader(gsip.HeaderClone(h))
+	}
 	if len(spec.body) > 0 {
 		ct := spec.contentType
 		if ct == "" {
@@ -529,6 +525,9 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	}
 	res.dlg = dlg
 	opts := sipgo.AnswerOptions{OnResponse: func(r *gsip.Response) error {
+		if spec.onResponse != nil {
+			spec.onResponse()
+		}
 		if r.IsProvisional() && spec.onProvisional != nil && !winner.Load() {
 			spec.onProvisional(r)
 		}
@@ -567,6 +566,10 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	var de *sipgo.ErrDialogResponse
 	if errors.As(err, &de) {
 		res.code, res.reason = de.Res.StatusCode, de.Res.Reason
+		if ct := de.Res.Contact(); ct != nil && res.code >= 300 && res.code < 400 {
+			u := ct.Address
+			res.redirect = &u
+		}
 	}
 	return res
 }

@@ -14,7 +14,9 @@
 //  2. No provisional response is sent on leg A after its final response: relays of 18x and
 //     the final answer are ordered by call.mu and call.aFinal.
 //  3. No call reaches a trunk unless the caller authenticated (407) as an extension with
-//     Outbound set; requests from a trunk's sources only reach numbers we own (no relay).
+//     Outbound set (or dialled an emergency number); requests from a trunk's sources only
+//     reach numbers we own (no relay). One decision says so: route.Decide (sip/route), which
+//     onInvite and Server.Decide (REFER, click-to-dial, callbacks) both call.
 //  4. Every call ends in exactly one store.CallRecord (call.end is idempotent), with its
 //     legs' media figures read from the anchor before it releases the call, handed to the
 //     CallRecorder (the center) or else written to the store.
@@ -41,8 +43,15 @@
 //     cannot accept is answered statelessly (400, 416) or dropped. No behaviour depends on
 //     sipgo's log output.
 //  12. Every refusal (malformed message, digest failure, lockout, REGISTER refused, NAT
-//     keepalive unanswered) is counted in a ccswitch_sip_* metric and logged through ratelog
-//     at most once a minute per key.
+//     keepalive unanswered, routing refusal, trunk failover, failed registration with a
+//     carrier) is counted in a ccswitch_sip_* metric and logged through ratelog at most once
+//     a minute per key.
+//  13. Identity headers (P-Asserted-Identity, Remote-Party-ID, Diversion, History-Info,
+//     Privacy) are read only from trunks' requests and removed from every other request
+//     before anything reads it (RFC 3325); calls out carry only configured caller IDs.
+//  14. A trunk's inbound call is recognised by its source, its digest, or its registration
+//     (line token or username) only when it also comes from the registrar's address or the
+//     trunk's sources: a token alone is not a trunk.
 //
 // Maps: legs (Call-ID|our tag → *Leg), calls (call id → *call), losers (Call-ID → expiry)
 // are sync.Maps; there is no global lock on the call path.

@@ -76,8 +76,8 @@ func trunkAddrs(trunks []*trunk) *addrSet {
 		for _, s := range t.sources {
 			a.addNet(s.prefix, s.port)
 		}
-		if t.out != nil {
-			a.addHost(t.out.Host, t.out.Port)
+		for _, d := range t.dests {
+			a.addHost(d.uri.Host, d.uri.Port)
 		}
 	}
 	return a

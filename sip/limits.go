@@ -13,10 +13,11 @@ import (
 
 // The abuse limits' seams in the B2BUA (see sip/limit):
 //   - readFilter is sipgo's transport read filter: the flood limit, before parsing;
-//   - onInvite opens a callHold before routing, takes the outbound trunk's slot while picking
-//     the trunk (routing.outboundTrunk), calls admit once the call is routed, and binds the
-//     hold to the call; call.end releases it, call.answered starts its minutes;
-//   - emergency numbers are routed by emergencyTrunk, before the outbound right is checked;
+//   - onInvite opens a callHold once routing decided (sip/route), takes the outbound trunk's
+//     slot while going through the decision's trunks (placeOut), calls admit once the call is
+//     routed, and binds the hold to the call; call.end releases it, call.answered starts its
+//     minutes;
+//   - emergency numbers are decided by route.Decide before the outbound right is checked;
 //   - Dial takes the rung extension's slot.
 
 // WithLimits plugs the abuse limits (default: built from the config, with the Server's store
@@ -141,27 +142,4 @@ func refusalHeaders(r *limit.Refusal) []gsip.Header {
 		return nil
 	}
 	return []gsip.Header{gsip.NewHeader("Retry-After", limit.RetryAfter(r.RetryAfter))}
-}
-
-// emergencyTrunk picks the trunk of an emergency call: sip.emergency_trunk (or the first
-// trunk with an outbound destination) when it is up, else another outbound trunk that is up,
-// else the first choice anyway (a failed health check must not stop an emergency call).
-// Trunk prefixes and limits do not apply.
-func (s *Server) emergencyTrunk(r *routing) *trunk {
-	name := s.lim.EmergencyTrunk()
-	var first *trunk
-	for _, t := range r.trunks {
-		if t.out != nil && (t.cfg.Name == name || name == "" && first == nil) {
-			first = t
-		}
-	}
-	if first != nil && first.health.up.Load() {
-		return first
-	}
-	for _, t := range r.trunks {
-		if t.out != nil && t.health.up.Load() {
-			return t
-		}
-	}
-	return first
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/sip/route"
 	gsip "github.com/emiago/sipgo/sip"
 )
 
@@ -19,7 +20,9 @@ type routing struct {
 	users    map[string]*config.User
 	static   map[string]gsip.Uri // extension → static contact
 	trunks   []*trunk
+	byName   map[string]*trunk
 	byUser   map[string]*trunk // trunk digest username → trunk
+	table    *route.Table      // the routing decision's view (decide.go)
 	numbers  map[string]*config.Number
 	ringTime time.Duration
 	// trunkAddrs is every trunk's sources and outbound address: no registered contact
@@ -27,19 +30,42 @@ type routing struct {
 	trunkAddrs *addrSet
 }
 
-// trunk is a compiled config.Trunk plus its health, which survives reloads (by name).
+// trunk is a compiled config.Trunk; its destinations' health survives reloads (by trunk
+// name and URI).
 type trunk struct {
 	cfg       config.Trunk
 	sources   []source
-	out       *gsip.Uri // outbound destination, nil = inbound only
+	dests     []*dest // outbound destinations in configured order; none = inbound only
 	transport string
 	prefixes  []string
-	health    *trunkHealth
+	line      string // the registration contact's line parameter (trunkreg.go)
 }
 
+// dest is one outbound destination of a trunk.
+type dest struct {
+	uri      *gsip.Uri
+	priority int
+	weight   int
+	health   *trunkHealth
+}
+
+// trunkHealth is a destination's OPTIONS state: down after options_down misses in a row,
+// up after options_up answers in a row. Only the health loop writes it.
 type trunkHealth struct {
 	up      atomic.Bool
 	checked atomic.Int64 // unix nanos of the last OPTIONS answer or failure
+	misses  atomic.Int32 // unanswered probes in a row
+	answers atomic.Int32 // answered probes in a row
+}
+
+// up reports whether the trunk may take calls out: one of its destinations is up.
+func (t *trunk) up() bool {
+	for _, d := range t.dests {
+		if d.health.up.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // source matches a request's source address: a prefix and an optional port.
@@ -52,6 +78,7 @@ func (s *Server) compile(cfg *config.Config) (*routing, error) {
 	r := &routing{
 		users:    make(map[string]*config.User, len(cfg.Users)),
 		static:   make(map[string]gsip.Uri),
+		byName:   make(map[string]*trunk),
 		byUser:   make(map[string]*trunk),
 		numbers:  make(map[string]*config.Number, len(cfg.Numbers)),
 		ringTime: cfg.SIP.RingTimeout.D(),
@@ -83,26 +110,19 @@ func (s *Server) compile(cfg *config.Config) (*routing, error) {
 			}
 			t.sources = append(t.sources, m)
 		}
-		if tc.Outbound != "" {
-			u, err := parseOutbound(tc.Outbound)
-			if err != nil {
-				return nil, fmt.Errorf("sip: trunks[%d].outbound %q: %w", i, tc.Outbound, err)
-			}
-			t.out = u
+		dests, err := s.compileDests(tc)
+		if err != nil {
+			return nil, fmt.Errorf("sip: trunks[%d].outbound: %w", i, err)
+		}
+		t.dests = dests
+		if tc.Register {
+			t.line = lineToken(tc)
 		}
 		for _, p := range tc.Prefixes {
 			t.prefixes = append(t.prefixes, strings.TrimPrefix(p, "+"))
 		}
-		s.healthMu.Lock()
-		h := s.health[tc.Name]
-		if h == nil {
-			h = &trunkHealth{}
-			h.up.Store(true) // innocent until an OPTIONS fails
-			s.health[tc.Name] = h
-		}
-		s.healthMu.Unlock()
-		t.health = h
 		r.trunks = append(r.trunks, t)
+		r.byName[tc.Name] = t
 		if tc.Username != "" {
 			r.byUser[tc.Username] = t
 		}
@@ -112,7 +132,48 @@ func (s *Server) compile(cfg *config.Config) (*routing, error) {
 		r.numbers[strings.TrimPrefix(n.DID, "+")] = n
 	}
 	r.trunkAddrs = trunkAddrs(r.trunks)
+	emergency := map[string]bool{}
+	for _, e := range cfg.SIP.Emergency {
+		emergency[e] = true
+	}
+	r.table = r.routeTable(emergency, cfg.SIP.EmergencyTrunk, s.app != nil)
 	return r, nil
+}
+
+// compileDests parses a trunk's outbound destinations and attaches their health, kept
+// across reloads by trunk name and URI.
+func (s *Server) compileDests(tc config.Trunk) ([]*dest, error) {
+	var out []*dest
+	add := func(raw string, prio, weight int) error {
+		u, err := parseOutbound(raw)
+		if err != nil {
+			return fmt.Errorf("%q: %w", raw, err)
+		}
+		key := tc.Name + "|" + raw
+		s.healthMu.Lock()
+		h := s.health[key]
+		if h == nil {
+			h = &trunkHealth{}
+			h.up.Store(true) // innocent until its probes fail
+			s.health[key] = h
+		}
+		s.healthMu.Unlock()
+		out = append(out, &dest{uri: u, priority: prio, weight: weight, health: h})
+		return nil
+	}
+	if tc.Outbound != "" {
+		return out, add(tc.Outbound, 0, 1)
+	}
+	for _, d := range tc.Destinations {
+		w := 1
+		if d.Weight != nil {
+			w = *d.Weight
+		}
+		if err := add(d.URI, d.Priority, w); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func parseSource(s string) (source, error) {
@@ -178,51 +239,5 @@ func (r *routing) number(dialled string) *config.Number {
 	return r.numbers[strings.TrimPrefix(dialled, "+")]
 }
 
-// outboundTrunk picks the first healthy trunk with an outbound destination whose
-// prefixes allow dialled and that take accepts (take reserves a slot of the trunk; nil takes
-// any). It reports whether a trunk matched but was down or full.
-func (r *routing) outboundTrunk(dialled string, take func(*trunk) bool) (t *trunk, down bool) {
-	d := strings.TrimPrefix(dialled, "+")
-	for _, t := range r.trunks {
-		if t.out == nil {
-			continue
-		}
-		if len(t.prefixes) > 0 {
-			ok := false
-			for _, p := range t.prefixes {
-				if strings.HasPrefix(d, p) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				continue
-			}
-		}
-		if !t.health.up.Load() {
-			down = true
-			continue
-		}
-		if take != nil && !take(t) {
-			down = true
-			continue
-		}
-		return t, false
-	}
-	return nil, down
-}
-
-// isNumber reports whether s looks like a dialable number (digits, optional leading +,
-// * and #), the only thing sent to a trunk.
-func isNumber(s string) bool {
-	s = strings.TrimPrefix(s, "+")
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && c != '*' && c != '#' {
-			return false
-		}
-	}
-	return true
-}
+// isNumber reports whether s looks like a dialable number (route.IsNumber).
+func isNumber(s string) bool { return route.IsNumber(s) }

@@ -51,7 +51,10 @@ type Server struct {
 	lim       *limit.Limits // abuse limits (limits.go)
 
 	healthMu sync.Mutex
-	health   map[string]*trunkHealth
+	health   map[string]*trunkHealth // trunk name "|" destination URI → health (routing.go)
+	trunkm   *trunkMetrics           // trunks, routing, failover (trunkmetrics.go)
+	dns      *resolver               // RFC 3263 lookups of trunk destinations (resolve.go)
+	tregs    *trunkRegs              // registrations with carriers (trunkreg.go)
 
 	refusals *ratelog.Logger // every refusal, once a minute per key
 	reads    *readPath       // the UDP read path (readpath.go)
@@ -127,6 +130,9 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 		s.userAgent = "ccswitch"
 	}
 	s.metrics = newSIPMetrics(s, s.opt.reg)
+	s.trunkm = newTrunkMetrics(s, s.opt.reg)
+	s.dns = newResolver(cfg.SIP.DNS)
+	s.tregs = newTrunkRegs(s)
 	s.refusals = ratelog.New(s.log, time.Minute)
 	s.auth = auth.New(s.realm, []byte(cfg.SIP.NonceSecret), cfg.SIP.NonceTTL.D())
 	s.throttle = auth.NewThrottle(lockout(cfg))
@@ -245,13 +251,9 @@ func (s *Server) Addrs() []net.Addr {
 // Registrar exposes the location service (lookups for other packages and tests).
 func (s *Server) Registrar() *registrar.Registrar { return s.reg }
 
-// TrunkUp reports the health of a trunk by name (true until an OPTIONS check fails).
-func (s *Server) TrunkUp(name string) bool {
-	s.healthMu.Lock()
-	defer s.healthMu.Unlock()
-	h := s.health[name]
-	return h != nil && h.up.Load()
-}
+// TrunkUp reports the health of a trunk by name: up while one of its outbound destinations
+// is (true until OPTIONS probes fail, trunk.go).
+func (s *Server) TrunkUp(name string) bool { return s.routes.Load().trunkUp(name) }
 
 // Run listens on the configured addresses and serves until ctx is done; then it ends the
 // calls in progress (best effort), closes the sockets and returns once its goroutines
@@ -387,6 +389,7 @@ func (s *Server) Run(ctx context.Context) error {
 // shutdown refuses new requests, waits briefly for handlers, and ends calls in progress.
 func (s *Server) shutdown() {
 	s.closing.Store(true)
+	s.tregs.stop() // unregister from carriers while the sockets are open (trunkreg.go)
 	var wg sync.WaitGroup
 	s.calls.Range(func(_, v any) bool {
 		c := v.(*call)

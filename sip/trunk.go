@@ -7,23 +7,32 @@ import (
 	gsip "github.com/emiago/sipgo/sip"
 )
 
-// healthLoop pings each trunk's outbound destination with OPTIONS every OptionsInterval
-// (default 30s; 0 disables). A trunk that does not answer is down and skipped for
-// outbound calls until it answers again. Any response, even an error, means up.
+// healthLoop probes each outbound destination of each trunk with OPTIONS every
+// OptionsInterval (default 30s; 0 disables). A destination is down after options_down
+// unanswered probes in a row and up again after options_up answered ones; any response,
+// even an error status, is an answer. A trunk is down while all its destinations are, and
+// then skipped for calls out (route.Decide). It also runs the registrations with carriers
+// (trunkreg.go).
 func (s *Server) healthLoop(ctx context.Context) {
 	defer s.wg.Done()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.tregs.run(ctx)
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	next := map[string]time.Time{}
+	next := map[*trunkHealth]time.Time{}
+	busy := map[*trunkHealth]bool{}
+	done := make(chan *trunkHealth, 16)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case h := <-done:
+			delete(busy, h)
 		case now := <-tick.C:
 			for _, t := range s.routes.Load().trunks {
-				if t.out == nil {
-					continue
-				}
 				iv := 30 * time.Second
 				if t.cfg.OptionsInterval != nil {
 					iv = t.cfg.OptionsInterval.D()
@@ -31,27 +40,47 @@ func (s *Server) healthLoop(ctx context.Context) {
 				if iv <= 0 {
 					continue
 				}
-				if n, ok := next[t.cfg.Name]; ok && now.Before(n) {
-					continue
+				for _, d := range t.dests {
+					h := d.health
+					if n, ok := next[h]; busy[h] || ok && now.Before(n) {
+						continue
+					}
+					next[h] = now.Add(iv)
+					busy[h] = true
+					s.wg.Add(1)
+					go func() {
+						defer s.wg.Done()
+						s.probe(ctx, t, d, iv)
+						select {
+						case done <- h:
+						case <-ctx.Done():
+						}
+					}()
 				}
-				next[t.cfg.Name] = now.Add(iv)
-				s.wg.Add(1)
-				go func() {
-					defer s.wg.Done()
-					s.checkTrunk(ctx, t, iv)
-				}()
 			}
 		}
 	}
 }
 
-func (s *Server) checkTrunk(ctx context.Context, t *trunk, iv time.Duration) {
+// probe sends one OPTIONS to a destination and applies the thresholds.
+func (s *Server) probe(ctx context.Context, t *trunk, d *dest, iv time.Duration) {
 	timeout := min(iv, 5*time.Second)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req := gsip.NewRequest(gsip.OPTIONS, *t.out.Clone())
+	req := gsip.NewRequest(gsip.OPTIONS, *d.uri.Clone())
 	req.SetTransport(t.transport)
-	cli := s.udpClientFor(t.out.Host)
+	peer := d.uri.Host
+	if !isTLS(t.transport) {
+		hops, err := s.dns.resolve(ctx, d.uri.Host, d.uri.Port, t.transport)
+		if err != nil || len(hops) == 0 {
+			s.trunkm.dnsFailures.WithLabelValues(t.cfg.Name).Inc()
+			s.probed(t, d, false)
+			return
+		}
+		req.SetDestination(hops[0].addr)
+		peer = hops[0].addr
+	}
+	cli := s.udpClientFor(peer)
 	if t.transport == "tcp" && s.tcpCli != nil {
 		cli = s.tcpCli
 	}
@@ -61,16 +90,37 @@ func (s *Server) checkTrunk(ctx context.Context, t *trunk, iv time.Duration) {
 	if cli == nil {
 		return
 	}
-	up := false
-	if res, err := cli.Do(ctx, req); err == nil && res != nil {
-		up = true
-	}
-	if ctx.Err() != nil && !up && s.closing.Load() {
+	res, err := cli.Do(ctx, req)
+	answered := err == nil && res != nil
+	if !answered && s.closing.Load() {
 		return
 	}
-	was := t.health.up.Swap(up)
-	t.health.checked.Store(time.Now().UnixNano())
-	if was != up {
-		s.log.Info("trunk health changed", "trunk", t.cfg.Name, "up", up)
+	s.probed(t, d, answered)
+}
+
+// probed counts a probe's result and moves the destination up or down at the thresholds.
+func (s *Server) probed(t *trunk, d *dest, answered bool) {
+	h := d.health
+	h.checked.Store(time.Now().UnixNano())
+	downAt, upAt := int32(t.cfg.OptionsDown), int32(t.cfg.OptionsUp)
+	if downAt < 1 {
+		downAt = 3
+	}
+	if upAt < 1 {
+		upAt = 2
+	}
+	if answered {
+		s.trunkm.probes.WithLabelValues(t.cfg.Name, "answered").Inc()
+		h.misses.Store(0)
+		if h.answers.Add(1) >= upAt && !h.up.Swap(true) {
+			s.log.Info("trunk destination up", "trunk", t.cfg.Name, "destination", d.uri.String(), "trunk_up", t.up())
+		}
+		return
+	}
+	s.trunkm.probes.WithLabelValues(t.cfg.Name, "missed").Inc()
+	h.answers.Store(0)
+	if h.misses.Add(1) >= downAt && h.up.Swap(false) {
+		s.log.Warn("trunk destination down: OPTIONS unanswered", "trunk", t.cfg.Name, "destination", d.uri.String(),
+			"misses", h.misses.Load(), "trunk_up", t.up())
 	}
 }

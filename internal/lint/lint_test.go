@@ -1,7 +1,7 @@
 // Package lint guards the dependency direction (README's architecture): cmd → the protocols
 // (sip/voice, channels, web) → center (the contact center: the one ACD client, presence, call
 // records) → ivr → acd, store, config. The SIP stack (sip and its edge packages: registrar,
-// auth, validate, limit) and sip/anchor know media, the store and the config, never the
+// auth, validate, limit, route) and sip/anchor know media, the store and the config, never the
 // center; center/crm and center/hook are leaves. A package may import only the ccswitch
 // packages listed for it.
 package lint
@@ -31,7 +31,8 @@ var allowed = map[string][]string{
 	"center/hook": {"center/hook", "acd", "config"},
 	// The SIP stack knows media and the store, never the contact center: sip/voice is the
 	// voice path between the B2BUA and the center. Its edge packages are leaves.
-	"sip":           {"sip/auth", "sip/registrar", "sip/validate", "sip/limit", "media", "config", "store"},
+	"sip":           {"sip/auth", "sip/registrar", "sip/validate", "sip/limit", "sip/route", "media", "config", "store"},
+	"sip/route":     {"sip/route"},
 	"sip/voice":     {"sip", "center", "ivr", "acd", "media", "config", "configs", "store"},
 	"sip/anchor":    {"sip", "media", "config"},
 	"sip/registrar": {"sip/registrar", "store"},

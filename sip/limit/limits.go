@@ -161,8 +161,8 @@ func compile(cfg *config.Config) (*compiled, float64, int, []Exempt, error) {
 			}
 			ex = append(ex, Exempt{Prefix: netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())).Masked(), Port: port})
 		}
-		if t.Outbound != "" {
-			if ip, port, ok := uriAddr(t.Outbound); ok {
+		for _, o := range t.OutboundURIs() {
+			if ip, port, ok := uriAddr(o); ok {
 				ex = append(ex, Exempt{Prefix: netip.PrefixFrom(ip, ip.BitLen()), Port: port})
 			}
 		}
@@ -257,6 +257,12 @@ func (l *Limits) user(c *compiled, ext string) *userLimits {
 		return u
 	}
 	return &c.global
+}
+
+// DestinationAllowed reports whether ext's class and own allow/deny prefixes let it call
+// number: the destination rule of Hold.Caller, taking nothing (for sip.Server.Decide).
+func (l *Limits) DestinationAllowed(ext, number string) bool {
+	return l.user(l.cfg.Load(), ext).dest.allowed(number)
 }
 
 // Run counts the minutes of calls in progress every second (ending those over their cap) and
