@@ -135,6 +135,7 @@ func (v *validator) sip() {
 		v.failAt("sip.realm", "realm may not contain quotes or line breaks")
 	}
 	v.sipEdge()
+	v.drain()
 }
 
 // PortRange parses "20000-20999".
