@@ -13,6 +13,8 @@ import (
 // Store is an open pebble database. Its methods are safe for concurrent use.
 type Store struct {
 	db *pebble.DB
+	// bindings group-commits the synced writes of registrations (group.go).
+	bindings syncGroup
 }
 
 // Open opens (creating if needed) the database in dir.
