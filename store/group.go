@@ -14,14 +14,19 @@ import (
 // 1 ms is small next to the SIP answer time budget.
 const groupWindow = time.Millisecond
 
+// busyGap: a round waits groupWindow only if the previous one began less than this before
+// (more than 200 synced writes a second); below that rate writes are synced at once.
+const busyGap = 5 * time.Millisecond
+
 // syncGroup is group commit for synced writes (invariant 1): writers that arrive within
 // groupWindow of each other go into one pebble batch committed with one sync, and each
 // returns only once that commit is durable. The first writer of a round leads it: it waits
-// the window, closes the round and commits; the others wait for the commit. No goroutine
-// runs between rounds.
+// the window (when writes are frequent, see busyGap), closes the round and commits; the
+// others wait for the commit. No goroutine runs between rounds.
 type syncGroup struct {
 	mu     sync.Mutex
 	cur    *round // the round taking writes, nil when none
+	last   atomic.Int64 // when the last round began, unix nanoseconds
 	rounds atomic.Int64
 	writes atomic.Int64
 }
@@ -51,7 +56,12 @@ func (g *syncGroup) write(db *pebble.DB, add func(b *pebble.Batch) error) error 
 		}
 		return r.err
 	}
-	time.Sleep(groupWindow)
+	// Wait for company only when writes come often (the previous round began less than
+	// busyGap ago): a lone registration is synced at once.
+	now := time.Now().UnixNano()
+	if now-g.last.Swap(now) < int64(busyGap) {
+		time.Sleep(groupWindow)
+	}
 	g.mu.Lock()
 	g.cur = nil
 	g.mu.Unlock()

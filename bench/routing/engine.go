@@ -241,6 +241,7 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	cfg := w.config()
 	cfg.Sink = d
 	cfg.RingSize = ringSize
+	cfg.SnapshotEvery = snapEvery
 	e, err := acd.New(cfg)
 	if err != nil {
 		return result{}, err
@@ -444,3 +445,5 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 }
 
 var ringSize = 1 << 16
+
+var snapEvery time.Duration
