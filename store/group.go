@@ -25,7 +25,7 @@ const busyGap = 5 * time.Millisecond
 // others wait for the commit. No goroutine runs between rounds.
 type syncGroup struct {
 	mu     sync.Mutex
-	cur    *round // the round taking writes, nil when none
+	cur    *round       // the round taking writes, nil when none
 	last   atomic.Int64 // when the last round began, unix nanoseconds
 	rounds atomic.Int64
 	writes atomic.Int64
