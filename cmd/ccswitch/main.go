@@ -45,6 +45,11 @@ func tune() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	// ... and a soft memory limit bounds what that costs in RSS under a flood (memlimit.go).
+	// An explicit GOMEMLIMIT wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit())
+	}
 }
 
 // run is main without the process around it, so tests can call it.
