@@ -190,7 +190,7 @@ func (a *Authenticator) Challenges(stale bool) []string {
 func (a *Authenticator) Check(method, requestURI string, values []string) Result {
 	var cred *digest.Credentials
 	for _, v := range values {
-		c, err := digest.ParseCredentials(v)
+		c, err := parseCredentials(v)
 		if err != nil {
 			continue
 		}
