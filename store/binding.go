@@ -35,25 +35,17 @@ func bindingKey(aor, contact string) []byte {
 }
 
 // PutBinding stores b, durably (invariant 1), replacing any binding of the same AOR and
-// contact. Concurrent calls share one sync (group commit, group.go): each returns once the
-// write is on disk.
+// contact. Concurrent synced writes share one sync (group commit, group.go): each returns
+// once the write is on disk.
 func (s *Store) PutBinding(b Binding) error {
-	key := bindingKey(b.AOR, b.Contact)
-	val, err := json.Marshal(b)
-	if err != nil {
-		return fmt.Errorf("store: encode %q: %w", key, err)
-	}
-	if err := s.bindings.write(s.db, func(bt *pebble.Batch) error { return bt.Set(key, val, nil) }); err != nil {
-		return fmt.Errorf("store: write %q: %w", key, err)
-	}
-	return nil
+	return s.put(bindingKey(b.AOR, b.Contact), b, true)
 }
 
 // DeleteBinding removes one binding, durably and group-committed like PutBinding; deleting
 // a missing one is not an error.
 func (s *Store) DeleteBinding(aor, contact string) error {
 	key := bindingKey(aor, contact)
-	if err := s.bindings.write(s.db, func(bt *pebble.Batch) error { return bt.Delete(key, nil) }); err != nil {
+	if err := s.synced.write(s.db, func(bt *pebble.Batch) error { return bt.Delete(key, nil) }); err != nil {
 		return fmt.Errorf("store: delete %q: %w", key, err)
 	}
 	return nil

@@ -44,7 +44,7 @@ func TestBindingsGroupCommit(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	writes, rounds := s.bindings.writes.Load(), s.bindings.rounds.Load()
+	writes, rounds := s.synced.writes.Load(), s.synced.rounds.Load()
 	if writes != writers*each*3/2 {
 		t.Fatalf("%d writes counted, want %d", writes, writers*each*3/2)
 	}
