@@ -129,7 +129,31 @@ func readPID(dataDir string) (int, error) {
 	if !alive(pid) {
 		return 0, fmt.Errorf("no ccswitch running on %s (pid %d is gone)", dataDir, pid)
 	}
+	// A stale pid file (after a crash) may name a process that reused the id: signal only
+	// the process that holds the folder's database open (pebble's LOCK file).
+	lock, err := filepath.Abs(filepath.Join(dataDir, "LOCK"))
+	if err != nil {
+		return 0, err
+	}
+	if !holdsFile(pid, lock) {
+		return 0, fmt.Errorf("pid %d in %s does not hold %s open: not the ccswitch of this folder (stale pid file?)", pid, filepath.Join(dataDir, pidFile), lock)
+	}
 	return pid, nil
+}
+
+// holdsFile reports whether process pid has path open (its /proc/PID/fd links).
+func holdsFile(pid int, path string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && target == path {
+			return true
+		}
+	}
+	return false
 }
 
 // alive reports whether process pid exists (and is not a zombie we could wait for: a

@@ -178,6 +178,15 @@ func TestDrainLetsCallsEnd(t *testing.T) {
 	if code := run([]string{"drain", "-data", r.data()}, io.Discard, io.Discard); code != 1 {
 		t.Errorf("ccswitch drain with nothing running: exit %d, want 1", code)
 	}
+	// A stale pid file naming a live process that is not this folder's ccswitch (this test
+	// process) is refused, not signalled.
+	if err := os.WriteFile(filepath.Join(r.data(), pidFile), []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	if code := run([]string{"drain", "-data", r.data()}, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), "stale pid file") {
+		t.Errorf("ccswitch drain with a stale pid file: exit %d, %s", code, errOut.String())
+	}
 }
 
 // A call still up at sip.drain_timeout is ended with BYE on both legs, then the process
