@@ -45,7 +45,7 @@ func (s *Server) Drain() {
 }
 
 // Draining reports whether Drain was called.
-func (s *Server) Draining() bool { return s.drain.on.Load() }
+func (s *Server) Draining() bool { return s.drain != nil && s.drain.on.Load() }
 
 // Calls counts the calls in progress (ringing or up), on every transport.
 func (s *Server) Calls() int {
@@ -60,7 +60,7 @@ func (s *Server) Calls() int {
 // refuseDraining answers 503 to a request that would start something new while the server
 // drains, and reports whether it did.
 func (s *Server) refuseDraining(req *gsip.Request, tx gsip.ServerTransaction) bool {
-	if !s.drain.on.Load() {
+	if s.drain == nil || !s.drain.on.Load() {
 		return false
 	}
 	switch {
