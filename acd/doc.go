@@ -26,7 +26,7 @@
 //
 // One goroutine, the one calling Run, owns all routing state. Every
 // other method of Engine may be called from any goroutine: commands
-// (Enqueue, Cancel, Transfer, Complete, EndWrapUp, Accept, Reject,
+// (Enqueue, Cancel, Transfer, Complete, CompleteReservation, EndWrapUp, Accept, Reject,
 // AgentLogin, AgentLogout, SetState, SetChannels, Apply) are copied into
 // a bounded lock-free ring and return at once; they never block, and
 // return ErrBusy when the ring is full (nothing was submitted) or
@@ -61,7 +61,12 @@
 // with the timeout comes back as EventCommandFailed with
 // ErrNoReservation: hang up the agent leg. When the caller hangs up
 // before acceptance call Cancel; when the accepted contact ends call
-// Complete; EndWrapUp (or the queue's WrapUp timer) frees the agent.
+// Complete (or CompleteReservation with the reservation of the offer,
+// which skips the ID lookup); EndWrapUp (or the queue's WrapUp timer)
+// frees the agent. Task.Tag and AgentDef.Tag are the caller's own
+// integer handles: every event carries them back (Event.TaskTag,
+// Event.AgentTag), so a Sink indexes its tables without parsing or
+// hashing IDs.
 //
 // # Invariants
 //
@@ -122,5 +127,7 @@
 // per-queue sorted intrusive lists behind one clock timer, and fire in
 // deadline order. Snapshots are published incrementally (only the agents
 // touched since the last one are rebuilt). No allocation happens per
-// decision in steady state.
+// decision in steady state. A task keeps its ID's hash, so freeing it
+// does not read the ID again; CompleteReservation finds the task from
+// the slot in the reservation, without the ID table.
 package acd

@@ -22,6 +22,10 @@ type Task struct {
 	Priority     int
 	Requirements []Condition
 	Attributes   map[string]string
+	// Tag is the caller's own handle for the task (an index into its tables, say): the
+	// engine keeps it and returns it as Event.TaskTag in every event about the task, so a
+	// Sink finds its record without looking the ID up. Zero if unused.
+	Tag uint64
 }
 
 type cmdKind uint8
@@ -56,6 +60,7 @@ type command struct {
 	res   ReservationID
 	reqs  []Condition
 	attrs map[string]string
+	tag   uint64
 	model *model // Apply; for Enqueue, the model qi indexes
 	qi    int32
 	done  chan struct{}
@@ -343,7 +348,7 @@ func (e *Engine) Enqueue(t Task) error {
 	if t.Channel >= NumChannels || m.queues[qi].chans&(1<<t.Channel) == 0 {
 		return fmt.Errorf("acd: enqueue %s: queue %s: %v: %w", t.ID, t.Queue, t.Channel, ErrChannel)
 	}
-	return e.submit(&command{kind: cmdEnqueue, id: t.ID, arg: t.Queue, ch: t.Channel, prio: t.Priority, reqs: t.Requirements, attrs: t.Attributes,
+	return e.submit(&command{kind: cmdEnqueue, id: t.ID, arg: t.Queue, ch: t.Channel, prio: t.Priority, reqs: t.Requirements, attrs: t.Attributes, tag: t.Tag,
 		model: m, qi: int32(qi)})
 }
 
@@ -363,6 +368,13 @@ func (e *Engine) Transfer(taskID, queue string) error {
 // Complete ends an accepted task; the agent enters the queue's wrap-up.
 func (e *Engine) Complete(taskID string) error {
 	return e.submit(&command{kind: cmdComplete, id: taskID})
+}
+
+// CompleteReservation is Complete for the task accepted under r: a caller that kept the
+// reservation from EventReservationCreated ends the task without the engine looking its ID
+// up. It fails with ErrNoReservation unless r is the accepted reservation of a live task.
+func (e *Engine) CompleteReservation(r ReservationID) error {
+	return e.submit(&command{kind: cmdComplete, res: r})
 }
 
 // EndWrapUp ends the wrap-up that followed the task before its timer.
@@ -476,8 +488,13 @@ func (e *Engine) fail(c *command, err error) {
 		ev.Agent = c.id
 	case cmdAccept, cmdReject:
 		ev.Reservation = c.res
+	case cmdComplete:
+		ev.Task, ev.Reservation = c.id, c.res
 	default:
 		ev.Task = c.id
+		if c.kind == cmdEnqueue {
+			ev.TaskTag = c.tag
+		}
 	}
 	e.emit(ev)
 }

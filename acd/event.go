@@ -94,6 +94,10 @@ type Event struct {
 	// Command is the failed command's kind for EventCommandFailed.
 	Command string
 	Err     error
+	// TaskTag and AgentTag are the Tag of Task and Agent (Task.Tag, AgentDef.Tag); zero
+	// when the event names no task or no agent, and in EventCommandFailed except for the
+	// TaskTag of a failed Enqueue.
+	TaskTag, AgentTag uint64
 }
 
 // Sink receives the engine's events. Event is called on the engine

@@ -81,7 +81,11 @@ func FuzzCommands(f *testing.F) {
 					_ = e.Reject(res[int(arg)%len(res)])
 				}
 			case 4:
-				_ = e.Complete(nth(arg))
+				if arg&1 == 1 && len(res) > 0 {
+					_ = e.CompleteReservation(res[int(arg>>1)%len(res)])
+				} else {
+					_ = e.Complete(nth(arg))
+				}
 			case 5:
 				_ = e.EndWrapUp(nth(arg))
 			case 6:

@@ -41,7 +41,7 @@ func (e *Engine) install(m *model) {
 			a = &agent{state: Offline, reported: Offline, since: e.now, idleSince: e.now}
 		}
 		a.idx, a.m = int32(i), am
-		a.id, a.capacity, a.blocks = am.id, am.capacity, am.blocks
+		a.id, a.tag, a.capacity, a.blocks = am.id, am.tag, am.capacity, am.blocks
 		a.resetClasses()
 		a.queues = a.queues[:0]
 		a.totalCap = 0

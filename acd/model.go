@@ -136,6 +136,9 @@ type AgentDef struct {
 	Capacity         map[Channel]int
 	NoChatDuringCall bool
 	Blocks           map[Channel][]Channel
+	// Tag is the caller's own handle for the agent, returned as Event.AgentTag in every
+	// event about the agent (see Task.Tag). Zero if unused.
+	Tag uint64
 }
 
 // Config is everything New and Apply need. Skills, Profiles, Queues and
@@ -210,6 +213,7 @@ type queueModel struct {
 
 type agentModel struct {
 	id, name string
+	tag      uint64
 	vals     []int16 // by skill index; -1 absent
 	queues   []string
 	capacity [NumChannels]uint16
@@ -403,7 +407,7 @@ func compile(cfg *Config) (*model, error) {
 			errs = append(errs, cfgErr("%s: duplicate agent", where))
 			continue
 		}
-		am := agentModel{id: ad.ID, name: ad.Name, vals: make([]int16, len(m.skills))}
+		am := agentModel{id: ad.ID, name: ad.Name, tag: ad.Tag, vals: make([]int16, len(m.skills))}
 		for si := range am.vals {
 			am.vals[si] = -1
 			if m.skills[si].typ == Boolean {

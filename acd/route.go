@@ -31,7 +31,7 @@ func (e *Engine) allocTask() *task {
 }
 
 func (e *Engine) freeTask(t *task) {
-	e.ids.remove(e.ids.hash(t.id), t.slot)
+	e.ids.remove(t.idh, t.slot)
 	s := t.slot
 	*t = task{slot: s, hidx: -1, hgen: t.hgen}
 	e.free = append(e.free, s)
@@ -139,8 +139,9 @@ func (e *Engine) enqueue(c *command) {
 		return
 	}
 	e.seq++
-	t.id, t.ch, t.prio, t.rs, t.attrs = c.id, c.ch, c.prio, rs, c.attrs
+	t.id, t.tag, t.ch, t.prio, t.rs, t.attrs = c.id, c.tag, c.ch, c.prio, rs, c.attrs
 	t.seq, t.arrived = e.seq, e.now
+	t.idh = h
 	e.ids.insert(h, t.slot)
 	e.enterQueue(t, q, EventTaskQueued, nil, nil, nil)
 }
@@ -160,12 +161,12 @@ func (e *Engine) enterQueue(t *task, q *queue, kind EventKind, from *queue, excl
 	t.maxWait = false
 	q.stats.entered++
 	e.linkWaiting(t)
-	ev := Event{Kind: kind, Task: t.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)}
+	ev := Event{Kind: kind, Task: t.id, TaskTag: t.tag, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)}
 	if from != nil {
 		ev.Queue, ev.Target = from.m.name, q.m.name
 	}
 	if holder != nil {
-		ev.Agent = holder.id
+		ev.Agent, ev.AgentTag = holder.id, holder.tag
 	}
 	e.emit(ev)
 	e.route(t)
@@ -373,7 +374,7 @@ func (e *Engine) reserve(t *task, a *agent) {
 	d := e.now + t.q.m.rona
 	t.q.rona.insert(t, d)
 	e.noteDeadline(d)
-	e.emit(Event{Kind: EventReservationCreated, Task: t.id, Agent: a.id, Queue: t.q.m.name,
+	e.emit(Event{Kind: EventReservationCreated, Task: t.id, TaskTag: t.tag, Agent: a.id, AgentTag: a.tag, Queue: t.q.m.name,
 		Channel: t.ch, Reservation: t.res, Timeout: e.nowT.Add(time.Duration(t.q.m.rona)), Wait: e.waited(t)})
 }
 
@@ -491,7 +492,7 @@ func (e *Engine) report(a *agent) {
 		return
 	}
 	a.reported, a.repReason, a.since = s, r, e.now
-	e.emit(Event{Kind: EventAgentState, Agent: a.id, State: s, Reason: r})
+	e.emit(Event{Kind: EventAgentState, Agent: a.id, AgentTag: a.tag, State: s, Reason: r})
 }
 
 func (e *Engine) accept(c *command) {
@@ -512,7 +513,7 @@ func (e *Engine) accept(c *command) {
 	if w <= q.m.sl {
 		q.stats.answeredInSL++
 	}
-	e.emit(Event{Kind: EventReservationAccepted, Task: t.id, Agent: a.id, Queue: q.m.name,
+	e.emit(Event{Kind: EventReservationAccepted, Task: t.id, TaskTag: t.tag, Agent: a.id, AgentTag: a.tag, Queue: q.m.name,
 		Channel: t.ch, Reservation: t.res, Wait: e.waited(t)})
 }
 
@@ -532,7 +533,7 @@ func (e *Engine) miss(t *task, kind EventKind) {
 	t.unlink(lnTimer)
 	q := t.q
 	a := e.release(t)
-	e.emit(Event{Kind: kind, Task: t.id, Agent: a.id, Queue: q.m.name, Channel: t.ch, Reservation: t.res, Wait: e.waited(t)})
+	e.emit(Event{Kind: kind, Task: t.id, TaskTag: t.tag, Agent: a.id, AgentTag: a.tag, Queue: q.m.name, Channel: t.ch, Reservation: t.res, Wait: e.waited(t)})
 	t.res = 0
 	t.exclude(a)
 	a.misses++
@@ -580,7 +581,7 @@ func (e *Engine) cancel(c *command) {
 func (e *Engine) cancelReservation(t *task) *agent {
 	t.unlink(lnTimer)
 	a := e.release(t)
-	e.emit(Event{Kind: EventReservationCanceled, Task: t.id, Agent: a.id, Queue: t.q.m.name, Channel: t.ch, Reservation: t.res})
+	e.emit(Event{Kind: EventReservationCanceled, Task: t.id, TaskTag: t.tag, Agent: a.id, AgentTag: a.tag, Queue: t.q.m.name, Channel: t.ch, Reservation: t.res})
 	t.res = 0
 	e.setTS(t, tsFree)
 	e.refreshAgent(a) // before anything is routed again
@@ -593,7 +594,7 @@ func (e *Engine) end(t *task, kind EventKind, reason string) {
 	t.unlink(lnWait)
 	t.unlink(lnTimer)
 	e.setTS(t, tsFree)
-	e.emit(Event{Kind: kind, Task: t.id, Queue: t.q.m.name, Channel: t.ch, Wait: e.waited(t), Reason: reason})
+	e.emit(Event{Kind: kind, Task: t.id, TaskTag: t.tag, Queue: t.q.m.name, Channel: t.ch, Wait: e.waited(t), Reason: reason})
 	e.freeTask(t)
 }
 
@@ -638,8 +639,17 @@ func (e *Engine) transfer(c *command) {
 }
 
 func (e *Engine) complete(c *command) {
-	t := e.lookupTask(c.id)
-	if t == nil {
+	var t *task
+	if c.id == "" {
+		// CompleteReservation: the slot is in the reservation, no ID lookup.
+		if s := int32(c.res & slotMask); c.res != 0 && s < e.nslots {
+			t = e.taskAt(s)
+		}
+		if t == nil || t.res != c.res || t.state != tsAccepted {
+			e.fail(c, fmt.Errorf("complete reservation %d: %w", c.res, ErrNoReservation))
+			return
+		}
+	} else if t = e.lookupTask(c.id); t == nil {
 		e.fail(c, fmt.Errorf("complete %s: %w", c.id, ErrUnknownTask))
 		return
 	}
@@ -650,7 +660,7 @@ func (e *Engine) complete(c *command) {
 	q, a := t.q, t.agent
 	q.stats.completed++
 	e.touch(a)
-	e.emit(Event{Kind: EventTaskCompleted, Task: t.id, Agent: a.id, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)})
+	e.emit(Event{Kind: EventTaskCompleted, Task: t.id, TaskTag: t.tag, Agent: a.id, AgentTag: a.tag, Queue: q.m.name, Channel: t.ch, Wait: e.waited(t)})
 	if q.m.wrapUp > 0 && !q.detached {
 		e.setTS(t, tsWrapUp)
 		a.active--
@@ -682,7 +692,7 @@ func (e *Engine) endWrapUp(t *task) {
 	if a.active == 0 && a.wrap == 0 {
 		a.epoch++ // free again: the tasks it missed before may come back to it (invariant 8)
 	}
-	e.emit(Event{Kind: EventWrapUpEnded, Task: t.id, Agent: a.id, Queue: t.q.m.name, Channel: t.ch})
+	e.emit(Event{Kind: EventWrapUpEnded, Task: t.id, TaskTag: t.tag, Agent: a.id, AgentTag: a.tag, Queue: t.q.m.name, Channel: t.ch})
 	e.freeTask(t)
 	e.agentChanged(a)
 }
@@ -843,7 +853,7 @@ func (e *Engine) relaxStep(t *task, s int) {
 		q.relax[s+1].insert(t, d)
 		e.noteDeadline(d)
 	}
-	e.emit(Event{Kind: EventTaskRelaxed, Task: t.id, Queue: q.m.name, Channel: t.ch, Stage: int(t.stage), Wait: e.waited(t)})
+	e.emit(Event{Kind: EventTaskRelaxed, Task: t.id, TaskTag: t.tag, Queue: q.m.name, Channel: t.ch, Stage: int(t.stage), Wait: e.waited(t)})
 	if t.state == tsWaiting {
 		t.cls.tasks.remove(t)
 		e.setTS(t, tsFree)

@@ -40,6 +40,8 @@ type link struct {
 
 type task struct {
 	id       string
+	tag      uint64
+	idh      uint32 // e.ids.hash(id), so that freeing the task does not read the ID again
 	slot     int32
 	state    taskState
 	ch       Channel
@@ -165,6 +167,7 @@ type agent struct {
 	// cache lines; append moves a longer list to the heap.
 	clsBuf [8]*class
 	id     string
+	tag    uint64
 	held   heldSet
 	mem    [NumChannels][]*member
 

@@ -98,6 +98,11 @@ type SIP struct {
 	// resolved with (RFC 3263: NAPTR, SRV, A/AAAA). Default: the first nameserver of
 	// /etc/resolv.conf.
 	DNS string `yaml:"dns"`
+	// DrainTimeout is how long a stop (SIGTERM, SIGINT or `ccswitch drain`) waits for the
+	// calls in progress to end while new calls are refused with 503 (OPTIONS too, so a
+	// dispatcher takes this node out); calls still up then are ended with BYE. Default 2m;
+	// 0 stops at once. A second signal stops at once.
+	DrainTimeout *Duration `yaml:"drain_timeout"`
 }
 
 // AuthLockout counts failed digest attempts per source address and username, so that one

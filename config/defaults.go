@@ -10,6 +10,8 @@ const (
 	DefaultRTPPorts = "16384-32767"
 	// DefaultMaxContacts is how many contacts one extension may register at once.
 	DefaultMaxContacts = 5
+	// DefaultDrainTimeout is how long a stop waits for calls in progress (sip.drain_timeout).
+	DefaultDrainTimeout = 2 * time.Minute
 )
 
 // DefaultCapacity is how many contacts of each channel an agent takes at once unless told.
@@ -52,6 +54,10 @@ func (c *Config) ApplyDefaults() {
 		s.AuthLockout.Usernames = 4
 	}
 	setDuration(&s.AuthLockout.Window, time.Minute)
+	if s.DrainTimeout == nil {
+		d := Duration(DefaultDrainTimeout)
+		s.DrainTimeout = &d
+	}
 
 	m := &c.Media
 	setString(&m.IP, "127.0.0.1")

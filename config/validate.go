@@ -137,6 +137,7 @@ func (v *validator) sip() {
 	}
 	v.sipEdge()
 	v.sipDNS()
+	v.drain()
 }
 
 // PortRange parses "20000-20999".

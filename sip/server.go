@@ -96,6 +96,7 @@ type Server struct {
 	closing  atomic.Bool
 	inflight atomic.Int64
 	panics   atomic.Int64   // recovered handler panics (a bug each; tests assert zero)
+	drain    *drainState    // graceful stop (drain.go)
 	wg       sync.WaitGroup // background goroutines: forks, BYEs, loops
 	runCtx   context.Context
 }
@@ -133,6 +134,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, opts ...Option) 
 	s.trunkm = newTrunkMetrics(s, s.opt.reg)
 	s.dns = newResolver(cfg.SIP.DNS)
 	s.tregs = newTrunkRegs(s)
+	s.drain = newDrainState(s.opt.reg)
 	s.refusals = ratelog.New(s.log, time.Minute)
 	s.auth = auth.New(s.realm, []byte(cfg.SIP.NonceSecret), cfg.SIP.NonceTTL.D())
 	s.throttle = auth.NewThrottle(lockout(cfg))
@@ -578,6 +580,9 @@ func (s *Server) wrap(h func(*gsip.Request, gsip.ServerTransaction)) sipgo.Reque
 			return
 		}
 		if s.refuseInsecure(req, tx) {
+			return
+		}
+		if s.refuseDraining(req, tx) {
 			return
 		}
 		if s.closing.Load() && !req.IsAck() && req.Method != gsip.BYE && req.To().Params.Has("tag") == false {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // Binding is one registered contact of an address of record (RFC 3261 §10).
@@ -32,14 +34,21 @@ func bindingKey(aor, contact string) []byte {
 	return []byte("reg/" + aor + "\x00" + contact)
 }
 
-// PutBinding stores b, durably (invariant 1), replacing any binding of the same AOR and contact.
+// PutBinding stores b, durably (invariant 1), replacing any binding of the same AOR and
+// contact. Concurrent synced writes share one sync (group commit, group.go): each returns
+// once the write is on disk.
 func (s *Store) PutBinding(b Binding) error {
 	return s.put(bindingKey(b.AOR, b.Contact), b, true)
 }
 
-// DeleteBinding removes one binding; deleting a missing one is not an error.
+// DeleteBinding removes one binding, durably and group-committed like PutBinding; deleting
+// a missing one is not an error.
 func (s *Store) DeleteBinding(aor, contact string) error {
-	return s.del(bindingKey(aor, contact))
+	key := bindingKey(aor, contact)
+	if err := s.synced.write(s.db, func(bt *pebble.Batch) error { return bt.Delete(key, nil) }); err != nil {
+		return fmt.Errorf("store: delete %q: %w", key, err)
+	}
+	return nil
 }
 
 // Bindings returns every stored binding, expired or not (the caller sweeps), in key order.

@@ -22,7 +22,9 @@
 // Invariants:
 //  1. A write that a peer is told about (a registration answered 200, a message acknowledged,
 //     a call record, which billing and reports rely on) is synced to disk before Put returns:
-//     a crash after the answer loses nothing.
+//     a crash after the answer loses nothing. Synced writes arriving within a millisecond of
+//     each other (registrations, call records) share one sync (group commit); each returns
+//     only after that sync.
 //  2. Records that nobody was promised are written without a sync; pebble's WAL still orders
 //     them, and Close flushes them.
 //  3. Keys never contain a byte an AOR or URI can contain as a separator: AORs and contacts are

@@ -13,6 +13,8 @@ import (
 // Store is an open pebble database. Its methods are safe for concurrent use.
 type Store struct {
 	db *pebble.DB
+	// synced group-commits the synced writes: registrations, call records (group.go).
+	synced syncGroup
 }
 
 // Open opens (creating if needed) the database in dir.
@@ -34,17 +36,19 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// put writes one JSON record; sync makes it durable before returning (invariant 1).
+// put writes one JSON record; sync makes it durable before returning (invariant 1), in a
+// group commit with the other synced writes of the moment (group.go).
 func (s *Store) put(key []byte, v any, sync bool) error {
 	val, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %q: %w", key, err)
 	}
-	opt := pebble.NoSync
 	if sync {
-		opt = pebble.Sync
+		err = s.synced.write(s.db, func(b *pebble.Batch) error { return b.Set(key, val, nil) })
+	} else {
+		err = s.db.Set(key, val, pebble.NoSync)
 	}
-	if err := s.db.Set(key, val, opt); err != nil {
+	if err != nil {
 		return fmt.Errorf("store: write %q: %w", key, err)
 	}
 	return nil

@@ -63,7 +63,7 @@ func (b *baseline) free(a int) (blTask, bool) {
 // enqueue gives task n to the longest-idle eligible agent, or queues it.
 func (b *baseline) enqueue(n int) int {
 	i := n & (len(b.w.taskQueue) - 1)
-	return b.enqueueTask(blTask{queue: b.w.taskQueue[i], senior: b.w.taskSenior[i]})
+	return b.enqueueTask(blTask{queue: int(b.w.taskQueue[i]), senior: b.w.taskSenior[i]})
 }
 
 func (b *baseline) enqueueTask(t blTask) int {

@@ -54,8 +54,10 @@ type driver struct {
 	reserved  []acd.Event
 	tasks     []acd.Task // by task number, as last enqueued
 	cur       []string   // by agent number: the task it holds
+	held      []held     // by agent number: the task it holds, in one line
 	pushAt    []int64    // by agent (waiting > 0) or task number
-	lat       []int64
+	lat       []int64    // trigger-to-reservation latencies, a ring
+	nlat      int
 	n         int
 	next      int
 	rr        int // rotation over agents
@@ -87,7 +89,8 @@ func (d *driver) Event(ev acd.Event) {
 		d.lastError = ev.Err
 		return
 	case acd.EventReservationCreated:
-		d.cur[num(ev.Agent)] = ev.Task
+		d.cur[ev.AgentTag] = ev.Task
+		d.held[ev.AgentTag] = held{id: ev.Task, tag: ev.TaskTag, res: ev.Reservation}
 	}
 	switch d.mode.Load() {
 	case modeSetup:
@@ -99,12 +102,13 @@ func (d *driver) Event(ev acd.Event) {
 			return
 		}
 		now := d.now()
-		key := num(ev.Task)
+		key := ev.TaskTag
 		if d.byAgent {
-			key = num(ev.Agent)
+			key = ev.AgentTag
 		}
 		if t0 := d.pushAt[key]; t0 > 0 {
-			d.lat = append(d.lat, now-t0)
+			d.lat[d.nlat&(len(d.lat)-1)] = now - t0 // the last len(d.lat) samples
+			d.nlat++
 			d.pushAt[key] = 0
 		}
 		d.n++
@@ -118,7 +122,7 @@ func (d *driver) Event(ev acd.Event) {
 		if !d.byAgent {
 			d.must(d.e.Complete(ev.Task))
 			d.pushAt[key] = d.now()
-			d.must(d.e.Enqueue(d.replacement(ev.Task)))
+			d.must(d.e.Enqueue(d.replacement(ev.TaskTag)))
 			d.next++
 			return
 		}
@@ -126,9 +130,9 @@ func (d *driver) Event(ev acd.Event) {
 		// consecutive decisions involve different agents (as in the
 		// baseline), and replace its task.
 		b := -1
-		for range len(d.cur) {
-			d.rr = (d.rr + 7919) % len(d.cur)
-			if d.cur[d.rr] != "" {
+		for range len(d.held) {
+			d.rr = (d.rr + 7919) % len(d.held)
+			if d.held[d.rr].res != 0 {
 				b = d.rr
 				break
 			}
@@ -136,11 +140,12 @@ func (d *driver) Event(ev acd.Event) {
 		if b < 0 {
 			return
 		}
-		task := d.cur[b]
+		h := &d.held[b]
 		d.cur[b] = ""
 		d.pushAt[b] = now
-		d.must(d.e.Complete(task))
-		d.must(d.e.Enqueue(d.replacement(task)))
+		d.must(d.e.CompleteReservation(h.res))
+		d.must(d.e.Enqueue(d.w.task(int(h.tag), h.id, int(h.tag), d.qnames)))
+		h.res = 0
 		d.next++
 	case modeStop:
 		if ev.Kind == acd.EventReservationCreated {
@@ -158,15 +163,21 @@ func (d *driver) Event(ev acd.Event) {
 	}
 }
 
-// replacement is the task that replaces one just reserved: with tasks
-// waiting, the same task again (same ID, queue and requirements), so
-// that what waits stays the same; with none waiting, the next task of
-// the stream.
-func (d *driver) replacement(id string) acd.Task {
-	if d.byAgent {
-		return d.tasks[num(id)]
-	}
-	return d.w.task(d.next, id, d.qnames)
+// held is the task an agent holds.
+type held struct {
+	id  string
+	tag uint64
+	res acd.ReservationID
+}
+
+// replacement is the task that replaces one just completed when no task
+// waits: the next task of the stream. (With tasks waiting, the loop
+// re-enqueues the same task: same ID, queue and requirements, as task k
+// of the stream got ID k at setup, so what waits stays the same.) The
+// driver finds its records by the events' tags, as a sink with integer
+// handles does, not by parsing IDs.
+func (d *driver) replacement(tag uint64) acd.Task {
+	return d.w.task(d.next, d.w.ids[tag], int(tag), d.qnames)
 }
 
 func (d *driver) must(err error) {
@@ -222,14 +233,15 @@ func percentiles(lat []int64) (p50, p99, p999 time.Duration) {
 // triggering command to the reservation event in the sink).
 func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, error) {
 	d := &driver{w: w, base: time.Now(), byAgent: w.sc.waiting > 0,
-		cur:    make([]string, w.sc.agents),
+		cur: make([]string, w.sc.agents), held: make([]held, w.sc.agents),
 		pushAt: make([]int64, max(w.sc.agents, len(w.ids))), tasks: make([]acd.Task, len(w.ids)), probe: make(chan probeEv, 8), stopped1: make(chan struct{})}
 	for i := range w.sc.skills {
 		d.qnames = append(d.qnames, fmt.Sprintf("q%d", i))
 	}
 	cfg := w.config()
 	cfg.Sink = d
-	cfg.RingSize = 1 << 16
+	cfg.RingSize = ringSize
+	cfg.SnapshotEvery = snapEvery
 	e, err := acd.New(cfg)
 	if err != nil {
 		return result{}, err
@@ -254,7 +266,7 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	used := 0
 	if w.sc.waiting > 0 {
 		enq := func() {
-			t := w.task(used, w.ids[used], d.qnames)
+			t := w.task(used, w.ids[used], used, d.qnames)
 			d.tasks[num(t.ID)] = t
 			retry(func() error { return e.Enqueue(t) })
 			used++
@@ -300,7 +312,11 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 			return result{}, fmt.Errorf("setup: %d waiting, want %d", waiting, w.sc.waiting)
 		}
 	}
-	d.lat = make([]int64, 0, 1<<24)
+	// Written before the loop, so that the loop does not page-fault on fresh memory.
+	d.lat = make([]int64, 1<<21)
+	for i := range d.lat {
+		d.lat[i] = 1
+	}
 	d.next = used
 
 	// Steady-state loop.
@@ -335,7 +351,7 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 			retry(func() error { return e.Complete(task) })
 			retry(func() error { return e.Enqueue(d.tasks[num(task)]) })
 		} else {
-			retry(func() error { return e.Enqueue(w.task(used, k, d.qnames)) })
+			retry(func() error { return e.Enqueue(w.task(used, k, num(k), d.qnames)) })
 		}
 	}
 	select {
@@ -357,7 +373,7 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	sync()
 	r := result{decisions: d.n, perSec: float64(d.n) / elapsed.Seconds(), perCPUSec: float64(d.n) / cpu.Seconds(),
 		allocs: float64(m1.Mallocs-m0.Mallocs) / float64(d.n)}
-	r.loop50, r.loop99, _ = percentiles(d.lat)
+	r.loop50, r.loop99, _ = percentiles(d.lat[:min(d.nlat, len(d.lat))])
 	if d.failed > 0 {
 		return r, fmt.Errorf("%d commands failed: %v", d.failed, d.lastError)
 	}
@@ -408,9 +424,10 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 			}
 		} else {
 			// A task arrives; the engine picks the best idle agent.
-			task := w.ids[inflight+i%(len(w.ids)-inflight)]
+			k := inflight + i%(len(w.ids)-inflight)
+			task := w.ids[k]
 			t0 := d.now()
-			retry(func() error { return e.Enqueue(w.task(i, task, d.qnames)) })
+			retry(func() error { return e.Enqueue(w.task(i, task, k, d.qnames)) })
 			ev, err := wait(acd.EventReservationCreated)
 			if err != nil {
 				return r, err
@@ -426,3 +443,7 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	r.p50, r.p99, r.p999 = percentiles(lat)
 	return r, nil
 }
+
+var ringSize = 1 << 16
+
+var snapEvery time.Duration

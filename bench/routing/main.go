@@ -43,6 +43,8 @@ func main() {
 	verbose := flag.Bool("v", false, "also print steady-state loop latency and decision counts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the engine runs to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile (every allocation) to this file")
+	flag.IntVar(&ringSize, "ring", ringSize, "engine command ring size")
+	flag.DurationVar(&snapEvery, "snapshot", 0, "engine snapshot period (0: the engine default, 100ms)")
 	flag.StringVar(&loopProfile, "loopprofile", "", "write a CPU profile of the engine's steady-state loops only (no setup, probes or baseline) to this file")
 	flag.Parse()
 	if *memprofile != "" {

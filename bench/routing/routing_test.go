@@ -57,7 +57,7 @@ func TestBaselineMatchesEngine(t *testing.T) {
 	next := 0
 	arrive := func() {
 		id := fmt.Sprintf("task-%d", next)
-		if err := e.Enqueue(w.task(next, id, qnames)); err != nil {
+		if err := e.Enqueue(w.task(next, id, next, qnames)); err != nil {
 			t.Fatal(err)
 		}
 		sync()

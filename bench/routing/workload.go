@@ -26,8 +26,8 @@ type workload struct {
 	sc          scenario
 	agentSkills [][]int8 // [agent][skill], -1 if absent
 	agentQueues [][]int
-	taskQueue   []int  // random queue per task number (cyclic)
-	taskSenior  []bool // task requires level >= 6
+	taskQueue   []uint16 // random queue per task number (cyclic)
+	taskSenior  []bool   // task requires level >= 6
 	ids         []string
 	reqs        [][]acd.Condition // [queue]: the extra `s<i> >= 6`
 }
@@ -55,7 +55,7 @@ func newWorkload(sc scenario, seed uint64) *workload {
 	}
 	n := 1 << 16
 	for range n {
-		w.taskQueue = append(w.taskQueue, r.IntN(sc.skills))
+		w.taskQueue = append(w.taskQueue, uint16(r.IntN(sc.skills)))
 		w.taskSenior = append(w.taskSenior, r.IntN(4) == 0)
 	}
 	for i := range sc.skills {
@@ -78,7 +78,8 @@ func (w *workload) config() acd.Config {
 			Requirements: []string{name + " >= 1"}, Strategy: "longest-idle", RONATimeout: time.Hour})
 	}
 	for a := range w.sc.agents {
-		ad := acd.AgentDef{ID: fmt.Sprintf("agent-%d", a), Skills: map[string]string{}, Capacity: map[acd.Channel]int{acd.Voice: 1}}
+		ad := acd.AgentDef{ID: fmt.Sprintf("agent-%d", a), Skills: map[string]string{}, Capacity: map[acd.Channel]int{acd.Voice: 1},
+			Tag: uint64(a)}
 		for _, s := range w.agentQueues[a] {
 			ad.Skills[fmt.Sprintf("s%d", s)] = fmt.Sprint(w.agentSkills[a][s])
 			ad.Queues = append(ad.Queues, fmt.Sprintf("q%d", s))
@@ -88,11 +89,12 @@ func (w *workload) config() acd.Config {
 	return cfg
 }
 
-// task returns the n-th task of the stream with the given ID.
-func (w *workload) task(n int, id string, queueNames []string) acd.Task {
+// task returns the n-th task of the stream with ID w.ids[k] (given as
+// id), tagged k.
+func (w *workload) task(n int, id string, k int, queueNames []string) acd.Task {
 	i := n & (len(w.taskQueue) - 1)
 	q := w.taskQueue[i]
-	t := acd.Task{ID: id, Queue: queueNames[q], Channel: acd.Voice}
+	t := acd.Task{ID: id, Tag: uint64(k), Queue: queueNames[q], Channel: acd.Voice}
 	if w.taskSenior[i] {
 		t.Requirements = w.reqs[q]
 	}

@@ -112,7 +112,7 @@ func floodRun(t *testing.T, bin, sipp, dir string, protected bool) floodFigures 
 		{"127.0.0.1:5080", fmt.Sprintf("127.0.0.1:%d", carrier)},
 		{"127.0.0.1:5090", fmt.Sprintf("127.0.0.1:%d", uas)},
 		{"listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort)},
-		{"rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+399)},
+		{"rtp_ports: 20000-23999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+399)},
 		{"  limits:\n", "  limits:\n"}, // the demo keeps its limits block (the unprotected run edits it)
 	}
 	for i, m := range moves {

@@ -3,9 +3,12 @@
 //
 //	ccswitch [-config FILE|DIR] [-data DIR] [-log-level debug|info|warn|error] [-pprof ADDR]
 //	ccswitch check [-config FILE|DIR]
+//	ccswitch drain [-data DIR] [-wait=false] [-timeout D]
 //
 // With no -config it runs the embedded demo configuration (configs/ccswitch.yaml, loopback
-// only). SIGHUP reloads the configuration without dropping calls; SIGINT/SIGTERM stop.
+// only). SIGHUP reloads the configuration without dropping calls. SIGTERM, SIGINT or
+// `ccswitch drain` stop gracefully: new calls are refused with 503 while the calls in
+// progress go on, for up to sip.drain_timeout; a second signal stops at once.
 package main
 
 import (
@@ -42,12 +45,20 @@ func tune() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	// ... and a soft memory limit bounds what that costs in RSS under a flood (memlimit.go).
+	// An explicit GOMEMLIMIT wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit())
+	}
 }
 
 // run is main without the process around it, so tests can call it.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check" {
 		return check(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "drain" {
+		return drain(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("ccswitch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -81,8 +92,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer st.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	removePID, err := writePID(*dataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
+		return 1
+	}
+	defer removePID()
+
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 
 	if *pprofAddr != "" {
 		if _, err := servePprof(ctx, *pprofAddr, log); err != nil {
@@ -96,6 +117,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccswitch: %v\n", err)
 		return 1
 	}
+
+	go p.drainOnSignal(ctx, sigs, stop)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

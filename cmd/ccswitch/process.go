@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -36,10 +37,13 @@ type process struct {
 	hooks  *hook.Dispatcher // signed event webhooks (config webhooks:)
 	crm    *crm.Client      // customer lookups shown on offers and screen pops (config crm:)
 	mu     sync.Mutex       // serialises reloads
+	// drainTimeout is sip.drain_timeout (time.Duration) of the running configuration.
+	drainTimeout atomic.Int64
 }
 
 func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.Logger) (*process, error) {
 	p := &process{log: log, reg: prometheus.NewRegistry()}
+	p.drainTimeout.Store(int64(cfg.SIP.Drain()))
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
 	if p.center, err = center.New(cfg, center.Options{Store: st, Registerer: p.reg, Logger: log}); err != nil {
@@ -112,6 +116,7 @@ func (p *process) reload(ctx context.Context, cfg *config.Config) error {
 	}
 	p.voice.Reload(cfg)
 	p.sip.Reload(cfg)
+	p.drainTimeout.Store(int64(cfg.SIP.Drain()))
 	if err := p.web.Reload(cfg); err != nil {
 		return fmt.Errorf("web side kept its agents' passwords (the center, voice and SIP took the new configuration): %w", err)
 	}

@@ -87,10 +87,15 @@ func demoOnFreePorts(t *testing.T) (demo string, sipPort, httpPort, tlsPort int)
 	sipPort, httpPort, tlsPort = testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	rtp := 40000 + (sipPort % 500 * 40)
 	demo = string(configs.Default)
+	for _, s := range []string{"127.0.0.1:5060", "127.0.0.1:5061", "listen: 127.0.0.1:8080", "rtp_ports: 20000-23999"} {
+		if !strings.Contains(demo, s) {
+			t.Fatalf("configs/ccswitch.yaml has no %q (the tests move the demo onto free ports)", s)
+		}
+	}
 	demo = strings.ReplaceAll(demo, "127.0.0.1:5060", fmt.Sprintf("127.0.0.1:%d", sipPort))
 	demo = strings.ReplaceAll(demo, "127.0.0.1:5061", fmt.Sprintf("127.0.0.1:%d", tlsPort))
 	demo = strings.Replace(demo, "listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort), 1)
-	demo = strings.Replace(demo, "rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
+	demo = strings.Replace(demo, "rtp_ports: 20000-23999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
 	return demo, sipPort, httpPort, tlsPort
 }
 

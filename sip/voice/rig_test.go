@@ -44,7 +44,7 @@ func rigConfig(t *testing.T, r *rig, rona, rtpTimeout string) *config.Config {
 	for _, rep := range [][2]string{
 		{`"127.0.0.1:5060"`, `"127.0.0.1:0"`},
 		{`"127.0.0.1:5061"`, `"127.0.0.1:0"`}, // the demo's TLS listener
-		{"rtp_ports: 20000-20999", fmt.Sprintf("rtp_ports: %d-%d\n  rtp_timeout: %s", r.portMin, r.portMax, rtpTimeout)},
+		{"rtp_ports: 20000-23999", fmt.Sprintf("rtp_ports: %d-%d\n  rtp_timeout: %s", r.portMin, r.portMax, rtpTimeout)},
 		{`sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, r.carrier)},
 		{"    outbound: sip:127.0.0.1:5080\n", ""},
 		{"trunks:\n", fmt.Sprintf("trunks:\n  - {name: direct, sources: [\"127.0.0.1:%d\"], media: passthrough}\n", r.direct)},
