@@ -26,6 +26,8 @@ type Config struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 	// CallRecords: where completed call records are exported (config/records.go).
 	CallRecords CallRecords `yaml:"call_records"`
+	// WebRTC is the agents' browser phone (config/webrtc.go).
+	WebRTC WebRTC `yaml:"webrtc"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).
@@ -393,6 +395,10 @@ type Agent struct {
 	NoChatDuringCall bool `yaml:"no_chat_during_call"`
 	// AutoLogin makes the agent available when their phone registers.
 	AutoLogin bool `yaml:"auto_login"`
+	// Device is where the agent takes calls by default: "phone" (default: their extension's
+	// SIP phone) or "browser" (the desktop's browser phone connects at login; needs webrtc.port).
+	// The desktop's phone switch overrides it for that browser.
+	Device string `yaml:"device"`
 }
 
 // Duration is a time.Duration written as "30s", "5m" or "1h30m" in YAML.

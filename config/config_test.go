@@ -55,6 +55,12 @@ func TestErrors(t *testing.T) {
 		name, yaml string
 		want       []string // each must appear, in this order
 	}{
+		{"browser phone", "webrtc:\n  port: 80\nusers:\n  - {extension: \"1001\", secret: a}\nagents:\n  - {id: a, extension: \"1001\", device: browser}\n  - {id: b, device: tablet}\n",
+			[]string{`c.yaml:2:9: webrtc.port: want 0 (off) or a UDP port within 1024-65535, got 80`, `c.yaml:7:21: agents[1].device: want phone or browser, got "tablet"`}},
+		{"browser device needs the port and an extension", "users:\n  - {extension: \"1001\", secret: a}\nagents:\n  - {id: a, extension: \"1001\", device: browser}\n",
+			[]string{`agents[0].device: browser needs the browser phone on (webrtc.port)`}},
+		{"browser device needs an extension", "webrtc: {port: 8443}\nagents:\n  - {id: a, device: browser}\n",
+			[]string{`agents[0].device: browser needs an extension`}},
 		{"unknown top-level field", "sipp:\n  udp: []\n",
 			[]string{`c.yaml:1:1: sipp: unknown field "sipp"`}},
 		{"unknown nested field", "sip:\n  realm: x\n  relam: y\n",

@@ -53,6 +53,7 @@ func (c *Config) ApplyDefaults() {
 	}
 	setDuration(&s.AuthLockout.Window, time.Minute)
 
+	c.webrtcDefaults()
 	m := &c.Media
 	setString(&m.IP, "127.0.0.1")
 	setString(&m.RTPPorts, DefaultRTPPorts)

@@ -42,7 +42,9 @@ var allowed = map[string][]string{
 	"web":           {"web", "center", "channels", "acd", "ivr", "config", "store"},
 	"bench":         {"bench", "acd", "media", "sip", "config", "store"},
 	"internal":      {"internal"},
-	"cmd":           {"sip", "center", "media", "ivr", "acd", "channels", "web", "config", "configs", "store"},
+	"cmd":           {"sip", "center", "media", "ivr", "acd", "channels", "web", "webphone", "config", "configs", "store"},
+	// The browser phone is a SIP phone of ccswitch's (it speaks SIP to it): it knows the config.
+	"webphone": {"webphone", "config"},
 }
 
 func TestDependencyDirection(t *testing.T) {
