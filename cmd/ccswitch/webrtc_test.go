@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,10 @@ func webrtcDemo(t *testing.T) (d *demo, carrier int, records string) {
 	records = filepath.Join(t.TempDir(), "calls.jsonl")
 	d = startDemo(t, func(y string) string {
 		y = strings.Replace(y, `sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, carrier), 1)
+		// SIPp plays the carrier for one call: no OPTIONS health checks.
+		y = strings.Replace(y, `outbound: sip:127.0.0.1:5080`, fmt.Sprintf("outbound: sip:127.0.0.1:%d\n    options_interval: 0s", carrier), 1)
+		// Carol (agent 1003) takes calls on extension 1006, which may not call out.
+		y = strings.Replace(y, `{id: "1003", name: Carol, extension: "1003"`, `{id: "1003", name: Carol, extension: "1006"`, 1)
 		y = strings.Replace(y, "{name: sales, rona_timeout: 15s, wrapup: 5s}", "{name: sales, rona_timeout: 4s, wrapup: 1s}", 1)
 		return y + fmt.Sprintf("\ncall_records: {export: %q}\n", records)
 	})
@@ -164,17 +169,7 @@ func presence(d *demo) center.Presence {
 
 // loginBrowserPhone logs agent 1001 in at the desktop and switches to the browser phone.
 func loginBrowserPhone(t *testing.T, d *demo, ctx context.Context) {
-	page(t, ctx, "log in and take calls in the browser",
-		chromedp.Navigate(d.httpBase+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-agent`)),
-		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "1001"),
-		chromedp.SendKeys(chromedp.CSS(`#login-password`), "secret1001"),
-		chromedp.Click(chromedp.CSS(`#login-submit`)),
-		chromedp.WaitVisible(chromedp.CSS(`#phone`)),
-		chromedp.SetValue(chromedp.CSS(`#phone-device`), "browser"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('#phone-device').dispatchEvent(new Event('change'))`),
-		pageWait(`ccswitchPhone.state().state === 'registered'`),
-	)
+	switchToBrowser(t, d, ctx, "1001")
 	// Presence: the browser phone is the agent's voice device (auto_login signs them in).
 	waitFor(t, "1001 signed in for voice through the browser phone", func() bool {
 		p := presence(d)
@@ -182,6 +177,22 @@ func loginBrowserPhone(t *testing.T, d *demo, ctx context.Context) {
 	})
 	page(t, ctx, "ready", chromedp.Click(chromedp.CSS(`#ready-btn`)))
 	waitFor(t, "1001 available", func() bool { return presence(d).State == acd.Available })
+}
+
+// switchToBrowser logs agent in at the desktop (password "secret" + id) and switches to the
+// browser phone.
+func switchToBrowser(t *testing.T, d *demo, ctx context.Context, agent string) {
+	page(t, ctx, agent+" logs in and takes calls in the browser",
+		chromedp.Navigate(d.httpBase+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-agent`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-agent`), agent),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), "secret"+agent),
+		chromedp.Click(chromedp.CSS(`#login-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#phone`)),
+		chromedp.SetValue(chromedp.CSS(`#phone-device`), "browser"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#phone-device').dispatchEvent(new Event('change'))`),
+		pageWait(`ccswitchPhone.state().state === 'registered'`),
+	)
 }
 
 // answerInBrowser waits for the ring, checks the screen pop, answers and waits until audio
@@ -266,4 +277,60 @@ func TestWebRTCRONA(t *testing.T) {
 	if out, err := wait(); err != nil {
 		t.Fatalf("carrier (SIPp): %v\n%s", err, out)
 	}
+}
+
+// TestWebRTCClickToDial: agent 1001 dials a customer's number from the browser; the call takes
+// the dialled-call path of extension 1001 (outbound right, routes) to the carrier (SIPp, which
+// echoes: the page hears its own audio), and the agent hangs up. Carol (1003, on extension
+// 1006 without the outbound right) dials the same number: ccswitch refuses it (403), as it
+// refuses her desk phone, and the page says so.
+func TestWebRTCClickToDial(t *testing.T) {
+	testenv.Tool(t, "sipp")
+	d, carrier, _ := webrtcDemo(t)
+	bin := testenv.Tool(t, "sipp")
+	sctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	uas := exec.CommandContext(sctx, bin, "-sf", filepath.Join("testdata", "webrtc_carrier_answers.xml"), "-i", "127.0.0.1",
+		"-p", fmt.Sprint(carrier), "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(testenv.FreePort(t)),
+		"-nostdin", "-timeout", "60s", "-timeout_error")
+	var out strings.Builder
+	uas.Stdout, uas.Stderr = &out, &out
+	if err := uas.Start(); err != nil {
+		t.Fatal(err)
+	}
+	uasDone := make(chan error, 1)
+	go func() { uasDone <- uas.Wait() }()
+	waitFor(t, "carrier (SIPp) listening", func() bool { return udpBound(carrier) })
+
+	ctx := phoneBrowser(t)
+	switchToBrowser(t, d, ctx, "1001")
+	page(t, ctx, "1001 dials +15550199 from the browser",
+		chromedp.SendKeys(chromedp.CSS(`#phone-number`), "+1 555 0199"),
+		chromedp.Click(chromedp.CSS(`#phone-dial-form button[type=submit]`)),
+		pageWait(`ccswitchPhone.state().call?.state === 'talking'`),
+		pageWait(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 100; })()`),
+		chromedp.Click(chromedp.CSS(`#phone-hangup`)),
+		pageWait(`ccswitchPhone.state().call === null`),
+	)
+	if err := <-uasDone; err != nil {
+		t.Fatalf("carrier (SIPp) did not get the call and its BYE: %v\n%s", err, out.String())
+	}
+
+	page(t, ctx, "1001 logs out", chromedp.Click(chromedp.CSS(`#logout-btn`)), chromedp.WaitVisible(chromedp.CSS(`#login-agent`)))
+	switchToBrowser(t, d, ctx, "1003")
+	page(t, ctx, "1003 (no outbound right) dials: refused",
+		chromedp.SendKeys(chromedp.CSS(`#phone-number`), "+15550199"),
+		chromedp.Click(chromedp.CSS(`#phone-dial-form button[type=submit]`)),
+		pageWait(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('forbidden')`),
+	)
+}
+
+// udpBound reports whether something listens on UDP port on 127.0.0.1.
+func udpBound(port int) bool {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	if err != nil {
+		return true
+	}
+	c.Close()
+	return false
 }
