@@ -21,6 +21,9 @@ import (
 	"github.com/ccswitch/ccswitch/config"
 )
 
+// iceReadBuffer is the receive buffer asked for the ICE mux socket (capped by net.core.rmem_max).
+const iceReadBuffer = 8 << 20
+
 // Options configures a Gateway.
 type Options struct {
 	// Config gives webrtc.port, media.ip, media.public_ip, the agents (extension, device) and
@@ -92,6 +95,11 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("webphone: webrtc.port: %w", err)
 	}
 	g.iceConn = c
+	// Every browser's packets queue on this one socket: a deep buffer rides out scheduling
+	// stalls (the kernel's default ~200 kB is 40 ms of 100 calls).
+	if err := c.SetReadBuffer(iceReadBuffer); err != nil {
+		g.log.Warn("webrtc.port: receive buffer not raised", "error", err)
+	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
 	g.mux = webrtc.NewICEUDPMux(lf.NewLogger("ice"), c)

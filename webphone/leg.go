@@ -318,3 +318,14 @@ func (l *Leg) Close() {
 		l.wg.Wait()
 	})
 }
+
+// NewLeg opens a browser leg that takes law, for callers that do their own signalling (the
+// bench; a future SIP-less bridge): Answer the browser's offer, put SDP in the RTP side's
+// offer/answer and SetPeer to the RTP side's address. Close it when done.
+func (g *Gateway) NewLeg(law Law) (*Leg, error) { return g.newLeg(law) }
+
+// SDP is the leg's SDP toward the RTP side (media.Call): its socket, its law, telephone-event
+// with dtmfPT when ≥ 0, direction dir ("sendrecv"...). session and version fill o=.
+func (l *Leg) SDP(session, version uint64, dtmfPT int, dir string) []byte {
+	return sipSDP(l.local, session, version, l.law, dtmfPT, dir)
+}
