@@ -263,6 +263,10 @@ const dtmfOffered = 101
 func (l *Line) dial(number, offer string) {
 	g := l.g
 	id := newToken()
+	if l.currentUser() == "" {
+		l.send(Message{Type: "phone.ended", Reason: "not-registered"})
+		return
+	}
 	c, ok := l.newCall(id)
 	if !ok {
 		g.m.failures.WithLabelValues("busy").Inc()

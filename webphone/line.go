@@ -92,7 +92,7 @@ func (l *Line) handle(raw []byte) {
 		go l.disconnect()
 	case "phone.dial":
 		go l.dial(m.Number, m.SDP)
-	default:
+	case "phone.answer", "phone.reject", "phone.hangup", "phone.hold", "phone.dtmf":
 		c := l.current(m.Call)
 		if c == nil {
 			if m.Call != "" {
@@ -119,6 +119,8 @@ func (l *Line) handle(raw []byte) {
 				go c.leg.SendDTMF(m.Digit[0])
 			}
 		}
+	default:
+		l.send(Message{Type: "phone.state", State: "error", Error: "unknown frame"})
 	}
 }
 
