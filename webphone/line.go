@@ -35,6 +35,10 @@ type Message struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// ContactPrefix starts the user part of every browser phone's contact: bindings with it that
+// outlive the process (a crash) belong to no browser and may be removed at start.
+const ContactPrefix = "wp-"
+
 // registration lifetime asked for; refreshed at half of it.
 const regExpires = 120
 
@@ -168,7 +172,7 @@ func (l *Line) connect() {
 		return
 	}
 	l.ext, l.secret = ext, secret
-	l.user = "wp-" + newToken()
+	l.user = ContactPrefix + newToken()
 	l.regID = newToken()
 	user := l.user
 	l.mu.Unlock()

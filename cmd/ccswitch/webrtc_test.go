@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/acd"
 	"github.com/ccswitch/ccswitch/center"
+	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/store"
 )
@@ -333,4 +336,46 @@ func udpBound(port int) bool {
 	}
 	c.Close()
 	return false
+}
+
+// TestWebRTCStaleBindingRemovedAtStart: a browser phone's binding left in the store by a
+// process that died (no unregister) reaches no browser: the next start removes it, so the
+// agent is not signed in for voice on it; a desk phone's binding stays.
+func TestWebRTCStaleBindingRemovedAtStart(t *testing.T) {
+	y, _, _, _ := demoOnFreePorts(t)
+	cfg, err := config.Parse("demo.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	for _, contact := range []string{"sip:wp-0123abcd@127.0.0.1:40000", "sip:1001@127.0.0.1:40002"} {
+		if err := st.PutBinding(store.Binding{AOR: "1001", Contact: contact, Expires: now.Add(time.Hour), CallID: "x", CSeq: 1,
+			Source: contact[strings.LastIndex(contact, "@")+1:], Transport: "udp", Updated: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := newProcess(cfg, st, filepath.Join(dir, "data"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, c := range p.sip.Registrar().Lookup("1001") {
+		left = append(left, c.Contact)
+	}
+	if len(left) != 1 || left[0] != "sip:1001@127.0.0.1:40002" {
+		t.Fatalf("bindings of 1001 after start: %v, want only the desk phone's", left)
+	}
+	p.phone.Run(cancelledContext()) // closes its sockets
+}
+
+func cancelledContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }
