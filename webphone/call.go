@@ -83,19 +83,19 @@ func (g *Gateway) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	}
 	l := g.lineOf(req.Recipient.User)
 	if l == nil {
-		g.m.failures.WithLabelValues("unknown").Inc()
+		g.refused(req, "unknown")
 		respond(req, tx, 404, "Not Found")
 		return
 	}
 	sm, err := parseSIPSDP(req.Body())
 	if err != nil {
-		g.m.failures.WithLabelValues("sdp").Inc()
+		g.refused(req, "sdp")
 		respond(req, tx, 488, "Not Acceptable Here")
 		return
 	}
 	c, ok := l.newCall(req.CallID().Value())
 	if !ok {
-		g.m.failures.WithLabelValues("busy").Inc()
+		g.refused(req, "busy")
 		respond(req, tx, 486, "Busy Here")
 		return
 	}

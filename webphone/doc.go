@@ -35,6 +35,10 @@
 //     does not fire) and forwards nothing to the browser.
 //  5. Close of a Leg closes the PeerConnection and the RTP socket and returns after its two
 //     pumps (browser → RTP, RTP → browser) have ended.
+//  6. The SIP socket serves only ccswitch's SIP address (its IP): anyone else gets 403, counted
+//     (ccswitch_webphone_failures_total{reason="stranger"}) and logged once a minute. A contact
+//     user is "wp-" and 72 random bits; bindings with that prefix left by a dead process are
+//     removed at start (cmd/ccswitch).
 //
 // # Goroutines and locks
 //

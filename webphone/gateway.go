@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	gsip "github.com/emiago/sipgo/sip"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/internal/ratelog"
 )
 
 // iceReadBuffer is the receive buffer asked for the ICE mux socket (capped by net.core.rmem_max).
@@ -44,6 +46,7 @@ type Gateway struct {
 	cfg     atomic.Pointer[config.Config]
 	sipAddr func() (netip.AddrPort, bool)
 	m       *gauges
+	refuse  *ratelog.Logger // refused INVITEs: once a minute per reason
 
 	iceConn net.PacketConn
 	mux     ice.UDPMux
@@ -72,6 +75,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g := &Gateway{log: log.With("component", "webphone"), sipAddr: o.SIP, m: newMetrics(o.Registerer),
 		lines: map[string]*Line{}, calls: map[string]*call{}}
+	g.refuse = ratelog.New(g.log, time.Minute)
 	g.cfg.Store(cfg)
 	ip, err := netip.ParseAddr(cfg.Media.IP)
 	if err != nil {
@@ -177,15 +181,15 @@ func (g *Gateway) listenSIP() error {
 	}
 	g.dua = &sipgo.DialogUA{Client: g.cli, RewriteContact: true,
 		ContactHDR: gsip.ContactHeader{Address: gsip.Uri{Scheme: "sip", User: "webphone", Host: host, Port: int(g.self.Port())}}}
-	g.srv.OnInvite(g.onInvite)
-	g.srv.OnAck(g.onAck)
-	g.srv.OnBye(g.onBye)
-	g.srv.OnOptions(func(req *gsip.Request, tx gsip.ServerTransaction) {
+	g.srv.OnInvite(g.only(g.onInvite))
+	g.srv.OnAck(g.only(g.onAck))
+	g.srv.OnBye(g.only(g.onBye))
+	g.srv.OnOptions(g.only(func(req *gsip.Request, tx gsip.ServerTransaction) {
 		tx.Respond(gsip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	g.srv.OnNoRoute(func(req *gsip.Request, tx gsip.ServerTransaction) {
+	}))
+	g.srv.OnNoRoute(g.only(func(req *gsip.Request, tx gsip.ServerTransaction) {
 		tx.Respond(gsip.NewResponseFromRequest(req, 501, "Not Implemented", nil))
-	})
+	}))
 	return nil
 }
 
@@ -258,4 +262,45 @@ func (g *Gateway) dropCall(c *call) {
 		g.m.calls.Dec()
 	}
 	g.mu.Unlock()
+}
+
+// refused counts and logs (once a minute per reason) an INVITE the gateway turned down.
+func (g *Gateway) refused(req *gsip.Request, reason string) {
+	g.m.failures.WithLabelValues(reason).Inc()
+	g.refuse.Warn("invite|"+reason, "browser phone refused a call", "reason", reason, "call_id", req.CallID().Value(),
+		"source", req.Source())
+}
+
+// only serves requests from ccswitch's SIP address (its IP): the gateway's socket is reachable
+// wherever ccswitch's UDP listener is, and nobody else may ring a browser. Others get 403 (an
+// ACK nothing), counted and logged as "stranger".
+func (g *Gateway) only(h func(*gsip.Request, gsip.ServerTransaction)) func(*gsip.Request, gsip.ServerTransaction) {
+	return func(req *gsip.Request, tx gsip.ServerTransaction) {
+		if g.fromCCSwitch(req) {
+			h(req, tx)
+			return
+		}
+		g.refused(req, "stranger")
+		if !req.IsAck() {
+			respond(req, tx, 403, "Forbidden")
+		}
+	}
+}
+
+func (g *Gateway) fromCCSwitch(req *gsip.Request) bool {
+	if g.sipAddr == nil {
+		return false
+	}
+	want, ok := g.sipAddr()
+	if !ok {
+		return false
+	}
+	src, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return false
+	}
+	if want.Addr().IsUnspecified() {
+		return src.Addr().Unmap() == g.self.Addr().Unmap()
+	}
+	return src.Addr().Unmap() == want.Addr().Unmap()
 }
