@@ -111,6 +111,8 @@ func webrtcDemo(t *testing.T) (d *demo, carrier int, records string) {
 		y = strings.Replace(y, `sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, carrier), 1)
 		// SIPp plays the carrier for one call: no OPTIONS health checks.
 		y = strings.Replace(y, `outbound: sip:127.0.0.1:5080`, fmt.Sprintf("outbound: sip:127.0.0.1:%d\n    options_interval: 0s", carrier), 1)
+		// Bob (1002) takes calls in the browser by default.
+		y = strings.Replace(y, `queues: [sales, support], auto_login: true}`, `queues: [sales, support], auto_login: true, device: browser}`, 1)
 		// Carol (agent 1003) takes calls on extension 1006, which may not call out.
 		y = strings.Replace(y, `{id: "1003", name: Carol, extension: "1003"`, `{id: "1003", name: Carol, extension: "1006"`, 1)
 		y = strings.Replace(y, "{name: sales, rona_timeout: 15s, wrapup: 5s}", "{name: sales, rona_timeout: 4s, wrapup: 1s}", 1)
@@ -378,4 +380,25 @@ func cancelledContext() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// TestWebRTCDeviceBrowser: Bob's configured device is the browser: logging in to the desktop
+// connects the browser phone (a voice device in presence) without touching the switch, and
+// leaving the page unregisters it (at once, even if the browser keeps the page and its
+// WebSocket in its back-forward cache).
+func TestWebRTCDeviceBrowser(t *testing.T) {
+	d, _, _ := webrtcDemo(t)
+	ctx := phoneBrowser(t)
+	page(t, ctx, "1002 logs in: the browser phone connects",
+		chromedp.Navigate(d.httpBase+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-agent`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "1002"),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), "secret1002"),
+		chromedp.Click(chromedp.CSS(`#login-submit`)),
+		pageWait(`ccswitchPhone.state().state === 'registered' && document.querySelector('#phone-device').value === 'browser'`),
+	)
+	bob := func() center.Presence { p, _ := d.p.center.Presence("1002"); return p }
+	waitFor(t, "1002 signed in for voice on the browser phone", func() bool { p := bob(); return p.Voice && p.Devices == 1 })
+	page(t, ctx, "leave the desktop", chromedp.Navigate("about:blank"))
+	waitFor(t, "1002's browser phone gone", func() bool { return bob().Devices == 0 })
 }

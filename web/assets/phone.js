@@ -180,6 +180,16 @@ $('#phone-dial-form').addEventListener('submit', (e) => {
   if (n) dial(n);
 });
 
+// Leaving the page (which the browser may keep, WebSocket open, in its back-forward cache)
+// hangs up and unregisters at once; coming back reconnects.
+window.addEventListener('pagehide', () => {
+  if (ph.call && ph.call.id) send({ type: 'phone.hangup', call: ph.call.id });
+  send({ type: 'phone.disconnect' });
+});
+window.addEventListener('pageshow', (e) => {
+  if (e.persisted && ph.device === 'browser') send({ type: 'phone.connect' });
+});
+
 // For tests and the curious: the call's state and the browser's inbound audio figures.
 window.ccswitchPhone = {
   state: () => ({ device: ph.device, state: ph.state, call: ph.call && { ...ph.call } }),
