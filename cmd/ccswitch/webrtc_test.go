@@ -201,8 +201,9 @@ func switchToBrowser(t *testing.T, d *demo, ctx context.Context, agent string) {
 }
 
 // answerInBrowser waits for the ring, checks the screen pop, answers and waits until audio
-// comes in both ways: the page's getStats counts inbound audio (SIPp echoes the browser's).
-func answerInBrowser(t *testing.T, ctx context.Context, call int) {
+// comes in both ways: the page's getStats counts inbound audio (SIPp echoes the browser's) in
+// law, the caller's G.711 law (no transcoding).
+func answerInBrowser(t *testing.T, ctx context.Context, call int, law string) {
 	page(t, ctx, fmt.Sprintf("call %d rings the browser with the caller's card", call),
 		pageWait(`ccswitchPhone.state().call?.state === 'ringing'`),
 		pageWait(`!document.querySelector('#phone-ring').hidden && document.querySelector('#phone-from').textContent === 'carrier'`),
@@ -213,6 +214,7 @@ func answerInBrowser(t *testing.T, ctx context.Context, call int) {
 		pageWait(`ccswitchPhone.state().call?.state === 'talking'`),
 		// 100 packets = 2 s of the browser's own voice back through ccswitch and SIPp.
 		pageWait(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 100 && s.energy > 0; })()`),
+		pageWait(fmt.Sprintf(`(async () => (await ccswitchPhone.codec()) === 'audio/%s')()`, law)),
 	)
 }
 
@@ -220,8 +222,8 @@ func answerInBrowser(t *testing.T, ctx context.Context, call int) {
 // agent 1001 takes the call in headless Chromium's browser phone (its microphone plays a
 // prompt). RTP flows both ways: the page's getStats counts audio coming in (the browser's own,
 // echoed by SIPp), the call record counts what SIPp sent back (so SIPp got the browser's
-// audio). The agent hangs up in the browser (SIPp gets BYE), then a second call is hung up by
-// the caller (the browser's call ends).
+// audio). The agent hangs up in the browser (SIPp gets BYE), then a second call, in PCMA, is
+// hung up by the caller (the browser's call ends). Each browser leg takes the caller's law.
 func TestWebRTCCarrierCallToBrowser(t *testing.T) {
 	testenv.Tool(t, "sipp")
 	d, carrier, records := webrtcDemo(t)
@@ -229,7 +231,7 @@ func TestWebRTCCarrierCallToBrowser(t *testing.T) {
 	loginBrowserPhone(t, d, ctx)
 
 	wait := d.carrierCall(carrier, "webrtc_agent_hangs_up.xml")
-	answerInBrowser(t, ctx, 1)
+	answerInBrowser(t, ctx, 1, "PCMU")
 	page(t, ctx, "the agent hangs up in the browser",
 		chromedp.Click(chromedp.CSS(`#phone-hangup`)),
 		pageWait(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('hangup')`),
@@ -245,7 +247,7 @@ func TestWebRTCCarrierCallToBrowser(t *testing.T) {
 
 	waitFor(t, "1001 available after wrap-up", func() bool { return presence(d).State == acd.Available })
 	wait = d.carrierCall(carrier, "webrtc_caller_hangs_up.xml")
-	answerInBrowser(t, ctx, 2)
+	answerInBrowser(t, ctx, 2, "PCMA")
 	page(t, ctx, "the caller hangs up: the browser's call ends",
 		pageWait(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('remote')`),
 	)

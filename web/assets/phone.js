@@ -201,6 +201,13 @@ window.ccswitchPhone = {
     }
     return { packets: 0, lost: 0, energy: 0 };
   },
+  // codec is the negotiated audio codec ("audio/PCMU" or "audio/PCMA").
+  async codec() {
+    if (!ph.pc) return null;
+    const stats = await ph.pc.getStats();
+    for (const s of stats.values()) if (s.type === 'inbound-rtp' && s.kind === 'audio') return stats.get(s.codecId)?.mimeType || null;
+    return null;
+  },
   async outbound() {
     if (!ph.pc) return null;
     const stats = await ph.pc.getStats();
