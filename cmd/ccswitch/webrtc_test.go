@@ -404,3 +404,49 @@ func TestWebRTCDeviceBrowser(t *testing.T) {
 	page(t, ctx, "leave the desktop", chromedp.Navigate("about:blank"))
 	waitFor(t, "1002's browser phone gone", func() bool { return bob().Devices == 0 })
 }
+
+// TestWebRTCKeypadDTMF: the desktop's keypad sends RFC 4733 digits into the call. Agent 1001
+// (not ready) dials the demo's menu number +15550103 from the browser and presses 1 on the
+// keypad during the menu: ccswitch's IVR takes the digit and queues the call in sales.
+func TestWebRTCKeypadDTMF(t *testing.T) {
+	d, _, _ := webrtcDemo(t)
+	ctx := phoneBrowser(t)
+	switchToBrowser(t, d, ctx, "1001")
+	page(t, ctx, "1001 calls the menu from the browser and hears it",
+		chromedp.SendKeys(chromedp.CSS(`#phone-number`), "+15550103"),
+		chromedp.Click(chromedp.CSS(`#phone-dial-form button[type=submit]`)),
+		pageWait(`ccswitchPhone.state().call?.state === 'talking'`),
+		// 3 s of the welcome prompt: the menu is next.
+		pageWait(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 150; })()`),
+	)
+	waiting := func() int {
+		q, _ := d.p.center.Snapshot().Queue("sales")
+		return q.Waiting
+	}
+	if n := waiting(); n != 0 {
+		t.Fatalf("%d waiting in sales before the digit", n)
+	}
+	// The menu repeats (retries: 2): press 1 on the keypad until the IVR takes it.
+	deadline := time.Now().Add(30 * time.Second)
+	for waiting() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the keypad's 1 did not reach the menu: nobody waits in sales")
+		}
+		page(t, ctx, "press 1 on the keypad", chromedp.Click(chromedp.CSS(`#phone-keypad button:nth-child(1)`)))
+		waitForOrNot(func() bool { return waiting() > 0 }, 2*time.Second)
+	}
+	page(t, ctx, "hang up", chromedp.Click(chromedp.CSS(`#phone-hangup`)), pageWait(`ccswitchPhone.state().call === null`))
+	waitFor(t, "the caller left the queue", func() bool { return waiting() == 0 })
+}
+
+// waitForOrNot polls cond for up to d and reports whether it became true.
+func waitForOrNot(cond func() bool, d time.Duration) bool {
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if cond() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cond()
+}
