@@ -26,6 +26,8 @@ type Config struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 	// CallRecords: where completed call records are exported (config/records.go).
 	CallRecords CallRecords `yaml:"call_records"`
+	// WebRTC is the agents' browser phone (config/webrtc.go).
+	WebRTC WebRTC `yaml:"webrtc"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).
@@ -442,6 +444,10 @@ type Agent struct {
 	// Role is "agent" (default) or "supervisor": a supervisor also has an agent's rights, sees
 	// every conversation and customer, links and unlinks customers and monitors live calls.
 	Role string `yaml:"role"`
+	// Device is where the agent takes calls by default: "phone" (default: their extension's
+	// SIP phone) or "browser" (the desktop's browser phone connects at login; needs webrtc.port).
+	// The desktop's phone switch overrides it for that browser.
+	Device string `yaml:"device"`
 }
 
 // Duration is a time.Duration written as "30s", "5m" or "1h30m" in YAML.

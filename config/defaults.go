@@ -59,6 +59,7 @@ func (c *Config) ApplyDefaults() {
 		s.DrainTimeout = &d
 	}
 
+	c.webrtcDefaults()
 	m := &c.Media
 	setString(&m.IP, "127.0.0.1")
 	setString(&m.RTPPorts, DefaultRTPPorts)

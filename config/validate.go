@@ -75,6 +75,7 @@ func (c *Config) validate(errs *errorList) {
 	v.sip()
 	v.tls()
 	v.media()
+	v.webrtc()
 	if _, err := netip.ParseAddrPort(c.HTTP.Listen); err != nil {
 		v.failAt("http.listen", "want host:port such as 127.0.0.1:8080, got %q", c.HTTP.Listen)
 	}
@@ -511,6 +512,7 @@ func (v *validator) agents(exts map[string]bool, skills map[string]Skill, profil
 		if a.Extension != "" && !exts[a.Extension] {
 			v.failAt(p+".extension", "unknown extension %q", a.Extension)
 		}
+		v.agentDevice(p, a)
 		if a.AutoLogin && a.Extension == "" {
 			v.failAt(p+".auto_login", "auto_login needs an extension")
 		}

@@ -51,6 +51,9 @@ type Options struct {
 	Clock func() time.Time
 	// CRM, optional, looks up the customer of each offer and screen pop (center/crm.Client).
 	CRM channels.CRM
+	// Phone, optional, is the browser phone behind the desktop's WebSocket (webphone.Gateway;
+	// web/phone.go).
+	Phone Phone
 }
 
 // Server is the HTTP server and the text-channel side of ccswitch.

@@ -23,7 +23,17 @@ func (s *Server) agentWS(w http.ResponseWriter, r *http.Request) {
 	agent := who.agent
 	events, cancel := s.svc.Subscribe(agent)
 	defer cancel()
-	ctx := c.CloseRead(r.Context())
+	// The desktop's frames (the browser phone's signalling, web/phone.go) are read beside.
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	phone := make(chan []byte, phoneFrames)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		defer stop()
+		s.phoneLine(ctx, c, agent, phone)
+	}()
+	defer func() { stop(); <-readDone }()
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
 	for {
@@ -40,6 +50,13 @@ func (s *Server) agentWS(w http.ResponseWriter, r *http.Request) {
 			}
 			wctx, cancelW := context.WithTimeout(ctx, 10*time.Second)
 			err := wsjson.Write(wctx, c, ev)
+			cancelW()
+			if err != nil {
+				return
+			}
+		case b := <-phone:
+			wctx, cancelW := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Write(wctx, websocket.MessageText, b)
 			cancelW()
 			if err != nil {
 				return

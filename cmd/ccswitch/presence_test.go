@@ -29,10 +29,13 @@ type demo struct {
 	dir      string
 }
 
-func startDemo(t *testing.T) *demo {
+func startDemo(t *testing.T, edits ...func(yaml string) string) *demo {
 	t.Helper()
 	d := &demo{t: t, dir: t.TempDir()}
 	y, sipPort, httpPort, _ := demoOnFreePorts(t) // SIP, TLS, HTTP and RTP moved
+	for _, edit := range edits {
+		y = edit(y)
+	}
 	cfg, err := config.Parse("demo.yaml", []byte(y))
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/ccswitch/ccswitch/sip/voice"
 	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/web"
+	"github.com/ccswitch/ccswitch/webphone"
 )
 
 // process is ccswitch's parts wired together, in the order they need each other: the
@@ -39,6 +40,8 @@ type process struct {
 	mu     sync.Mutex       // serialises reloads
 	// drainTimeout is sip.drain_timeout (time.Duration) of the running configuration.
 	drainTimeout atomic.Int64
+
+	phone *webphone.Gateway // the agents' browser phone (config webrtc:), nil when off
 }
 
 func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.Logger) (*process, error) {
@@ -66,9 +69,15 @@ func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.L
 	}
 	p.voice.Attach(p.sip)
 	p.crm = crm.New(cfg.CRM, crm.Options{Logger: log, Registerer: p.reg})
+	var phone web.Phone
+	if p.phone, err = newPhone(cfg, p.sip, p.reg, log); err != nil {
+		return nil, err
+	} else if p.phone != nil {
+		phone = p.phone
+	}
 	// The text adapters are those cfg.Channels enables.
 	p.web, err = web.New(web.Options{Config: cfg, Store: st, Center: p.center, CRM: p.crm,
-		Registerer: p.reg, Gatherer: p.reg, Logger: log})
+		Registerer: p.reg, Gatherer: p.reg, Logger: log, Phone: phone})
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +97,9 @@ func (p *process) run(ctx context.Context) error {
 	go func() { centerErr <- p.center.Run(centerCtx) }()
 
 	parts := []func(context.Context) error{p.voice.Run, p.sip.Run, p.web.Run, p.hooks.Run, p.crm.Run}
+	if p.phone != nil {
+		parts = append(parts, p.phone.Run)
+	}
 	errs := make([]error, len(parts)+1)
 	var wg sync.WaitGroup
 	for i, run := range parts {
@@ -122,5 +134,8 @@ func (p *process) reload(ctx context.Context, cfg *config.Config) error {
 	}
 	p.hooks.Reload(cfg.Webhooks)
 	p.crm.Reload(cfg.CRM)
+	if p.phone != nil {
+		p.phone.Reload(cfg) // webrtc.port itself is not reloaded
+	}
 	return nil
 }

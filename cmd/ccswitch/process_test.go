@@ -96,6 +96,7 @@ func demoOnFreePorts(t *testing.T) (demo string, sipPort, httpPort, tlsPort int)
 	demo = strings.ReplaceAll(demo, "127.0.0.1:5061", fmt.Sprintf("127.0.0.1:%d", tlsPort))
 	demo = strings.Replace(demo, "listen: 127.0.0.1:8080", fmt.Sprintf("listen: 127.0.0.1:%d", httpPort), 1)
 	demo = strings.Replace(demo, "rtp_ports: 20000-23999", fmt.Sprintf("rtp_ports: %d-%d", rtp, rtp+39), 1)
+	demo = strings.Replace(demo, "webrtc:\n  port: 8443", fmt.Sprintf("webrtc:\n  port: %d", testenv.FreePort(t)), 1)
 	return demo, sipPort, httpPort, tlsPort
 }
 

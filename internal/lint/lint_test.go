@@ -41,9 +41,11 @@ var allowed = map[string][]string{
 	"sip/limit":     {"sip/limit", "config"},
 	"channels":      {"channels", "center", "acd", "ivr", "config", "store"},
 	"web":           {"web", "center", "channels", "acd", "ivr", "config", "store"},
-	"bench":         {"bench", "acd", "media", "sip", "config", "store"},
+	"bench":         {"bench", "acd", "media", "sip", "config", "store", "webphone"},
 	"internal":      {"internal"},
-	"cmd":           {"sip", "center", "media", "ivr", "acd", "channels", "web", "config", "configs", "store"},
+	"cmd":           {"sip", "center", "media", "ivr", "acd", "channels", "web", "webphone", "config", "configs", "store"},
+	// The browser phone is a SIP phone of ccswitch's (it speaks SIP to it): it knows the config.
+	"webphone": {"webphone", "config"},
 }
 
 func TestDependencyDirection(t *testing.T) {

@@ -1,4 +1,5 @@
 // ccswitch agent desktop: plain ES module, no build step (see web/README.md).
+import { phoneAttach, phoneEvent, callButton } from './phone.js';
 const $ = (sel, el = document) => el.querySelector(sel);
 
 const state = {
@@ -261,7 +262,7 @@ function renderCustomer() {
   $('#customer').hidden = false;
   $('#customer-name').textContent = c.name || 'Unnamed customer';
   $('#customer-id').textContent = c.id;
-  $('#identities').replaceChildren(...(c.identities || []).map((i) => el('li', {}, badge(i.kind), i.value)));
+  $('#identities').replaceChildren(...(c.identities || []).map((i) => el('li', {}, badge(i.kind), i.value, ' ', callButton(i))));
   const fields = state.crm.get(state.active) || state.crm.get('cust:' + c.id) ||
     (c.merged || []).map((id) => state.crm.get('cust:' + id)).find(Boolean);
   $('#crm').hidden = !fields?.length;
@@ -376,6 +377,7 @@ function connect() {
   state.ws = ws;
   // Subscribed first, then read the state: nothing that happened in between is missed.
   ws.onopen = async () => {
+    phoneAttach(ws);
     status('');
     try {
       await loadMe();
@@ -395,6 +397,7 @@ function connect() {
 }
 
 function handle(ev) {
+  if (typeof ev.type === 'string' && ev.type.startsWith('phone.')) return phoneEvent(ev);
   switch (ev.type) {
     case 'state':
       state.presence = ev.presence || { state: ev.state, reason: ev.reason };
