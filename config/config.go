@@ -393,6 +393,9 @@ type Agent struct {
 	NoChatDuringCall bool `yaml:"no_chat_during_call"`
 	// AutoLogin makes the agent available when their phone registers.
 	AutoLogin bool `yaml:"auto_login"`
+	// Role is "agent" (default) or "supervisor": a supervisor also has an agent's rights, sees
+	// every conversation and customer, links and unlinks customers and monitors live calls.
+	Role string `yaml:"role"`
 }
 
 // Duration is a time.Duration written as "30s", "5m" or "1h30m" in YAML.

@@ -1,0 +1,4 @@
+package config
+
+// Supervisor reports whether the agent has the supervisor role.
+func (a Agent) Supervisor() bool { return a.Role == "supervisor" }
