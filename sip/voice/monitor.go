@@ -58,7 +58,9 @@ type MonitorError struct {
 	Reason string
 }
 
-func (e *MonitorError) Error() string { return fmt.Sprintf("voice: monitor: %s (%d)", e.Reason, e.Code) }
+func (e *MonitorError) Error() string {
+	return fmt.Sprintf("voice: monitor: %s (%d)", e.Reason, e.Code)
+}
 
 // ErrNotSupervisor is the refusal of a monitoring request from someone without role
 // supervisor (errors.Is matches any MonitorError with that reason).
