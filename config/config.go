@@ -26,6 +26,8 @@ type Config struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 	// CallRecords: where completed call records are exported (config/records.go).
 	CallRecords CallRecords `yaml:"call_records"`
+	// Wallboard: the thresholds the supervisors' wallboard colours (config/wallboard.go).
+	Wallboard Wallboard `yaml:"wallboard"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).

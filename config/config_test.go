@@ -55,6 +55,9 @@ func TestErrors(t *testing.T) {
 		name, yaml string
 		want       []string // each must appear, in this order
 	}{
+		{"wallboard thresholds", "wallboard:\n  service_level_target: 80\n  waiting_alert: -1\n",
+			[]string{`c.yaml:2:25: wallboard.service_level_target: want a share between 0 and 1 such as 0.8, got 80`,
+				`c.yaml:3:18: wallboard.waiting_alert: want at least 1, got -1`}},
 		{"unknown top-level field", "sipp:\n  udp: []\n",
 			[]string{`c.yaml:1:1: sipp: unknown field "sipp"`}},
 		{"unknown nested field", "sip:\n  realm: x\n  relam: y\n",
