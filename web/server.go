@@ -48,6 +48,9 @@ type Options struct {
 	SessionTTL time.Duration
 	// CRM, optional, looks up the customer of each offer and screen pop (center/crm.Client).
 	CRM channels.CRM
+	// Monitoring, optional, is the voice side of the wallboard's live calls and its Listen /
+	// Whisper / Barge buttons (wallboard.go); nil: no live calls, POST /api/monitor is 503.
+	Monitoring Monitoring
 }
 
 // Server is the HTTP server and the text-channel side of ccswitch.
@@ -59,6 +62,7 @@ type Server struct {
 	chans   *adapters             // the text adapters, rebuilt by Reload
 	model   atomic.Pointer[model] // agents and config, replaced by Reload
 	started time.Time
+	trends  trends // the wallboard's last hour per queue (wallboard.go)
 
 	mu       sync.Mutex
 	sessions map[string]session
@@ -188,6 +192,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- s.svc.Run(ctx) }()
 	wg.Add(1)
+	go func() { defer wg.Done(); s.sampleTrends(ctx) }()
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(min(time.Minute, s.opts.SessionTTL/2))
@@ -258,6 +264,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/customers/{id}/timeline", s.auth(s.timeline))
 	s.mux.HandleFunc("POST /api/customers/{id}/link", s.auth(s.link))
 	s.mux.HandleFunc("GET /api/stats", s.auth(s.stats))
+	s.mux.HandleFunc("GET /api/wallboard", s.auth(s.wallboard))
+	s.mux.HandleFunc("POST /api/monitor", s.auth(s.monitor))
 	s.mux.HandleFunc("GET /api/ws", s.auth(s.agentWS))
 }
 

@@ -62,6 +62,9 @@ func (e *MonitorError) Error() string {
 	return fmt.Sprintf("voice: monitor: %s (%d)", e.Reason, e.Code)
 }
 
+// Status is the SIP status of the refusal (the web maps it to HTTP).
+func (e *MonitorError) Status() int { return e.Code }
+
 // ErrNotSupervisor is the refusal of a monitoring request from someone without role
 // supervisor (errors.Is matches any MonitorError with that reason).
 var ErrNotSupervisor = &MonitorError{Code: 403, Reason: refuseNotSupervisor}
