@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -49,10 +50,10 @@ func (f *fakeMonitoring) Monitor(_ context.Context, supervisor, agent, mode stri
 	return nil
 }
 
-// TestWallboardAPI: every logged-in agent gets the queues' trends with the thresholds;
-// only a supervisor gets the live calls; POST /api/monitor passes the logged-in agent (not
-// a field of the request) to the voice side and maps its refusals to HTTP statuses.
-func TestWallboardAPI(t *testing.T) {
+// wallboardServer boots the web server on a real center with chantest's model (alice a
+// supervisor) and a fakeMonitoring; it returns the base URL, the handler and the fake.
+func wallboardServer(t *testing.T) (string, http.Handler, *fakeMonitoring) {
+	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +80,15 @@ func TestWallboardAPI(t *testing.T) {
 	go func() { cc.Run(cctx); done <- struct{}{} }()
 	go func() { srv.Serve(ctx, ln); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; stopCenter(); <-done; st.Close() })
-	base := "http://" + ln.Addr().String()
 
+	return "http://" + ln.Addr().String(), srv.Handler(), mon
+}
+
+// TestWallboardAPI: every logged-in agent gets the queues' trends with the thresholds;
+// only a supervisor gets the live calls; POST /api/monitor passes the logged-in agent (not
+// a field of the request) to the voice side and maps its refusals to HTTP statuses.
+func TestWallboardAPI(t *testing.T) {
+	base, _, mon := wallboardServer(t)
 	type board struct {
 		Target     float64          `json:"service_level_target"`
 		Alert      int              `json:"waiting_alert"`
