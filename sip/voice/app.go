@@ -79,7 +79,8 @@ type App struct {
 	liveMu     sync.Mutex       // guards live; a leaf
 	live       map[string]*call // agent → the call they are bridged on (supervisors monitor it)
 	monMetrics *monitorMetrics
-	rlog       *ratelog.Logger // refusals, once per key per minute
+	supDevice  atomic.Pointer[SupervisorDevice] // the browser side of Monitor (nil: phones)
+	rlog       *ratelog.Logger                  // refusals, once per key per minute
 
 	devMu   sync.Mutex        // guards statics and unsub
 	statics map[string]string // agent → its extension's static contact, declared as a device

@@ -55,6 +55,9 @@
 // barge; the supervisor hanging up leaves, the call ending hangs them up. Anyone else gets
 // 403 (and ccswitch_monitor_refused_total{reason="not-supervisor"}); every stretch in one mode
 // (who, agent, mode, via, joined, left) goes in the call's record (store.MonitorRecord).
+// A supervisor's leg is "a leg", whatever carries it: SupervisorLeg (a media call whose leg A
+// faces the supervisor, a Done channel, a Hangup). The phone paths build it from a sip.Leg;
+// the browser phone plugs in with App.SetSupervisorDevice.
 //
 // # Invariants
 //

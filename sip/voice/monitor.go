@@ -292,7 +292,7 @@ func (a *App) monitorByPhone(ctx context.Context, in *sip.Incoming, mode media.M
 	if err != nil {
 		return
 	}
-	a.stayOn(ctx, s, leg, mc)
+	a.stayOn(ctx, s, phoneLeg(leg, mc))
 }
 
 func rejectMonitor(in *sip.Incoming, err error) {
@@ -305,14 +305,42 @@ func rejectMonitor(in *sip.Incoming, err error) {
 	in.Reject(me.Code, reason)
 }
 
-// Monitor rings the supervisor's own phone (their extension, every contact) and, once they
-// answer, joins them to the bridged call of agent in mode ("listen", "whisper", "barge"):
-// the wallboard's buttons. It returns once the supervisor answered and joined (the session
-// then runs until either side hangs up), or with a *MonitorError / the dial's error.
+// SupervisorLeg is the supervisor's end of a monitoring session, whatever carries it: a SIP
+// phone (a dialled leg) or a browser phone. Its media call's leg A faces the supervisor,
+// negotiated; digits the supervisor presses arrive on the call's DTMF() (a browser leg
+// injects them with InjectDTMF).
+type SupervisorLeg struct {
+	Media  *media.Call
+	Done   <-chan struct{} // closed when the supervisor hung up
+	Hangup func()          // ccswitch ends the supervisor's leg (the monitored call ended)
+}
+
+// SupervisorDevice reaches a supervisor on a device other than their SIP phone (the browser
+// phone): it rings it and returns the answered leg, or nil (and no error) when the supervisor
+// uses their phone. Set with App.SetSupervisorDevice; ccswitch closes Media when the session
+// ends.
+type SupervisorDevice func(ctx context.Context, supervisor string) (*SupervisorLeg, error)
+
+// SetSupervisorDevice installs the browser side of App.Monitor (nil: phones only).
+func (a *App) SetSupervisorDevice(f SupervisorDevice) {
+	if f == nil {
+		a.supDevice.Store(nil)
+		return
+	}
+	a.supDevice.Store(&f)
+}
+
+// Monitor rings the supervisor (their SupervisorDevice if it takes them, else their own
+// extension, every contact) and, once they answer, joins them to the bridged call of agent
+// in mode ("listen", "whisper", "barge"): the wallboard's buttons. It returns once the
+// supervisor answered and joined (the session then runs until either side hangs up), or
+// with a *MonitorError / the dial's error.
 func (a *App) Monitor(ctx context.Context, supervisor, agent, mode string) error {
 	m, err := media.ParseMonitorMode(mode)
 	if err != nil {
-		return &MonitorError{Code: 400, Reason: "bad-mode"}
+		err := &MonitorError{Code: 400, Reason: "bad-mode"}
+		a.refused(supervisor, err)
+		return err
 	}
 	agentExt, _ := a.center.ExtensionOf(agent)
 	c, err := a.target(supervisor, agentExt)
@@ -320,66 +348,71 @@ func (a *App) Monitor(ctx context.Context, supervisor, agent, mode string) error
 		a.refused(supervisor, err)
 		return err
 	}
-	supExt, ok := a.center.ExtensionOf(supervisor)
-	srv := a.srv.Load()
-	if !ok || srv == nil || a.media == nil {
-		err := &MonitorError{Code: 480, Reason: "no-phone"}
-		a.refused(supervisor, err)
-		return err
+	var sl *SupervisorLeg
+	if f := a.supDevice.Load(); f != nil {
+		if sl, err = (*f)(ctx, supervisor); err != nil {
+			return fmt.Errorf("voice: monitor: ringing the supervisor's device: %w", err)
+		}
 	}
-	mc, err := a.media.NewCall(media.CallOptions{ID: "monitor-" + supExt})
-	if err != nil {
-		return err
+	if sl == nil {
+		if sl, err = a.ringPhone(ctx, supervisor, agentExt, m); err != nil {
+			return err
+		}
 	}
-	mc.SetPeer(media.LegA, a.peerOf(sip.Party{User: supExt}))
-	offer, err := mc.OfferTo(media.LegA, media.SendRecv)
-	if err != nil {
-		mc.Close()
-		return err
-	}
-	leg, err := srv.Dial(ctx, sip.DialRequest{Extension: supExt, CallerID: strings.TrimPrefix(FeatureCodeFor(m), "*") + agentExt,
-		CallerName: m.String() + " " + agentExt, SDP: offer})
-	if err != nil {
-		mc.Close()
-		return fmt.Errorf("voice: monitor: ringing the supervisor: %w", err)
-	}
-	mc.SetPeer(media.LegA, a.peerOf(leg.Party()))
-	if _, err := mc.AnswerFrom(media.LegA, leg.SDP()); err != nil {
-		hangup(leg)
-		mc.Close()
-		return fmt.Errorf("voice: monitor: supervisor's answer: %w", err)
-	}
-	s, err := c.join(supervisor, "desktop", mc, m)
+	s, err := c.join(supervisor, "desktop", sl.Media, m)
 	if err != nil {
 		a.refused(supervisor, err)
-		hangup(leg)
-		mc.Close()
+		sl.Hangup()
+		sl.Media.Close()
 		return err
 	}
 	a.calls.Add(1) // Stack.Run waits for it like a served call (invariant 6)
 	go func() {
 		defer a.calls.Done()
-		defer mc.Close()
+		defer sl.Media.Close()
 		defer s.end()
-		a.stayOn(context.WithoutCancel(ctx), s, leg, mc)
+		a.stayOn(context.WithoutCancel(ctx), s, sl)
 	}()
 	return nil
 }
 
-// FeatureCodeFor is the feature code of a mode (*46, *47, *48).
-func FeatureCodeFor(m media.MonitorMode) string {
-	switch m {
-	case media.Whisper:
-		return FeatureWhisper
-	case media.Barge:
-		return FeatureBarge
+// ringPhone dials the supervisor's extension with an offer from a new media call.
+func (a *App) ringPhone(ctx context.Context, supervisor, agentExt string, m media.MonitorMode) (*SupervisorLeg, error) {
+	supExt, ok := a.center.ExtensionOf(supervisor)
+	srv := a.srv.Load()
+	if !ok || srv == nil || a.media == nil {
+		err := &MonitorError{Code: 480, Reason: "no-phone"}
+		a.refused(supervisor, err)
+		return nil, err
 	}
-	return FeatureListen
+	mc, err := a.media.NewCall(media.CallOptions{ID: "monitor-" + supExt})
+	if err != nil {
+		return nil, err
+	}
+	mc.SetPeer(media.LegA, a.peerOf(sip.Party{User: supExt}))
+	offer, err := mc.OfferTo(media.LegA, media.SendRecv)
+	if err != nil {
+		mc.Close()
+		return nil, err
+	}
+	leg, err := srv.Dial(ctx, sip.DialRequest{Extension: supExt, CallerID: strings.TrimPrefix(FeatureCodeFor(m), "*") + agentExt,
+		CallerName: m.String() + " " + agentExt, SDP: offer})
+	if err != nil {
+		mc.Close()
+		return nil, fmt.Errorf("voice: monitor: ringing the supervisor: %w", err)
+	}
+	mc.SetPeer(media.LegA, a.peerOf(leg.Party()))
+	if _, err := mc.AnswerFrom(media.LegA, leg.SDP()); err != nil {
+		hangup(leg)
+		mc.Close()
+		return nil, fmt.Errorf("voice: monitor: supervisor's answer: %w", err)
+	}
+	return phoneLeg(leg, mc), nil
 }
 
-// stayOn keeps the supervisor on the call until they hang up or the call ends (then ccswitch
-// hangs the supervisor up); DTMF 4, 5, 6 switch to listen, whisper, barge.
-func (a *App) stayOn(ctx context.Context, s *monitorSession, leg *sip.Leg, mc *media.Call) {
+// phoneLeg is a supervisor's SIP leg as a SupervisorLeg: its INFO digits and re-INVITEs
+// (hold, a new address) go to the media call.
+func phoneLeg(leg *sip.Leg, mc *media.Call) *SupervisorLeg {
 	leg.OnInDialog(func(method, contentType string, body []byte) (int, []byte) {
 		switch method {
 		case "INFO":
@@ -405,18 +438,34 @@ func (a *App) stayOn(ctx context.Context, s *monitorSession, leg *sip.Leg, mc *m
 		}
 		return 501, nil
 	})
-	defer leg.OnInDialog(nil)
+	return &SupervisorLeg{Media: mc, Done: leg.Done(), Hangup: func() { leg.OnInDialog(nil); hangup(leg) }}
+}
+
+// FeatureCodeFor is the feature code of a mode (*46, *47, *48).
+func FeatureCodeFor(m media.MonitorMode) string {
+	switch m {
+	case media.Whisper:
+		return FeatureWhisper
+	case media.Barge:
+		return FeatureBarge
+	}
+	return FeatureListen
+}
+
+// stayOn keeps the supervisor on the call until they hang up or the call ends (then ccswitch
+// hangs the supervisor up); DTMF 4, 5, 6 switch to listen, whisper, barge.
+func (a *App) stayOn(ctx context.Context, s *monitorSession, sl *SupervisorLeg) {
 	for {
 		select {
-		case <-leg.Done():
+		case <-sl.Done:
 			return
 		case <-s.mon.Done():
-			hangup(leg)
+			sl.Hangup()
 			return
 		case <-ctx.Done():
-			hangup(leg)
+			sl.Hangup()
 			return
-		case ev := <-mc.DTMF():
+		case ev := <-sl.Media.DTMF():
 			if m, ok := modeDigits[ev.Digit]; ok {
 				s.setMode(m)
 			}

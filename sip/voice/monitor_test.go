@@ -446,3 +446,49 @@ func labelled(t *testing.T, r *rig, name string, labels ...string) float64 {
 	}
 	return 0
 }
+
+// TestSupervisorOnDeviceSeam: the browser side plugs in through App.SetSupervisorDevice — here
+// a leg that is a media call answered for a bare RTP socket, no SIP (what a WebRTC leg is to
+// the mixer). The wallboard's Barge puts it three-way; its hang-up leaves; the record has
+// the stretch. A device that declines (nil) falls back to the phone, which is not registered:
+// the dial fails.
+func TestSupervisorOnDeviceSeam(t *testing.T) {
+	t.Parallel()
+	r := monitorRig(t)
+	l := r.liveCall(9 * time.Second)
+	sup := newTonePhone(t, "supervisor", hzSupervisor)
+	gone := make(chan struct{})
+	var once sync.Once
+	useDevice := true
+	r.app.SetSupervisorDevice(func(_ context.Context, supervisor string) (*voice.SupervisorLeg, error) {
+		if !useDevice {
+			return nil, nil
+		}
+		mc, err := r.eng.NewCall(media.CallOptions{ID: "browser-" + supervisor})
+		if err != nil {
+			return nil, err
+		}
+		offer := fmt.Sprintf("v=0\r\no=browser 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %s RTP/AVP 0 101\r\n"+
+			"a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n", sup.port())
+		if _, err := mc.AnswerLocal(media.LegA, []byte(offer)); err != nil {
+			mc.Close()
+			return nil, err
+		}
+		return &voice.SupervisorLeg{Media: mc, Done: gone, Hangup: func() { once.Do(func() { close(gone) }) }}, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.app.Monitor(ctx, "1002", "1001", "barge"); err != nil {
+		t.Fatal(err)
+	}
+	expectHears(t, "barge on the device seam", []*tonePhone{l.caller, l.agent, sup},
+		map[*tonePhone][]*tonePhone{l.caller: {l.agent, sup}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
+	once.Do(func() { close(gone) }) // the supervisor hangs up in the browser
+	r.waitLive("device left", func(c voice.LiveCall) bool { return c.Agent == "1001" && c.Supervisor == "" })
+	useDevice = false
+	if err := r.app.Monitor(ctx, "1002", "1001", "listen"); err == nil {
+		t.Error("Monitor with no device and no registered phone succeeded")
+	}
+	rec := l.finish()
+	checkStretches(t, rec, "desktop", "barge")
+}
