@@ -7,6 +7,8 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/zaf/g711"
 
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/internal/baresip"
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip/voice"
@@ -183,6 +186,13 @@ func (p *tonePhone) heard(n int) {
 // summed give about 0.5 each) and nothing of the rest, itself included (level < 0.02).
 func expectHears(t *testing.T, what string, phones []*tonePhone, hears map[*tonePhone][]*tonePhone) {
 	t.Helper()
+	expectHearsFrom(t, what, phones, nil, hears)
+}
+
+// expectHearsFrom is expectHears with speakers the test does not listen to (a real phone
+// whose audio it cannot read live).
+func expectHearsFrom(t *testing.T, what string, phones, speakers []*tonePhone, hears map[*tonePhone][]*tonePhone) {
+	t.Helper()
 	for _, p := range phones {
 		p.mark()
 	}
@@ -195,7 +205,7 @@ func expectHears(t *testing.T, what string, phones []*tonePhone, hears map[*tone
 			want[q] = true
 		}
 		var levels []string
-		for _, q := range phones {
+		for _, q := range append(append([]*tonePhone(nil), phones...), speakers...) {
 			lv := p.level(q.hz)
 			levels = append(levels, fmt.Sprintf("%s %.3f", q.name, lv))
 			switch {
@@ -491,4 +501,71 @@ func TestSupervisorOnDeviceSeam(t *testing.T) {
 	}
 	rec := l.finish()
 	checkStretches(t, rec, "desktop", "barge")
+}
+
+// TestSupervisorBaresipWhisper: the supervisor is a real softphone — Debian's baresip as
+// extension 1002 (not registered, digest on the INVITE) sending a 697 Hz tone (aufile) —
+// dialling *471001: the agent hears the caller and baresip, the caller only the agent; what
+// baresip decoded (sndfile's dump) holds the caller's and the agent's tones and not its own.
+func TestSupervisorBaresipWhisper(t *testing.T) {
+	t.Parallel()
+	testenv.Tool(t, "baresip")
+	r := monitorRig(t)
+	l := r.liveCall(14 * time.Second)
+	src := filepath.Join(t.TempDir(), "supervisor.wav")
+	baresip.WriteTone(t, src, hzSupervisor, 10*time.Second)
+	dir := baresip.Write(t, baresip.Config{AudioSource: src}, baresip.Account{User: "1002", Password: "secret1002",
+		Registrar: r.addr, NoRegister: true})
+	p := baresip.Start(t, dir, 8*time.Second, "/dial *471001")
+	r.waitLive("baresip whispers", func(c voice.LiveCall) bool { return c.Supervisor == "1002" && c.Mode == "whisper" })
+	bs := &tonePhone{name: "supervisor (baresip)", hz: hzSupervisor}
+	expectHearsFrom(t, "whisper from baresip", []*tonePhone{l.caller, l.agent}, []*tonePhone{bs},
+		map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller, bs}})
+	if !p.Wait(20 * time.Second) {
+		t.Fatalf("baresip did not quit\n%s", p.Tail(3000))
+	}
+	dumps, _ := filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
+	if len(dumps) != 1 {
+		t.Fatalf("baresip dumped %v\n%s", dumps, p.Tail(3000))
+	}
+	heard := wavSamples(t, dumps[0])
+	for _, c := range []struct {
+		who  string
+		hz   float64
+		want bool
+	}{{"the caller", hzCaller, true}, {"the agent", hzAgent, true}, {"itself", hzSupervisor, false}} {
+		lv := media.ToneLevel(heard, c.hz)
+		t.Logf("baresip heard %s at level %.3f", c.who, lv)
+		if c.want && lv < 0.15 || !c.want && lv > 0.02 {
+			t.Errorf("baresip hears %s at level %.3f", c.who, lv)
+		}
+	}
+	rec := l.finish()
+	checkStretches(t, rec, "phone", "whisper")
+}
+
+// wavSamples reads the 16-bit samples of a PCM WAV's data chunk.
+func wavSamples(t *testing.T, path string) []int16 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 12; i+8 <= len(b); {
+		id, n := string(b[i:i+4]), int(binary.LittleEndian.Uint32(b[i+4:]))
+		i += 8
+		if id == "data" {
+			if n > len(b)-i || n == 0 {
+				n = len(b) - i
+			}
+			out := make([]int16, n/2)
+			for k := range out {
+				out[k] = int16(binary.LittleEndian.Uint16(b[i+2*k:]))
+			}
+			return out
+		}
+		i += n + n%2
+	}
+	t.Fatalf("%s: no data chunk", path)
+	return nil
 }
