@@ -325,6 +325,9 @@ func TestSupervisorListen(t *testing.T) {
 	l := r.liveCall(14 * time.Second)
 	sup, supS := r.supervise("*461001", 6*time.Second, "listen")
 	all := []*tonePhone{l.caller, l.agent, sup}
+	if n := labelled(t, r, "ccswitch_monitor_active"); n != 1 {
+		t.Errorf("ccswitch_monitor_active = %v while Bob listens", n)
+	}
 	expectHears(t, "listen", all, map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller}, sup: {l.caller, l.agent}})
 	sup.keys <- '5'
 	r.waitLive("whisper by DTMF 5", func(c voice.LiveCall) bool { return c.Mode == "whisper" })
@@ -336,6 +339,9 @@ func TestSupervisorListen(t *testing.T) {
 	checkStretches(t, rec, "phone", "listen", "whisper")
 	if n := labelled(t, r, "ccswitch_monitor_sessions_total", "mode", "listen", "via", "phone"); n != 1 {
 		t.Errorf("ccswitch_monitor_sessions_total{listen,phone} = %v", n)
+	}
+	if n := labelled(t, r, "ccswitch_monitor_active"); n != 0 {
+		t.Errorf("ccswitch_monitor_active = %v after the supervisor left", n)
 	}
 }
 
@@ -429,7 +435,7 @@ func TestSupervisorRefused(t *testing.T) {
 	}
 }
 
-// labelled reads the value of a counter of the rig's registry with the given label pairs (0
+// labelled reads the value of a counter or gauge of the rig's registry with the given label pairs (0
 // when no such series was counted yet).
 func labelled(t *testing.T, r *rig, name string, labels ...string) float64 {
 	t.Helper()
@@ -451,6 +457,9 @@ func labelled(t *testing.T, r *rig, name string, labels ...string) float64 {
 				if have[labels[i]] != labels[i+1] {
 					continue series
 				}
+			}
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue()
 			}
 			return m.GetCounter().GetValue()
 		}
