@@ -149,7 +149,7 @@
 //     others. Legs hearing only their peer keep the plain relay. A leg the mixer sends to gets
 //     no relayed packets (its outgoing stream keeps invariant 2); a prompt playing on it wins
 //     over the mix. Input (per packet) and mix (per tick) do not allocate; each input
-//     buffers one frame of jitter and drops what runs more than 120 ms late. The mixer's
+//     absorbs two frames of jitter and drops what runs more than 160 ms late. The mixer's
 //     goroutine is counted in both calls: Close of either ends it, and Monitor.Close or the
 //     end gives every leg back to the relay.
 //

@@ -67,12 +67,13 @@ func hearsIn(m MonitorMode) [mixParties]uint8 {
 }
 
 // Mixer frame geometry: 20 ms of 8 kHz audio per tick; each input buffers at most mixRing
-// samples and plays out once mixPrime samples are in (one frame of jitter absorbed); more
-// than mixLate samples queued (a burst, a stalled ticker) is cut back to mixPrime.
+// samples and plays out once mixPrime samples are in (two frames of jitter absorbed: 40 to
+// 60 ms more latency on mixed paths, the price of not chopping a late phone); more than
+// mixLate samples queued (a burst, a stalled ticker) is cut back to mixPrime.
 const (
-	mixRing  = 8 * frameSamples
-	mixPrime = 2 * frameSamples
-	mixLate  = 6 * frameSamples
+	mixRing  = 12 * frameSamples
+	mixPrime = 3 * frameSamples
+	mixLate  = 8 * frameSamples
 )
 
 // mixInput is the decoded audio one leg received, written by the leg's reader (push) and

@@ -48,17 +48,22 @@ func (k *talker) run(stop <-chan struct{}, wg *sync.WaitGroup) {
 	wg.Add(2)
 	go func() { // sender
 		defer wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
+		// A phone's clock: frame n leaves at start + n×20 ms; a late sender catches up (a
+		// time.Ticker would drop ticks and send fewer than 50 packets a second).
+		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		pcm := make([]int16, frameSamples)
 		buf := make([]byte, frameSamples)
-		for n := 0; ; n++ {
-			for i := range pcm {
-				pcm[i] = int16(6000 * math.Sin(2*math.Pi*k.hz*float64(n*frameSamples+i)/8000))
+		start := time.Now()
+		for n := 0; ; {
+			for ; time.Duration(n)*frameDur <= time.Since(start); n++ {
+				for i := range pcm {
+					pcm[i] = int16(6000 * math.Sin(2*math.Pi*k.hz*float64(n*frameSamples+i)/8000))
+				}
+				pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: k.pt, SequenceNumber: uint16(n), Timestamp: uint32(n * frameSamples), SSRC: 0x5eed}, Payload: encode(buf, pcm, k.codec)}
+				b, _ := pkt.Marshal()
+				k.conn.WriteToUDPAddrPort(b, k.dst)
 			}
-			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: k.pt, SequenceNumber: uint16(n), Timestamp: uint32(n * frameSamples), SSRC: 0x5eed}, Payload: encode(buf, pcm, k.codec)}
-			b, _ := pkt.Marshal()
-			k.conn.WriteToUDPAddrPort(b, k.dst)
 			select {
 			case <-stop:
 				return
@@ -380,5 +385,77 @@ func BenchmarkMonitorTick(b *testing.B) {
 			p.in.push(payload, PCMU)
 		}
 		m.tick(e.clock.Now().UnixNano(), &pcm, &mix)
+	}
+}
+
+// TestMonitorSRTPSupervisor: the supervisor's leg is SRTP (SDES) and the monitored call plain
+// RTP: the mix reaches the supervisor encrypted with ccswitch's key for that leg, and holds both
+// sides' tones; what the supervisor sends (encrypted) is mixed to the agent in whisper.
+func TestMonitorSRTPSupervisor(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	target, _, cust, agent, _ := monitored(t, e)
+	sup, err := e.NewCall(CallOptions{ID: "srtp supervisor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	boss := newPhone(t)
+	ans, err := sup.AnswerLocal(LegA, boss.sdp(1, "0", "", "proto=RTP/SAVP", boss.useSRTP(suite80)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boss.takeKey(ans)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	cust.run(stop, &wg)
+	agent.run(stop, &wg)
+	defer func() { close(stop); wg.Wait() }()
+	m, err := target.Monitor(LegB, sup, LegA, Whisper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var heard []int16
+	pcm := make([]int16, frameSamples)
+	tone := make([]int16, frameSamples)
+	n := 0
+	// The supervisor talks one frame per frame of mix it receives (paced by the mixer).
+	talk := func() {
+		for i := range tone {
+			tone[i] = int16(6000 * math.Sin(2*math.Pi*toneSupervisor*float64(n*frameSamples+i)/8000))
+		}
+		n++
+		boss.send(sup.LocalAddr(LegA), 0, encode(make([]byte, frameSamples), tone, PCMU)) // encrypted by the phone
+		p, _ := boss.recv()                                                               // decrypted with ccswitch's key, or the test fails
+		if p.PayloadType == 0 {
+			heard = append(heard, decode(pcm, p.Payload, PCMU)...)
+		}
+	}
+	for len(heard) < 40*frameSamples {
+		talk()
+	}
+	for _, c := range []struct {
+		who string
+		hz  float64
+	}{{"customer", toneCustomer}, {"agent", toneAgent}} {
+		if lv := ToneLevel(heard[10*frameSamples:], c.hz); lv < 0.15 {
+			t.Errorf("the SRTP supervisor hears the %s at level %.3f", c.who, lv)
+		}
+	}
+	agent.mark()
+	for k := 0; ; k++ {
+		agent.mu.Lock()
+		got := len(agent.got)
+		agent.mu.Unlock()
+		if got >= 1600+4000 {
+			break
+		}
+		if k > 500 {
+			t.Fatal("the agent hears nothing")
+		}
+		talk()
+	}
+	if lv := agent.hears(toneSupervisor); lv < 0.15 {
+		t.Errorf("the agent hears the SRTP supervisor's whisper at level %.3f", lv)
 	}
 }

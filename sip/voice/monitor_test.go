@@ -67,12 +67,15 @@ func newTonePhone(t *testing.T, name string, hz float64) *tonePhone {
 
 func (p *tonePhone) port() string { return fmt.Sprint(p.conn.LocalAddr().(*net.UDPAddr).Port) }
 
+// send is the phone's clock: frame n leaves at start + n×20 ms (from the first packet heard);
+// a late sender catches up, as a phone's does (a time.Ticker would drop ticks).
 func (p *tonePhone) send(stop <-chan struct{}) {
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	pcm := make([]byte, 320)
 	var seq uint16
 	var ts uint32
+	var start time.Time
 	n := 0
 	for {
 		select {
@@ -86,31 +89,40 @@ func (p *tonePhone) send(stop <-chan struct{}) {
 		if !dst.IsValid() {
 			continue
 		}
-		select {
-		case d := <-p.keys: // an RFC 4733 key press: 5 updates and 3 end packets, one timestamp
-			for i := 0; i < 8; i++ {
-				dur := uint16(min(i+1, 5) * 160)
-				flags := byte(10)
-				if i >= 5 {
-					flags |= 0x80
-				}
-				b := append(rtpHdr(101, i == 0, seq, ts, 0x7e57), d-'0', flags, byte(dur>>8), byte(dur)) // event 0-9
-				p.conn.WriteToUDPAddrPort(b, dst)
-				seq++
-			}
-			ts += 800
-			continue
-		default:
+		if start.IsZero() {
+			start = time.Now()
 		}
-		for s := 0; s < 160; s++ {
-			v := int16(6000 * math.Sin(2*math.Pi*p.hz*float64(n*160+s)/8000))
-			binary.LittleEndian.PutUint16(pcm[2*s:], uint16(v))
+		for ; time.Duration(n)*20*time.Millisecond <= time.Since(start); n++ {
+			p.frame(dst, pcm, &seq, &ts, n)
 		}
-		n++
-		p.conn.WriteToUDPAddrPort(append(rtpHdr(0, false, seq, ts, 0x7e57), g711.EncodeUlaw(pcm)...), dst)
-		seq++
-		ts += 160
 	}
+}
+
+// frame sends frame n: a pending key press (RFC 4733) or 20 ms of the tone.
+func (p *tonePhone) frame(dst netip.AddrPort, pcm []byte, seq *uint16, ts *uint32, n int) {
+	select {
+	case d := <-p.keys: // an RFC 4733 key press: 5 updates and 3 end packets, one timestamp
+		for i := 0; i < 8; i++ {
+			dur := uint16(min(i+1, 5) * 160)
+			flags := byte(10)
+			if i >= 5 {
+				flags |= 0x80
+			}
+			b := append(rtpHdr(101, i == 0, *seq, *ts, 0x7e57), d-'0', flags, byte(dur>>8), byte(dur)) // event 0-9
+			p.conn.WriteToUDPAddrPort(b, dst)
+			*seq++
+		}
+		*ts += 800
+		return
+	default:
+	}
+	for s := 0; s < 160; s++ {
+		v := int16(6000 * math.Sin(2*math.Pi*p.hz*float64(n*160+s)/8000))
+		binary.LittleEndian.PutUint16(pcm[2*s:], uint16(v))
+	}
+	p.conn.WriteToUDPAddrPort(append(rtpHdr(0, false, *seq, *ts, 0x7e57), g711.EncodeUlaw(pcm)...), dst)
+	*seq++
+	*ts += 160
 }
 
 func rtpHdr(pt byte, marker bool, seq uint16, ts, ssrc uint32) []byte {
