@@ -148,8 +148,9 @@
 //     customer and the supervisor, the customer only the agent; Barge — everyone the two
 //     others. Legs hearing only their peer keep the plain relay. A leg the mixer sends to gets
 //     no relayed packets (its outgoing stream keeps invariant 2); a prompt playing on it wins
-//     over the mix. Input (per packet) and mix (per tick) do not allocate; each input
-//     absorbs two frames of jitter and drops what runs more than 160 ms late. The mixer's
+//     over the mix. Input (per packet) and mix (per tick) do not allocate; each input is
+//     an adaptive jitter buffer (two frames at first, one more after each underrun, at
+//     most six; a pile-up past five more is cut back: Monitor.Underruns). The mixer's
 //     goroutine is counted in both calls: Close of either ends it, and Monitor.Close or the
 //     end gives every leg back to the relay.
 //

@@ -66,14 +66,16 @@ func hearsIn(m MonitorMode) [mixParties]uint8 {
 	return [mixParties]uint8{a, c, c | a} // Listen
 }
 
-// Mixer frame geometry: 20 ms of 8 kHz audio per tick; each input buffers at most mixRing
-// samples and plays out once mixPrime samples are in (two frames of jitter absorbed: 40 to
-// 60 ms more latency on mixed paths, the price of not chopping a late phone); more than
-// mixLate samples queued (a burst, a stalled ticker) is cut back to mixPrime.
+// Mixer frame geometry: 20 ms of 8 kHz audio per tick. Each input is an adaptive jitter
+// buffer: it plays out once its target is queued — mixPrime at first (two frames of jitter
+// absorbed, 40 to 60 ms more latency on mixed paths), one frame more after each underrun (a
+// late or starved sender), at most mixMaxPrime — and cuts back to the target when more than
+// mixSlack frames beyond it pile up (a burst, a stalled ticker). The ring holds mixRing.
 const (
-	mixRing  = 12 * frameSamples
-	mixPrime = 3 * frameSamples
-	mixLate  = 8 * frameSamples
+	mixRing     = 16 * frameSamples
+	mixPrime    = 3 * frameSamples
+	mixMaxPrime = 7 * frameSamples
+	mixSlack    = 5 * frameSamples
 )
 
 // mixInput is the decoded audio one leg received, written by the leg's reader (push) and
@@ -82,7 +84,9 @@ type mixInput struct {
 	mu     sync.Mutex
 	ring   [mixRing]int16
 	w, r   uint64 // samples written, samples read
+	target uint64 // samples queued before playing out (0: mixPrime)
 	primed bool
+	under  uint64 // underruns: the input ran dry while playing out
 }
 
 // push decodes one G.711 payload into the ring (the relay hot path: no allocation). When the
@@ -107,17 +111,24 @@ func (in *mixInput) push(payload []byte, c Codec) {
 func (in *mixInput) pull(dst *[frameSamples]int16) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.target == 0 {
+		in.target = mixPrime
+	}
 	avail := in.w - in.r
-	if !in.primed && avail >= mixPrime {
+	if !in.primed && avail >= in.target {
 		in.primed = true
 	}
 	if !in.primed || avail < frameSamples {
+		if in.primed { // ran dry: wait for a deeper cushion next time
+			in.under++
+			in.target = min(in.target+frameSamples, mixMaxPrime)
+		}
 		in.primed = false
 		clear(dst[:])
 		return false
 	}
-	if avail > mixLate {
-		in.r = in.w - mixPrime
+	if avail > in.target+mixSlack {
+		in.r = in.w - in.target
 	}
 	for i := range dst {
 		dst[i] = in.ring[in.r%mixRing]
@@ -237,6 +248,18 @@ func (m *Monitor) Mode() MonitorMode {
 
 // Frames returns how many mixed 20 ms frames the monitor has sent (to every party together).
 func (m *Monitor) Frames() uint64 { return m.frames.Load() }
+
+// Underruns counts the times a party's input ran dry (a late or starved sender): each cost a
+// silent frame and deepened that input's jitter buffer by one frame.
+func (m *Monitor) Underruns() uint64 {
+	var n uint64
+	for _, p := range m.parties {
+		p.in.mu.Lock()
+		n += p.in.under
+		p.in.mu.Unlock()
+	}
+	return n
+}
 
 // Done is closed when the monitor has ended (Close, or either call closed) and every leg is
 // back on the plain relay.

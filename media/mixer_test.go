@@ -459,3 +459,52 @@ func TestMonitorSRTPSupervisor(t *testing.T) {
 		t.Errorf("the agent hears the SRTP supervisor's whisper at level %.3f", lv)
 	}
 }
+
+// TestMixInputJitter: an input plays out once its target is queued, deepens the target by a
+// frame after each underrun (up to mixMaxPrime) and cuts a pile-up back to the target.
+func TestMixInputJitter(t *testing.T) {
+	var in mixInput
+	var dst [frameSamples]int16
+	frame := payloadOf(0x20, frameSamples) // µ-law 0x20: a loud negative sample
+	push := func(n int) {
+		for range n {
+			in.push(frame, PCMU)
+		}
+	}
+	pulls := func(want ...bool) {
+		t.Helper()
+		for i, w := range want {
+			if got := in.pull(&dst); got != w {
+				t.Fatalf("pull %d: %v, want %v (queued %d, target %d)", i, got, w, in.w-in.r, in.target)
+			}
+			if got := dst[0] != 0; got != w {
+				t.Fatalf("pull %d: sample %d, want audio %v", i, dst[0], w)
+			}
+		}
+	}
+	push(2)
+	pulls(false) // 2 frames < target 3
+	push(1)
+	pulls(true, true, true)
+	pulls(false) // ran dry: target 4
+	if in.under != 1 || in.target != 4*frameSamples {
+		t.Fatalf("after an underrun: under %d target %d", in.under, in.target)
+	}
+	push(3)
+	pulls(false) // 3 < 4
+	push(1)
+	pulls(true)
+	for range 10 { // each underrun deepens, up to mixMaxPrime
+		push(int(in.target/frameSamples) + 1)
+		for in.pull(&dst) {
+		}
+	}
+	if in.target != mixMaxPrime {
+		t.Fatalf("target %d after many underruns, want %d", in.target, mixMaxPrime)
+	}
+	push(15) // a burst: more than target + slack queued
+	pulls(true)
+	if q := in.w - in.r; q != mixMaxPrime-frameSamples {
+		t.Fatalf("after a burst %d samples queued, want the target %d minus the frame played", q, mixMaxPrime-frameSamples)
+	}
+}
