@@ -27,7 +27,7 @@
 // An agent is signed in for voice while one of their voice devices is up (DeviceUp: a
 // registered phone, later a browser phone) and they have auto_login, or after an explicit
 // voice login (VoiceLogin: *45, the desktop's "log in to voice") until an explicit voice
-// logout (VoiceLogout: *46, the desktop's "log out of voice"), which beats auto_login until
+// logout (VoiceLogout: *44, the desktop's "log out of voice"), which beats auto_login until
 // the next explicit login. An agent is signed in for text while a desktop session is open
 // (SessionOpened, SessionClosed). Ready or not ready, with a free-text reason, is one state
 // whoever sets it (SetReady, ToggleReady, the engine's RONA); an agent who signs in from

@@ -94,7 +94,7 @@ type voiceIntent uint8
 const (
 	intentAuto voiceIntent = iota // nothing: auto_login decides
 	intentIn                      // explicit login (*45, the desktop)
-	intentOut                     // explicit logout (*46, the desktop): beats auto_login
+	intentOut                     // explicit logout (*44, the desktop): beats auto_login
 )
 
 // agentPresence is the owner's state of one agent.

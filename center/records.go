@@ -38,6 +38,8 @@ type FlowRecord struct {
 	// of the legs dialled for the call).
 	CallerMedia, AgentMedia LegMedia
 	AgentCall               string
+	// Monitoring is what supervisors did on the call (listen, whisper, barge), in order.
+	Monitoring []store.MonitorRecord
 }
 
 // LegMedia are one leg's RTP figures, as its record keeps them.
@@ -339,6 +341,7 @@ func (l *ledger) flushLocked(id string) {
 			maps.Copy(rec.Vars, f.Vars)
 		}
 		rec.Recording = cmp.Or(f.Recording, rec.Recording)
+		rec.Monitoring = append(rec.Monitoring, f.Monitoring...)
 		var wait time.Duration
 		for _, t := range f.Tasks {
 			tf := l.tasks[t]

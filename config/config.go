@@ -28,6 +28,8 @@ type Config struct {
 	CallRecords CallRecords `yaml:"call_records"`
 	// WebRTC is the agents' browser phone (config/webrtc.go).
 	WebRTC WebRTC `yaml:"webrtc"`
+	// Wallboard: the thresholds the supervisors' wallboard colours (config/wallboard.go).
+	Wallboard Wallboard `yaml:"wallboard"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).

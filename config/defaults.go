@@ -37,6 +37,7 @@ func (c *Config) ApplyDefaults() {
 		s.DigestAlgorithms = []string{"SHA-256", "MD5"}
 	}
 	s.Limits.applyDefaults()
+	c.Wallboard.applyDefaults()
 	if s.Emergency == nil {
 		s.Emergency = append([]string(nil), DefaultEmergency...)
 	}

@@ -89,6 +89,7 @@ func (c *Config) validate(errs *errorList) {
 	v.numbers(exts, flows)
 	v.agents(exts, skills, profiles, queues)
 	v.channels(queues)
+	v.wallboard()
 	v.integrations()
 	v.limits(exts)
 }

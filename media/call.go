@@ -53,6 +53,7 @@ type Call struct {
 	pending *pending
 	peers   [2]Peer // what the SIP layer told about each leg (SetPeer)
 	closed  bool
+	monitor *Monitor // the supervisor joined to the call, if any
 
 	dtmf        chan DTMFEvent
 	dtmfDropped atomic.Uint64

@@ -76,6 +76,18 @@
 // record: call.Stats(). Passthrough (trunks that want unanchored media) is decided by the SIP
 // layer: it forwards SDP untouched and creates no Call.
 //
+// Supervisor monitoring: once caller and agent are bridged, a supervisor's phone answered
+// locally on its own Call joins the bridged call through a mixer:
+//
+//	mon, err := call.Monitor(media.LegB, supCall, media.LegA, media.Listen) // ErrMonitored: one per call
+//	mon.SetMode(media.Whisper)                                            // DTMF 5, a desktop button
+//	<-mon.Done()                                                          // either call closed
+//	mon.Close()                                                           // leave: plain relay again
+//
+// A leg is "a leg" to the mixer, whatever carries it (RTP, SRTP, or a browser leg that is a
+// Call leg): it takes the decrypted G.711 payloads the leg receives and sends through the
+// leg's own outgoing stream.
+//
 // # Invariants
 //
 //  1. A leg's socket, reader goroutine and port belong to its Call; Close closes the sockets,
@@ -129,13 +141,26 @@
 //     ccswitch_media_srtp_auth_failures_total). A leg whose policy refuses the offered media
 //     fails with ErrSRTPRequired or ErrNoCommonCrypto (488), counted in
 //     ccswitch_media_srtp_refused_total.
+//  11. Monitoring: each 20 ms the mixer decodes to linear PCM what every party (customer,
+//     agent, supervisor) sent, and gives each party whose mode makes it hear anyone but its
+//     direct peer the clipped sum of the parties it hears, never its own voice, encoded in
+//     its law: Listen — only the supervisor hears both; Whisper — the agent hears the
+//     customer and the supervisor, the customer only the agent; Barge — everyone the two
+//     others. Legs hearing only their peer keep the plain relay. A leg the mixer sends to gets
+//     no relayed packets (its outgoing stream keeps invariant 2); a prompt playing on it wins
+//     over the mix. Input (per packet) and mix (per tick) do not allocate; each input is
+//     an adaptive jitter buffer (two frames at first, one more after each underrun, at
+//     most six; a pile-up past five more is cut back: Monitor.Underruns). The mixer's
+//     goroutine is counted in both calls: Close of either ends it, and Monitor.Close or the
+//     end gives every leg back to the relay.
 //
 // # Goroutines and locks
 //
 // Per leg one reader; one recorder goroutine while recording; Play and SendDTMF run in the
-// caller's goroutine; one engine watchdog. Lock order: Engine.mu is never held while taking
+// caller's goroutine; one engine watchdog; one mixer per Monitor. Lock order: Engine.mu is never held while taking
 // Call.mu; Call.mu is never held while taking leg.playMu; Call.mu may be held while taking
-// portPool.mu or outCrypto.mu; outStream.mu, outCrypto.mu and portPool.mu are leaves. The
+// portPool.mu or outCrypto.mu; outStream.mu, outCrypto.mu, portPool.mu, Monitor.mu and mixInput.mu are leaves; Monitor
+// takes the monitored call's mu and the supervisor call's mu one after the other, never both. The
 // relay reads negotiation results and allowed sources through atomic pointers, never
 // Call.mu. All Call methods are safe for concurrent use; Play and SendDTMF on the same leg
 // are serialised.
@@ -146,7 +171,8 @@
 // ccswitch_media_srtp_auth_failures_total, ccswitch_media_srtp_refused_total,
 // ccswitch_media_ports_exhausted_total, ccswitch_media_ports_in_use, ccswitch_media_ports_free.
 //
-// Not done: DTLS-SRTP (WebRTC) and SDES beyond one key per line (no MKI, no lifetimes
+// Not done: more than one supervisor per call (ErrMonitored); RFC 4733 digits between a
+// mixed pair (whisper, barge) are not relayed; DTLS-SRTP (WebRTC) and SDES beyond one key per line (no MKI, no lifetimes
 // honoured, no AES-256 or GCM suites); RTCP and SRTCP (the RTCP port RTP+1 is bound but never
 // read, so peers get no ICMP errors; RTCP multiplexed on the RTP port is dropped; ccswitch
 // sends no RTCP); ptime other than 20 ms for generated audio (relayed packets keep theirs);

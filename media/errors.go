@@ -28,6 +28,10 @@ var (
 	ErrNoLeg = errors.New("media: leg not negotiated")
 	// ErrBadWAV means a prompt file is not an 8 kHz 16-bit mono PCM WAV.
 	ErrBadWAV = errors.New("media: unsupported WAV")
+	// ErrMonitored means the call already has a supervisor joined (one monitor per call).
+	ErrMonitored = errors.New("media: call already monitored")
+	// ErrBadMode means a monitor mode other than Listen, Whisper or Barge.
+	ErrBadMode = errors.New("media: unknown monitor mode")
 	// ErrBadDTMF means a SIP INFO DTMF body or digit is not understood.
 	ErrBadDTMF = errors.New("media: bad DTMF")
 )

@@ -106,3 +106,19 @@ func (l *leg) detectInband(payload []byte, c Codec) {
 		l.call.deliverDTMF(DTMFEvent{Leg: l.id, Digit: d, Source: Inband})
 	}
 }
+
+// ToneLevel is the share of pcm's energy at frequency hz (8 kHz samples), by the Goertzel
+// algorithm: about 1 for a pure tone at hz, near 0 for silence or other frequencies, about
+// 1/n for each of n equal tones summed. Tests use it to tell who hears whom.
+func ToneLevel(pcm []int16, hz float64) float64 {
+	var energy float64
+	x := make([]float64, len(pcm))
+	for i, v := range pcm {
+		x[i] = float64(v)
+		energy += x[i] * x[i]
+	}
+	if energy == 0 {
+		return 0
+	}
+	return goertzel(x, 2*math.Cos(2*math.Pi*hz/8000)) / (energy * float64(len(pcm)) / 2)
+}

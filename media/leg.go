@@ -74,6 +74,8 @@ type leg struct {
 
 	playMu sync.Mutex // serialises Play/SendDTMF on this leg
 	play   atomic.Pointer[playState]
+
+	mix atomic.Pointer[mixInput] // a Monitor's input for what this leg receives (nil: none)
 }
 
 // setParams installs a new negotiation result and forgets the latched source when the peer's
@@ -191,6 +193,9 @@ func (l *leg) handle(b []byte, src netip.AddrPort) {
 		}
 		if l.id == LegA {
 			c.tapRecord(0, p.codec, payload, now)
+		}
+		if in := l.mix.Load(); in != nil {
+			in.push(payload, p.codec)
 		}
 		if op == nil {
 			return
@@ -311,6 +316,7 @@ type outStream struct {
 	at       int64  // clock ns when seq/ts were sent
 	started  bool
 	local    bool   // a player owns the stream: relayed packets are dropped
+	mixed    bool   // a Monitor's mixer owns the stream: relayed packets are dropped
 	srcOK    bool   // seqOff/tsOff valid for srcSSRC
 	srcSSRC  uint32 // SSRC of the relayed source
 	seqOff   uint16
@@ -334,7 +340,7 @@ func (o *outStream) relay(b []byte, now int64) bool {
 	inTS := binary.BigEndian.Uint32(b[4:])
 	inSSRC := binary.BigEndian.Uint32(b[8:])
 	o.mu.Lock()
-	if o.local {
+	if o.local || o.mixed {
 		o.mu.Unlock()
 		return false
 	}
@@ -362,6 +368,15 @@ func (o *outStream) relay(b []byte, now int64) bool {
 func (o *outStream) takeLocal() {
 	o.mu.Lock()
 	o.local = true
+	o.srcOK = false
+	o.mu.Unlock()
+}
+
+// setMixed hands the stream to a Monitor's mixer (on) or gives it back to the relay, which
+// rebases on its next packet.
+func (o *outStream) setMixed(on bool) {
+	o.mu.Lock()
+	o.mixed = on
 	o.srcOK = false
 	o.mu.Unlock()
 }

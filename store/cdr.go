@@ -45,6 +45,19 @@ type CallRecord struct {
 	// "transferred", "unavailable" (closed or nobody logged in), "hangup" (the flow ended
 	// it), "failed", or for a direct call that was not answered its Cause.
 	Disposition string `json:"disposition,omitempty"`
+	// Monitoring is what supervisors did on the call, one entry per stretch in one mode, in
+	// order: a supervisor who listens, then whispers, then leaves has two.
+	Monitoring []MonitorRecord `json:"monitoring,omitempty"`
+}
+
+// MonitorRecord is a supervisor's stretch on a live call in one mode.
+type MonitorRecord struct {
+	Supervisor string    `json:"supervisor"` // the supervisor's agent ID
+	Agent      string    `json:"agent"`      // the agent monitored
+	Mode       string    `json:"mode"`       // listen, whisper or barge
+	Via        string    `json:"via"`        // "phone" (feature code) or "desktop" (the wallboard called them)
+	Joined     time.Time `json:"joined"`
+	Left       time.Time `json:"left"`
 }
 
 // LegRecord is one SIP leg of a call and its media statistics.

@@ -54,6 +54,9 @@ type Options struct {
 	// Phone, optional, is the browser phone behind the desktop's WebSocket (webphone.Gateway;
 	// web/phone.go).
 	Phone Phone
+	// Monitoring, optional, is the voice side of the wallboard's live calls and its Listen /
+	// Whisper / Barge buttons (wallboard.go); nil: no live calls, POST /api/monitor is 503.
+	Monitoring Monitoring
 }
 
 // Server is the HTTP server and the text-channel side of ccswitch.
@@ -65,6 +68,7 @@ type Server struct {
 	chans   *adapters             // the text adapters, rebuilt by Reload
 	model   atomic.Pointer[model] // agents and config, replaced by Reload
 	started time.Time
+	trends  trends // the wallboard's last hour per queue (wallboard.go)
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -221,6 +225,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- s.svc.Run(ctx) }()
 	wg.Add(1)
+	go func() { defer wg.Done(); s.sampleTrends(ctx) }()
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(s.sweepEvery())
@@ -290,5 +296,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/customers/{id}/unlink", s.auth(s.supervisorOnly(s.unlink)))
 	s.mux.HandleFunc("GET /api/audit", s.auth(s.supervisorOnly(s.audit)))
 	s.mux.HandleFunc("GET /api/stats", s.auth(s.stats))
+	s.mux.HandleFunc("GET /api/wallboard", s.auth(s.wallboard))
+	s.mux.HandleFunc("POST /api/monitor", s.auth(s.monitor))
 	s.mux.HandleFunc("GET /api/ws", s.auth(s.agentWS))
 }

@@ -183,7 +183,7 @@ func (d *demo) want(s *desktop, agent, want, why string) {
 // TestPresencePhoneAndDesktop is the issue's case and its variants, with real registrations
 // (SIPp) and real desktop sessions (the HTTP API the desktop uses): an agent is logged in for
 // voice while their phone is registered (auto_login) and for text while a desktop is open;
-// logging in to the desktop and out again leaves the phone's agent available; *46 logs out of
+// logging in to the desktop and out again leaves the phone's agent available; *44 logs out of
 // voice and holds against a new registration until *45; an unregistered phone leaves the
 // desktop's agent signed in for text.
 func TestPresencePhoneAndDesktop(t *testing.T) {
@@ -213,12 +213,12 @@ func TestPresencePhoneAndDesktop(t *testing.T) {
 	d.feature("1001", "*45")
 	d.want(wall, "1001", "available voice=true text=true", "*45 after the desktop's not ready")
 
-	// *46: out of voice, and a new registration does not bring the agent back.
-	d.feature("1001", "*46")
-	d.want(wall, "1001", "available voice=false text=true", "*46")
+	// *44: out of voice, and a new registration does not bring the agent back.
+	d.feature("1001", "*44")
+	d.want(wall, "1001", "available voice=false text=true", "*44")
 	other := testenv.FreePort(t)
 	d.register("1001", other, 3600)
-	d.want(wall, "1001", "available voice=false text=true", "a second phone registers after *46")
+	d.want(wall, "1001", "available voice=false text=true", "a second phone registers after *44")
 	var me struct {
 		Presence struct {
 			Voice          bool `json:"voice"`
@@ -228,7 +228,7 @@ func TestPresencePhoneAndDesktop(t *testing.T) {
 	}
 	desk.do("GET", "/api/me", nil, &me)
 	if me.Presence.Voice || me.Presence.Devices != 2 || !me.Presence.VoiceLoggedOut {
-		t.Fatalf("/api/me presence after *46 and a second phone: %+v", me.Presence)
+		t.Fatalf("/api/me presence after *44 and a second phone: %+v", me.Presence)
 	}
 	d.feature("1001", "*45")
 	d.want(wall, "1001", "available voice=true text=true", "*45 logs in to voice again")

@@ -257,6 +257,9 @@ func freePair(t testing.TB) int {
 }
 
 // writeTone writes a 16-bit 8 kHz mono WAV of a sine at freq.
+// WriteTone writes a WAV (8 kHz mono 16-bit) of a freq Hz tone lasting d, for AudioSource.
+func WriteTone(t testing.TB, path string, freq float64, d time.Duration) { writeTone(t, path, freq, d) }
+
 func writeTone(t testing.TB, path string, freq float64, d time.Duration) {
 	n := int(d.Seconds() * 8000)
 	data := make([]byte, 44+2*n)

@@ -5,9 +5,13 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/internal/ratelog"
 	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
@@ -41,6 +45,8 @@ type Options struct {
 	// OnRing, if set, is called (on its own goroutine) each time an agent's phone is rung for
 	// a queued caller: the agent desktop's screen pop.
 	OnRing func(agent, callID, caller string)
+	// Registerer gets the monitoring metrics (ccswitch_monitor_*); nil: none.
+	Registerer prometheus.Registerer
 	// Logger gets component=voice; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -70,6 +76,12 @@ type App struct {
 	state atomic.Pointer[state]
 	calls sync.WaitGroup // ServeCall in progress (invariant 6)
 
+	liveMu     sync.Mutex       // guards live; a leaf
+	live       map[string]*call // agent → the call they are bridged on (supervisors monitor it)
+	monMetrics *monitorMetrics
+	supDevice  atomic.Pointer[SupervisorDevice] // the browser side of Monitor (nil: phones)
+	rlog       *ratelog.Logger                  // refusals, once per key per minute
+
 	devMu   sync.Mutex        // guards statics and unsub
 	statics map[string]string // agent → its extension's static contact, declared as a device
 	unsub   func()
@@ -88,11 +100,12 @@ var _ sip.App = (*App)(nil)
 // New builds the App; it does nothing until the SIP server hands it calls.
 func New(o Options) *App {
 	a := &App{log: o.Logger, center: o.Center, media: o.Media, anc: o.Anchor, onEnd: o.OnEnd, onRing: o.OnRing,
-		opts: o, statics: map[string]string{}}
+		opts: o, statics: map[string]string{}, live: map[string]*call{}, monMetrics: newMonitorMetrics(o.Registerer)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
 	a.log = a.log.With("component", "voice")
+	a.rlog = ratelog.New(a.log, time.Minute)
 	if o.SIP != nil {
 		a.srv.Store(o.SIP)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/anchor"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 // errGone is returned inside the package when the caller's leg ended.
@@ -47,6 +48,12 @@ type call struct {
 	taskAlive bool     // enqueued and not yet ended by Cancel/Complete
 	task      string   // the ACD task of the current (last) wait in a queue
 	tasks     []string // every ACD task of the call, in order
+	bridgedAt time.Time
+
+	monMu      sync.Mutex // guards the supervisors' sessions below; taken before media's locks
+	sessions   []*monitorSession
+	monitoring []store.MonitorRecord // finished stretches, for the record
+	monClosed  bool                  // the call is ending: nobody joins any more
 }
 
 // goes runs f on a goroutine the call owns: ServeCall returns only after it ended.
@@ -75,7 +82,12 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	c.log = a.log.With("call_id", c.id)
 	sum := Summary{CallID: c.id, DID: num.DID, Caller: c.caller}
 	sum.Result, sum.Err = c.serve(ctx, in, num.Flow)
-	// Invariant 4: the call's goroutines, then its legs, end before its account is given.
+	if c.agent != "" {
+		a.setLive(c.agent, c, false)
+	}
+	// Invariant 4: the call's goroutines, then its legs, end before its account is given;
+	// so do the supervisors' sessions on it.
+	monitoring := c.endMonitoring()
 	c.wg.Wait()
 	if c.legA != nil {
 		<-c.gone
@@ -89,7 +101,7 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 		c.mc.Close()
 	}
 	fr := center.FlowRecord{Call: c.id, Flow: num.Flow, Outcome: ivr.OutcomeFailed.String(), Tasks: c.tasks,
-		CallerMedia: legMedia(sum.Media.A), AgentMedia: legMedia(sum.Media.B)}
+		CallerMedia: legMedia(sum.Media.A), AgentMedia: legMedia(sum.Media.B), Monitoring: monitoring}
 	if l := c.agentLeg.Load(); l != nil {
 		fr.AgentCall = l.CallID()
 	}

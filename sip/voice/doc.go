@@ -43,7 +43,21 @@
 // auto_login is signed in for voice while their phone is registered. An agent toggles ready /
 // not ready by dialling FeatureReady (*45) from their own phone (the authenticated extension,
 // not the From header), which also logs them in for voice when they were not; FeatureLogout
-// (*46) logs them out of voice, which holds against auto_login until the next *45.
+// (*44) logs them out of voice, which holds against auto_login until the next *45.
+//
+// # Supervisors
+//
+// An agent with role supervisor monitors the bridged call of another agent (monitor.go):
+// from their phone with FeatureListen, FeatureWhisper or FeatureBarge followed by the agent's
+// extension (*461001), or from the wallboard (App.Monitor rings the supervisor's extension
+// and joins them once they answer). The supervisor's leg is a media call of its own, joined
+// to the agent's call by media's Monitor (the mixer); DTMF 4, 5, 6 switch to listen, whisper,
+// barge; the supervisor hanging up leaves, the call ending hangs them up. Anyone else gets
+// 403 (and ccswitch_monitor_refused_total{reason="not-supervisor"}); every stretch in one mode
+// (who, agent, mode, via, joined, left) goes in the call's record (store.MonitorRecord).
+// A supervisor's leg is "a leg", whatever carries it: SupervisorLeg (a media call whose leg A
+// faces the supervisor, a Done channel, a Hangup). The phone paths build it from a sip.Leg;
+// the browser phone plugs in with App.SetSupervisorDevice.
 //
 // # Invariants
 //
@@ -61,5 +75,8 @@
 //  5. An agent leg that answers after the ring was given up (caller gone, reservation timed
 //     out or cancelled, Accept lost to RONA) gets a BYE; when the caller leaves while an
 //     Accept is in flight, Cancel then Complete are submitted, and exactly one applies.
-//  6. Stack.Run closes the media engine only after every call the App served has returned.
+//  6. Stack.Run closes the media engine only after every call the App served has returned,
+//     and every supervisor session the wallboard started has ended.
+//  7. A supervisor's session ends, and its last stretch is in the call's record, before the
+//     call's account goes to the center; one supervisor per call at a time (486 otherwise).
 package voice

@@ -15,15 +15,21 @@ const (
 	// for voice is logged in, ready.
 	FeatureReady = "*45"
 	// FeatureLogout logs the agent out of voice; auto_login waits for the next FeatureReady.
-	FeatureLogout = "*46"
+	// (It was *46 before supervisors' monitoring took *46, *47 and *48, monitor.go.)
+	FeatureLogout = "*44"
 )
 
 // feature handles a feature code dialled by an extension: only the agent whose phone it is
 // may use it (the SIP layer gives the authenticated extension, never the From header). The
 // caller hears a short confirmation — prompt "agent-ready", "agent-not-ready" or
-// "agent-logged-out", else the digit 1 or 0 — and is hung up.
+// "agent-logged-out", else the digit 1 or 0 — and is hung up. The monitoring codes (*46, *47,
+// *48 + extension) go to monitorByPhone.
 func (a *App) feature(ctx context.Context, in *sip.Incoming, st *state, code string) {
 	user := in.User()
+	if mode, ext, ok := monitorCode(code); ok {
+		a.monitorByPhone(ctx, in, mode, ext)
+		return
+	}
 	if code != FeatureReady && code != FeatureLogout {
 		in.Reject(404, "Not Found")
 		return

@@ -160,7 +160,8 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 							c.taskAlive = false
 							return ivr.QueueOutcome{}, err
 						}
-						c.agent = ev.Agent
+						c.agent, c.bridgedAt = ev.Agent, time.Now()
+						a.setLive(ev.Agent, c, true) // supervisors may monitor it now
 						return ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: ev.Agent, Waited: waited()}, nil
 					}
 				case acd.EventTaskTimedOut:

@@ -33,7 +33,7 @@ type StackOptions struct {
 	// OnRelease receives each anchored B2BUA call's media figures (anchor.Options.OnRelease).
 	OnRelease func(callID string, st media.Stats)
 	// Registerer gets the media engine's metrics (legs, ports, strangers, SRTP:
-	// media.Config.Registerer); nil: none.
+	// media.Config.Registerer) and the monitoring ones (ccswitch_monitor_*); nil: none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
@@ -57,7 +57,7 @@ func NewStack(cfg *config.Config, c *center.Center, o StackOptions) (*Stack, err
 		return nil, err
 	}
 	s.Anchor = anchor.New(s.Media, anchor.Options{Config: cfg, OnRelease: o.OnRelease, Logger: log})
-	s.App = New(Options{Config: cfg, Center: c, Media: s.Media, Anchor: s.Anchor, OnEnd: o.OnEnd, OnRing: o.OnRing, Logger: log})
+	s.App = New(Options{Config: cfg, Center: c, Media: s.Media, Anchor: s.Anchor, OnEnd: o.OnEnd, OnRing: o.OnRing, Registerer: o.Registerer, Logger: log})
 	return s, nil
 }
 
