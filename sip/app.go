@@ -249,7 +249,7 @@ func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
 	c.rec.Code = res.code
 	c.rec.Answer = time.Now()
 	c.mu.Unlock()
-	res.dlg.Ack(context.Background())
+	s.ackInitial(leg, nil)
 	leg.register()
 	return leg, nil
 }

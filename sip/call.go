@@ -301,6 +301,10 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		}
 		spec.body = b
 	}
+	// Delayed offer (an INVITE without SDP): B's first SDP, in a 18x or its 2xx, is an offer;
+	// it is anchored into ccswitch's offer to A, whose answer comes in its ACK.
+	late := &lateOffer{s: s, callID: c.id}
+	delayed := len(req.Body()) == 0
 	spec.onProvisional = func(res *gsip.Response) {
 		if res.StatusCode < 180 {
 			return
@@ -308,7 +312,14 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		body := res.Body()
 		var hdrs []gsip.Header
 		if len(body) > 0 {
-			b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, Parties{A: legA.party, B: callee}.from(SideB, sourceOf(res)), body)
+			var b []byte
+			var err error
+			who := Parties{A: legA.party, B: callee}.from(SideB, sourceOf(res))
+			if delayed {
+				b, err = late.offer(dlgA.Context(), who, body)
+			} else {
+				b, err = s.anchor.Answer(dlgA.Context(), c.id, SideB, who, body)
+			}
 			if err != nil {
 				body = nil
 			} else {
@@ -351,16 +362,40 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legB.party.Source = sourceOf(dlgB.InviteResponse)
 	c.addLeg(legB, res.t.uri.String(), c.rec.Start, dlgB.InviteRequest.CallID().Value())
 	c.answered(legB, dlgB.InviteResponse.StatusCode)
-	if err := dlgB.Ack(context.Background()); err != nil {
-		s.log.Debug("ACK to leg B failed", "error", err)
+	// Until A has ACKed, a re-INVITE or UPDATE from B is glare (491, B retries).
+	c.negotiating.Store(true)
+	defer c.endOffer()
+
+	body := dlgB.InviteResponse.Body()
+	// With a delayed offer B's 2xx carries the offer and B waits for our ACK with the answer,
+	// which A gives in its own ACK: B's ACK waits for A's.
+	lateB := delayed && len(body) > 0
+	var ackedB atomic.Bool
+	ackB := func(answer []byte) {
+		if !ackedB.CompareAndSwap(false, true) {
+			return
+		}
+		if err := s.ackInitial(legB, answer); err != nil {
+			s.log.Debug("ACK to leg B failed", "call_id", c.id, "error", err)
+		}
+	}
+	if !lateB {
+		ackB(nil)
 	}
 	legB.register()
 
-	body := dlgB.InviteResponse.Body()
 	var hdrs []gsip.Header
 	if len(body) > 0 {
-		b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, Parties{A: legA.party, B: legB.party}, body)
+		var b []byte
+		var err error
+		who := Parties{A: legA.party, B: legB.party}
+		if lateB {
+			b, err = late.offer(dlgA.Context(), who, body)
+		} else {
+			b, err = s.anchor.Answer(dlgA.Context(), c.id, SideB, who, body)
+		}
 		if err != nil {
+			ackB(nil)
 			legB.finish(context.Background(), true, "media")
 			code, reason := mediaFailure(err)
 			s.finalA(c, legA, code, reason, "media")
@@ -378,7 +413,34 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	c.rec.Code = 200
 	c.mu.Unlock()
 	c.answered(legA, 200)
-	if err := dlgA.Respond(200, "OK", body, hdrs...); err != nil {
+	ackA := legA.expectAck(req.CSeq().SeqNo)
+	defer legA.acks.CompareAndSwap(ackA, nil)
+	err = dlgA.Respond(200, "OK", body, hdrs...)
+	if err == nil && lateB {
+		// A's ACK carries its answer to ccswitch's offer: anchored, it answers B's offer.
+		var ack *gsip.Request
+		select {
+		case ack = <-ackA.ch:
+		default:
+		}
+		if ack == nil || len(ack.Body()) == 0 {
+			s.log.Info("delayed offer: the caller's ACK has no answer: ending the call", "call_id", c.id)
+			ackB(nil)
+			legA.finish(context.Background(), true, "media")
+			return
+		}
+		answer, aerr := s.anchor.Answer(dlgA.Context(), c.id, SideA, Parties{A: legA.party, B: legB.party}.from(SideA, sourceOf(ack)), ack.Body())
+		if aerr != nil {
+			s.log.Info("delayed offer: the caller's answer was refused: ending the call", "call_id", c.id, "error", aerr)
+			ackB(nil)
+			legA.finish(context.Background(), true, "media")
+			return
+		}
+		ackB(answer)
+		return
+	}
+	ackB(nil) // on failure, B still needs its ACK before our BYE
+	if err != nil {
 		// CANCEL crossed our 200, or no ACK came: the call is over.
 		if errors.Is(context.Cause(dlgA.Context()), gsip.ErrTransactionCanceled) {
 			c.mu.Lock()

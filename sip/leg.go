@@ -29,6 +29,8 @@ type Leg struct {
 
 	peer     atomic.Pointer[Leg]
 	inDialog atomic.Pointer[InDialogFunc]
+	acks     atomic.Pointer[ackWait] // the ACK awaited on this leg (offer.go)
+	acked    atomic.Pointer[sentAck] // the last ACK sent on this leg (offer.go)
 	ended    atomic.Bool
 	done     chan struct{}
 }
@@ -163,6 +165,8 @@ type call struct {
 	written  bool
 	stopRing context.CancelFunc
 	hold     *limit.Hold // the call's limit slots (limits.go), released by end
+	// negotiating is held by the offer/answer exchange in progress (offer.go): glare → 491.
+	negotiating atomic.Bool
 }
 
 func (s *Server) newCall(req *gsip.Request, dir, trunk string) *call {
