@@ -65,7 +65,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	if err := l.dialog().ReadRequest(req, tx); err != nil {
+	if err := l.readRequest(req, tx); err != nil {
 		respond(tx, req, 500, "Out Of Order")
 		return
 	}

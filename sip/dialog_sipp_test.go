@@ -31,21 +31,46 @@ func anchoredServer(t testing.TB, cfg *config.Config, opts ...sip.Option) (*test
 	return ts, a
 }
 
-// TestSIPpDelayedOfferAnchored: the case. A carrier INVITE without SDP to +15550100
-// (target 2000, a SIPp callee) is answered with ccswitch's offer, not the callee's SDP
-// (m=audio 6000); the carrier's ACK answer reaches the callee anchored, in the callee's ACK.
-// Both scenarios check the SDP they receive; the call is anchored until the BYE.
-func TestSIPpDelayedOfferAnchored(t *testing.T) {
-	cfg, carrier, uasPort := trunkConfig(t)
-	ts, a := anchoredServer(t, cfg)
-	uas := startSIPp(t, "callee 2000", sippArgs("uas_late_offer.xml", uasPort, "-m", "1")...)
-	uac := startSIPp(t, "carrier", append(sippArgs("carrier_late_offer.xml", carrier, "-s", "+15550100", "-m", "1"), ts.addr)...)
-	uac.wait(t)
-	uas.wait(t)
-	rec := records(t, ts, 1)[0]
-	if rec.Code != 200 || len(rec.Legs) != 2 || rec.Cause != "caller-bye" {
-		t.Fatalf("record %+v", rec)
+// TestSIPpOfferAnswerAnchored: the case and its class. A carrier calls +15550100
+// (target 2000, a SIPp callee); whichever side offers, and whether the SDP comes in a 183 or
+// the 200, each party sees only ccswitch's media address (ports 46000–46999), never the
+// other's (callee m=audio 6000, carrier 7000). Every scenario checks the SDP it receives.
+//   - delayed offer: the INVITE has no SDP; the 200 to the carrier carries ccswitch's offer, the
+//     carrier's ACK answer reaches the callee anchored in the callee's ACK;
+//   - delayed offer with early media: the callee's offer in a 183 and again in its 200;
+//   - early media: the carrier's offer, the callee's answer in a 183 then in its 200;
+//   - re-INVITE without SDP, and glare (below).
+func TestSIPpOfferAnswerAnchored(t *testing.T) {
+	for _, tc := range []struct{ name, carrier, callee string }{
+		{"delayed offer", "carrier_late_offer.xml", "uas_late_offer.xml"},
+		{"delayed offer, early media", "carrier_late_offer.xml", "uas_late_offer_183.xml"},
+		{"early media", "carrier_early_media.xml", "uas_early_media.xml"},
+		// A re-INVITE without SDP from the carrier: the callee's offer in its 200 is anchored
+		// into ccswitch's offer to the carrier, whose ACK answer reaches the callee's ACK.
+		{"re-INVITE without SDP", "carrier_reinvite_late.xml", "uas_reinvite_late.xml"},
+		// The carrier's hold re-INVITE is relayed; the callee sends its own re-INVITE before
+		// answering it: glare, answered 491 (the callee's scenario requires it).
+		{"glare", "carrier_reinvite_hold.xml", "uas_glare.xml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, carrier, uasPort := trunkConfig(t)
+			ts, a := anchoredServer(t, cfg)
+			uas := startSIPp(t, "callee 2000", sippArgs(tc.callee, uasPort, "-m", "1")...)
+			uac := startSIPp(t, "carrier", append(sippArgs(tc.carrier, carrier, "-s", "+15550100", "-m", "1"), ts.addr)...)
+			uac.wait(t)
+			uas.wait(t)
+			rec := records(t, ts, 1)[0]
+			if rec.Code != 200 || len(rec.Legs) != 2 || rec.Cause != "caller-bye" {
+				t.Fatalf("record %+v", rec)
+			}
+			waitReleased(t, a)
+		})
 	}
+}
+
+// waitReleased waits until the anchor holds no call.
+func waitReleased(t testing.TB, a *anchor.Anchor) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for a.Calls() != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

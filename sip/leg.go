@@ -31,6 +31,8 @@ type Leg struct {
 	inDialog atomic.Pointer[InDialogFunc]
 	acks     atomic.Pointer[ackWait] // the ACK awaited on this leg (offer.go)
 	acked    atomic.Pointer[sentAck] // the last ACK sent on this leg (offer.go)
+	// remoteSeq is the CSeq of the remote party's last in-dialog request on leg B (0: none).
+	remoteSeq atomic.Uint64
 	ended    atomic.Bool
 	done     chan struct{}
 }

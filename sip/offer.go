@@ -192,3 +192,24 @@ func (o *lateOffer) offer(ctx context.Context, who Parties, body []byte) ([]byte
 	o.from, o.to = bytes.Clone(body), b
 	return b, nil
 }
+
+// readRequest checks the CSeq of an in-dialog request from the remote party (RFC 3261
+// §12.2.2: lower than the last one → 500). On leg A the remote CSeq space starts at the
+// caller's INVITE (sipgo's check); on leg B it starts with the callee's first request:
+// sipgo seeds it with the CSeq of our own INVITE (random up to 32767), which refused a
+// phone's first re-INVITE with a lower number.
+func (l *Leg) readRequest(req *gsip.Request, tx gsip.ServerTransaction) error {
+	if l.srv != nil {
+		return l.srv.ReadRequest(req, tx)
+	}
+	seq := req.CSeq().SeqNo
+	for {
+		last := l.remoteSeq.Load()
+		if last != 0 && seq < uint32(last) {
+			return errOutOfOrder
+		}
+		if l.remoteSeq.CompareAndSwap(last, uint64(seq)) {
+			return nil
+		}
+	}
+}
