@@ -33,8 +33,8 @@ type Leg struct {
 	acked    atomic.Pointer[sentAck] // the last ACK sent on this leg (offer.go)
 	// remoteSeq is the CSeq of the remote party's last in-dialog request on leg B (0: none).
 	remoteSeq atomic.Uint64
-	ended    atomic.Bool
-	done     chan struct{}
+	ended     atomic.Bool
+	done      chan struct{}
 }
 
 // InDialogFunc answers an in-dialog request (re-INVITE, UPDATE, INFO) on a leg that is not
