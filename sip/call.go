@@ -97,46 +97,26 @@ type origin struct {
 	trunk *trunk
 }
 
-func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
-	// A retransmitted INVITE whose transaction sipgo already let go (its Timer_1xx "100
-	// Trying" can fire after our final answer, and then the transaction is terminated as
-	// soon as the handler returns) would start the same call a second time: drop it.
-	fromTag, _ := req.From().Params.Get("tag")
-	inviteKey := req.CallID().Value() + "|" + fromTag + "|" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
-	seen := &inviteSeen{}
-	if _, dup := s.invites.LoadOrStore(inviteKey, seen); dup {
-		return
-	}
-	defer seen.done.Store(time.Now().UnixNano())
-	// An immediate 100 stops the caller's retransmissions (and sipgo's own 100 timer).
-	respond(tx, req, 100, "Trying")
-	r := s.routes.Load()
-	var from origin
-	if t := r.trunkBySource(req.Source()); t != nil {
-		from.trunk = t
-	} else {
-		name, ok := s.authenticate(req, tx)
-		if !ok {
-			return
-		}
-		if u := r.users[name]; u != nil {
-			if s.refuseUserInsecure(req, tx, u) {
-				return
-			}
-			from.user = u
-		} else if t := r.byUser[name]; t != nil {
-			from.trunk = t
-		} else {
-			respond(tx, req, 403, "Forbidden")
-			return
-		}
-	}
-	if req.Contact() == nil {
-		respond(tx, req, 400, "Missing Contact")
-		return
-	}
+// decision is what a call to a dialled string is, for an origin: where it goes, or the
+// status it is refused with.
+type decision struct {
+	dir       string // "internal", "outbound", "inbound"
+	ext       string // the extension rung
+	num       *config.Number
+	feature   string // a feature code for the App
+	out       *trunk // the trunk of an outbound call
+	code      int    // non-zero: refused with code, why
+	why       string
+	emergency bool
+	refusal   []gsip.Header // a limit's extra headers (Retry-After)
+}
 
-	dialled := req.Recipient.User
+// decide routes dialled for from (toUser: the To user, the DID of a carrier that puts
+// another Request-URI) and applies the call limits (hold takes their slots): the one
+// authentication-and-permission check of every call a party makes through ccswitch — a
+// dialled INVITE (onInvite) and a transfer target (REFER, transfer.go). The outbound right
+// (users[].outbound), emergency numbers and the trunk choice are decided here.
+func (s *Server) decide(r *routing, from origin, dialled, toUser string, hold *callHold) decision {
 	var (
 		dir       string
 		ext       string
@@ -146,9 +126,8 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		code      int
 		why       string
 		emergency bool
-		refusal   []gsip.Header // a limit's extra headers (Retry-After)
+		refusal   []gsip.Header
 	)
-	hold := s.newHold()
 	if from.user != nil {
 		switch {
 		case r.users[dialled] != nil:
@@ -193,7 +172,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		dir = "inbound"
 		num = r.number(dialled)
 		if num == nil {
-			num = r.number(req.To().Address.User)
+			num = r.number(toUser)
 		}
 		if num == nil {
 			code, why = 404, "Not Found"
@@ -212,6 +191,53 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 			code, why, refusal = ref.Code, ref.Reason, refusalHeaders(ref)
 		}
 	}
+
+	return decision{dir: dir, ext: ext, num: num, feature: feature, out: out, code: code, why: why, emergency: emergency, refusal: refusal}
+}
+
+func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
+	// A retransmitted INVITE whose transaction sipgo already let go (its Timer_1xx "100
+	// Trying" can fire after our final answer, and then the transaction is terminated as
+	// soon as the handler returns) would start the same call a second time: drop it.
+	fromTag, _ := req.From().Params.Get("tag")
+	inviteKey := req.CallID().Value() + "|" + fromTag + "|" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
+	seen := &inviteSeen{}
+	if _, dup := s.invites.LoadOrStore(inviteKey, seen); dup {
+		return
+	}
+	defer seen.done.Store(time.Now().UnixNano())
+	// An immediate 100 stops the caller's retransmissions (and sipgo's own 100 timer).
+	respond(tx, req, 100, "Trying")
+	r := s.routes.Load()
+	var from origin
+	if t := r.trunkBySource(req.Source()); t != nil {
+		from.trunk = t
+	} else {
+		name, ok := s.authenticate(req, tx)
+		if !ok {
+			return
+		}
+		if u := r.users[name]; u != nil {
+			if s.refuseUserInsecure(req, tx, u) {
+				return
+			}
+			from.user = u
+		} else if t := r.byUser[name]; t != nil {
+			from.trunk = t
+		} else {
+			respond(tx, req, 403, "Forbidden")
+			return
+		}
+	}
+	if req.Contact() == nil {
+		respond(tx, req, 400, "Missing Contact")
+		return
+	}
+
+	dialled := req.Recipient.User
+	hold := s.newHold()
+	d := s.decide(r, from, dialled, req.To().Address.User, hold)
+	dir, ext, num, feature, out, code, why, refusal := d.dir, d.ext, d.num, d.feature, d.out, d.code, d.why, d.refusal
 
 	trunkName := ""
 	if from.trunk != nil {
@@ -633,7 +659,7 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	return res
 }
 
-var allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE"
+var allowHeader = strings.Join(allowed, ", ")
 
 // ackBye confirms and immediately ends an unwanted dialog.
 func (s *Server) ackBye(dlg *sipgo.DialogClientSession) {

@@ -86,9 +86,12 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 	defer cancel()
 
+	// The anchor call and sides this exchange negotiates on (a transfer may have joined the
+	// legs to another call's media: transfer.go).
+	lr, pr := l.mediaRef(), peer.mediaRef()
 	isOffer := negotiates && len(body) > 0
 	if isOffer {
-		b, err := s.anchor.Offer(ctx, l.call.id, l.side, parties(l, peer).from(l.side, sourceOf(req)), body)
+		b, err := s.anchor.Offer(ctx, lr.id, lr.side, parties(l, peer).from(lr.side, sourceOf(req)), body)
 		if err != nil {
 			code, reason := mediaFailure(err)
 			respond(tx, req, code, reason)
@@ -109,7 +112,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	refused := func() {
 		if isOffer {
 			if c, ok := s.anchor.(offerCanceller); ok {
-				c.CancelOffer(l.call.id)
+				c.CancelOffer(lr.id)
 			}
 		}
 	}
@@ -149,7 +152,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	if len(rbody) > 0 {
 		switch {
 		case lateOffer:
-			b, err := s.anchor.Offer(ctx, l.call.id, peer.side, parties(l, peer).from(peer.side, sourceOf(final)), rbody)
+			b, err := s.anchor.Offer(ctx, lr.id, pr.side, parties(l, peer).from(pr.side, sourceOf(final)), rbody)
 			if err != nil {
 				// The peer's offer cannot be anchored and it waits for an answer in our ACK:
 				// the session cannot go on.
@@ -162,7 +165,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 			}
 			rbody = b
 		case isOffer && final.IsSuccess():
-			if b, err := s.anchor.Answer(ctx, l.call.id, peer.side, parties(l, peer).from(peer.side, sourceOf(final)), rbody); err == nil {
+			if b, err := s.anchor.Answer(ctx, lr.id, pr.side, parties(l, peer).from(pr.side, sourceOf(final)), rbody); err == nil {
 				rbody = b
 			}
 		}
@@ -193,7 +196,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		l.finish(context.Background(), true, "no-ack")
 		return
 	}
-	answer, err := s.anchor.Answer(ctx, l.call.id, l.side, parties(l, peer).from(l.side, sourceOf(ack)), ack.Body())
+	answer, err := s.anchor.Answer(ctx, lr.id, lr.side, parties(l, peer).from(lr.side, sourceOf(ack)), ack.Body())
 	if err != nil {
 		s.log.Info("answer in ACK refused", "call_id", l.call.id, "error", err)
 		s.ackInDialog(peer, outSeq, nil)

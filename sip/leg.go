@@ -31,6 +31,8 @@ type Leg struct {
 	inDialog atomic.Pointer[InDialogFunc]
 	acks     atomic.Pointer[ackWait] // the ACK awaited on this leg (offer.go)
 	acked    atomic.Pointer[sentAck] // the last ACK sent on this leg (offer.go)
+	media       atomic.Pointer[mediaRef]   // set when a transfer joined the leg to another call's media
+	transferred atomic.Pointer[func(*Leg)] // OnTransferred
 	// remoteSeq is the CSeq of the remote party's last in-dialog request on leg B (0: none).
 	remoteSeq atomic.Uint64
 	ended     atomic.Bool
@@ -167,6 +169,7 @@ type call struct {
 	written  bool
 	stopRing context.CancelFunc
 	hold     *limit.Hold // the call's limit slots (limits.go), released by end
+	holds    []*limit.Hold // more limit slots: a transfer target's (transfer.go)
 	// negotiating is held by the offer/answer exchange in progress (offer.go): glare → 491.
 	negotiating atomic.Bool
 }
@@ -253,13 +256,30 @@ func (c *call) end(code int, cause string) {
 	c.rec.End = time.Now()
 	rec := c.rec
 	hold := c.hold
+	holds := c.holds
 	rec.Legs = slices.Clone(c.rec.Legs)
 	c.mu.Unlock()
 	hold.Release()
+	for _, h := range holds {
+		h.Release()
+	}
 	c.s.calls.Delete(c.id)
 	c.s.withMedia(c.id, &rec) // before the anchor releases the call's media
 	c.s.anchor.Release(c.id)
 	c.s.record(rec)
+}
+
+// addHold makes c.end release h too.
+func (c *call) addHold(h *limit.Hold) {
+	c.mu.Lock()
+	written := c.written
+	if !written {
+		c.holds = append(c.holds, h)
+	}
+	c.mu.Unlock()
+	if written {
+		h.Release()
+	}
 }
 
 // stop ends the call for shutdown: stop ringing, hang up the legs.

@@ -25,7 +25,7 @@ import (
 )
 
 // allowed is what we answer; it is the Allow header everywhere.
-var allowed = []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE"}
+var allowed = []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "REFER", "NOTIFY"}
 
 // udpReadBuffer is the SO_RCVBUF asked for each UDP socket (the kernel caps it at rmem_max).
 const udpReadBuffer = 8 << 20
@@ -520,7 +520,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 		s.tcpUA = s.udpUA
 	}
 
-	for _, m := range []gsip.RequestMethod{gsip.INVITE, gsip.ACK, gsip.BYE, gsip.CANCEL, gsip.OPTIONS, gsip.REGISTER, gsip.INFO, gsip.UPDATE} {
+	for _, m := range []gsip.RequestMethod{gsip.INVITE, gsip.ACK, gsip.BYE, gsip.CANCEL, gsip.OPTIONS, gsip.REGISTER, gsip.INFO, gsip.UPDATE, gsip.REFER, gsip.NOTIFY} {
 		srv.OnRequest(m, s.wrap(s.route))
 	}
 	srv.OnNoRoute(s.wrap(s.route))
@@ -608,6 +608,11 @@ func (s *Server) route(req *gsip.Request, tx gsip.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	case gsip.INFO, gsip.UPDATE:
 		s.onInDialog(req, tx)
+	case gsip.REFER:
+		s.onRefer(req, tx)
+	case gsip.NOTIFY:
+		// ccswitch sends REFERs to nobody: no subscription of ours to notify.
+		respond(tx, req, 481, "Subscription Does Not Exist")
 	default:
 		res := gsip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
 		res.AppendHeader(gsip.NewHeader("Allow", strings.Join(allowed, ", ")))

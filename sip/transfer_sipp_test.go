@@ -1,0 +1,109 @@
+package sip_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/ccswitch/ccswitch/internal/testenv"
+	"github.com/ccswitch/ccswitch/sip"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// transferor runs a SIPp transferor (extension user calling service, then REFERring it to
+// referTo) and waits for it.
+func transferor(t *testing.T, ts *testServer, scenario, user, service, referTo string, extra ...string) {
+	t.Helper()
+	args := append(sippArgs(scenario, testenv.FreePort(t), "-key", "user", user, "-au", user, "-ap", "secret"+user,
+		"-auth_uri", authURI(service, ts.addr), "-s", service, "-key", "referto", referTo, "-m", "1"), extra...)
+	if len(extra) == 0 {
+		args = append(args, "-d", "200")
+	}
+	r := startSIPp(t, "transferor "+scenario, append(args, ts.addr)...)
+	r.wait(t)
+}
+
+// TestSIPpBlindTransfer: 1001 (SIPp) calls 1002 and REFERs it (authenticated) to a target:
+// another extension, or an external number through the trunk (1001 may call out). ccswitch
+// answers 202, NOTIFYs 100 then 200, rings the target without SDP, joins the target's offer to
+// the transferee by a re-INVITE (both checking they see only ccswitch's media address), and
+// BYEs the transferor. The target's BYE ends the transferee.
+func TestSIPpBlindTransfer(t *testing.T) {
+	for _, tc := range []struct{ name, target string }{
+		{"extension", "1003"},
+		{"external number", "+15551234"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, carrier, _ := trunkConfig(t)
+			reg := prometheus.NewRegistry()
+			ts, a := anchoredServer(t, cfg, sip.WithRegisterer(reg))
+			py := testenv.FreePort(t)
+			registerContact(t, ts, "1002", py)
+			y := startSIPp(t, "transferee", sippArgs("uas_transferee.xml", py, "-m", "1")...)
+			pt := carrier
+			if tc.target == "1003" {
+				pt = testenv.FreePort(t)
+				registerContact(t, ts, "1003", pt)
+			}
+			tg := startSIPp(t, "target", sippArgs("uas_target.xml", pt, "-m", "1")...)
+			transferor(t, ts, "uac_refer.xml", "1001", "1002", fmt.Sprintf("sip:%s@%s", tc.target, ts.addr))
+			y.wait(t)
+			tg.wait(t)
+			rec := records(t, ts, 1)[0]
+			if rec.Code != 200 || len(rec.Legs) != 3 {
+				t.Fatalf("record %+v", rec)
+			}
+			if n := metricValue(t, reg, "ccswitch_sip_transfers_total", "blind"); n != 1 {
+				t.Fatalf("%v blind transfers counted", n)
+			}
+			waitReleased(t, a)
+		})
+	}
+}
+
+// TestSIPpTransferNoOpenRelay: a REFER is not a way around the permission of a dialled call.
+// Each variant is refused (the transferor's scenario requires the status), nothing is rung
+// (no transfer counted, the record keeps its two legs), and the refusal is counted by reason:
+//   - unauthenticated: the 407 is not answered;
+//   - an extension without the outbound right (1004) transferring to an external number;
+//   - a Refer-To on another host;
+//   - a Refer-To naming the trunk's address.
+func TestSIPpTransferNoOpenRelay(t *testing.T) {
+	for _, tc := range []struct {
+		name, scenario, user, referTo, reason string
+	}{
+		{"unauthenticated", "uac_refer_407.xml", "1001", "sip:+15551234@%s", ""},
+		{"no outbound right", "uac_refer_403.xml", "1004", "sip:+15551234@%s", "route-403"},
+		{"foreign host", "uac_refer_403.xml", "1001", "sip:+15551234@evil.example", "foreign-host"},
+		{"trunk address", "uac_refer_403.xml", "1001", "sip:+15551234@127.0.0.1:%d", "foreign-host"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, carrier, _ := trunkConfig(t)
+			reg := prometheus.NewRegistry()
+			ts, _ := anchoredServer(t, cfg, sip.WithRegisterer(reg))
+			py := testenv.FreePort(t)
+			registerContact(t, ts, "1002", py)
+			y := startSIPp(t, "transferee", sippArgs("uas.xml", py, "-m", "1")...)
+			referTo := tc.referTo
+			switch {
+			case tc.name == "trunk address":
+				referTo = fmt.Sprintf(referTo, carrier)
+			case tc.name != "foreign host":
+				referTo = fmt.Sprintf(referTo, ts.addr)
+			}
+			transferor(t, ts, tc.scenario, tc.user, "1002", referTo)
+			y.wait(t)
+			rec := records(t, ts, 1)[0]
+			if len(rec.Legs) != 2 {
+				t.Fatalf("record %+v", rec)
+			}
+			if n := metricValue(t, reg, "ccswitch_sip_transfers_total", "blind"); n != 0 {
+				t.Fatalf("%v transfers done", n)
+			}
+			if tc.reason != "" {
+				if n := metricValue(t, reg, "ccswitch_sip_transfers_total", tc.reason); n != 1 {
+					t.Fatalf("refusal %s counted %v times", tc.reason, n)
+				}
+			}
+		})
+	}
+}
