@@ -27,10 +27,10 @@ type Leg struct {
 	// party is who the remote party is (for the media anchor): its source, user or trunk.
 	party Party
 
-	peer     atomic.Pointer[Leg]
-	inDialog atomic.Pointer[InDialogFunc]
-	acks     atomic.Pointer[ackWait] // the ACK awaited on this leg (offer.go)
-	acked    atomic.Pointer[sentAck] // the last ACK sent on this leg (offer.go)
+	peer        atomic.Pointer[Leg]
+	inDialog    atomic.Pointer[InDialogFunc]
+	acks        atomic.Pointer[ackWait]    // the ACK awaited on this leg (offer.go)
+	acked       atomic.Pointer[sentAck]    // the last ACK sent on this leg (offer.go)
 	media       atomic.Pointer[mediaRef]   // set when a transfer joined the leg to another call's media
 	transferred atomic.Pointer[func(*Leg)] // OnTransferred
 	// remoteSeq is the CSeq of the remote party's last in-dialog request on leg B (0: none).
@@ -168,7 +168,7 @@ type call struct {
 	live     int
 	written  bool
 	stopRing context.CancelFunc
-	hold     *limit.Hold // the call's limit slots (limits.go), released by end
+	hold     *limit.Hold   // the call's limit slots (limits.go), released by end
 	holds    []*limit.Hold // more limit slots: a transfer target's (transfer.go)
 	// negotiating is held by the offer/answer exchange in progress (offer.go): glare → 491.
 	negotiating atomic.Bool
