@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -345,6 +346,18 @@ func (s *Server) attendedTransfer(req *gsip.Request, tx gsip.ServerTransaction, 
 		}
 	}
 	if x2 == nil {
+		// The transferor may know only its own tag of that dialog (the other names ccswitch's
+		// tag, which it may have got wrong): match the Call-ID and its tag.
+		s.legs.Range(func(_, v any) bool {
+			l := v.(*Leg)
+			if l.callID() == callID && slices.Contains(tags, l.remoteTag()) {
+				x2 = l
+				return false
+			}
+			return true
+		})
+	}
+	if x2 == nil {
 		s.refuseTransfer(req, tx, x, 481, "Call/Transaction Does Not Exist", "replaces-unknown")
 		return
 	}
@@ -512,6 +525,27 @@ func (l *Leg) identity() (user, name string) {
 	}
 	t := l.cli.InviteRequest.To()
 	return t.Address.User, ""
+}
+
+// callID is the SIP Call-ID of the leg's dialog.
+func (l *Leg) callID() string {
+	if l.srv != nil {
+		return l.srv.InviteRequest.CallID().Value()
+	}
+	return l.cli.InviteRequest.CallID().Value()
+}
+
+// remoteTag is the remote party's tag in the leg's dialog.
+func (l *Leg) remoteTag() string {
+	if l.srv != nil {
+		tag, _ := l.srv.InviteRequest.From().Params.Get("tag")
+		return tag
+	}
+	if r := l.cli.InviteResponse; r != nil {
+		tag, _ := r.To().Params.Get("tag")
+		return tag
+	}
+	return ""
 }
 
 // set returns who with side's party replaced by p.

@@ -107,3 +107,32 @@ func TestSIPpTransferNoOpenRelay(t *testing.T) {
 		})
 	}
 }
+
+// TestSIPpAttendedTransfer: 1001 calls 1002 (the transferee), then consults 1003 in a second
+// call (a fixed Call-ID and From tag), and REFERs 1002 to 1003 with Replaces naming the
+// consultation dialog. ccswitch re-INVITEs 1003 without SDP, joins its offer to 1002 (both
+// check they see only ccswitch's media address), and BYEs both of 1001's calls; 1003 then
+// hangs up, which ends 1002.
+func TestSIPpAttendedTransfer(t *testing.T) {
+	cfg, _, _ := trunkConfig(t)
+	reg := prometheus.NewRegistry()
+	ts, a := anchoredServer(t, cfg, sip.WithRegisterer(reg))
+	py, pt := testenv.FreePort(t), testenv.FreePort(t)
+	registerContact(t, ts, "1002", py)
+	registerContact(t, ts, "1003", pt)
+	y := startSIPp(t, "transferee", sippArgs("uas_transferee.xml", py, "-m", "1")...)
+	tg := startSIPp(t, "target", sippArgs("uas_target_attended.xml", pt, "-m", "1")...)
+	consult := startSIPp(t, "consultation", append(sippArgs("uac_consult.xml", testenv.FreePort(t), "-key", "user", "1001",
+		"-au", "1001", "-ap", "secret1001", "-auth_uri", authURI("1003", ts.addr), "-s", "1003", "-m", "1",
+		"-cid_str", "consult-%u@x"), ts.addr)...)
+	referTo := fmt.Sprintf("sip:1003@%s?Replaces=consult-1%%40x%%3Bto-tag%%3Dunknown%%3Bfrom-tag%%3Dconsulttag", ts.addr)
+	transferor(t, ts, "uac_refer.xml", "1001", "1002", referTo, "-d", "1500")
+	consult.wait(t)
+	y.wait(t)
+	tg.wait(t)
+	records(t, ts, 2)
+	if n := metricValue(t, reg, "ccswitch_sip_transfers_total", "attended"); n != 1 {
+		t.Fatalf("%v attended transfers counted", n)
+	}
+	waitReleased(t, a)
+}
