@@ -248,25 +248,10 @@ func (s *Server) notifyRefer(l *Leg, code int, reason string, final bool) {
 
 // blindTransfer rings target for X (leg x) and joins Y to it.
 func (s *Server) blindTransfer(req *gsip.Request, tx gsip.ServerTransaction, x, y *Leg, from origin, r *routing, dialled string) {
-	hold := s.newHold()
-	d := s.decide(r, from, dialled, dialled, hold)
-	if d.code == 0 && (d.feature != "" || d.num != nil && d.num.Target == "") {
-		d.code, d.why = 501, "Not Implemented" // feature codes and flow numbers: not a transfer target yet
-	}
-	if d.code != 0 {
-		hold.Release()
-		s.refuseTransfer(req, tx, x, d.code, d.why, "route-"+strconv.Itoa(d.code))
+	p, code, why := s.planTransfer(r, from, dialled)
+	if code != 0 {
+		s.refuseTransfer(req, tx, x, code, why, "route-"+strconv.Itoa(code))
 		return
-	}
-	var targets []target
-	callee := Party{User: d.ext}
-	if d.out != nil {
-		u := *d.out.out
-		u.User = dialled
-		targets = []target{{uri: u, transport: d.out.transport, trunk: d.out, to: gsip.Uri{Scheme: "sip", User: dialled, Host: u.Host, Port: u.Port}}}
-		callee = Party{Trunk: d.out.cfg.Name}
-	} else {
-		targets = s.contacts(r, d.ext)
 	}
 	sub := accept(req, tx)
 	s.metrics.transfers.WithLabelValues("blind").Inc()
@@ -276,13 +261,83 @@ func (s *Server) blindTransfer(req *gsip.Request, tx gsip.ServerTransaction, x, 
 		}
 	}
 	notify(100, "Trying", false)
-	if len(targets) == 0 {
+	code, reason := s.runTransfer(x, y, p, r)
+	notify(code, reason, true)
+	if code == 200 {
+		x.finish(context.Background(), true, "transferred")
+	}
+}
+
+// Transfer moves the peer of leg (an answered leg bridged to another) to target, as if leg's
+// remote party had sent a blind REFER: the desktop's Transfer button. target (an extension or
+// a number) is routed as if extension as dialled it — decide: its outbound right, emergency
+// numbers, limits. Transfer returns once the target answered and was joined (leg then ends
+// with a BYE), or a *DialError when the target was refused or did not answer (leg and its
+// peer stay bridged).
+func (s *Server) Transfer(leg *Leg, as, target string) error {
+	r := s.routes.Load()
+	u := r.users[as]
+	if u == nil {
+		return &DialError{Code: 403, Cause: "forbidden"}
+	}
+	y := leg.peer.Load()
+	if y == nil || y.ended.Load() || leg.ended.Load() {
+		return &DialError{Code: 481, Cause: "no-call"}
+	}
+	p, code, _ := s.planTransfer(r, origin{user: u}, validate.Sanitize(target))
+	if code != 0 {
+		s.metrics.transfers.WithLabelValues("route-" + strconv.Itoa(code)).Inc()
+		return &DialError{Code: code, Cause: "refused"}
+	}
+	s.metrics.transfers.WithLabelValues("blind").Inc()
+	code, reason := s.runTransfer(leg, y, p, r)
+	if code != 200 {
+		return &DialError{Code: code, Cause: reason}
+	}
+	leg.finish(context.Background(), true, "transferred")
+	return nil
+}
+
+// transferPlan is a routed blind-transfer target.
+type transferPlan struct {
+	targets []target
+	callee  Party
+	toTrunk bool
+	hold    *callHold
+}
+
+// planTransfer routes a blind transfer's target with decide, the check of a dialled call; a
+// non-zero code refuses it.
+func (s *Server) planTransfer(r *routing, from origin, dialled string) (*transferPlan, int, string) {
+	hold := s.newHold()
+	d := s.decide(r, from, dialled, dialled, hold)
+	if d.code == 0 && (d.feature != "" || d.num != nil && d.num.Target == "") {
+		d.code, d.why = 501, "Not Implemented" // feature codes and flow numbers: not a transfer target yet
+	}
+	if d.code != 0 {
 		hold.Release()
-		notify(480, "Temporarily Unavailable", true)
-		return
+		return nil, d.code, d.why
+	}
+	p := &transferPlan{callee: Party{User: d.ext}, hold: hold}
+	if d.out != nil {
+		u := *d.out.out
+		u.User = dialled
+		p.targets = []target{{uri: u, transport: d.out.transport, trunk: d.out, to: gsip.Uri{Scheme: "sip", User: dialled, Host: u.Host, Port: u.Port}}}
+		p.callee, p.toTrunk = Party{Trunk: d.out.cfg.Name}, true
+	} else {
+		p.targets = s.contacts(r, d.ext)
+	}
+	return p, 0, ""
+}
+
+// runTransfer rings a planned target with an INVITE without SDP and joins Y to it in place
+// of X; it returns the final status for the transferor (200: done; X is left to the caller).
+func (s *Server) runTransfer(x, y *Leg, p *transferPlan, r *routing) (int, string) {
+	if len(p.targets) == 0 {
+		p.hold.Release()
+		return 480, "Temporarily Unavailable"
 	}
 	c := x.call
-
 	fromUser, fromName := y.identity()
 	spec := &ringSpec{fromUser: validate.Sanitize(fromUser), fromName: validate.Sanitize(fromName), maxForwards: 70, timeout: r.ringTime}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -296,21 +351,20 @@ func (s *Server) blindTransfer(req *gsip.Request, tx gsip.ServerTransaction, x, 
 		case <-ctx.Done():
 		}
 	}()
-	res := s.ring(ctx, targets, spec)
+	res := s.ring(ctx, p.targets, spec)
 	if !res.won {
-		hold.Release()
-		code, reason, _ := failure(res, d.out != nil)
+		p.hold.Release()
+		code, reason, _ := failure(res, p.toTrunk)
 		if y.ended.Load() {
 			code, reason = 487, "Request Terminated"
 		}
-		notify(code, reason, true)
-		return
+		return code, reason
 	}
-	c.addHold(hold.Hold)
+	c.addHold(p.hold.Hold)
 	t := newLeg(s, c, x.side)
 	t.cli = res.dlg
 	t.sdp = res.dlg.InviteResponse.Body()
-	t.party = callee
+	t.party = p.callee
 	t.party.Source = sourceOf(res.dlg.InviteResponse)
 	yr := y.mediaRef()
 	t.media.Store(&mediaRef{id: yr.id, side: yr.side.other()})
@@ -320,12 +374,10 @@ func (s *Server) blindTransfer(req *gsip.Request, tx gsip.ServerTransaction, x, 
 	if err := s.join(y, t, true); err != nil {
 		s.log.Info("transfer: joining the target failed", "call_id", c.id, "error", err)
 		t.finish(context.Background(), true, "transfer-failed")
-		notify(500, "Server Internal Error", true)
-		return
+		return 500, "Server Internal Error"
 	}
 	s.handOver(x, y, t)
-	notify(200, "OK", true)
-	x.finish(context.Background(), true, "transferred")
+	return 200, "OK"
 }
 
 // attendedTransfer joins Y to the party X talks to in the dialog Replaces names.

@@ -48,6 +48,8 @@ type Options struct {
 	SessionTTL time.Duration
 	// CRM, optional, looks up the customer of each offer and screen pop (center/crm.Client).
 	CRM channels.CRM
+	// Calls, optional, transfers agents' voice calls (the desktop's Transfer button; calls.go).
+	Calls CallTransferer
 }
 
 // Server is the HTTP server and the text-channel side of ccswitch.
@@ -254,6 +256,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/conversations/{conv}/reply", s.auth(s.reply))
 	s.mux.HandleFunc("POST /api/conversations/{conv}/transfer", s.auth(s.transfer))
 	s.mux.HandleFunc("POST /api/conversations/{conv}/close", s.auth(s.closeConv))
+	s.mux.HandleFunc("POST /api/calls/{call}/transfer", s.auth(s.transferCall))
 	s.mux.HandleFunc("GET /api/customers", s.auth(s.customers))
 	s.mux.HandleFunc("GET /api/customers/{id}/timeline", s.auth(s.timeline))
 	s.mux.HandleFunc("POST /api/customers/{id}/link", s.auth(s.link))

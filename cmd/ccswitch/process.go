@@ -64,7 +64,7 @@ func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.L
 	p.crm = crm.New(cfg.CRM, crm.Options{Logger: log, Registerer: p.reg})
 	// The text adapters are those cfg.Channels enables.
 	p.web, err = web.New(web.Options{Config: cfg, Store: st, Center: p.center, CRM: p.crm,
-		Registerer: p.reg, Gatherer: p.reg, Logger: log})
+		Registerer: p.reg, Gatherer: p.reg, Logger: log, Calls: p.voice.App})
 	if err != nil {
 		return nil, err
 	}

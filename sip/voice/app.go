@@ -69,6 +69,7 @@ type App struct {
 	srv   atomic.Pointer[sip.Server]
 	state atomic.Pointer[state]
 	calls sync.WaitGroup // ServeCall in progress (invariant 6)
+	live  sync.Map       // call id → *call, for TransferCall
 
 	devMu   sync.Mutex        // guards statics and unsub
 	statics map[string]string // agent → its extension's static contact, declared as a device

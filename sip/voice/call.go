@@ -73,6 +73,8 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	c := &call{a: a, st: st, id: in.CallID(), caller: in.Caller(), did: num.DID, lang: num.Language,
 		digits: newDigitBuffer(), inbox: center.NewInbox(), rtpDead: make(chan struct{})}
 	c.log = a.log.With("call_id", c.id)
+	a.live.Store(c.id, c)
+	defer a.live.Delete(c.id)
 	sum := Summary{CallID: c.id, DID: num.DID, Caller: c.caller}
 	sum.Result, sum.Err = c.serve(ctx, in, num.Flow)
 	// Invariant 4: the call's goroutines, then its legs, end before its account is given.
