@@ -98,10 +98,14 @@ func (in *Incoming) Answer(sdp []byte) (*Leg, error) {
 	if len(sdp) > 0 {
 		hdrs = append(hdrs, gsip.NewHeader("Content-Type", "application/sdp"))
 	}
+	timer := in.s.timerForA(in.req)
+	hdrs = append(hdrs, timerHeaders(timer, true)...)
+	hdrs = append(hdrs, gsip.NewHeader("Supported", supportedTags))
 	if err := in.leg.srv.Respond(200, "OK", sdp, hdrs...); err != nil {
 		in.leg.finish(context.Background(), false, "no-ack")
 		return nil, err
 	}
+	in.s.startTimer(in.leg, timer)
 	return in.leg, nil
 }
 
@@ -251,6 +255,7 @@ func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
 	c.mu.Unlock()
 	s.ackInitial(leg, nil)
 	leg.register()
+	s.startTimer(leg, timerForB(res.dlg.InviteResponse))
 	return leg, nil
 }
 

@@ -246,6 +246,11 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	if out != nil {
 		trunkName = out.cfg.Name
 	}
+	if code == 0 {
+		if h, brief := s.tooBrief(req); brief {
+			code, why, refusal = 422, "Session Interval Too Small", h
+		}
+	}
 	c := s.newCall(req, dir, trunkName)
 	hold.bind(c)
 	if code != 0 {
@@ -441,7 +446,14 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	c.answered(legA, 200)
 	ackA := legA.expectAck(req.CSeq().SeqNo)
 	defer legA.acks.CompareAndSwap(ackA, nil)
+	timerA := s.timerForA(req)
+	hdrs = append(hdrs, timerHeaders(timerA, true)...)
+	hdrs = append(hdrs, gsip.NewHeader("Supported", supportedTags))
 	err = dlgA.Respond(200, "OK", body, hdrs...)
+	if err == nil {
+		s.startTimer(legA, timerA)
+		s.startTimer(legB, timerForB(dlgB.InviteResponse))
+	}
 	if err == nil && lateB {
 		// A's ACK carries its answer to ccswitch's offer: anchored, it answers B's offer.
 		var ack *gsip.Request
@@ -598,6 +610,14 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	ua := s.dialogUAFor(t.transport, t.uri.Scheme, peer)
 	req.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	req.AppendHeader(gsip.NewHeader("Allow", allowHeader))
+	// Session timers on every leg we place; reliable provisionals only when we offer (an
+	// offer in a reliable 18x would need an answer in our PRACK, which only A can give).
+	if len(spec.body) > 0 {
+		req.AppendHeader(gsip.NewHeader("Supported", supportedTags))
+	} else {
+		req.AppendHeader(gsip.NewHeader("Supported", "timer, norefersub"))
+	}
+	req.AppendHeader(gsip.NewHeader("Session-Expires", strconv.Itoa(int(s.sessionInterval()/time.Second))))
 	if len(spec.body) > 0 {
 		ct := spec.contentType
 		if ct == "" {

@@ -70,6 +70,13 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		return
 	}
 	body := req.Body()
+	if req.Method == gsip.UPDATE && len(body) == 0 {
+		// A session refresh (RFC 4028) or a bare UPDATE: each leg's session is ccswitch's own,
+		// answered here and never relayed (a callee without UPDATE would refuse it).
+		l.refreshed()
+		respond(tx, req, 200, "OK", l.timerHeaders()...)
+		return
+	}
 	negotiates := req.IsInvite() || req.Method == gsip.UPDATE && len(body) > 0
 	if negotiates {
 		if !l.call.beginOffer() {
@@ -173,6 +180,12 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 			res.AppendHeader(gsip.NewHeader("Content-Type", validate.Sanitize(ct.Value())))
 		}
 		res.SetBody(rbody)
+	}
+	if final.IsSuccess() && negotiates {
+		l.refreshed()
+		for _, h := range l.timerHeaders() {
+			res.AppendHeader(h)
+		}
 	}
 	if !req.IsInvite() || !final.IsSuccess() {
 		tx.Respond(res)

@@ -29,10 +29,11 @@ type Leg struct {
 
 	peer        atomic.Pointer[Leg]
 	inDialog    atomic.Pointer[InDialogFunc]
-	acks        atomic.Pointer[ackWait]    // the ACK awaited on this leg (offer.go)
-	acked       atomic.Pointer[sentAck]    // the last ACK sent on this leg (offer.go)
-	media       atomic.Pointer[mediaRef]   // set when a transfer joined the leg to another call's media
-	transferred atomic.Pointer[func(*Leg)] // OnTransferred
+	acks        atomic.Pointer[ackWait]      // the ACK awaited on this leg (offer.go)
+	acked       atomic.Pointer[sentAck]      // the last ACK sent on this leg (offer.go)
+	media       atomic.Pointer[mediaRef]     // set when a transfer joined the leg to another call's media
+	transferred atomic.Pointer[func(*Leg)]   // OnTransferred
+	timer       atomic.Pointer[sessionTimer] // the leg's session timer (sessiontimer.go), nil: none
 	// remoteSeq is the CSeq of the remote party's last in-dialog request on leg B (0: none).
 	remoteSeq atomic.Uint64
 	ended     atomic.Bool
@@ -138,6 +139,9 @@ func (l *Leg) finish(ctx context.Context, sendBye bool, cause string) {
 	}
 	if l.key != "" {
 		l.s.legs.Delete(l.key)
+	}
+	if st := l.timer.Load(); st != nil {
+		st.stop()
 	}
 	if sendBye {
 		bctx, cancel := context.WithTimeout(ctx, 8*time.Second)

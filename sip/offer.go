@@ -213,3 +213,10 @@ func (l *Leg) readRequest(req *gsip.Request, tx gsip.ServerTransaction) error {
 		}
 	}
 }
+
+// supportedTags is our Supported header: reliable provisionals (RFC 3262), session timers
+// (RFC 4028), REFER without implicit subscription (RFC 4488). A Require of any of them is
+// honoured (validate's Policy.Supported), not refused 420.
+const supportedTags = "100rel, timer, norefersub"
+
+var supportedList = []string{"100rel", "timer", "norefersub"}

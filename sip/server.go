@@ -436,7 +436,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 		host = advertisedHost(public, "127.0.0.1", "")
 	}
 	s.host = host
-	s.policy.Store(&validate.Policy{Allowed: allowed, Self: self})
+	s.policy.Store(&validate.Policy{Allowed: allowed, Self: self, Supported: supportedList})
 	s.self.Store(selfAddrs(s.Addrs(), strings.Trim(public, "[]")))
 
 	// sipgo's own lines: Warn and above, at most once a minute per message (readpath.go),
@@ -632,7 +632,7 @@ func (s *Server) onOptions(req *gsip.Request, tx gsip.ServerTransaction) {
 	respond(tx, req, 200, "OK",
 		gsip.NewHeader("Allow", strings.Join(allowed, ", ")),
 		gsip.NewHeader("Accept", "application/sdp"),
-		gsip.NewHeader("Supported", ""),
+		gsip.NewHeader("Supported", supportedTags),
 		gsip.NewHeader("Server", s.userAgent))
 }
 

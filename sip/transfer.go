@@ -377,6 +377,7 @@ func (s *Server) runTransfer(x, y *Leg, p *transferPlan, r *routing) (int, strin
 		return 500, "Server Internal Error"
 	}
 	s.handOver(x, y, t)
+	s.startTimer(t, timerForB(t.cli.InviteResponse))
 	return 200, "OK"
 }
 
