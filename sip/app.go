@@ -75,7 +75,7 @@ func (in *Incoming) Progress(code int, sdp []byte) error {
 	if len(sdp) > 0 {
 		hdrs = append(hdrs, gsip.NewHeader("Content-Type", "application/sdp"))
 	}
-	return in.leg.srv.Respond(code, reasonFor(code), sdp, hdrs...)
+	return in.s.progressA(in.c, in.leg, code, reasonFor(code), sdp, hdrs...)
 }
 
 // Answer sends 200 with sdp and returns once the caller ACKed; the Leg then lives until a

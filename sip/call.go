@@ -277,6 +277,10 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legA.sdp = req.Body()
 	legA.party = from.party(sourceOf(req))
 	c.addLeg(legA, req.From().Address.String(), c.rec.Start, req.CallID().Value())
+	var rel *reliableA
+	if wantsReliable(req) {
+		rel = s.newReliableA(c, legA, tx)
+	}
 
 	if feature != "" || num != nil && num.Target == "" {
 		user := ""
@@ -336,6 +340,14 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	// it is anchored into ccswitch's offer to A, whose answer comes in its ACK.
 	late := &lateOffer{s: s, callID: c.id}
 	delayed := len(req.Body()) == 0
+	if delayed && rel != nil {
+		// The caller answers an offer in a reliable 18x in its PRACK.
+		rel.mu.Lock()
+		rel.onAnswer = func(sdp []byte) {
+			late.answer(dlgA.Context(), Parties{A: legA.party, B: callee}, sdp)
+		}
+		rel.mu.Unlock()
+	}
 	spec.onProvisional = func(res *gsip.Response) {
 		if res.StatusCode < 180 {
 			return
@@ -360,7 +372,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		}
 		c.mu.Lock()
 		if !c.aFinal {
-			dlgA.Respond(res.StatusCode, validate.Sanitize(res.Reason), body, hdrs...)
+			s.progressA(c, legA, res.StatusCode, validate.Sanitize(res.Reason), body, hdrs...)
 		}
 		c.mu.Unlock()
 	}
@@ -422,6 +434,9 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		who := Parties{A: legA.party, B: legB.party}
 		if lateB {
 			b, err = late.offer(dlgA.Context(), who, body)
+			if late.answered() != nil {
+				b = nil // answered in a PRACK already: the 2xx carries no SDP
+			}
 		} else {
 			b, err = s.anchor.Answer(dlgA.Context(), c.id, SideB, who, body)
 		}
@@ -460,6 +475,10 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		select {
 		case ack = <-ackA.ch:
 		default:
+		}
+		if ack != nil && len(ack.Body()) == 0 && late.answered() != nil {
+			ackB(late.answered()) // the caller answered in its PRACK
+			return
 		}
 		if ack == nil || len(ack.Body()) == 0 {
 			s.log.Info("delayed offer: the caller's ACK has no answer: ending the call", "call_id", c.id)
@@ -610,13 +629,8 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	ua := s.dialogUAFor(t.transport, t.uri.Scheme, peer)
 	req.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	req.AppendHeader(gsip.NewHeader("Allow", allowHeader))
-	// Session timers on every leg we place; reliable provisionals only when we offer (an
-	// offer in a reliable 18x would need an answer in our PRACK, which only A can give).
-	if len(spec.body) > 0 {
-		req.AppendHeader(gsip.NewHeader("Supported", supportedTags))
-	} else {
-		req.AppendHeader(gsip.NewHeader("Supported", "timer, norefersub"))
-	}
+	// Session timers on every leg we place. Not 100rel: ccswitch PRACKs only as a UAS (leg A).
+	req.AppendHeader(gsip.NewHeader("Supported", "timer, norefersub"))
 	req.AppendHeader(gsip.NewHeader("Session-Expires", strconv.Itoa(int(s.sessionInterval()/time.Second))))
 	if len(spec.body) > 0 {
 		ct := spec.contentType

@@ -79,3 +79,18 @@ func waitReleased(t testing.TB, a *anchor.Anchor) {
 		t.Fatalf("%d anchored calls left after the BYE", n)
 	}
 }
+
+// TestSIPpReliableProvisional (RFC 3262): a carrier whose INVITE says Require: 100rel is not
+// refused 420; the callee's 180 reaches it reliably (Require: 100rel, RSeq), its PRACK is
+// answered 200, then the call is answered and ends normally.
+func TestSIPpReliableProvisional(t *testing.T) {
+	cfg, carrier, uasPort := trunkConfig(t)
+	ts, _ := anchoredServer(t, cfg)
+	uas := startSIPp(t, "callee 2000", sippArgs("uas_slow.xml", uasPort, "-m", "1")...)
+	uac := startSIPp(t, "carrier", append(sippArgs("carrier_100rel.xml", carrier, "-s", "+15550100", "-m", "1"), ts.addr)...)
+	uac.wait(t)
+	uas.wait(t)
+	if rec := records(t, ts, 1)[0]; rec.Code != 200 || rec.Cause != "caller-bye" {
+		t.Fatalf("record %+v", rec)
+	}
+}

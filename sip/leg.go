@@ -174,6 +174,7 @@ type call struct {
 	stopRing context.CancelFunc
 	hold     *limit.Hold   // the call's limit slots (limits.go), released by end
 	holds    []*limit.Hold // more limit slots: a transfer target's (transfer.go)
+	rel      *reliableA    // 100rel state of leg A (prack.go); set before ringing, then read-only
 	// negotiating is held by the offer/answer exchange in progress (offer.go): glare → 491.
 	negotiating atomic.Bool
 }
@@ -264,6 +265,9 @@ func (c *call) end(code int, cause string) {
 	rec.Legs = slices.Clone(c.rec.Legs)
 	c.mu.Unlock()
 	hold.Release()
+	if c.rel != nil {
+		c.rel.forget()
+	}
 	for _, h := range holds {
 		h.Release()
 	}

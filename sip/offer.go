@@ -172,6 +172,29 @@ type lateOffer struct {
 
 	mu       sync.Mutex
 	from, to []byte // B's offer and the anchored offer made of it for A
+	forB     []byte // A's answer (in a PRACK), anchored for B's ACK
+}
+
+// answer takes A's answer from a PRACK (to the offer of a reliable 18x).
+func (o *lateOffer) answer(ctx context.Context, who Parties, sdp []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.to == nil || o.forB != nil {
+		return
+	}
+	b, err := o.s.anchor.Answer(ctx, o.callID, SideA, who, sdp)
+	if err != nil {
+		o.s.log.Info("delayed offer: the caller's answer in PRACK refused", "call_id", o.callID, "error", err)
+		return
+	}
+	o.forB = b
+}
+
+// answered is A's anchored answer from a PRACK (nil: none yet).
+func (o *lateOffer) answered() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.forB
 }
 
 func (o *lateOffer) offer(ctx context.Context, who Parties, body []byte) ([]byte, error) {

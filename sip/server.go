@@ -25,7 +25,7 @@ import (
 )
 
 // allowed is what we answer; it is the Allow header everywhere.
-var allowed = []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "REFER", "NOTIFY"}
+var allowed = []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "REFER", "NOTIFY", "PRACK"}
 
 // udpReadBuffer is the SO_RCVBUF asked for each UDP socket (the kernel caps it at rmem_max).
 const udpReadBuffer = 8 << 20
@@ -85,6 +85,9 @@ type Server struct {
 	invites sync.Map
 	// calls maps our call id → *call for every call in progress (ringing or up).
 	calls sync.Map
+	// early maps Call-ID|our tag of leg A INVITEs with reliable provisionals → *reliableA,
+	// where PRACKs find them (prack.go).
+	early sync.Map
 
 	ready    chan struct{}
 	addrsMu  sync.Mutex
@@ -520,7 +523,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 		s.tcpUA = s.udpUA
 	}
 
-	for _, m := range []gsip.RequestMethod{gsip.INVITE, gsip.ACK, gsip.BYE, gsip.CANCEL, gsip.OPTIONS, gsip.REGISTER, gsip.INFO, gsip.UPDATE, gsip.REFER, gsip.NOTIFY} {
+	for _, m := range []gsip.RequestMethod{gsip.INVITE, gsip.ACK, gsip.BYE, gsip.CANCEL, gsip.OPTIONS, gsip.REGISTER, gsip.INFO, gsip.UPDATE, gsip.REFER, gsip.NOTIFY, gsip.PRACK} {
 		srv.OnRequest(m, s.wrap(s.route))
 	}
 	srv.OnNoRoute(s.wrap(s.route))
@@ -610,6 +613,8 @@ func (s *Server) route(req *gsip.Request, tx gsip.ServerTransaction) {
 		s.onInDialog(req, tx)
 	case gsip.REFER:
 		s.onRefer(req, tx)
+	case gsip.PRACK:
+		s.onPrack(req, tx)
 	case gsip.NOTIFY:
 		// ccswitch sends REFERs to nobody: no subscription of ours to notify.
 		respond(tx, req, 481, "Subscription Does Not Exist")
