@@ -51,6 +51,8 @@ func TestSIPpOfferAnswerAnchored(t *testing.T) {
 		// The carrier's hold re-INVITE is relayed; the callee sends its own re-INVITE before
 		// answering it: glare, answered 491 (the callee's scenario requires it).
 		{"glare", "carrier_reinvite_hold.xml", "uas_glare.xml"},
+		// An UPDATE with an offer (RFC 3311) is relayed and anchored both ways.
+		{"UPDATE", "carrier_update.xml", "uas_update.xml"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, carrier, uasPort := trunkConfig(t)
