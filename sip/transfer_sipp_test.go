@@ -136,3 +136,32 @@ func TestSIPpAttendedTransfer(t *testing.T) {
 	}
 	waitReleased(t, a)
 }
+
+// TestSIPpReplacesOtherExtension: Replaces cannot hijack another extension's call. 1005 talks
+// to 1003 (a consultation-like call with a known Call-ID and tag); 1001, in a call with 1002,
+// REFERs naming that dialog: 403 (counted replaces-not-owner), nothing changes, and each call
+// ends as its parties hang up.
+func TestSIPpReplacesOtherExtension(t *testing.T) {
+	cfg, _, _ := trunkConfig(t)
+	reg := prometheus.NewRegistry()
+	ts, _ := anchoredServer(t, cfg, sip.WithRegisterer(reg))
+	py, pt := testenv.FreePort(t), testenv.FreePort(t)
+	registerContact(t, ts, "1002", py)
+	registerContact(t, ts, "1003", pt)
+	y := startSIPp(t, "callee 1002", sippArgs("uas.xml", py, "-m", "1")...)
+	other := startSIPp(t, "callee 1003", sippArgs("uas_bye_late.xml", pt, "-m", "1")...)
+	consult := startSIPp(t, "1005's call", append(sippArgs("uac_consult.xml", testenv.FreePort(t), "-key", "user", "1005",
+		"-au", "1005", "-ap", "secret1005", "-auth_uri", authURI("1003", ts.addr), "-s", "1003", "-m", "1",
+		"-cid_str", "consult-%u@x"), ts.addr)...)
+	referTo := fmt.Sprintf("sip:1003@%s?Replaces=consult-1%%40x%%3Bto-tag%%3Dunknown%%3Bfrom-tag%%3Dconsulttag", ts.addr)
+	transferor(t, ts, "uac_refer_403.xml", "1001", "1002", referTo, "-d", "1000")
+	y.wait(t)
+	consult.wait(t)
+	other.wait(t)
+	if n := metricValue(t, reg, "ccswitch_sip_transfers_total", "replaces-not-owner"); n != 1 {
+		t.Fatalf("replaces-not-owner counted %v times", n)
+	}
+	if n := metricValue(t, reg, "ccswitch_sip_transfers_total", "attended"); n != 0 {
+		t.Fatalf("%v attended transfers done", n)
+	}
+}
