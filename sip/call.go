@@ -629,8 +629,13 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	ua := s.dialogUAFor(t.transport, t.uri.Scheme, peer)
 	req.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	req.AppendHeader(gsip.NewHeader("Allow", allowHeader))
-	// Session timers on every leg we place. Not 100rel: ccswitch PRACKs only as a UAS (leg A).
-	req.AppendHeader(gsip.NewHeader("Supported", "timer, norefersub"))
+	// Session timers on every leg we place; reliable provisionals when we offer (an offer in
+	// a reliable 18x would need an answer in our PRACK, which only A could give: prack.go).
+	if len(spec.body) > 0 {
+		req.AppendHeader(gsip.NewHeader("Supported", supportedTags))
+	} else {
+		req.AppendHeader(gsip.NewHeader("Supported", "timer, norefersub"))
+	}
 	req.AppendHeader(gsip.NewHeader("Session-Expires", strconv.Itoa(int(s.sessionInterval()/time.Second))))
 	if len(spec.body) > 0 {
 		ct := spec.contentType
@@ -650,7 +655,11 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 		return res
 	}
 	res.dlg = dlg
+	var rseq uint32 // the last reliable 18x PRACKed
 	opts := sipgo.AnswerOptions{OnResponse: func(r *gsip.Response) error {
+		if r.IsProvisional() && r.StatusCode > 100 && len(spec.body) > 0 && hasTag(r, "Require", "100rel") {
+			s.prackB(dlg, r, &rseq)
+		}
 		if r.IsProvisional() && spec.onProvisional != nil && !winner.Load() {
 			spec.onProvisional(r)
 		}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +94,36 @@ func TestSIPpReliableProvisional(t *testing.T) {
 	uac := startSIPp(t, "carrier", append(sippArgs("carrier_100rel.xml", carrier, "-s", "+15550100", "-m", "1"), ts.addr)...)
 	uac.wait(t)
 	uas.wait(t)
+	if rec := records(t, ts, 1)[0]; rec.Code != 200 || rec.Cause != "caller-bye" {
+		t.Fatalf("record %+v", rec)
+	}
+}
+
+// TestSIPpReliableProvisionalCallee (RFC 3262 on leg B): ccswitch's INVITE with an offer says
+// Supported: 100rel; the callee's reliable 183 (its early media, anchored for the carrier) is
+// PRACKed with the right RAck before it answers, and the ACK that follows carries the INVITE's
+// CSeq, not the PRACK's (the callee logs both).
+func TestSIPpReliableProvisionalCallee(t *testing.T) {
+	cfg, carrier, uasPort := trunkConfig(t)
+	ts, _ := anchoredServer(t, cfg)
+	log := filepath.Join(t.TempDir(), "callee.log")
+	uas := startSIPp(t, "callee 2000", sippArgs("uas_100rel.xml", uasPort, "-m", "1", "-trace_logs", "-log_file", log)...)
+	uac := startSIPp(t, "carrier", append(sippArgs("carrier_early_media.xml", carrier, "-s", "+15550100", "-m", "1"), ts.addr)...)
+	uac.wait(t)
+	uas.wait(t)
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv, ack string
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, rest, ok := strings.Cut(line, "CSEQ invite="); ok {
+			inv, ack, _ = strings.Cut(strings.TrimSpace(rest), " ack=")
+		}
+	}
+	if inv == "" || inv != ack {
+		t.Fatalf("INVITE CSeq %q, ACK CSeq %q\n%s", inv, ack, b)
+	}
 	if rec := records(t, ts, 1)[0]; rec.Code != 200 || rec.Cause != "caller-bye" {
 		t.Fatalf("record %+v", rec)
 	}

@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -116,7 +117,7 @@ func (s *Server) ackInitial(l *Leg, body []byte) error {
 	ack.AppendHeader(gsip.HeaderClone(inv.From()))
 	ack.AppendHeader(gsip.HeaderClone(res.To()))
 	ack.AppendHeader(gsip.HeaderClone(inv.CallID()))
-	ack.AppendHeader(&gsip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: gsip.ACK})
+	ack.AppendHeader(ackCSeq(inv.CSeq().SeqNo))
 	mf := gsip.MaxForwardsHeader(70)
 	ack.AppendHeader(&mf)
 	if c := inv.Contact(); c != nil {
@@ -138,7 +139,7 @@ func (s *Server) ackInitial(l *Leg, body []byte) error {
 func (s *Server) ackInDialog(l *Leg, seq uint32, body []byte) {
 	ack := gsip.NewRequest(gsip.ACK, l.remoteTarget())
 	ack.SetTransport(l.transport())
-	ack.AppendHeader(&gsip.CSeqHeader{SeqNo: seq, MethodName: gsip.ACK})
+	ack.AppendHeader(ackCSeq(seq))
 	if len(body) > 0 {
 		ack.AppendHeader(gsip.NewHeader("Content-Type", "application/sdp"))
 	}
@@ -147,6 +148,14 @@ func (s *Server) ackInDialog(l *Leg, seq uint32, body []byte) {
 		s.log.Debug("ACK of re-INVITE failed", "call_id", l.call.id, "error", err)
 	}
 	l.acked.Store(&sentAck{seq: seq, req: ack.Clone()})
+}
+
+// ackCSeq is the CSeq of an ACK to the INVITE with CSeq seq, as a plain header: sipgo's dialog
+// stamps its last CSeq on the parsed CSeq of every request it sends, which after a PRACK or
+// another request is not the INVITE's; it does not rewrite a plain header, which is what goes
+// on the wire.
+func ackCSeq(seq uint32) gsip.Header {
+	return gsip.NewHeader("CSeq", strconv.FormatUint(uint64(seq), 10)+" ACK")
 }
 
 // reAck answers a retransmitted 2xx of an INVITE ccswitch sent on leg l with the ACK it

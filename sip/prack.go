@@ -1,11 +1,13 @@
 package sip
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo"
 	gsip "github.com/emiago/sipgo/sip"
 )
 
@@ -14,8 +16,13 @@ import (
 // doubling up to T2, for 64·T1) until its PRACK, which ccswitch answers 200. One reliable
 // provisional is outstanding at a time (§3): a 18x while the previous is unacknowledged is not
 // sent. A PRACK may carry the caller's answer to an offer ccswitch made in a reliable 18x
-// (delayed offer): that answer then goes to the callee in its ACK. Leg B advertises no 100rel:
-// ccswitch PRACKs nothing (sipgo's dialog would stamp the PRACK's CSeq on the ACK).
+// (delayed offer): that answer then goes to the callee in its ACK.
+//
+// Leg B: an INVITE carrying our offer says Supported: 100rel; each new reliable 18x (a higher
+// RSeq) is PRACKed in its early dialog (RAck, through sipgo's dialog so later requests keep
+// rising CSeqs). The ACK then carries the INVITE's CSeq as a plain header (ackCSeq), which
+// sipgo's dialog does not restamp. An INVITE without SDP does not offer 100rel: an offer in a
+// reliable 18x would need our answer in the PRACK, which only A could give.
 
 // reliableA is the 100rel state of one caller's INVITE.
 type reliableA struct {
@@ -169,6 +176,52 @@ func firstOr(f []string) string {
 		return ""
 	}
 	return f[0]
+}
+
+// prackB acknowledges a reliable provisional of leg B's INVITE (dlg) unless its RSeq was
+// acknowledged already (*last); the PRACK's answer is awaited on its own goroutine.
+func (s *Server) prackB(dlg *sipgo.DialogClientSession, res *gsip.Response, last *uint32) {
+	h := res.GetHeader("RSeq")
+	if h == nil {
+		return
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+	if err != nil || uint32(n) <= *last {
+		return // a retransmission: its PRACK's own transaction retransmits
+	}
+	*last = uint32(n)
+	target := dlg.InviteRequest.Recipient
+	if c := res.Contact(); c != nil {
+		target = c.Address
+	}
+	req := gsip.NewRequest(gsip.PRACK, *target.Clone())
+	req.AppendHeader(gsip.NewHeader("RAck", strconv.FormatUint(n, 10)+" "+strconv.FormatUint(uint64(dlg.InviteRequest.CSeq().SeqNo), 10)+" INVITE"))
+	req.SetBody(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+	tx, err := dlg.TransactionRequest(ctx, req)
+	if err != nil {
+		cancel()
+		s.log.Debug("PRACK failed", "error", err)
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		defer tx.Terminate()
+		for {
+			select {
+			case r := <-tx.Responses():
+				if !r.IsProvisional() {
+					return
+				}
+			case <-tx.Done():
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 }
 
 // forget drops the call's 100rel state (c.end).
