@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ccswitch/ccswitch/center"
@@ -32,10 +33,10 @@ func (f *fakeCalls) TransferCall(agent, callID, target string) error {
 	return nil
 }
 
-// TestTransferCallAPI: POST /api/calls/{call}/transfer (the desktop's Transfer button) needs a
-// session, a target, and hands the agent, call and target to the voice side; a call that is
-// not the agent's is 409 and the caller stays.
-func TestTransferCallAPI(t *testing.T) {
+// callsServer runs the web server with calls as its CallTransferer (the text side as
+// cmd/ccswitch wires it, no channels) and returns its URL.
+func callsServer(t *testing.T, calls web.CallTransferer) (string, *web.Server) {
+	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +48,6 @@ func TestTransferCallAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := &fakeCalls{}
 	srv, err := web.New(web.Options{Config: cfg, Store: st, Center: cc, Registerer: reg, Gatherer: reg, Calls: calls})
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +61,16 @@ func TestTransferCallAPI(t *testing.T) {
 	go func() { cc.Run(ctx); done <- struct{}{} }()
 	go func() { srv.Serve(ctx, ln); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done; st.Close() })
+	return "http://" + ln.Addr().String(), srv
+}
 
-	c := newClient(t, "http://"+ln.Addr().String())
+// TestTransferCallAPI: POST /api/calls/{call}/transfer (the desktop's Transfer button) needs a
+// session, a target, and hands the agent, call and target to the voice side; a call that is
+// not the agent's is 409 and the caller stays.
+func TestTransferCallAPI(t *testing.T) {
+	calls := &fakeCalls{}
+	url, _ := callsServer(t, calls)
+	c := newClient(t, url)
 	if code := c.do("POST", "/api/calls/c1/transfer", map[string]string{"target": "1004"}, nil); code != 401 {
 		t.Fatalf("without a session: %d", code)
 	}
@@ -89,6 +97,37 @@ func TestTransferCallAPI(t *testing.T) {
 	calls.mu.Lock()
 	defer calls.mu.Unlock()
 	if len(calls.got) != 1 || calls.got[0] != [3]string{"alice", "c1", "+15551234"} {
+		t.Fatalf("transfers %v", calls.got)
+	}
+}
+
+// TestDesktopTransferButton (Chromium): the screen pop of a call gains a Transfer field; typing
+// an extension and pressing Transfer posts it for that call, and the pop says it is done.
+func TestDesktopTransferButton(t *testing.T) {
+	calls := &fakeCalls{}
+	url, srv := callsServer(t, calls)
+	agent := browser(t)
+	run(t, agent, "agent logs in",
+		chromedp.Navigate(url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-agent`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), "alice-pw"),
+		chromedp.Click(chromedp.CSS(`#login-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#desktop-view`)),
+	)
+	// The desktop's WebSocket is up once it shows the presence it was sent.
+	run(t, agent, "desktop connected", waitJS(`document.querySelector('#presence').textContent.startsWith('not-ready')`))
+	srv.Service().ScreenPop("alice", "c1", "+15550100")
+	run(t, agent, "the screen pop has a Transfer field",
+		waitJS(`!document.querySelector('#screenpop').hidden && document.querySelector('#screenpop form.call-transfer') !== null`))
+	run(t, agent, "agent transfers the call to 1004",
+		chromedp.SendKeys(chromedp.CSS(`#screenpop form.call-transfer input`), "1004"),
+		chromedp.Click(chromedp.CSS(`#screenpop form.call-transfer button`)),
+		waitJS(`document.querySelector('#screenpop .call-transfer-status').textContent === 'Transferred to 1004'`),
+	)
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	if len(calls.got) != 1 || calls.got[0] != [3]string{"alice", "c1", "1004"} {
 		t.Fatalf("transfers %v", calls.got)
 	}
 }
