@@ -113,6 +113,8 @@ func (r *reliableA) retransmit(res *gsip.Response, p *relPending) {
 			return
 		case <-r.tx.Done():
 			return
+		case <-r.s.runCtx.Done():
+			return
 		case <-t.C:
 			r.c.mu.Lock()
 			if !r.c.aFinal {
@@ -218,6 +220,8 @@ func (s *Server) prackB(dlg *sipgo.DialogClientSession, res *gsip.Response, last
 			case <-tx.Done():
 				return
 			case <-ctx.Done():
+				return
+			case <-s.runCtx.Done():
 				return
 			}
 		}
