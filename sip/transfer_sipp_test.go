@@ -165,3 +165,19 @@ func TestSIPpReplacesOtherExtension(t *testing.T) {
 		t.Fatalf("%v attended transfers done", n)
 	}
 }
+
+// TestSIPpTrunkReferOnlyToOurNumbers: a REFER from a carrier's leg is routed as the carrier's
+// own INVITE would be: an external number is not ours, 404 (counted route-404), no relay.
+func TestSIPpTrunkReferOnlyToOurNumbers(t *testing.T) {
+	cfg, carrier, uasPort := trunkConfig(t)
+	reg := prometheus.NewRegistry()
+	ts, _ := anchoredServer(t, cfg, sip.WithRegisterer(reg))
+	uas := startSIPp(t, "callee 2000", sippArgs("uas.xml", uasPort, "-m", "1")...)
+	uac := startSIPp(t, "carrier", append(sippArgs("carrier_refer_404.xml", carrier, "-s", "+15550100", "-m", "1",
+		"-key", "referto", fmt.Sprintf("sip:+15551234@%s", ts.addr)), ts.addr)...)
+	uac.wait(t)
+	uas.wait(t)
+	if n := metricValue(t, reg, "ccswitch_sip_transfers_total", "route-404"); n != 1 {
+		t.Fatalf("route-404 counted %v times", n)
+	}
+}
