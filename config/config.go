@@ -75,6 +75,14 @@ type SIP struct {
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
 	// RingTimeout bounds how long an extension is rung before 480 (default 60s).
 	RingTimeout Duration `yaml:"ring_timeout"`
+	// SessionExpires is the session interval (RFC 4028 session timers) of calls whose parties
+	// support timers: the 2xx to a caller that asks for timers, and every INVITE ccswitch sends,
+	// carry it; a leg not refreshed (re-INVITE or UPDATE) in time is ended with BYE, and
+	// ccswitch refreshes at half the interval where it is the refresher (default 30m).
+	SessionExpires Duration `yaml:"session_expires"`
+	// MinSE is the shortest session interval accepted: a shorter Session-Expires gets 422 with
+	// Min-SE (default, and least, 90s).
+	MinSE Duration `yaml:"min_se"`
 	// Limits are the abuse limits: messages per source address, calls per extension and
 	// trunk, destinations and daily minutes (see Limits).
 	Limits Limits `yaml:"limits"`

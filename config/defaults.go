@@ -32,6 +32,8 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&s.DefaultExpires, time.Hour)
 	setDuration(&s.NonceTTL, 5*time.Minute)
 	setDuration(&s.RingTimeout, 60*time.Second)
+	setDuration(&s.SessionExpires, 30*time.Minute)
+	setDuration(&s.MinSE, 90*time.Second)
 	c.applyStreamDefaults()
 	if len(s.DigestAlgorithms) == 0 {
 		s.DigestAlgorithms = []string{"SHA-256", "MD5"}

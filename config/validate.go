@@ -129,6 +129,12 @@ func (v *validator) sip() {
 	if s.MinExpires > s.MaxExpires {
 		v.failAt("sip.min_expires", "min_expires %s is above max_expires %s", s.MinExpires.D(), s.MaxExpires.D())
 	}
+	if s.MinSE < Duration(90*time.Second) {
+		v.failAt("sip.min_se", "want at least 90s (RFC 4028), got %s", s.MinSE.D())
+	}
+	if s.SessionExpires < s.MinSE {
+		v.failAt("sip.session_expires", "session_expires %s is below min_se %s", s.SessionExpires.D(), s.MinSE.D())
+	}
 	for i, a := range s.DigestAlgorithms {
 		if a != "SHA-256" && a != "MD5" {
 			v.failAt(fmt.Sprintf("sip.digest_algorithms[%d]", i), "want SHA-256 or MD5, got %q", a)

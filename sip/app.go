@@ -83,7 +83,7 @@ func (in *Incoming) Progress(code int, sdp []byte) error {
 	if len(sdp) > 0 {
 		hdrs = append(hdrs, gsip.NewHeader("Content-Type", "application/sdp"))
 	}
-	return in.leg.srv.Respond(code, reasonFor(code), sdp, hdrs...)
+	return in.s.progressA(in.c, in.leg, code, reasonFor(code), sdp, hdrs...)
 }
 
 // Answer sends 200 with sdp and returns once the caller ACKed; the Leg then lives until a
@@ -106,10 +106,14 @@ func (in *Incoming) Answer(sdp []byte) (*Leg, error) {
 	if len(sdp) > 0 {
 		hdrs = append(hdrs, gsip.NewHeader("Content-Type", "application/sdp"))
 	}
+	timer := in.s.timerForA(in.req)
+	hdrs = append(hdrs, timerHeaders(timer, true)...)
+	hdrs = append(hdrs, gsip.NewHeader("Supported", supportedTags))
 	if err := in.leg.srv.Respond(200, "OK", sdp, hdrs...); err != nil {
 		in.leg.finish(context.Background(), false, "no-ack")
 		return nil, err
 	}
+	in.s.startTimer(in.leg, timer)
 	return in.leg, nil
 }
 
@@ -257,8 +261,9 @@ func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
 	c.rec.Code = res.code
 	c.rec.Answer = time.Now()
 	c.mu.Unlock()
-	res.dlg.Ack(context.Background())
+	s.ackInitial(leg, nil)
 	leg.register()
+	s.startTimer(leg, timerForB(res.dlg.InviteResponse))
 	return leg, nil
 }
 

@@ -104,6 +104,77 @@ type origin struct {
 	trunk *trunk
 }
 
+// decision is what a call to a dialled string is, for an origin: where it goes, or the
+// status it is refused with.
+type decision struct {
+	dir       string // "internal", "outbound", "inbound"
+	ext       string // the extension rung
+	num       *config.Number
+	feature   string // a feature code for the App
+	out       *trunk // the first trunk of an outbound call
+	code      int    // non-zero: refused with code, why
+	why       string
+	emergency bool
+	refusal   []gsip.Header  // a limit's extra headers (Retry-After)
+	rq        route.Request  // what was asked of the routing decision
+	route     route.Decision // its answer (the trunks to try, in order)
+}
+
+// decide routes dialled for from (toUser: the To user, the DID of a carrier that puts
+// another Request-URI) with the one routing decision (route.Decide, decide.go) and applies
+// the call limits (hold takes their slots): the one authentication-and-permission check of
+// every call a party makes through ccswitch — a dialled INVITE (onInvite) and a transfer
+// target (REFER, transfer.go). The outbound right (users[].outbound), emergency numbers,
+// destination rules and the trunk choice are decided here.
+func (s *Server) decide(r *routing, from origin, dialled, toUser string, hold *callHold) decision {
+	rq := route.Request{Dialled: dialled, To: toUser}
+	if from.user != nil {
+		rq.User = from.user.Extension
+	} else if from.trunk != nil {
+		rq.Trunk = from.trunk.cfg.Name
+		rq.Dialled, rq.To = from.trunk.inboundNumber(rq.Dialled), from.trunk.inboundNumber(rq.To)
+	}
+	d := route.Decide(r.table, rq, r.trunkUp)
+	var (
+		ext, feature string
+		num          *config.Number
+		out          *trunk
+		code         int
+		why          string
+		emergency    bool
+		refusal      []gsip.Header
+	)
+	dir := direction(from, d)
+	switch d.Kind {
+	case route.Refuse:
+		code, why = d.Status, d.Reason
+	case route.Feature:
+		feature = d.Feature
+	case route.Flow:
+		num = r.numbers[d.Number]
+	case route.Extension:
+		ext = d.Extension
+		if d.Number != "" {
+			num = r.numbers[d.Number]
+		}
+	case route.Emergency, route.Trunk:
+		emergency = d.Kind == route.Emergency
+		if emergency {
+			hold.Emergency(from.user.Extension)
+		}
+		if out = takeTrunk(r, hold, d.Trunks); out == nil {
+			code, why = 503, "Service Unavailable" // each at max_calls: counted by the hold
+		}
+	}
+	if code == 0 {
+		if ref := s.admit(hold, from, dialled, ext, out, emergency); ref != nil {
+			code, why, refusal = ref.Code, ref.Reason, refusalHeaders(ref)
+		}
+	}
+	return decision{dir: dir, ext: ext, num: num, feature: feature, out: out, code: code, why: why,
+		emergency: emergency, refusal: refusal, rq: rq, route: d}
+}
+
 func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	// A retransmitted INVITE whose transaction sipgo already let go (its Timer_1xx "100
 	// Trying" can fire after our final answer, and then the transaction is terminated as
@@ -144,58 +215,18 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		respond(tx, req, 400, "Missing Contact")
 		return
 	}
+
 	if from.trunk == nil {
 		s.untrust(req) // RFC 3325: identity headers are believed from trunks only
 	}
 
 	dialled := req.Recipient.User
-	rq := route.Request{Dialled: dialled, To: req.To().Address.User}
-	if from.user != nil {
-		rq.User = from.user.Extension
-	} else if from.trunk != nil {
-		rq.Trunk = from.trunk.cfg.Name
-		rq.Dialled, rq.To = from.trunk.inboundNumber(rq.Dialled), from.trunk.inboundNumber(rq.To)
-	}
-	d := route.Decide(r.table, rq, r.trunkUp) // decide.go: the one routing decision
-	var (
-		ext, feature string
-		num          *config.Number
-		out          *trunk
-		code         int
-		why          string
-		emergency    bool
-		refusal      []gsip.Header // a limit's extra headers (Retry-After)
-	)
-	dir := direction(from, d)
 	hold := s.newHold()
-	switch d.Kind {
-	case route.Refuse:
-		code, why = d.Status, d.Reason
-		s.refused(req, rq, d)
-	case route.Feature:
-		feature = d.Feature
-	case route.Flow:
-		num = r.numbers[d.Number]
-	case route.Extension:
-		ext = d.Extension
-		if d.Number != "" {
-			num = r.numbers[d.Number]
-		}
-	case route.Emergency, route.Trunk:
-		emergency = d.Kind == route.Emergency
-		if emergency {
-			hold.Emergency(from.user.Extension)
-		}
-		if out = takeTrunk(r, hold, d.Trunks); out == nil {
-			code, why = 503, "Service Unavailable" // each at max_calls: counted by the hold
-		}
+	d := s.decide(r, from, dialled, req.To().Address.User, hold)
+	if d.route.Kind == route.Refuse {
+		s.refused(req, d.rq, d.route)
 	}
-
-	if code == 0 {
-		if ref := s.admit(hold, from, dialled, ext, out, emergency); ref != nil {
-			code, why, refusal = ref.Code, ref.Reason, refusalHeaders(ref)
-		}
-	}
+	dir, ext, num, feature, out, code, why, refusal := d.dir, d.ext, d.num, d.feature, d.out, d.code, d.why, d.refusal
 
 	trunkName := ""
 	if from.trunk != nil {
@@ -203,6 +234,11 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	}
 	if out != nil {
 		trunkName = out.cfg.Name
+	}
+	if code == 0 {
+		if h, brief := s.tooBrief(req); brief {
+			code, why, refusal = 422, "Session Interval Too Small", h
+		}
 	}
 	c := s.newCall(req, dir, trunkName)
 	hold.bind(c)
@@ -230,6 +266,10 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legA.sdp = req.Body()
 	legA.party = from.party(sourceOf(req))
 	c.addLeg(legA, req.From().Address.String(), c.rec.Start, req.CallID().Value())
+	var rel *reliableA
+	if wantsReliable(req) {
+		rel = s.newReliableA(c, legA, tx)
+	}
 
 	if feature != "" || num != nil && num.Target == "" {
 		user := ""
@@ -282,6 +322,18 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		}
 		spec.body = b
 	}
+	// Delayed offer (an INVITE without SDP): B's first SDP, in a 18x or its 2xx, is an offer;
+	// it is anchored into ccswitch's offer to A, whose answer comes in its ACK.
+	late := &lateOffer{s: s, callID: c.id}
+	delayed := len(req.Body()) == 0
+	if delayed && rel != nil {
+		// The caller answers an offer in a reliable 18x in its PRACK.
+		rel.mu.Lock()
+		rel.onAnswer = func(sdp []byte) {
+			late.answer(dlgA.Context(), Parties{A: legA.party, B: callee}, sdp)
+		}
+		rel.mu.Unlock()
+	}
 	spec.onProvisional = func(res *gsip.Response) {
 		if res.StatusCode < 180 {
 			return
@@ -289,7 +341,14 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		body := res.Body()
 		var hdrs []gsip.Header
 		if len(body) > 0 {
-			b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, Parties{A: legA.party, B: callee}.from(SideB, sourceOf(res)), body)
+			var b []byte
+			var err error
+			who := Parties{A: legA.party, B: callee}.from(SideB, sourceOf(res))
+			if delayed {
+				b, err = late.offer(dlgA.Context(), who, body)
+			} else {
+				b, err = s.anchor.Answer(dlgA.Context(), c.id, SideB, who, body)
+			}
 			if err != nil {
 				body = nil
 			} else {
@@ -299,7 +358,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 		}
 		c.mu.Lock()
 		if !c.aFinal {
-			dlgA.Respond(res.StatusCode, validate.Sanitize(res.Reason), body, hdrs...)
+			s.progressA(c, legA, res.StatusCode, validate.Sanitize(res.Reason), body, hdrs...)
 		}
 		c.mu.Unlock()
 	}
@@ -310,7 +369,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	c.mu.Unlock()
 	var res forkResult
 	if out != nil {
-		res = s.ringOut(ringCtx, r, c, hold, out, d, from, spec) // trunkcall.go: failover
+		res = s.ringOut(ringCtx, r, c, hold, out, d.route, from, spec) // trunkcall.go: failover
 	} else {
 		res = s.ring(ringCtx, targets, spec)
 	}
@@ -340,16 +399,43 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	legB.party.Source = sourceOf(dlgB.InviteResponse)
 	c.addLeg(legB, res.t.uri.String(), c.rec.Start, dlgB.InviteRequest.CallID().Value())
 	c.answered(legB, dlgB.InviteResponse.StatusCode)
-	if err := dlgB.Ack(context.Background()); err != nil {
-		s.log.Debug("ACK to leg B failed", "error", err)
+	// Until A has ACKed, a re-INVITE or UPDATE from B is glare (491, B retries).
+	c.negotiating.Store(true)
+	defer c.endOffer()
+
+	body := dlgB.InviteResponse.Body()
+	// With a delayed offer B's 2xx carries the offer and B waits for our ACK with the answer,
+	// which A gives in its own ACK: B's ACK waits for A's.
+	lateB := delayed && len(body) > 0
+	var ackedB atomic.Bool
+	ackB := func(answer []byte) {
+		if !ackedB.CompareAndSwap(false, true) {
+			return
+		}
+		if err := s.ackInitial(legB, answer); err != nil {
+			s.log.Debug("ACK to leg B failed", "call_id", c.id, "error", err)
+		}
+	}
+	if !lateB {
+		ackB(nil)
 	}
 	legB.register()
 
-	body := dlgB.InviteResponse.Body()
 	var hdrs []gsip.Header
 	if len(body) > 0 {
-		b, err := s.anchor.Answer(dlgA.Context(), c.id, SideB, Parties{A: legA.party, B: legB.party}, body)
+		var b []byte
+		var err error
+		who := Parties{A: legA.party, B: legB.party}
+		if lateB {
+			b, err = late.offer(dlgA.Context(), who, body)
+			if late.answered() != nil {
+				b = nil // answered in a PRACK already: the 2xx carries no SDP
+			}
+		} else {
+			b, err = s.anchor.Answer(dlgA.Context(), c.id, SideB, who, body)
+		}
 		if err != nil {
+			ackB(nil)
 			legB.finish(context.Background(), true, "media")
 			code, reason := mediaFailure(err)
 			s.finalA(c, legA, code, reason, "media")
@@ -367,7 +453,45 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 	c.rec.Code = 200
 	c.mu.Unlock()
 	c.answered(legA, 200)
-	if err := dlgA.Respond(200, "OK", body, hdrs...); err != nil {
+	ackA := legA.expectAck(req.CSeq().SeqNo)
+	defer legA.acks.CompareAndSwap(ackA, nil)
+	timerA := s.timerForA(req)
+	hdrs = append(hdrs, timerHeaders(timerA, true)...)
+	hdrs = append(hdrs, gsip.NewHeader("Supported", supportedTags))
+	err = dlgA.Respond(200, "OK", body, hdrs...)
+	if err == nil {
+		s.startTimer(legA, timerA)
+		s.startTimer(legB, timerForB(dlgB.InviteResponse))
+	}
+	if err == nil && lateB {
+		// A's ACK carries its answer to ccswitch's offer: anchored, it answers B's offer.
+		var ack *gsip.Request
+		select {
+		case ack = <-ackA.ch:
+		default:
+		}
+		if ack != nil && len(ack.Body()) == 0 && late.answered() != nil {
+			ackB(late.answered()) // the caller answered in its PRACK
+			return
+		}
+		if ack == nil || len(ack.Body()) == 0 {
+			s.log.Info("delayed offer: the caller's ACK has no answer: ending the call", "call_id", c.id)
+			ackB(nil)
+			legA.finish(context.Background(), true, "media")
+			return
+		}
+		answer, aerr := s.anchor.Answer(dlgA.Context(), c.id, SideA, Parties{A: legA.party, B: legB.party}.from(SideA, sourceOf(ack)), ack.Body())
+		if aerr != nil {
+			s.log.Info("delayed offer: the caller's answer was refused: ending the call", "call_id", c.id, "error", aerr)
+			ackB(nil)
+			legA.finish(context.Background(), true, "media")
+			return
+		}
+		ackB(answer)
+		return
+	}
+	ackB(nil) // on failure, B still needs its ACK before our BYE
+	if err != nil {
 		// CANCEL crossed our 200, or no ACK came: the call is over.
 		if errors.Is(context.Cause(dlgA.Context()), gsip.ErrTransactionCanceled) {
 			c.mu.Lock()
@@ -506,6 +630,14 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	for _, h := range spec.headers {
 		req.AppendHeader(gsip.HeaderClone(h))
 	}
+	// Session timers on every leg we place; reliable provisionals when we offer (an offer in
+	// a reliable 18x would need an answer in our PRACK, which only A could give: prack.go).
+	if len(spec.body) > 0 {
+		req.AppendHeader(gsip.NewHeader("Supported", supportedTags))
+	} else {
+		req.AppendHeader(gsip.NewHeader("Supported", "timer, norefersub"))
+	}
+	req.AppendHeader(gsip.NewHeader("Session-Expires", strconv.Itoa(int(s.sessionInterval()/time.Second))))
 	if len(spec.body) > 0 {
 		ct := spec.contentType
 		if ct == "" {
@@ -524,9 +656,13 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 		return res
 	}
 	res.dlg = dlg
+	var rseq uint32 // the last reliable 18x PRACKed
 	opts := sipgo.AnswerOptions{OnResponse: func(r *gsip.Response) error {
 		if spec.onResponse != nil {
 			spec.onResponse()
+		}
+		if r.IsProvisional() && r.StatusCode > 100 && len(spec.body) > 0 && hasTag(r, "Require", "100rel") {
+			s.prackB(dlg, r, &rseq)
 		}
 		if r.IsProvisional() && spec.onProvisional != nil && !winner.Load() {
 			spec.onProvisional(r)
@@ -574,7 +710,7 @@ func (s *Server) fork(ctx context.Context, t target, spec *ringSpec, winner *ato
 	return res
 }
 
-var allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE"
+var allowHeader = strings.Join(allowed, ", ")
 
 // ackBye confirms and immediately ends an unwanted dialog.
 func (s *Server) ackBye(dlg *sipgo.DialogClientSession) {

@@ -25,10 +25,13 @@ func (s *Server) lookup(req *gsip.Request) *Leg {
 
 func (s *Server) onAck(req *gsip.Request, tx gsip.ServerTransaction) {
 	l := s.lookup(req)
-	if l == nil || l.srv == nil {
+	if l == nil {
 		return // ACK of a non-2xx is absorbed by its transaction; strays are dropped
 	}
-	l.srv.ReadAck(req, tx)
+	l.deliverAck(req) // before ReadAck: whoever waits on the 2xx reads the ACK's SDP
+	if l.srv != nil {
+		l.srv.ReadAck(req, tx)
+	}
 }
 
 func (s *Server) onBye(req *gsip.Request, tx gsip.ServerTransaction) {
@@ -52,15 +55,35 @@ func (s *Server) onBye(req *gsip.Request, tx gsip.ServerTransaction) {
 }
 
 // onInDialog relays re-INVITE, INFO and UPDATE to the bridged leg and its answer back.
+// An offer (SDP in the request) is anchored on the way out and its answer on the way back;
+// a re-INVITE without SDP is relayed without, the peer's 2xx offer is anchored into ours, and
+// the requester's ACK answer is anchored into the ACK to the peer. One negotiation runs per
+// call at a time: a second is glare and gets 491.
 func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	l := s.lookup(req)
 	if l == nil {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	if err := l.dialog().ReadRequest(req, tx); err != nil {
+	if err := l.readRequest(req, tx); err != nil {
 		respond(tx, req, 500, "Out Of Order")
 		return
+	}
+	body := req.Body()
+	if req.Method == gsip.UPDATE && len(body) == 0 {
+		// A session refresh (RFC 4028) or a bare UPDATE: each leg's session is ccswitch's own,
+		// answered here and never relayed (a callee without UPDATE would refuse it).
+		l.refreshed()
+		respond(tx, req, 200, "OK", l.timerHeaders()...)
+		return
+	}
+	negotiates := req.IsInvite() || req.Method == gsip.UPDATE && len(body) > 0
+	if negotiates {
+		if !l.call.beginOffer() {
+			respond491(tx, req)
+			return
+		}
+		defer l.call.endOffer()
 	}
 	peer := l.peer.Load()
 	if peer == nil || peer.ended.Load() {
@@ -70,12 +93,15 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 	defer cancel()
 
-	isOffer := req.IsInvite() || req.Method == gsip.UPDATE
-	body := req.Body()
-	if isOffer && len(body) > 0 {
-		b, err := s.anchor.Offer(ctx, l.call.id, l.side, parties(l, peer).from(l.side, sourceOf(req)), body)
+	// The anchor call and sides this exchange negotiates on (a transfer may have joined the
+	// legs to another call's media: transfer.go).
+	lr, pr := l.mediaRef(), peer.mediaRef()
+	isOffer := negotiates && len(body) > 0
+	if isOffer {
+		b, err := s.anchor.Offer(ctx, lr.id, lr.side, parties(l, peer).from(lr.side, sourceOf(req)), body)
 		if err != nil {
-			respond(tx, req, 488, "Not Acceptable Here")
+			code, reason := mediaFailure(err)
+			respond(tx, req, code, reason)
 			return
 		}
 		body = b
@@ -91,9 +117,9 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	}
 	out.SetBody(body)
 	refused := func() {
-		if isOffer && len(body) > 0 {
+		if isOffer {
 			if c, ok := s.anchor.(offerCanceller); ok {
-				c.CancelOffer(l.call.id)
+				c.CancelOffer(lr.id)
 			}
 		}
 	}
@@ -104,6 +130,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		return
 	}
 	defer ctxTx.Terminate()
+	outSeq := out.CSeq().SeqNo
 	var final *gsip.Response
 	for final == nil {
 		select {
@@ -124,17 +151,28 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	if !final.IsSuccess() {
 		refused()
 	}
-	if req.IsInvite() && final.IsSuccess() {
-		ack := gsip.NewRequest(gsip.ACK, peer.remoteTarget())
-		ack.SetTransport(peer.transport())
-		peer.writeRequest(ack)
-	}
 	rbody := final.Body()
+	// lateOffer: a re-INVITE without SDP, answered with the peer's offer in its 2xx; the
+	// requester answers in its ACK, which goes on to the peer in ours.
+	lateOffer := req.IsInvite() && final.IsSuccess() && len(req.Body()) == 0 && len(rbody) > 0
 	res := gsip.NewResponseFromRequest(req, final.StatusCode, validate.Sanitize(final.Reason), nil)
 	if len(rbody) > 0 {
-		if isOffer && final.IsSuccess() {
-			b, err := s.anchor.Answer(ctx, l.call.id, peer.side, parties(l, peer).from(peer.side, sourceOf(final)), rbody)
-			if err == nil {
+		switch {
+		case lateOffer:
+			b, err := s.anchor.Offer(ctx, lr.id, pr.side, parties(l, peer).from(pr.side, sourceOf(final)), rbody)
+			if err != nil {
+				// The peer's offer cannot be anchored and it waits for an answer in our ACK:
+				// the session cannot go on.
+				s.log.Info("late offer in re-INVITE 2xx refused", "call_id", l.call.id, "error", err)
+				s.ackInDialog(peer, outSeq, nil)
+				code, reason := mediaFailure(err)
+				respond(tx, req, code, reason)
+				l.finish(context.Background(), true, "media")
+				return
+			}
+			rbody = b
+		case isOffer && final.IsSuccess():
+			if b, err := s.anchor.Answer(ctx, lr.id, pr.side, parties(l, peer).from(pr.side, sourceOf(final)), rbody); err == nil {
 				rbody = b
 			}
 		}
@@ -143,11 +181,42 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		}
 		res.SetBody(rbody)
 	}
-	if req.IsInvite() && final.IsSuccess() {
-		ua := s.legUA(l)
-		res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
+	if final.IsSuccess() && negotiates {
+		l.refreshed()
+		for _, h := range l.timerHeaders() {
+			res.AppendHeader(h)
+		}
 	}
-	tx.Respond(res)
+	if !req.IsInvite() || !final.IsSuccess() {
+		tx.Respond(res)
+		return
+	}
+	if !lateOffer {
+		s.ackInDialog(peer, outSeq, nil)
+	}
+	ua := s.legUA(l)
+	res.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
+	ack := s.respond2xx(l, tx, res, req.CSeq().SeqNo)
+	if !lateOffer {
+		if ack == nil {
+			// No ACK within 64·T1: the session SHOULD end (RFC 3261 §13.3.1.4).
+			l.finish(context.Background(), true, "no-ack")
+		}
+		return
+	}
+	if ack == nil || len(ack.Body()) == 0 {
+		s.ackInDialog(peer, outSeq, nil)
+		l.finish(context.Background(), true, "no-ack")
+		return
+	}
+	answer, err := s.anchor.Answer(ctx, lr.id, lr.side, parties(l, peer).from(lr.side, sourceOf(ack)), ack.Body())
+	if err != nil {
+		s.log.Info("answer in ACK refused", "call_id", l.call.id, "error", err)
+		s.ackInDialog(peer, outSeq, nil)
+		l.finish(context.Background(), true, "media")
+		return
+	}
+	s.ackInDialog(peer, outSeq, answer)
 }
 
 // offerCanceller is the optional part of an SDPAnchor that forgets an offer the other side
@@ -224,7 +293,8 @@ func (l *Leg) transport() string {
 }
 
 // unhandledResponse gets responses no client transaction matched: retransmitted 2xx of
-// INVITEs whose transaction has ended. A live leg B is re-ACKed; the 2xx of a fork that
+// INVITEs whose transaction has ended. A live leg gets the ACK it was sent again (initial
+// INVITE or re-INVITE, SDP included: RFC 3261 §13.2.2.4); the 2xx of a fork that
 // lost (after its transaction ended) is ACKed and BYEd; anything else is dropped.
 func (s *Server) unhandledResponse(res *gsip.Response) {
 	cseq := res.CSeq()
@@ -233,10 +303,7 @@ func (s *Server) unhandledResponse(res *gsip.Response) {
 	}
 	tag, _ := res.From().Params.Get("tag")
 	if v, ok := s.legs.Load(res.CallID().Value() + "|" + tag); ok {
-		l := v.(*Leg)
-		if l.cli != nil && l.cli.InviteRequest.CSeq().SeqNo == cseq.SeqNo {
-			l.cli.Ack(context.Background())
-		}
+		s.reAck(v.(*Leg), cseq.SeqNo) // an INVITE not ACKed yet (late offer) waits
 		return
 	}
 	if _, lost := s.losers.Load(res.CallID().Value()); !lost || s.closing.Load() {

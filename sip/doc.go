@@ -52,9 +52,24 @@
 //  14. A trunk's inbound call is recognised by its source, its digest, or its registration
 //     (line token or username) only when it also comes from the registrar's address or the
 //     trunk's sources: a token alone is not a trunk.
+//  15. Every SDP body that crosses the B2BUA goes through the SDPAnchor, whichever side offers
+//     and in whichever message (INVITE, 18x, 2xx, ACK, PRACK, re-INVITE, UPDATE): a delayed
+//     offer is B's 2xx offer anchored into ours to A, and A's answer (ACK or PRACK) anchored
+//     into B's ACK, which waits for it (offer.go). No party ever sees another's media address.
+//  16. One offer/answer exchange per call at a time (call.negotiating): a second one is glare
+//     and gets 491, never 488. A 2xx we send to a re-INVITE is retransmitted until its ACK
+//     (64·T1, then BYE); the ACK we sent for a 2xx is re-sent, body included, for its
+//     retransmissions (unhandledResponse).
+//  17. A transfer target is routed by decide, the function a dialled INVITE is routed by: a
+//     REFER authenticates as the leg's extension, names ccswitch in Refer-To, and gets no
+//     more than that extension could dial (transfer.go); Replaces joins only the same
+//     extension's own call.
+//  18. Session timers and reliable provisionals are per leg (sessiontimer.go, prack.go): a
+//     bare UPDATE is answered, never relayed; a leg whose session is not refreshed ends with
+//     BYE; a reliable 18x is retransmitted only until its PRACK or the final answer.
 //
-// Maps: legs (Call-ID|our tag → *Leg), calls (call id → *call), losers (Call-ID → expiry)
-// are sync.Maps; there is no global lock on the call path.
+// Maps: legs (Call-ID|our tag → *Leg), calls (call id → *call), losers (Call-ID → expiry),
+// early (Call-ID|our tag of a leg A with reliable provisionals → *reliableA) are sync.Maps; there is no global lock on the call path.
 //
 // Lock order: call.mu may be held while writing a provisional response on leg A (that is
 // what invariant 2 needs); it is never held while waiting on the network otherwise. The

@@ -27,10 +27,17 @@ type Leg struct {
 	// party is who the remote party is (for the media anchor): its source, user or trunk.
 	party Party
 
-	peer     atomic.Pointer[Leg]
-	inDialog atomic.Pointer[InDialogFunc]
-	ended    atomic.Bool
-	done     chan struct{}
+	peer        atomic.Pointer[Leg]
+	inDialog    atomic.Pointer[InDialogFunc]
+	acks        atomic.Pointer[ackWait]      // the ACK awaited on this leg (offer.go)
+	acked       atomic.Pointer[sentAck]      // the last ACK sent on this leg (offer.go)
+	media       atomic.Pointer[mediaRef]     // set when a transfer joined the leg to another call's media
+	transferred atomic.Pointer[func(*Leg)]   // OnTransferred
+	timer       atomic.Pointer[sessionTimer] // the leg's session timer (sessiontimer.go), nil: none
+	// remoteSeq is the CSeq of the remote party's last in-dialog request on leg B (0: none).
+	remoteSeq atomic.Uint64
+	ended     atomic.Bool
+	done      chan struct{}
 }
 
 // InDialogFunc answers an in-dialog request (re-INVITE, UPDATE, INFO) on a leg that is not
@@ -133,6 +140,9 @@ func (l *Leg) finish(ctx context.Context, sendBye bool, cause string) {
 	if l.key != "" {
 		l.s.legs.Delete(l.key)
 	}
+	if st := l.timer.Load(); st != nil {
+		st.stop()
+	}
 	if sendBye {
 		bctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 		if l.srv != nil {
@@ -162,7 +172,11 @@ type call struct {
 	live     int
 	written  bool
 	stopRing context.CancelFunc
-	hold     *limit.Hold // the call's limit slots (limits.go), released by end
+	hold     *limit.Hold   // the call's limit slots (limits.go), released by end
+	holds    []*limit.Hold // more limit slots: a transfer target's (transfer.go)
+	rel      *reliableA    // 100rel state of leg A (prack.go); set before ringing, then read-only
+	// negotiating is held by the offer/answer exchange in progress (offer.go): glare → 491.
+	negotiating atomic.Bool
 }
 
 func (s *Server) newCall(req *gsip.Request, dir, trunk string) *call {
@@ -247,13 +261,33 @@ func (c *call) end(code int, cause string) {
 	c.rec.End = time.Now()
 	rec := c.rec
 	hold := c.hold
+	holds := c.holds
 	rec.Legs = slices.Clone(c.rec.Legs)
 	c.mu.Unlock()
 	hold.Release()
+	if c.rel != nil {
+		c.rel.forget()
+	}
+	for _, h := range holds {
+		h.Release()
+	}
 	c.s.calls.Delete(c.id)
 	c.s.withMedia(c.id, &rec) // before the anchor releases the call's media
 	c.s.anchor.Release(c.id)
 	c.s.record(rec)
+}
+
+// addHold makes c.end release h too.
+func (c *call) addHold(h *limit.Hold) {
+	c.mu.Lock()
+	written := c.written
+	if !written {
+		c.holds = append(c.holds, h)
+	}
+	c.mu.Unlock()
+	if written {
+		h.Release()
+	}
 }
 
 // stop ends the call for shutdown: stop ringing, hang up the legs.

@@ -29,6 +29,7 @@ type sipMetrics struct {
 	natPingFails  prometheus.Counter     // keepalives not answered
 	authFailures  *prometheus.CounterVec // digest failures and lockout refusals, by reason
 	malformed     *prometheus.CounterVec // malformed requests refused, by reason
+	transfers     *prometheus.CounterVec // REFERs: accepted (blind, attended) or refused, by reason
 }
 
 // Results of a REGISTER, the label of ccswitch_sip_registrations_total.
@@ -79,6 +80,10 @@ func newSIPMetrics(s *Server, reg prometheus.Registerer) *sipMetrics {
 			Name: "ccswitch_sip_malformed_total",
 			Help: "Malformed SIP messages refused (400, 416, 505) or dropped, by reason.",
 		}, []string{"reason"})),
+		transfers: metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ccswitch_sip_transfers_total",
+			Help: "REFERs by result: blind, attended (accepted) or the refusal's reason (not-the-leg-owner, foreign-host, route-403, replaces-not-owner...).",
+		}, []string{"result"})),
 	}
 	metrics.Register(reg, prometheus.Collector(activeCalls{s}))
 	return m

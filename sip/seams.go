@@ -69,7 +69,7 @@ func parties(x, y *Leg) Parties {
 		if l == nil {
 			continue
 		}
-		if l.side == SideA {
+		if l.mediaRef().side == SideA {
 			who.A = l.party
 		} else {
 			who.B = l.party

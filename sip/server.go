@@ -25,7 +25,7 @@ import (
 )
 
 // allowed is what we answer; it is the Allow header everywhere.
-var allowed = []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE"}
+var allowed = []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "REFER", "NOTIFY", "PRACK"}
 
 // udpReadBuffer is the SO_RCVBUF asked for each UDP socket (the kernel caps it at rmem_max).
 const udpReadBuffer = 8 << 20
@@ -88,6 +88,9 @@ type Server struct {
 	invites sync.Map
 	// calls maps our call id → *call for every call in progress (ringing or up).
 	calls sync.Map
+	// early maps Call-ID|our tag of leg A INVITEs with reliable provisionals → *reliableA,
+	// where PRACKs find them (prack.go).
+	early sync.Map
 
 	ready    chan struct{}
 	addrsMu  sync.Mutex
@@ -441,7 +444,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 		host = advertisedHost(public, "127.0.0.1", "")
 	}
 	s.host = host
-	s.policy.Store(&validate.Policy{Allowed: allowed, Self: self})
+	s.policy.Store(&validate.Policy{Allowed: allowed, Self: self, Supported: supportedList})
 	s.self.Store(selfAddrs(s.Addrs(), strings.Trim(public, "[]")))
 
 	// sipgo's own lines: Warn and above, at most once a minute per message (readpath.go),
@@ -525,7 +528,7 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 		s.tcpUA = s.udpUA
 	}
 
-	for _, m := range []gsip.RequestMethod{gsip.INVITE, gsip.ACK, gsip.BYE, gsip.CANCEL, gsip.OPTIONS, gsip.REGISTER, gsip.INFO, gsip.UPDATE} {
+	for _, m := range []gsip.RequestMethod{gsip.INVITE, gsip.ACK, gsip.BYE, gsip.CANCEL, gsip.OPTIONS, gsip.REGISTER, gsip.INFO, gsip.UPDATE, gsip.REFER, gsip.NOTIFY, gsip.PRACK} {
 		srv.OnRequest(m, s.wrap(s.route))
 	}
 	srv.OnNoRoute(s.wrap(s.route))
@@ -616,6 +619,13 @@ func (s *Server) route(req *gsip.Request, tx gsip.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	case gsip.INFO, gsip.UPDATE:
 		s.onInDialog(req, tx)
+	case gsip.REFER:
+		s.onRefer(req, tx)
+	case gsip.PRACK:
+		s.onPrack(req, tx)
+	case gsip.NOTIFY:
+		// ccswitch sends REFERs to nobody: no subscription of ours to notify.
+		respond(tx, req, 481, "Subscription Does Not Exist")
 	default:
 		res := gsip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
 		res.AppendHeader(gsip.NewHeader("Allow", strings.Join(allowed, ", ")))
@@ -635,7 +645,7 @@ func (s *Server) onOptions(req *gsip.Request, tx gsip.ServerTransaction) {
 	respond(tx, req, 200, "OK",
 		gsip.NewHeader("Allow", strings.Join(allowed, ", ")),
 		gsip.NewHeader("Accept", "application/sdp"),
-		gsip.NewHeader("Supported", ""),
+		gsip.NewHeader("Supported", supportedTags),
 		gsip.NewHeader("Server", s.userAgent))
 }
 

@@ -57,6 +57,8 @@ type Options struct {
 	// Monitoring, optional, is the voice side of the wallboard's live calls and its Listen /
 	// Whisper / Barge buttons (wallboard.go); nil: no live calls, POST /api/monitor is 503.
 	Monitoring Monitoring
+	// Calls, optional, transfers agents' voice calls (the desktop's Transfer button; calls.go).
+	Calls CallTransferer
 }
 
 // Server is the HTTP server and the text-channel side of ccswitch.
@@ -290,6 +292,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/conversations/{conv}/reply", s.auth(s.reply))
 	s.mux.HandleFunc("POST /api/conversations/{conv}/transfer", s.auth(s.transfer))
 	s.mux.HandleFunc("POST /api/conversations/{conv}/close", s.auth(s.closeConv))
+	s.mux.HandleFunc("POST /api/calls/{call}/transfer", s.auth(s.transferCall))
 	s.mux.HandleFunc("GET /api/customers", s.auth(s.customers))
 	s.mux.HandleFunc("GET /api/customers/{id}/timeline", s.auth(s.timeline))
 	s.mux.HandleFunc("POST /api/customers/{id}/link", s.auth(s.supervisorOnly(s.link)))

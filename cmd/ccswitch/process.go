@@ -77,7 +77,7 @@ func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.L
 	}
 	// The text adapters are those cfg.Channels enables.
 	p.web, err = web.New(web.Options{Config: cfg, Store: st, Center: p.center, CRM: p.crm,
-		Registerer: p.reg, Gatherer: p.reg, Logger: log, Phone: phone, Monitoring: monitoring{p.voice.App}})
+		Registerer: p.reg, Gatherer: p.reg, Logger: log, Phone: phone, Monitoring: monitoring{p.voice.App}, Calls: p.voice.App})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@
 // are mapped onto it exactly as media's package doc prescribes:
 //
 //	Offer(A, INVITE)            → call.OfferFromA
+//	Offer(B, 2xx/18x)           → call.OfferFrom(B)   (delayed offer: INVITE without SDP)
+//	Answer(A, ACK/PRACK)        → call.AnswerFrom(A)
 //	Answer(B, 18x/2xx)          → call.AnswerFromB
 //	Offer(X, re-INVITE/UPDATE)  → call.OfferFrom(X)
 //	Answer(Y, 2xx to that)      → call.AnswerFrom(Y)
@@ -243,12 +245,8 @@ func (a *Anchor) Offer(_ context.Context, callID string, from sip.Side, who sip.
 	a.mu.Lock()
 	e := a.calls[callID]
 	if e == nil {
-		if from != sip.SideA {
-			// Not a call we saw start (an offer in a 2xx after an offerless INVITE): we do not
-			// anchor it halfway.
-			a.mu.Unlock()
-			return body, nil
-		}
+		// The first offer of the call: from A in its INVITE, or from B in the 18x/2xx that
+		// answers an INVITE without SDP (delayed offer; A answers it in its ACK).
 		e = &entry{}
 		if !a.passthrough(callID) {
 			c, err := a.eng.NewCall(media.CallOptions{ID: callID, OnTimeout: func(_ *media.Call, l media.Leg) {

@@ -72,9 +72,10 @@ type App struct {
 	onRing func(agent, callID, caller string)
 	opts   Options
 
-	srv   atomic.Pointer[sip.Server]
-	state atomic.Pointer[state]
-	calls sync.WaitGroup // ServeCall in progress (invariant 6)
+	srv    atomic.Pointer[sip.Server]
+	state  atomic.Pointer[state]
+	calls  sync.WaitGroup // ServeCall in progress (invariant 6)
+	byCall sync.Map       // call id → *call, for TransferCall
 
 	liveMu     sync.Mutex       // guards live; a leaf
 	live       map[string]*call // agent → the call they are bridged on (supervisors monitor it)

@@ -80,6 +80,8 @@ func (a *App) ServeCall(ctx context.Context, in *sip.Incoming) {
 	c := &call{a: a, st: st, id: in.CallID(), caller: in.Caller(), did: num.DID, lang: num.Language,
 		digits: newDigitBuffer(), inbox: center.NewInbox(), rtpDead: make(chan struct{})}
 	c.log = a.log.With("call_id", c.id)
+	a.byCall.Store(c.id, c)
+	defer a.byCall.Delete(c.id)
 	sum := Summary{CallID: c.id, DID: num.DID, Caller: c.caller}
 	sum.Result, sum.Err = c.serve(ctx, in, num.Flow)
 	if c.agent != "" {
@@ -196,11 +198,25 @@ func (c *call) serve(ctx context.Context, in *sip.Incoming, flow string) (*ivr.R
 	if agentLeg := c.agentLeg.Load(); agentLeg != nil {
 		// Bridged (agent or transfer): wait for either side's BYE (sip ends the peer), or the
 		// server stopping; the media call lives until then.
-		select {
-		case <-c.gone:
-		case <-agentLeg.Done():
-		case <-ctx.Done():
-			c.hangupAll()
+	wait:
+		for {
+			select {
+			case <-c.gone:
+			case <-agentLeg.Done():
+				if next := c.agentLeg.Load(); next != agentLeg {
+					// The agent transferred the caller (REFER from its phone): follow the new
+					// leg; the agent is done with the task.
+					agentLeg = next
+					if c.taskAlive {
+						c.command("complete", func(ctx context.Context) error { return a.center.Complete(ctx, c.task) })
+						c.taskAlive = false
+					}
+					continue wait
+				}
+			case <-ctx.Done():
+				c.hangupAll()
+			}
+			break
 		}
 	}
 	if c.taskAlive {
@@ -388,11 +404,19 @@ func (c *call) bridge(leg *sip.Leg) error {
 		return err
 	}
 	c.agentLeg.Store(leg)
+	leg.OnTransferred(c.transferred)
 	if c.a.anc != nil {
 		c.a.anc.Attach(c.id, c.mc)
 		c.a.anc.Attach(leg.CallID(), c.mc)
 	}
 	return nil
+}
+
+// transferred follows a transfer made from the bridged leg's phone (REFER): the caller now
+// talks to leg to, which the call waits for instead (sip joined it to the call's media).
+func (c *call) transferred(to *sip.Leg) {
+	to.OnTransferred(c.transferred)
+	c.agentLeg.Store(to)
 }
 
 // Record keeps a voicemail: the call is recorded (media's two-channel WAV, the caller on the
