@@ -108,14 +108,14 @@ func webrtcDemo(t *testing.T) (d *demo, carrier int, records string) {
 	carrier = testenv.FreePort(t)
 	records = filepath.Join(t.TempDir(), "calls.jsonl")
 	d = startDemo(t, func(y string) string {
-		y = strings.Replace(y, `sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, carrier), 1)
+		y = replaceOnce(t, y, `sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, carrier))
 		// SIPp plays the carrier for one call: no OPTIONS health checks.
-		y = strings.Replace(y, `outbound: sip:127.0.0.1:5080`, fmt.Sprintf("outbound: sip:127.0.0.1:%d\n    options_interval: 0s", carrier), 1)
+		y = replaceOnce(t, y, `outbound: sip:127.0.0.1:5080`, fmt.Sprintf("outbound: sip:127.0.0.1:%d\n    options_interval: 0s", carrier))
 		// Bob (1002) takes calls in the browser by default.
-		y = strings.Replace(y, `queues: [sales, support], auto_login: true}`, `queues: [sales, support], auto_login: true, device: browser}`, 1)
+		y = replaceOnce(t, y, `queues: [sales, support], auto_login: true, role: supervisor}`, `queues: [sales, support], auto_login: true, role: supervisor, device: browser}`)
 		// Carol (agent 1003) takes calls on extension 1006, which may not call out.
-		y = strings.Replace(y, `{id: "1003", name: Carol, extension: "1003"`, `{id: "1003", name: Carol, extension: "1006"`, 1)
-		y = strings.Replace(y, "{name: sales, rona_timeout: 15s, wrapup: 5s}", "{name: sales, rona_timeout: 4s, wrapup: 1s}", 1)
+		y = replaceOnce(t, y, `{id: "1003", name: Carol, extension: "1003"`, `{id: "1003", name: Carol, extension: "1006"`)
+		y = replaceOnce(t, y, "{name: sales, rona_timeout: 15s, wrapup: 5s}", "{name: sales, rona_timeout: 4s, wrapup: 1s}")
 		return y + fmt.Sprintf("\ncall_records: {export: %q}\n", records)
 	})
 	return d, carrier, records
@@ -449,4 +449,14 @@ func waitForOrNot(cond func() bool, d time.Duration) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return cond()
+}
+
+// replaceOnce replaces old by new in the demo config, failing the test when old is not there:
+// a demo edit that silently does nothing tests the wrong configuration.
+func replaceOnce(t *testing.T, y, old, new string) string {
+	t.Helper()
+	if !strings.Contains(y, old) {
+		t.Fatalf("the demo config has no %q", old)
+	}
+	return strings.Replace(y, old, new, 1)
 }
