@@ -304,6 +304,11 @@ type transferPlan struct {
 	callee  Party
 	toTrunk bool
 	hold    *callHold
+	// out and from, for a target through a trunk: the caller ID it presents is the one a
+	// call the transferor dialled would (outSpec: users[].caller_id, trunks[].caller_id).
+	out       *trunk
+	from      origin
+	emergency bool
 }
 
 // planTransfer routes a blind transfer's target with decide, the check of a dialled call; a
@@ -326,6 +331,7 @@ func (s *Server) planTransfer(r *routing, from origin, dialled string) (*transfe
 		}
 		p.targets = s.trunkTargets(s.runCtx, d.out, d.out.outboundNumber(number))
 		p.callee, p.toTrunk = Party{Trunk: d.out.cfg.Name}, true
+		p.out, p.from, p.emergency = d.out, from, d.emergency
 	} else {
 		p.targets = s.contacts(r, d.ext)
 	}
@@ -342,6 +348,9 @@ func (s *Server) runTransfer(x, y *Leg, p *transferPlan, r *routing) (int, strin
 	c := x.call
 	fromUser, fromName := y.identity()
 	spec := &ringSpec{fromUser: validate.Sanitize(fromUser), fromName: validate.Sanitize(fromName), maxForwards: 70, timeout: r.ringTime}
+	if p.out != nil {
+		spec = s.outSpec(spec, p.from, p.out, p.emergency)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := context.AfterFunc(s.runCtx, cancel)
