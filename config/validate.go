@@ -88,6 +88,7 @@ func (c *Config) validate(errs *errorList) {
 	v.agents(exts, skills, profiles, queues)
 	v.channels(queues)
 	v.integrations()
+	v.callback()
 	v.limits(exts)
 }
 

@@ -160,34 +160,7 @@ func (s *Server) onInvite(req *gsip.Request, tx gsip.ServerTransaction) {
 			dir, feature = "internal", dialled
 		default:
 			dir = "outbound"
-			if s.lim.Emergency(dialled) {
-				// Any authenticated extension, whatever its outbound right and limits.
-				emergency = true
-				hold.Emergency(from.user.Extension)
-				if out = s.emergencyTrunk(r); out == nil {
-					code, why = 503, "Service Unavailable"
-				} else {
-					hold.Trunk(out.cfg.Name)
-				}
-				break
-			}
-			if !from.user.Outbound {
-				code, why = 403, "Forbidden"
-				break
-			}
-			if !isNumber(dialled) {
-				code, why = 404, "Not Found"
-				break
-			}
-			t, down := r.outboundTrunk(dialled, func(t *trunk) bool { return hold.Trunk(t.cfg.Name) })
-			switch {
-			case t != nil:
-				out = t
-			case down:
-				code, why = 503, "Service Unavailable"
-			default:
-				code, why = 404, "No Route"
-			}
+			out, emergency, code, why = s.outboundRoute(r, hold, from.user, dialled, "")
 		}
 	} else {
 		dir = "inbound"
