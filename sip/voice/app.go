@@ -13,6 +13,8 @@ import (
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/anchor"
 	"github.com/ccswitch/ccswitch/sip/registrar"
+	"github.com/ccswitch/ccswitch/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configures an App.
@@ -41,6 +43,18 @@ type Options struct {
 	// OnRing, if set, is called (on its own goroutine) each time an agent's phone is rung for
 	// a queued caller: the agent desktop's screen pop.
 	OnRing func(agent, callID, caller string)
+	// Store keeps the callbacks callers accepted across restarts (nil: in memory only).
+	Store *store.Store
+	// Registerer gets the callbacks' metrics (nil: none).
+	Registerer prometheus.Registerer
+	// OnPreview, if set, shows an agent the callback they took, before ccswitch dials
+	// (the desktop's preview card and countdown); OnVoicemail a message to the queue they
+	// took. Called on the callbacks' goroutine: they must not block.
+	OnPreview   func(Preview)
+	OnVoicemail func(Voicemail)
+	// OnPrompt, if set, is told each hold prompt (announcements, offers) as it starts playing
+	// to a waiting caller (tests).
+	OnPrompt func(callID, prompt string)
 	// Logger gets component=voice; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -65,6 +79,7 @@ type App struct {
 	onEnd  func(Summary)
 	onRing func(agent, callID, caller string)
 	opts   Options
+	cb     *callbacks // callbacks and messages to queues (callback.go, voicemail.go)
 
 	srv   atomic.Pointer[sip.Server]
 	state atomic.Pointer[state]
@@ -93,6 +108,8 @@ func New(o Options) *App {
 		a.log = slog.Default()
 	}
 	a.log = a.log.With("component", "voice")
+	a.cb = newCallbacks(a, o.Store, o.Registerer, o.OnPreview, a.log)
+	a.cb.voicemail = o.OnVoicemail
 	if o.SIP != nil {
 		a.srv.Store(o.SIP)
 	}
