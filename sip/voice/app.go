@@ -108,7 +108,11 @@ func New(o Options) *App {
 		a.log = slog.Default()
 	}
 	a.log = a.log.With("component", "voice")
-	a.cb = newCallbacks(a, o.Store, o.Registerer, o.OnPreview, a.log)
+	base := o.Logger
+	if base == nil {
+		base = slog.Default()
+	}
+	a.cb = newCallbacks(a, o.Store, o.Registerer, o.OnPreview, base)
 	a.cb.voicemail = o.OnVoicemail
 	if o.SIP != nil {
 		a.srv.Store(o.SIP)

@@ -121,13 +121,11 @@ type offerState struct {
 // firstOffer is when the first option is due (-1: none).
 func firstOffer(q ivr.QueueRequest) time.Duration {
 	first := time.Duration(-1)
-	for _, at := range []struct {
-		set bool
-		d   time.Duration
-	}{{q.Callback != nil, afterOf(q, true)}, {q.Voicemail != nil, afterOf(q, false)}} {
-		if at.set && (first < 0 || at.d < first) {
-			first = at.d
-		}
+	if q.Callback != nil {
+		first = q.Callback.After.D()
+	}
+	if q.Voicemail != nil && (first < 0 || q.Voicemail.After.D() < first) {
+		first = q.Voicemail.After.D()
 	}
 	return first
 }

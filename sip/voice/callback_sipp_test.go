@@ -1,0 +1,147 @@
+package voice_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/internal/testenv"
+	"github.com/ccswitch/ccswitch/ivr"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+// callbackRig is the demo with the carrier's outbound destination at a SIPp UAS on trunkPort,
+// and support's callback offered at once (no announcement first), with a 1 s preview.
+func callbackRig(t *testing.T, trunkPort int, mutate func(*config.Config)) *rig {
+	return newRigWith(t, "5s", "30s", func(c *config.Config) {
+		for i := range c.Trunks {
+			if c.Trunks[i].Name == "carrier" {
+				c.Trunks[i].Outbound = fmt.Sprintf("sip:127.0.0.1:%d", trunkPort)
+				off := config.Duration(0) // the UAS starts late: no OPTIONS health check
+				c.Trunks[i].OptionsInterval = &off
+			}
+		}
+		n := supportNode(t, c)
+		n.Announce = false
+		n.Callback.After = 0
+		n.Callback.Preview = config.Duration(time.Second)
+		n.Voicemail = nil
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+func supportNode(t *testing.T, c *config.Config) *config.Node {
+	t.Helper()
+	for i := range c.Flows {
+		for j := range c.Flows[i].Nodes {
+			if n := &c.Flows[i].Nodes[j]; n.ID == "support" && n.Type == "queue" && n.Callback != nil {
+				return n
+			}
+		}
+	}
+	t.Fatal("the demo's support node offers no callback")
+	return nil
+}
+
+// customer calls the demo from number through the carrier, presses 2 then 1.
+func (r *rig) customer(number string) *sippRun {
+	r.t.Helper()
+	return r.sipp("customer", "callback_accept.xml", r.carrier, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(r.t)),
+		"-d", fmt.Sprint(r.welcomeDelay.Milliseconds()), "-key", "user", number, "-s", "+15550103", r.addr)
+}
+
+func (r *rig) setReady(agent string, ready bool) {
+	r.t.Helper()
+	if err := r.acd.SetReady(agent, ready, ""); err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r.acd.Sync(ctx)
+}
+
+// TestSIPpCallbackKeepsPlace (issue 15): agent 1003 (support) is logged in but not ready.
+// The customer (+15550199) calls +15550103 through the carrier, presses 2 (support) and,
+// offered the callback, 1: ccswitch plays the confirmation and hangs up; the task waits on in
+// support (not abandoned) and the callback is stored. 1003 becomes ready: the task is theirs
+// at once (no ring, no RONA), the 1 s preview passes, 1003's phone rings with the customer's
+// number, answers, and the carrier (a SIPp UAS) gets the INVITE to +15550199 from the DID
+// +15550103; it answers and echoes the agent's tone through the bridge until the agent hangs
+// up. The callback is deleted from the store, the ACD counts one answer and one completion.
+func TestSIPpCallbackKeepsPlace(t *testing.T) {
+	t.Parallel()
+	trunkPort := testenv.FreePort(t)
+	r := callbackRig(t, trunkPort, nil)
+	agentPort := testenv.FreePort(t)
+	r.register("1003", agentPort, true)
+	r.setReady("1003", false)
+
+	uac := r.customer("+15550199")
+	uac.wait()
+	s := r.summary()
+	if s.Result == nil || s.Result.Outcome != ivr.OutcomeCallback || s.Result.Target != "+15550199" {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	q := r.queue("support")
+	if q.Waiting != 1 || q.Abandoned != 0 {
+		t.Fatalf("support after the caller hung up: %+v", q)
+	}
+	cbs, err := r.st.Callbacks()
+	if err != nil || len(cbs) != 1 || cbs[0].Number != "+15550199" || cbs[0].DID != "+15550103" || cbs[0].Trunk != "carrier" {
+		t.Fatalf("stored callbacks %+v, %v", cbs, err)
+	}
+
+	trunk := r.sipp("carrier UAS", "trunk_callee.xml", trunkPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	agent := r.sipp("agent 1003", "agent_callback.xml", agentPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)), "-d", "300")
+	time.Sleep(100 * time.Millisecond)
+	r.setReady("1003", true)
+	agent.wait()
+	trunk.wait()
+	if log := agent.logText(); !strings.Contains(log, "CALLBACK-FROM") || !strings.Contains(log, "15550199") {
+		t.Errorf("the agent's phone was not told who is called back:\n%s", tail(log))
+	}
+	log := trunk.logText()
+	if !strings.Contains(log, "CALLBACK-RURI sip:+15550199@") || !regexpFrom(log, "+15550103") {
+		t.Errorf("the carrier's INVITE is not to the customer from the DID:\n%s", tail(log))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		q = r.queue("support")
+		cbs, _ = r.st.Callbacks()
+		if q.Answered == 1 && q.Completed == 1 && len(cbs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("support %+v, callbacks left %+v", q, cbs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// One call record: the customer's call, with the agent's leg and the customer's callback
+	// leg folded in (both dials name the call as parent), answered by 1003, and RTP on the
+	// callback leg (the agent's tone, echoed by the carrier).
+	waitRecords(t, r, func(recs []store.CallRecord) bool {
+		if len(recs) != 1 || recs[0].Agent != "1003" || recs[0].Disposition != "answered" {
+			return false
+		}
+		for _, l := range recs[0].Legs {
+			if strings.HasPrefix(l.Peer, "sip:+15550199@") && l.Role == "b" && l.Code == 200 && l.Packets >= 90 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func regexpFrom(log, did string) bool {
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "CALLBACK-FROM") && strings.Contains(l, "sip:"+did+"@") {
+			return true
+		}
+	}
+	return false
+}
