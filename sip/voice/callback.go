@@ -18,6 +18,7 @@ import (
 	"github.com/ccswitch/ccswitch/internal/metrics"
 	"github.com/ccswitch/ccswitch/internal/ratelog"
 	"github.com/ccswitch/ccswitch/ivr"
+	"github.com/ccswitch/ccswitch/ivr/calendar"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/store"
@@ -66,6 +67,7 @@ type pendingCallback struct {
 	dialing bool
 	vm      *Voicemail // a message to the queue, not a callback
 	done    bool       // the message was completed
+	closed  bool       // cancelled because the number closed: waits for its next opening
 }
 
 func newCallbacks(a *App, st *store.Store, reg prometheus.Registerer, preview func(Preview), log *slog.Logger) *callbacks {
@@ -122,8 +124,41 @@ func (m *callbacks) restore() {
 	}
 }
 
-// schedule enqueues rec now, or when its NotBefore comes.
+// opening is when the number the caller dialled opens next: now (zero) when it is open or
+// has no flow entry, else the next change of its calendar to open.
+func (m *callbacks) opening(did string, now time.Time) time.Time {
+	flows := m.a.center.Flows()
+	if flows == nil {
+		return time.Time{}
+	}
+	e, ok := flows.Entry(did)
+	if !ok || e.Calendar == nil {
+		return time.Time{}
+	}
+	at := now
+	for range 16 {
+		if st, _ := e.Calendar.State(at); st == calendar.Open {
+			if at.Equal(now) {
+				return time.Time{}
+			}
+			return at
+		}
+		next, ok := e.Calendar.NextChange(at)
+		if !ok {
+			return time.Time{} // never opens again: do not hold the callback for ever
+		}
+		at = next
+	}
+	return time.Time{}
+}
+
+// schedule enqueues rec now, or when its NotBefore comes; a callback whose number is closed
+// waits for its next opening.
 func (m *callbacks) schedule(rec store.Callback) {
+	if open := m.opening(rec.DID, time.Now()); open.After(rec.NotBefore) {
+		rec.NotBefore = open
+		m.put(rec)
+	}
 	wait := time.Until(rec.NotBefore)
 	if rec.NotBefore.IsZero() || wait <= 0 {
 		m.enqueue(rec)
@@ -225,6 +260,14 @@ func (m *callbacks) eventLocked(ev acd.Event) {
 	switch ev.Kind {
 	case acd.EventReservationCreated:
 		p.agent, p.res = ev.Agent, ev.Reservation
+		if p.vm == nil && !m.opening(p.rec.DID, time.Now()).IsZero() {
+			// The number closed while the callback waited: no call now; it leaves the queue
+			// (the agent is not charged a miss) and comes back at the next opening.
+			p.closed = true
+			m.log.Info("callback waits for the number's opening", "task", ev.Task)
+			m.command("cancel", ev.Task, func(ctx context.Context) error { return m.a.center.Cancel(ctx, ev.Task) })
+			return
+		}
 		res := ev.Reservation
 		if err := m.a.center.Accept(cmdCtx(m.ctx), res); err != nil {
 			m.log.Warn("callback accept failed", "task", ev.Task, "agent", ev.Agent, "error", err)
@@ -261,6 +304,15 @@ func (m *callbacks) eventLocked(ev acd.Event) {
 		p.agent, p.res = "", 0
 	case acd.EventTaskTimedOut, acd.EventTaskAbandoned:
 		delete(m.byACD, ev.Task)
+		if p.closed {
+			rec := p.rec
+			m.wg.Add(1)
+			go func() { // not under mu: schedule takes it
+				defer m.wg.Done()
+				m.schedule(rec)
+			}()
+			return
+		}
 		if p.vm == nil {
 			m.giveUp(p.rec, "the queue ended it: "+ev.Kind.String())
 		}
