@@ -145,3 +145,73 @@ func regexpFrom(log, did string) bool {
 	}
 	return false
 }
+
+// TestSIPpCallbackAcrossRestart (issue 15): the customer accepts the callback while 1003 is
+// not ready; ccswitch stops. A new ccswitch on the same data folder restores the callback
+// (its task back in support, priority and requirements kept) and 1003's registration; the
+// agent is available again (auto_login), takes it after the preview, and the carrier gets the
+// INVITE to the customer from the DID.
+func TestSIPpCallbackAcrossRestart(t *testing.T) {
+	t.Parallel()
+	trunkPort, agentPort := testenv.FreePort(t), testenv.FreePort(t)
+	dir := t.TempDir()
+	r := newRigIn(t, dir, "5s", "30s", callbackMutate(trunkPort, time.Second))
+	r.register("1003", agentPort, true)
+	r.setReady("1003", false)
+	r.customer("+15550198").wait()
+	if s := r.summary(); s.Result == nil || s.Result.Outcome != ivr.OutcomeCallback {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	r.stop()
+
+	// Restarted: a 3 s preview leaves time for the phones to be up when it dials.
+	r2 := newRigIn(t, dir, "5s", "30s", callbackMutate(trunkPort, 3*time.Second))
+	trunk := r2.sipp("carrier UAS after restart", "trunk_callee.xml", trunkPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	agent := r2.sipp("agent 1003 after restart", "agent_callback.xml", agentPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)), "-d", "300")
+	select {
+	case p := <-r2.previews:
+		if p.Agent != "1003" || p.Number != "+15550198" || p.Queue != "support" || p.DID != "+15550103" {
+			t.Errorf("preview %+v", p)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no callback previewed after the restart")
+	}
+	agent.wait()
+	trunk.wait()
+	if !strings.Contains(trunk.logText(), "CALLBACK-RURI sip:+15550198@") || !regexpFrom(trunk.logText(), "+15550103") {
+		t.Errorf("the carrier's INVITE is not to the customer from the DID:\n%s", tail(trunk.logText()))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cbs, _ := r2.st.Callbacks()
+		if len(cbs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callbacks left after it was made: %+v", cbs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func callbackMutate(trunkPort int, preview time.Duration) func(*config.Config) {
+	return func(c *config.Config) {
+		for i := range c.Trunks {
+			if c.Trunks[i].Name == "carrier" {
+				c.Trunks[i].Outbound = fmt.Sprintf("sip:127.0.0.1:%d", trunkPort)
+				off := config.Duration(0)
+				c.Trunks[i].OptionsInterval = &off
+			}
+		}
+		for i := range c.Flows {
+			for j := range c.Flows[i].Nodes {
+				if n := &c.Flows[i].Nodes[j]; n.ID == "support" && n.Callback != nil {
+					n.Announce = false
+					n.Callback.After = 0
+					n.Callback.Preview = config.Duration(preview)
+					n.Voicemail = nil
+				}
+			}
+		}
+	}
+}

@@ -26,6 +26,9 @@ var pcaps = map[string]func() []byte{
 	"dtmf_1.pcap": func() []byte { return dtmfPcap(1, 0x5eed0002, 16000) },
 	"dtmf_2.pcap": func() []byte { return dtmfPcap(2, 0x5eed0002, 32000) },
 	"dtmf_9.pcap": func() []byte { return dtmfPcap(9, 0x5eed0002, 48000) },
+	// 2 again, later in the same stream: the same key pressed twice is two events only if
+	// their RTP timestamps differ (a repeated timestamp is a retransmission).
+	"dtmf_2_again.pcap": func() []byte { return dtmfPcap(2, 0x5eed0002, 64000) },
 }
 
 // TestPcapsUpToDate: the committed pcaps are what the generator makes (-update rewrites them).

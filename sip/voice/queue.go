@@ -143,6 +143,8 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 			if !ok || cur != nil { // an agent is being rung: the caller is about to be answered
 				continue
 			}
+			c.log.Debug("key while waiting", "digit", string(d), "task", task,
+				"callback", offered.callback.Load(), "voicemail", offered.voicemail.Load())
 			switch {
 			case q.Callback != nil && offered.callback.Load() && string(d) == q.Callback.Digit:
 				stopMusic()

@@ -38,11 +38,15 @@ var ErrNotYours = errors.New("voice: no such message held by this agent")
 // RONA) and plays it in the desktop.
 func (c *call) leaveVoicemail(ctx context.Context, q ivr.QueueRequest) (string, error) {
 	if _, err := c.Play(ctx, ivr.Prompt{Name: "voicemail-beep", Language: q.Language}); err != nil {
+		c.log.Info("message to the queue not left", "error", err)
 		return "", err
 	}
 	start := time.Now()
-	ref, err := c.Record(ctx, ivr.RecordOptions{MaxLength: q.Voicemail.MaxLength.D(), Language: q.Language})
+	// The flow's context may end with the caller's BYE before the leg does: the message is
+	// bounded by the leg, # and its max length, and kept when the caller hangs up.
+	ref, err := c.Record(context.WithoutCancel(ctx), ivr.RecordOptions{MaxLength: q.Voicemail.MaxLength.D(), Language: q.Language})
 	if err != nil {
+		c.log.Info("message to the queue not recorded", "error", err)
 		return "", err
 	}
 	vm := Voicemail{Task: c.id + "#vm", Queue: q.Queue, From: c.caller, DID: c.did, Recorded: start,
