@@ -60,6 +60,8 @@ type Server struct {
 	model   atomic.Pointer[model] // agents and config, replaced by Reload
 	started time.Time
 
+	wait atomic.Pointer[waitingBox] // the voice path's waiting callers (waiting.go)
+
 	mu       sync.Mutex
 	sessions map[string]session
 }
@@ -259,6 +261,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/customers/{id}/link", s.auth(s.link))
 	s.mux.HandleFunc("GET /api/stats", s.auth(s.stats))
 	s.mux.HandleFunc("GET /api/ws", s.auth(s.agentWS))
+	s.waitingRoutes()
 }
 
 func securityHeaders(w http.ResponseWriter) {

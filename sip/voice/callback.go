@@ -68,6 +68,7 @@ type pendingCallback struct {
 	vm      *Voicemail // a message to the queue, not a callback
 	done    bool       // the message was completed
 	closed  bool       // cancelled because the number closed: waits for its next opening
+	preview *Preview   // shown to the agent who took it (Desk)
 }
 
 func newCallbacks(a *App, st *store.Store, reg prometheus.Registerer, preview func(Preview), log *slog.Logger) *callbacks {
@@ -283,9 +284,15 @@ func (m *callbacks) eventLocked(ev acd.Event) {
 		p.dialing, p.agent = true, ev.Agent
 		rec := p.rec
 		deadline := time.Now().Add(rec.Preview)
-		if m.preview != nil {
-			m.preview(Preview{Task: p.acdTask, Agent: ev.Agent, Queue: rec.Queue, Number: rec.Number, DID: rec.DID,
-				Attempt: rec.Attempts + 1, Deadline: deadline, Vars: maps.Clone(rec.Vars)})
+		pr := Preview{Task: p.acdTask, Agent: ev.Agent, Queue: rec.Queue, Number: rec.Number, DID: rec.DID,
+			Attempt: rec.Attempts + 1, Deadline: deadline, Vars: maps.Clone(rec.Vars)}
+		p.preview = &pr
+		if f := m.preview; f != nil {
+			m.wg.Add(1)
+			go func() { // the desktop's screen pop reads the store: not under mu
+				defer m.wg.Done()
+				f(pr)
+			}()
 		}
 		m.log.Info("callback previewed", "task", p.acdTask, "agent", ev.Agent, "preview", rec.Preview)
 		m.wg.Add(1)

@@ -89,8 +89,12 @@ func (m *callbacks) voicemailAccepted(p *pendingCallback, agent string) {
 	vm := *p.vm
 	vm.Agent = agent
 	p.vm.Agent = agent
-	if m.voicemail != nil {
-		m.voicemail(vm)
+	if f := m.voicemail; f != nil {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			f(vm)
+		}()
 	}
 	m.log.Info("message to the queue taken", "task", vm.Task, "agent", agent)
 	task := vm.Task
