@@ -157,10 +157,14 @@ func (v *validator) queueWaiting(np string, n Node) {
 }
 
 func (v *validator) callback() {
-	v.prefixes("callback", v.c.Callback.Allowed, nil)
-	for j, pre := range v.c.Callback.Denied {
-		if !didRE.MatchString(pre) {
-			v.failAt(fmt.Sprintf("callback.denied[%d]", j), "want a number prefix: digits with an optional leading +, got %q", pre)
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"allowed", v.c.Callback.Allowed}, {"denied", v.c.Callback.Denied}} {
+		for j, pre := range l.list {
+			if !didRE.MatchString(pre) {
+				v.failAt(fmt.Sprintf("callback.%s[%d]", l.name, j), "want a number prefix: digits with an optional leading +, got %q", pre)
+			}
 		}
 	}
 }
