@@ -378,7 +378,11 @@ func (m *callbacks) dial(task, agent string, rec store.Callback) {
 	rec.Attempts++
 	rec.NotBefore = time.Time{}
 	m.put(rec)
-	mc.SetPeer(media.LegA, a.peerOf(sip.Party{Trunk: rec.Trunk}))
+	if rec.Source == "extension" {
+		mc.SetPeer(media.LegA, a.peerOf(sip.Party{User: rec.Number}))
+	} else {
+		mc.SetPeer(media.LegA, a.peerOf(sip.Party{Trunk: rec.Trunk}))
+	}
 	offerA, err := mc.OfferTo(media.LegA, media.SendRecv)
 	if err != nil {
 		hangup(agentLeg)
@@ -388,8 +392,13 @@ func (m *callbacks) dial(task, agent string, rec store.Callback) {
 	// The agent hanging up while the customer rings stops the attempt.
 	dctx, cancel := context.WithCancel(m.ctx)
 	stop := context.AfterFunc(agentCtx(agentLeg), cancel)
-	custLeg, err := srv.DialNumber(dctx, sip.NumberDial{For: ext, Number: rec.Number, CallerID: rec.DID, Trunk: rec.Trunk,
-		SDP: offerA, Parent: rec.Task})
+	var custLeg *sip.Leg
+	if rec.Source == "extension" {
+		custLeg, err = srv.Dial(dctx, sip.DialRequest{Extension: rec.Number, CallerID: rec.DID, SDP: offerA, Parent: rec.Task})
+	} else {
+		custLeg, err = srv.DialNumber(dctx, sip.NumberDial{For: ext, Number: rec.Number, CallerID: rec.DID, Trunk: rec.Trunk,
+			SDP: offerA, Parent: rec.Task})
+	}
 	stop()
 	cancel()
 	if err != nil {
@@ -535,7 +544,19 @@ func (c *call) takeCallback(ctx context.Context, q ivr.QueueRequest, task string
 			number, source = keyed, "keyed"
 		}
 	}
-	n, err := callbackNumber(pol, number, c.did, source == "keyed")
+	trunk := ""
+	if srv := a.srv.Load(); srv != nil {
+		trunk = srv.CallTrunk(c.id)
+	}
+	var n string
+	var err error
+	if source == "presented" && trunk == "" && isExtension(cfg, number) {
+		// One of our extensions called the DID: it is called back on the extension (an
+		// internal call, no trunk).
+		n, source = number, "extension"
+	} else {
+		n, err = callbackNumber(pol, number, c.did, source == "keyed")
+	}
 	if err == nil && !m.takeCap(n, pol.DailyCap) {
 		err = errCallbackCap
 	}
@@ -543,10 +564,6 @@ func (c *call) takeCallback(ctx context.Context, q ivr.QueueRequest, task string
 		m.refuse(number, err.Error(), "call_id", c.id, "source", source)
 		c.Play(ctx, ivr.Prompt{Name: "callback-unavailable", Language: q.Language})
 		return "", false
-	}
-	trunk := ""
-	if srv := a.srv.Load(); srv != nil {
-		trunk = srv.CallTrunk(c.id)
 	}
 	now := time.Now()
 	rec := store.Callback{Task: task, Queue: q.Queue, Priority: q.Priority, Reqs: q.Requirements.Strings(), Number: n,
@@ -576,6 +593,18 @@ func (c *call) takeCallback(ctx context.Context, q ivr.QueueRequest, task string
 	return n, true
 }
 
+func isExtension(cfg *config.Config, s string) bool {
+	if cfg == nil {
+		return false
+	}
+	for _, u := range cfg.Users {
+		if u.Extension == s {
+			return true
+		}
+	}
+	return false
+}
+
 func derefInt(p *int, def int) int {
 	if p == nil {
 		return def
@@ -600,7 +629,7 @@ func callbackNumber(pol config.Callback, number, did string, keyed bool) (string
 		n = n[2:]
 	}
 	n = strings.TrimPrefix(n, "+")
-	if len(n) < 4 || len(n) > 15 {
+	if len(n) < 7 || len(n) > 15 {
 		return "", errCallbackNumber
 	}
 	for _, r := range n {

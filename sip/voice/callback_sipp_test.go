@@ -215,3 +215,59 @@ func callbackMutate(trunkPort int, preview time.Duration) func(*config.Config) {
 		}
 	}
 }
+
+// TestSIPpCallbackRetry (issue 15): the customer is busy at the first attempt (the carrier
+// answers 486): the agent's leg is hung up, the attempt completed, and after retry_after (1 s
+// here) and the agent's wrap-up the callback comes back to 1003 as attempt 2, which the
+// customer answers. The stored callback records the failed attempt until the second is made.
+func TestSIPpCallbackRetry(t *testing.T) {
+	t.Parallel()
+	trunkPort, agentPort := testenv.FreePort(t), testenv.FreePort(t)
+	r := newRigWith(t, "5s", "30s", func(c *config.Config) {
+		callbackMutate(trunkPort, time.Second)(c)
+		supportNode(t, c).Callback.RetryAfter = config.Duration(time.Second)
+	})
+	r.register("1003", agentPort, true)
+	r.setReady("1003", false)
+	r.customer("+15550197").wait()
+	if s := r.summary(); s.Result == nil || s.Result.Outcome != ivr.OutcomeCallback {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	agent := r.sipp("agent 1003", "agent_callback_wait.xml", agentPort, "-m", "2", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	busy := r.sipp("carrier busy", "trunk_busy.xml", trunkPort, "-m", "1")
+	time.Sleep(100 * time.Millisecond)
+	r.setReady("1003", true)
+	busy.wait()
+	var attempt2 bool
+	deadline := time.Now().Add(5 * time.Second)
+	for !attempt2 && time.Now().Before(deadline) {
+		cbs, _ := r.st.Callbacks()
+		attempt2 = len(cbs) == 1 && cbs[0].Attempts == 1 && strings.Contains(cbs[0].LastError, "busy") && !cbs[0].NotBefore.IsZero()
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !attempt2 {
+		cbs, _ := r.st.Callbacks()
+		t.Fatalf("after the busy attempt the store has %+v", cbs)
+	}
+	answer := r.sipp("carrier answers", "trunk_answer_bye.xml", trunkPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	answer.wait()
+	agent.wait()
+	var attempts []int
+	for len(r.previews) > 0 {
+		attempts = append(attempts, (<-r.previews).Attempt)
+	}
+	if fmt.Sprint(attempts) != "[1 2]" {
+		t.Errorf("previews of attempts %v, want [1 2]", attempts)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		cbs, _ := r.st.Callbacks()
+		if len(cbs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callbacks left after it was made: %+v", cbs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
