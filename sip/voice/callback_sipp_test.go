@@ -271,3 +271,35 @@ func TestSIPpCallbackRetry(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSIPpCallbackToExtension (issue 15, the demo with a softphone): extension 1010 dials
+// +15550103, presses 2 then 1; it is called back on its extension (an internal call, no
+// trunk), from the DID, once 1003 took the callback, and bridged to 1003.
+func TestSIPpCallbackToExtension(t *testing.T) {
+	t.Parallel()
+	agentPort, phonePort := testenv.FreePort(t), testenv.FreePort(t)
+	r := newRigWith(t, "5s", "30s", callbackMutate(testenv.FreePort(t), time.Second))
+	r.register("1003", agentPort, true)
+	r.setReady("1003", false)
+	r.register("1010", phonePort, false)
+	uac := r.sipp("caller 1010", "ext_callback.xml", testenv.FreePort(t), "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+		"-d", fmt.Sprint(r.welcomeDelay.Milliseconds()), "-key", "user", "1010", "-au", "1010", "-ap", "secret1010",
+		"-auth_uri", "+15550103@"+r.addr, "-s", "+15550103", r.addr)
+	uac.wait()
+	if s := r.summary(); s.Result == nil || s.Result.Outcome != ivr.OutcomeCallback || s.Result.Target != "1010" {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	cbs, _ := r.st.Callbacks()
+	if len(cbs) != 1 || cbs[0].Source != "extension" || cbs[0].Trunk != "" {
+		t.Fatalf("stored %+v", cbs)
+	}
+	phone := r.sipp("phone 1010", "trunk_answer_bye.xml", phonePort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	agent := r.sipp("agent 1003", "agent_callback_wait.xml", agentPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	time.Sleep(100 * time.Millisecond)
+	r.setReady("1003", true)
+	phone.wait()
+	agent.wait()
+	if log := phone.logText(); !regexpFrom(log, "+15550103") {
+		t.Errorf("1010 was not called from the DID:\n%s", tail(log))
+	}
+}
