@@ -62,6 +62,8 @@ type Center struct {
 	metrics  *meters
 	sinks    atomic.Pointer[[]acd.Sink] // observers of every event (AddSink), copied on write
 	waits    *waits                     // recent handle times: the expected wait (waits.go)
+
+	callbacker atomic.Pointer[callbackerBox] // who places text contacts' callbacks (callbacks.go)
 }
 
 // New builds the center from a validated configuration (skills, profiles, queues, agents,

@@ -57,6 +57,10 @@ type Callback struct {
 	// DailyCap is how many callbacks one number may be promised per day (default 3; 0
 	// takes the default, there is no "unlimited").
 	DailyCap int `yaml:"daily_cap"`
+	// CallerID is the number shown when ccswitch calls back a text contact who asked for a
+	// call (default: the first of numbers with a flow). A caller is called back from the DID
+	// they dialled.
+	CallerID string `yaml:"caller_id"`
 }
 
 // DefaultPremium are premium-rate ranges refused as callback numbers unless callback.denied
@@ -81,6 +85,14 @@ func (c *Config) callbackDefaults() {
 	}
 	if c.Callback.DailyCap <= 0 {
 		c.Callback.DailyCap = DefaultCallbackDailyCap
+	}
+	if c.Callback.CallerID == "" {
+		for _, n := range c.Numbers {
+			if n.Flow != "" {
+				c.Callback.CallerID = n.DID
+				break
+			}
+		}
 	}
 	for i := range c.Flows {
 		for j := range c.Flows[i].Nodes {
@@ -157,6 +169,9 @@ func (v *validator) queueWaiting(np string, n Node) {
 }
 
 func (v *validator) callback() {
+	if id := v.c.Callback.CallerID; id != "" && !didRE.MatchString(id) {
+		v.failAt("callback.caller_id", "want a number: digits with an optional leading +, got %q", id)
+	}
 	for _, l := range []struct {
 		name string
 		list []string

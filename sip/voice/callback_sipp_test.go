@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/ivr"
@@ -301,5 +302,59 @@ func TestSIPpCallbackToExtension(t *testing.T) {
 	agent.wait()
 	if log := phone.logText(); !regexpFrom(log, "+15550103") {
 		t.Errorf("1010 was not called from the DID:\n%s", tail(log))
+	}
+}
+
+// TestSIPpTextCallback (issue 15): a WhatsApp contact asks for a call ("call me"). A number
+// that is not one of the customer's verified channel numbers is refused; its WhatsApp number
+// is called back like a caller's callback: 1003 previews it, then the carrier gets the INVITE
+// to that number from callback.caller_id.
+func TestSIPpTextCallback(t *testing.T) {
+	t.Parallel()
+	trunkPort, agentPort := testenv.FreePort(t), testenv.FreePort(t)
+	r := newRigWith(t, "5s", "30s", func(c *config.Config) {
+		callbackMutate(trunkPort, time.Second)(c)
+		c.Callback.CallerID = "+15550103"
+	})
+	b := r.st.NewBatch()
+	b.PutCustomer(store.Customer{ID: "cust1", Name: "Dana", Identities: []store.Identity{{Kind: "whatsapp", Value: "+15550196"}, {Kind: "email", Value: "d@example.com"}}})
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r.register("1003", agentPort, true)
+	r.setReady("1003", false)
+	ctx := context.Background()
+	for _, bad := range []string{"+15550195", "d@example.com", "+19005550100"} {
+		if _, err := r.acd.RequestCallback(ctx, center.CallbackRequest{Conversation: "conv1", Customer: "cust1", Number: bad, Queue: "support"}); err == nil {
+			t.Errorf("callback to %q accepted", bad)
+		}
+	}
+	if _, err := r.acd.RequestCallback(ctx, center.CallbackRequest{Conversation: "conv1", Customer: "nobody", Number: "+15550196", Queue: "support"}); err == nil {
+		t.Error("callback for an unknown customer accepted")
+	}
+	task, err := r.acd.RequestCallback(ctx, center.CallbackRequest{Conversation: "conv1", Customer: "cust1", Number: "+15550196", Queue: "support",
+		Vars: map[string]string{"topic": "invoice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := r.queue("support"); q.Waiting != 1 {
+		t.Fatalf("support %+v", q)
+	}
+	trunk := r.sipp("carrier answers", "trunk_answer_bye.xml", trunkPort, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	agent := r.sipp("agent 1003", "agent_callback_wait.xml", agentPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	time.Sleep(100 * time.Millisecond)
+	r.setReady("1003", true)
+	select {
+	case p := <-r.previews:
+		if p.Task != task || p.Number != "+15550196" || p.Vars["conversation"] != "conv1" || p.Vars["topic"] != "invoice" {
+			t.Errorf("preview %+v", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no preview")
+	}
+	trunk.wait()
+	agent.wait()
+	if log := trunk.logText(); !strings.Contains(log, "CALLBACK-RURI sip:+15550196@") || !regexpFrom(log, "+15550103") {
+		t.Errorf("the carrier's INVITE:\n%s", tail(log))
 	}
 }

@@ -101,6 +101,9 @@ func (s *Stack) SIPOptions() []sip.Option {
 // registrations (and the agents' static contacts) the agents' voice devices.
 func (s *Stack) Attach(srv *sip.Server) {
 	s.App.SetSIP(srv)
+	if s.App.center != nil {
+		s.App.center.SetCallbacker(s.App) // text contacts' "call me"
+	}
 	s.Anchor.SetCalls(srv)
 	s.App.watchPhones(srv.Registrar())
 	s.App.declareStatics(s.App.state.Load().cfg)
