@@ -14,7 +14,8 @@ type CallbackRequest struct {
 	// Conversation asks; its ID names the callback's task.
 	Conversation string
 	// Customer is the conversation's customer; Number one of its verified channel numbers
-	// (an SMS or WhatsApp identity): any other number is refused.
+	// (an SMS or WhatsApp identity): any other number is refused. "" takes the customer's
+	// first verified number.
 	Customer, Number string
 	Queue            string
 	Priority         int

@@ -44,8 +44,16 @@ func (a *App) RequestCallback(ctx context.Context, r center.CallbackRequest) (st
 	if err != nil {
 		return "", err
 	}
+	if r.Number == "" && ok { // the customer's first verified number (a web chat visitor's SMS one)
+		for _, id := range cust.Identities {
+			if slices.Contains(verifiedKinds, id.Kind) {
+				r.Number = id.Value
+				break
+			}
+		}
+	}
 	want := strings.TrimPrefix(r.Number, "+")
-	verified := ok && slices.ContainsFunc(cust.Identities, func(id store.Identity) bool {
+	verified := ok && want != "" && slices.ContainsFunc(cust.Identities, func(id store.Identity) bool {
 		return slices.Contains(verifiedKinds, id.Kind) && strings.TrimPrefix(id.Value, "+") == want
 	})
 	if !verified {
