@@ -432,6 +432,7 @@ func (m *callbacks) dial(task, agent string, rec store.Callback) {
 	case <-custLeg.Done():
 	case <-m.ctx.Done():
 		hangup(custLeg)
+		hangup(agentLeg)
 	}
 	<-agentLeg.Done()
 	<-custLeg.Done()
