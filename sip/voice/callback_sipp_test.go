@@ -358,3 +358,51 @@ func TestSIPpTextCallback(t *testing.T) {
 		t.Errorf("the carrier's INVITE:\n%s", tail(log))
 	}
 }
+
+// TestSIPpCallbackRefusedByOutboundRight (issue 15): a callback is a dialled call of the
+// agent who takes it. 1003 has no outbound right here: the customer's leg is refused by the
+// same decision as a call 1003 would dial (403, no INVITE reaches the carrier), the agent's
+// leg is hung up, and the callback is given up (a refusal is not retried).
+func TestSIPpCallbackRefusedByOutboundRight(t *testing.T) {
+	t.Parallel()
+	trunkPort, agentPort := testenv.FreePort(t), testenv.FreePort(t)
+	r := newRigWith(t, "5s", "30s", func(c *config.Config) {
+		callbackMutate(trunkPort, time.Second)(c)
+		for i := range c.Users {
+			if c.Users[i].Extension == "1003" {
+				c.Users[i].Outbound = false
+			}
+		}
+	})
+	r.register("1003", agentPort, true)
+	r.setReady("1003", false)
+	r.customer("+15550194").wait()
+	if s := r.summary(); s.Result == nil || s.Result.Outcome != ivr.OutcomeCallback {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	agent := r.sipp("agent 1003", "agent_callback_wait.xml", agentPort, "-m", "1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)))
+	time.Sleep(100 * time.Millisecond)
+	r.setReady("1003", true)
+	agent.wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cbs, _ := r.st.Callbacks()
+		if len(cbs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused callback is still stored: %+v", cbs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitRecords(t, r, func(recs []store.CallRecord) bool {
+		for _, rec := range recs {
+			for _, l := range rec.Legs {
+				if l.Role == "b" && strings.Contains(l.Peer, "15550194") && l.Code == 200 {
+					t.Fatalf("the customer was called: %+v", rec)
+				}
+			}
+		}
+		return len(recs) >= 1
+	})
+}
