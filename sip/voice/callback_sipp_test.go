@@ -3,6 +3,7 @@ package voice_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,9 +77,8 @@ func (r *rig) setReady(agent string, ready bool) {
 // up. The callback is deleted from the store, the ACD counts one answer and one completion.
 func TestSIPpCallbackKeepsPlace(t *testing.T) {
 	t.Parallel()
-	trunkPort := testenv.FreePort(t)
+	trunkPort, agentPort := twoPorts(t)
 	r := callbackRig(t, trunkPort, nil)
-	agentPort := testenv.FreePort(t)
 	r.register("1003", agentPort, true)
 	r.setReady("1003", false)
 
@@ -154,7 +154,7 @@ func regexpFrom(log, did string) bool {
 // INVITE to the customer from the DID.
 func TestSIPpCallbackAcrossRestart(t *testing.T) {
 	t.Parallel()
-	trunkPort, agentPort := testenv.FreePort(t), testenv.FreePort(t)
+	trunkPort, agentPort := twoPorts(t)
 	dir := t.TempDir()
 	r := newRigIn(t, dir, "5s", "30s", callbackMutate(trunkPort, time.Second))
 	r.register("1003", agentPort, true)
@@ -223,7 +223,7 @@ func callbackMutate(trunkPort int, preview time.Duration) func(*config.Config) {
 // customer answers. The stored callback records the failed attempt until the second is made.
 func TestSIPpCallbackRetry(t *testing.T) {
 	t.Parallel()
-	trunkPort, agentPort := testenv.FreePort(t), testenv.FreePort(t)
+	trunkPort, agentPort := twoPorts(t)
 	r := newRigWith(t, "5s", "30s", func(c *config.Config) {
 		callbackMutate(trunkPort, time.Second)(c)
 		supportNode(t, c).Callback.RetryAfter = config.Duration(time.Second)
@@ -278,12 +278,13 @@ func TestSIPpCallbackRetry(t *testing.T) {
 // trunk), from the DID, once 1003 took the callback, and bridged to 1003.
 func TestSIPpCallbackToExtension(t *testing.T) {
 	t.Parallel()
-	agentPort, phonePort := testenv.FreePort(t), testenv.FreePort(t)
-	r := newRigWith(t, "5s", "30s", callbackMutate(testenv.FreePort(t), time.Second))
+	ps := distinctPorts(t, 4)
+	agentPort, phonePort := ps[0], ps[1]
+	r := newRigWith(t, "5s", "30s", callbackMutate(ps[2], time.Second))
 	r.register("1003", agentPort, true)
 	r.setReady("1003", false)
 	r.register("1010", phonePort, false)
-	uac := r.sipp("caller 1010", "ext_callback.xml", testenv.FreePort(t), "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+	uac := r.sipp("caller 1010", "ext_callback.xml", ps[3], "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
 		"-d", fmt.Sprint(r.welcomeDelay.Milliseconds()), "-key", "user", "1010", "-au", "1010", "-ap", "secret1010",
 		"-auth_uri", "+15550103@"+r.addr, "-s", "+15550103", r.addr)
 	uac.wait()
@@ -311,7 +312,7 @@ func TestSIPpCallbackToExtension(t *testing.T) {
 // to that number from callback.caller_id.
 func TestSIPpTextCallback(t *testing.T) {
 	t.Parallel()
-	trunkPort, agentPort := testenv.FreePort(t), testenv.FreePort(t)
+	trunkPort, agentPort := twoPorts(t)
 	r := newRigWith(t, "5s", "30s", func(c *config.Config) {
 		callbackMutate(trunkPort, time.Second)(c)
 		c.Callback.CallerID = "+15550103"
@@ -365,7 +366,7 @@ func TestSIPpTextCallback(t *testing.T) {
 // leg is hung up, and the callback is given up (a refusal is not retried).
 func TestSIPpCallbackRefusedByOutboundRight(t *testing.T) {
 	t.Parallel()
-	trunkPort, agentPort := testenv.FreePort(t), testenv.FreePort(t)
+	trunkPort, agentPort := twoPorts(t)
 	r := newRigWith(t, "5s", "30s", func(c *config.Config) {
 		callbackMutate(trunkPort, time.Second)(c)
 		for i := range c.Users {
@@ -405,4 +406,23 @@ func TestSIPpCallbackRefusedByOutboundRight(t *testing.T) {
 		}
 		return len(recs) >= 1
 	})
+}
+
+// distinctPorts returns n free ports, all different (FreePort may give a port twice: a phone
+// registering from the carrier's address is refused, 482).
+func distinctPorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ps []int
+	for len(ps) < n {
+		p := testenv.FreePort(t)
+		if !slices.Contains(ps, p) {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+func twoPorts(t *testing.T) (int, int) {
+	ps := distinctPorts(t, 2)
+	return ps[0], ps[1]
 }
