@@ -19,8 +19,9 @@ type QueueCallback struct {
 	// "callback-confirm").
 	Confirm string `yaml:"confirm"`
 	// Number is the number called back: "presented" (default: the caller's presented
-	// number) or "keyed" (the caller keys one in, ended by #; it must match
-	// callback.allowed, else the presented number is offered instead).
+	// number) or "keyed" (the caller keys one in, ended by #; it must match callback.allowed,
+	// else no callback is promised and the caller keeps waiting; keying nothing takes the
+	// presented number).
 	Number string `yaml:"number"`
 	// Retries is how many more attempts follow an unanswered or busy callback (default 2).
 	Retries *int `yaml:"retries"`

@@ -534,12 +534,17 @@ func (c *call) takeCallback(ctx context.Context, q ivr.QueueRequest, task string
 	}
 	number, source := c.caller, "presented"
 	if q.Callback.Number == "keyed" {
-		if _, err := c.Play(ctx, ivr.Prompt{Name: "callback-number", Language: q.Language, BargeIn: true}); err != nil {
-			return "", false
-		}
-		keyed, err := c.Collect(ctx, ivr.CollectOptions{MaxDigits: 16, Terminator: "#", Timeout: 8 * time.Second})
+		first, err := c.Play(ctx, ivr.Prompt{Name: "callback-number", Language: q.Language, BargeIn: true})
 		if err != nil {
 			return "", false
+		}
+		keyed := ""
+		if first != "#" { // # at once: no number, the presented one
+			rest, err := c.Collect(ctx, ivr.CollectOptions{MaxDigits: 16, Terminator: "#", Timeout: 8 * time.Second})
+			if err != nil {
+				return "", false
+			}
+			keyed = first + rest
 		}
 		if keyed != "" {
 			number, source = keyed, "keyed"

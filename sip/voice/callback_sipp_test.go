@@ -426,3 +426,43 @@ func twoPorts(t *testing.T) (int, int) {
 	ps := distinctPorts(t, 2)
 	return ps[0], ps[1]
 }
+
+// TestSIPpCallbackKeyedNumber (issue 15): with number: keyed the caller types the number to
+// call back after accepting. A number in the DID's country is promised (stored as keyed); a
+// premium one is refused: the caller hears why and keeps waiting (here: hangs up, abandoned),
+// and nothing is stored. The number policy cases are in TestCallbackNumber.
+func TestSIPpCallbackKeyedNumber(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		scenario string
+		outcome  ivr.Outcome
+		number   string
+	}{
+		{"callback_keyed.xml", ivr.OutcomeCallback, "+15550123"},
+		{"callback_keyed_premium.xml", ivr.OutcomeAbandoned, ""},
+	} {
+		t.Run(c.scenario, func(t *testing.T) {
+			t.Parallel()
+			trunkPort, agentPort := twoPorts(t)
+			r := newRigWith(t, "5s", "30s", func(cfg *config.Config) {
+				callbackMutate(trunkPort, time.Second)(cfg)
+				supportNode(t, cfg).Callback.Number = "keyed"
+			})
+			r.register("1003", agentPort, true)
+			r.setReady("1003", false)
+			r.sipp("customer", c.scenario, r.carrier, "-m", "1", "-rtp_echo", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freeEvenPort(t)),
+				"-d", fmt.Sprint(r.welcomeDelay.Milliseconds()), "-key", "user", "+15550199", "-s", "+15550103", r.addr).wait()
+			s := r.summary()
+			if s.Result == nil || s.Result.Outcome != c.outcome || s.Result.Target != c.number {
+				t.Fatalf("result %+v err %v", s.Result, s.Err)
+			}
+			cbs, _ := r.st.Callbacks()
+			switch {
+			case c.number == "" && len(cbs) != 0:
+				t.Fatalf("a refused number was stored: %+v", cbs)
+			case c.number != "" && (len(cbs) != 1 || cbs[0].Number != c.number || cbs[0].Source != "keyed"):
+				t.Fatalf("stored %+v", cbs)
+			}
+		})
+	}
+}
