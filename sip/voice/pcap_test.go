@@ -30,7 +30,7 @@ var pcaps = map[string]func() []byte{
 	// their RTP timestamps differ (a repeated timestamp is a retransmission).
 	"dtmf_2_again.pcap": func() []byte { return dtmfPcap(2, 0x5eed0002, 64000) },
 	// A number keyed in and # (a callback to another number), then a premium one.
-	"dtmf_15550123_hash.pcap": func() []byte { return dtmfSeqPcap("15550123#", 0x5eed0002, 80000) },
+	"dtmf_15550123_hash.pcap":    func() []byte { return dtmfSeqPcap("15550123#", 0x5eed0002, 80000) },
 	"dtmf_19005550100_hash.pcap": func() []byte { return dtmfSeqPcap("19005550100#", 0x5eed0002, 80000) },
 }
 
