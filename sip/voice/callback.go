@@ -97,8 +97,11 @@ func (m *callbacks) run(ctx context.Context) {
 			}
 		case <-m.ctx.Done():
 			m.mu.Lock()
-			for _, t := range m.timers {
-				t.Stop()
+			for task, t := range m.timers {
+				if t.Stop() { // it will not run: its share of wg is given back here
+					m.wg.Done()
+				}
+				delete(m.timers, task)
 			}
 			m.mu.Unlock()
 			m.wg.Wait()
@@ -169,6 +172,9 @@ func (m *callbacks) schedule(rec store.Callback) {
 	defer m.mu.Unlock()
 	if m.ctx.Err() != nil {
 		return
+	}
+	if old := m.timers[rec.Task]; old != nil && old.Stop() {
+		m.wg.Done() // replaced before it ran
 	}
 	m.wg.Add(1)
 	m.timers[rec.Task] = time.AfterFunc(wait, func() {

@@ -466,3 +466,59 @@ func TestSIPpCallbackKeyedNumber(t *testing.T) {
 		})
 	}
 }
+
+// TestSIPpCallbackWaitsForOpening (issue 15): the caller accepts the callback; then the
+// number closes (a reload adds an override closing +15550103 for the next hour). When 1003
+// becomes ready the callback is not made: it leaves the queue without ringing 1003 and waits,
+// stored, for the number's next opening.
+func TestSIPpCallbackWaitsForOpening(t *testing.T) {
+	t.Parallel()
+	trunkPort, agentPort := twoPorts(t)
+	r := newRigWith(t, "5s", "30s", callbackMutate(trunkPort, time.Second))
+	r.register("1003", agentPort, true)
+	r.setReady("1003", false)
+	r.customer("+15550193").wait()
+	if s := r.summary(); s.Result == nil || s.Result.Outcome != ivr.OutcomeCallback {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	next := *r.cfg
+	next.Numbers = slices.Clone(r.cfg.Numbers)
+	var loc *time.Location
+	for i := range next.Numbers {
+		if n := &next.Numbers[i]; n.DID == "+15550103" {
+			var err error
+			if loc, err = time.LoadLocation(n.Timezone); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().In(loc)
+			n.Overrides = append(slices.Clone(n.Overrides), config.Override{Name: "closed for the test",
+				From: now.Add(-time.Hour).Format("2006-01-02T15:04"), To: now.Add(time.Hour).Format("2006-01-02T15:04")})
+		}
+	}
+	if loc == nil {
+		t.Fatal("no +15550103 in the demo")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.acd.Reload(ctx, &next); err != nil {
+		t.Fatal(err)
+	}
+	r.setReady("1003", true)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cbs, _ := r.st.Callbacks()
+		if len(cbs) == 1 && time.Until(cbs[0].NotBefore) > 55*time.Minute {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the callback does not wait for the opening: %+v", cbs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(r.previews) != 0 {
+		t.Fatalf("previewed while closed: %+v", <-r.previews)
+	}
+	if q := r.queue("support"); q.Waiting != 0 || q.Answered != 0 {
+		t.Fatalf("support %+v", q)
+	}
+}
