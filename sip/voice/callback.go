@@ -177,15 +177,19 @@ func (m *callbacks) schedule(rec store.Callback) {
 		m.wg.Done() // replaced before it ran
 	}
 	m.wg.Add(1)
-	m.timers[rec.Task] = time.AfterFunc(wait, func() {
+	var tm *time.Timer
+	tm = time.AfterFunc(wait, func() {
 		defer m.wg.Done()
 		m.mu.Lock()
-		delete(m.timers, rec.Task)
+		if m.timers[rec.Task] == tm {
+			delete(m.timers, rec.Task)
+		}
 		m.mu.Unlock()
 		if m.ctx.Err() == nil {
 			m.enqueue(rec)
 		}
 	})
+	m.timers[rec.Task] = tm
 }
 
 // acdTask names attempt n's ACD task: the call's ID first, then "~2", "~3".
