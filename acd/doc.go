@@ -68,6 +68,25 @@
 // Event.AgentTag), so a Sink indexes its tables without parsing or
 // hashing IDs.
 //
+// # Expected wait
+//
+// ExpectedWait is what a waiting caller is told. It needs two figures, and says nothing
+// (false) when either is missing, rather than a guess:
+//
+//   - the queue's mean handle time: the average of its last HandleSamples (20) handle times,
+//     each from the acceptance of a task to the end of its agent's wrap-up (HandleTimes;
+//     none before MinHandleSamples, 3, are in);
+//   - its working agents: those of the queue's members who are available, busy or in
+//     wrap-up (QueueStats.Working); not-ready, RONA and offline agents serve nobody.
+//
+// With N working agents each freeing a place every AHT on average, places free at a rate of
+// N/AHT, so the contact at position p (p-1 contacts ahead of it) is offered after about
+// p × AHT / N. With exponential handle times and every agent busy this is exact in
+// expectation (the time to the p-th of N memoryless departures); the simulated-queue test
+// (TestExpectedWaitSimulated) measures how far off it is in a queue with arrivals, mixed
+// handle times and abandons. The center keeps the handle times (center.ExpectedWait) and
+// the voice path rounds the estimate up to whole minutes when it announces it.
+//
 // # Invariants
 //
 // Tests cite these numbers.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,15 +151,98 @@ func TestPropertyRandomWorkload(t *testing.T) {
 		seeds = seeds[:1]
 	}
 	for _, seed := range seeds {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { runProperty(t, seed) })
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { runProperty(t, seed, false) })
 	}
 }
 
-func runProperty(t *testing.T, seed uint64) {
+// TestPropertyWithCallbacks is the random workload with callbacks in the mix, driven as the
+// voice path's callbacks drive them (sip/voice/callback.go): a callback task ("cb…") is
+// accepted as soon as it is offered (no RONA); once accepted it is completed (made, or an
+// attempt failed — then a retry task "cb…~2" may come back later), or transferred to its own
+// queue (the agent's phone failed: back at its place). Every invariant still holds.
+func TestPropertyWithCallbacks(t *testing.T) {
+	seeds := []uint64{4, 5}
+	if testing.Short() {
+		seeds = seeds[:1]
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { runProperty(t, seed, true) })
+	}
+}
+
+// callbackDriver plays the voice path's callbacks against the engine.
+type callbackDriver struct {
+	mu      sync.Mutex
+	evs     []acd.Event
+	wake    chan struct{}
+	busy    atomic.Int64 // events taken and not yet acted on
+	retries atomic.Bool  // retry tasks may still be enqueued
+	r       *rand.Rand
+	queues  map[string]string // callback task → queue
+}
+
+func (d *callbackDriver) Event(ev acd.Event) {
+	if !strings.HasPrefix(ev.Task, "cb") {
+		return
+	}
+	d.busy.Add(1)
+	d.mu.Lock()
+	d.evs = append(d.evs, ev)
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *callbackDriver) run(ctx context.Context, e *acd.Engine, retry func(func() error)) {
+	for {
+		select {
+		case <-d.wake:
+		case <-ctx.Done():
+			return
+		}
+		d.mu.Lock()
+		evs := d.evs
+		d.evs = nil
+		d.mu.Unlock()
+		for _, ev := range evs {
+			switch ev.Kind {
+			case acd.EventTaskQueued, acd.EventTaskTransferred, acd.EventTaskOverflowed:
+				d.queues[ev.Task] = ev.Queue
+			case acd.EventReservationCreated:
+				retry(func() error { return e.Accept(ev.Reservation) })
+			case acd.EventReservationAccepted:
+				switch op := d.r.IntN(10); {
+				case op < 3: // the agent's phone failed: back at its place
+					q := d.queues[ev.Task]
+					retry(func() error { return e.Transfer(ev.Task, q) })
+				case op < 6 && d.retries.Load() && !strings.Contains(ev.Task, "~"): // not answered: a retry
+					retry(func() error { return e.Complete(ev.Task) })
+					task := acd.Task{ID: ev.Task + "~2", Queue: d.queues[ev.Task], Channel: acd.Voice, Priority: 1}
+					retry(func() error { return e.Enqueue(task) })
+				default: // made (or given up)
+					retry(func() error { return e.Complete(ev.Task) })
+				}
+			}
+			d.busy.Add(-1)
+		}
+	}
+}
+
+func runProperty(t *testing.T, seed uint64, callbacks bool) {
 	clk := acdtest.NewClock(t0)
 	tr := newTracker()
 	cfg := propertyConfig(rand.New(rand.NewPCG(seed, 0)), 0)
 	cfg.Clock, cfg.Sink = clk, tr
+	drv := &callbackDriver{wake: make(chan struct{}, 1), r: rand.New(rand.NewPCG(seed, 99)), queues: map[string]string{}}
+	if callbacks {
+		drv.retries.Store(true)
+		cfg.Sink = acd.SinkFunc(func(ev acd.Event) {
+			tr.Event(ev)
+			drv.Event(ev)
+		})
+	}
 	e, err := acd.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +251,8 @@ func runProperty(t *testing.T, seed uint64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error)
 	go func() { runDone <- e.Run(ctx) }()
-	defer func() { cancel(); <-runDone }()
+	drvDone := make(chan struct{})
+	defer func() { cancel(); <-runDone; <-drvDone }()
 
 	retry := func(f func() error) {
 		for {
@@ -180,6 +266,10 @@ func runProperty(t *testing.T, seed uint64) {
 			runtime.Gosched()
 		}
 	}
+	go func() {
+		defer close(drvDone)
+		drv.run(ctx, e, retry)
+	}()
 	queues := []string{"sales", "support", "general", "text"}
 	reqs := [][]acd.Condition{nil, acd.MustParseConditions("vip"), acd.MustParseConditions("language == de"),
 		acd.MustParseConditions("sales >= 8"), acd.MustParseConditions("!vip", "sales <= 5")}
@@ -206,6 +296,9 @@ func runProperty(t *testing.T, seed uint64) {
 						ch = acd.Channel(1 + r.IntN(3))
 					}
 					task := acd.Task{ID: fmt.Sprintf("p%d-%d", g, i), Queue: q, Channel: ch, Priority: r.IntN(3), Requirements: reqs[r.IntN(len(reqs))]}
+					if callbacks && ch == acd.Voice && r.IntN(3) == 0 {
+						task.ID = "cb" + task.ID
+					}
 					retry(func() error { return e.Enqueue(task) })
 				case op < 45 && hasRes:
 					retry(func() error { return e.Accept(res) })
@@ -238,7 +331,17 @@ func runProperty(t *testing.T, seed uint64) {
 		}()
 	}
 	wg.Wait()
+	drv.retries.Store(false)
 	sync := func() {
+		for {
+			if err := e.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if drv.busy.Load() == 0 {
+				break
+			}
+			runtime.Gosched()
+		}
 		if err := e.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -321,6 +424,21 @@ func runProperty(t *testing.T, seed uint64) {
 		}
 	}
 	t.Logf("seed %d: %d tasks, %d events, %d reservations, failed commands %v", seed, len(tr.queued), tr.events, len(tr.resEnds), tr.failedCmd)
+	if callbacks {
+		cb, retried := 0, 0
+		for id := range tr.queued {
+			if strings.HasPrefix(id, "cb") {
+				cb++
+				if strings.Contains(id, "~") {
+					retried++
+				}
+			}
+		}
+		t.Logf("seed %d: %d callback tasks (%d retries)", seed, cb, retried)
+		if cb < 20 || retried < 1 {
+			t.Errorf("too few callbacks in the mix: %d (%d retries)", cb, retried)
+		}
+	}
 	if len(tr.queued) < 100 || len(tr.resEnds) < 50 {
 		t.Errorf("workload too thin: %d tasks, %d reservations", len(tr.queued), len(tr.resEnds))
 	}

@@ -61,6 +61,9 @@ type Center struct {
 	records  *ledger
 	metrics  *meters
 	sinks    atomic.Pointer[[]acd.Sink] // observers of every event (AddSink), copied on write
+	waits    *waits                     // recent handle times: the expected wait (waits.go)
+
+	callbacker atomic.Pointer[callbackerBox] // who places text contacts' callbacks (callbacks.go)
 }
 
 // New builds the center from a validated configuration (skills, profiles, queues, agents,
@@ -93,6 +96,8 @@ func New(cfg *config.Config, o Options) (*Center, error) {
 	if c.records, err = newLedger(cfg, o, c.clock, c.log); err != nil {
 		return nil, err
 	}
+	c.waits = newWaits()
+	c.AddSink(c.waits)
 	ac.Sink = acd.SinkFunc(c.dispatch)
 	ac.Clock, ac.SnapshotEvery, ac.RingSize, ac.Logger = c.clock, o.SnapshotEvery, o.RingSize, log
 	if c.eng, err = acd.New(ac); err != nil {

@@ -20,6 +20,11 @@
 // other task's events, nothing dropped, and never a block of the engine.
 // Observers of every event (the signed event webhooks, center/hook) are added with AddSink:
 // they run on the engine goroutine and must not block.
+// Rehome sends a live task's events to another inbox (a caller who accepted a callback hands
+// the task, at its place, to the voice path's callbacks). ExpectedWait estimates a waiting
+// contact's wait from the queue's recent handle times (acd "Expected wait"), which the center
+// keeps from the engine's events (waits.go). RequestCallback passes a text contact's "call me"
+// to the voice path that SetCallbacker named.
 //
 // # Presence
 //

@@ -11,4 +11,8 @@ var (
 	ErrDuplicateTask = errors.New("duplicate task")
 	// ErrNoInbox reports an Enqueue without an Inbox for the task's events.
 	ErrNoInbox = errors.New("no inbox")
+	// ErrUnknownTask reports a Rehome of a task that is not live.
+	ErrUnknownTask = errors.New("unknown task")
+	// ErrNoCallbacks reports a RequestCallback with no voice path to place it.
+	ErrNoCallbacks = errors.New("no voice path for callbacks")
 )

@@ -122,6 +122,9 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 		s.offers.enqueue(c, nil)
 	}
 	s.after(c, msgs)
+	if !isNew && c.State == store.ConvQueued && isCallMe(in.Text) {
+		s.callMe(ctx, c) // "call me": a callback keeping the place (callme.go)
+	}
 	if c.State == store.ConvFlow {
 		if !isNew && s.flows.input(c.ID, in.Text) {
 			// the flow reads it

@@ -30,6 +30,8 @@ type Config struct {
 	WebRTC WebRTC `yaml:"webrtc"`
 	// Wallboard: the thresholds the supervisors' wallboard colours (config/wallboard.go).
 	Wallboard Wallboard `yaml:"wallboard"`
+	// Callback is the policy of the numbers called back (config/callback.go).
+	Callback Callback `yaml:"callback"`
 
 	// Sources maps a field path ("users[2].secret") to where it was written, for messages
 	// that come after decoding (a DID that failed to route, a secret that failed to expand).
@@ -350,7 +352,8 @@ type Escape struct {
 //	gather    Prompt, Var, MaxDigits, Terminator, Timeout, Next
 //	set       Vars, Language, Priority, Requirements, Next
 //	hours     Open, Closed, Holiday (node ids), using the number's schedule
-//	queue     Queue, MaxWait, Overflow (node id), Announce (position/expected wait), Next (after overflow)
+//	queue     Queue, MaxWait, Overflow (node id), Announce (position/expected wait), AnnounceEvery,
+//	          Callback, Voicemail, Next (after overflow)
 //	transfer  Target (extension or external number)
 //	voicemail Prompt, MaxLength, Next
 //	hangup    Prompt (optional goodbye)
@@ -381,6 +384,13 @@ type Node struct {
 	Announce     bool              `yaml:"announce"`
 	Target       string            `yaml:"target"`
 	MaxLength    Duration          `yaml:"max_length"`
+	// AnnounceEvery repeats the position and expected wait of an announce queue node
+	// (default 30s; config/callback.go).
+	AnnounceEvery Duration `yaml:"announce_every"`
+	// Callback and Voicemail offer a waiting caller a callback keeping their place, or a
+	// message to the queue (queue nodes; config/callback.go).
+	Callback  *QueueCallback  `yaml:"callback"`
+	Voicemail *QueueVoicemail `yaml:"voicemail"`
 }
 
 // Choice is one menu option: digits for voice, keywords for text (both may be given).

@@ -121,6 +121,34 @@ flows:
       - {id: d, type: dance}
 `, []string{`flows[0].nodes[0].choices[1].next: unknown node "nowhere"`, `flows[0].nodes[1].queue: unknown queue "nosuch"`,
 			`flows[0].nodes[2]: node "c" cannot be reached from "a"`, `flows[0].nodes[3].type: unknown node type "dance"`}},
+		{"waiting callers", `queues:
+  - name: q
+flows:
+  - name: f
+    nodes:
+      - id: a
+        type: queue
+        queue: q
+        announce: true
+        announce_every: 5s
+        callback: {digit: "12", number: typed, retries: 11, retry_after: 1s, preview: 5m}
+        voicemail: {digit: "12", max_length: 20m}
+      - {id: b, type: hangup, callback: {digit: "1"}}
+callback:
+  allowed: ["1x"]
+  denied: ["+"]
+`, []string{`c.yaml:10:25: flows[0].nodes[0].announce_every: want at least 10s, got 5s`,
+			`c.yaml:11:27: flows[0].nodes[0].callback.digit: want one key (0-9, * or #), got "12"`,
+			`c.yaml:11:41: flows[0].nodes[0].callback.number: want presented or keyed, got "typed"`,
+			`c.yaml:11:57: flows[0].nodes[0].callback.retries: want 0 to 10, got 11`,
+			`c.yaml:11:74: flows[0].nodes[0].callback.retry_after: want at least 10s, got 1s`,
+			`c.yaml:11:87: flows[0].nodes[0].callback.preview: want 1s to 2m, got 5m0s`,
+			`c.yaml:12:28: flows[0].nodes[0].voicemail.digit: want one key (0-9, * or #), got "12"`,
+			`c.yaml:12:28: flows[0].nodes[0].voicemail.digit: key "12" already accepts the callback`,
+			`c.yaml:12:46: flows[0].nodes[0].voicemail.max_length: want 1s to 10m, got 20m0s`,
+			`c.yaml:13:9: flows[0].nodes[1]: callback, voicemail and announce_every are for queue nodes`,
+			`c.yaml:15:13: callback.allowed[0]: want a number prefix`,
+			`c.yaml:16:12: callback.denied[0]: want a number prefix`}},
 		{"media bound everywhere without a public address", "media:\n  ip: 0.0.0.0\n",
 			[]string{`c.yaml:2:7: media.ip: 0.0.0.0 binds every interface: set media.public_ip`}},
 		{"bad public address", "media:\n  public_ip: media.example.com\n",

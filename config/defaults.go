@@ -114,6 +114,7 @@ func (c *Config) ApplyDefaults() {
 	}
 	c.Channels.applyDefaults()
 	c.integrationDefaults()
+	c.callbackDefaults()
 	for i := range c.Agents {
 		a := &c.Agents[i]
 		if a.Capacity == nil {

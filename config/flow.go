@@ -143,6 +143,7 @@ func (v *validator) node(np string, n Node, ids map[string]int, queues map[strin
 		}
 		edge("overflow", n.Overflow, false)
 		edge("next", n.Next, false)
+		v.queueWaiting(np, n)
 	case "transfer":
 		need("target", n.Target)
 	case "voicemail":
@@ -153,6 +154,9 @@ func (v *validator) node(np string, n Node, ids map[string]int, queues map[strin
 	}
 	if n.Type != "" && !slices.Contains([]string{"menu", "gather"}, n.Type) && (n.Retries != 0 || n.Timeout != 0) {
 		v.failAt(np, "timeout and retries are for menu and gather nodes")
+	}
+	if n.Type != "" && n.Type != "queue" && (n.Callback != nil || n.Voicemail != nil || n.AnnounceEvery != 0) {
+		v.failAt(np, "callback, voicemail and announce_every are for queue nodes")
 	}
 	return out
 }

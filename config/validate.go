@@ -91,6 +91,7 @@ func (c *Config) validate(errs *errorList) {
 	v.channels(queues)
 	v.wallboard()
 	v.integrations()
+	v.callback()
 	v.limits(exts)
 }
 

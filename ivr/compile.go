@@ -127,6 +127,9 @@ type node struct {
 	maxWait  time.Duration
 	overflow *node
 	announce bool
+	every    time.Duration          // announce_every
+	callback *config.QueueCallback  // nil: no callback offered
+	vmail    *config.QueueVoicemail // nil: no message to the queue
 
 	target    string        // transfer
 	maxLength time.Duration // voicemail
@@ -263,6 +266,7 @@ func compileFlow(fc config.Flow) (*Flow, error) {
 			maxDigits: max(nc.MaxDigits, 0), terminator: nc.Terminator, varName: nc.Var,
 			language: nc.Language, open: ref(i, "open", nc.Open), closed: ref(i, "closed", nc.Closed), holiday: ref(i, "holiday", nc.Holiday),
 			queue: nc.Queue, maxWait: nc.MaxWait.D(), overflow: ref(i, "overflow", nc.Overflow), announce: nc.Announce,
+			every: nc.AnnounceEvery.D(), callback: clonePtr(nc.Callback), vmail: clonePtr(nc.Voicemail),
 			target: nc.Target, maxLength: nc.MaxLength.D(),
 		}
 		if nc.Priority != nil {
@@ -321,4 +325,13 @@ func compileFlow(fc config.Flow) (*Flow, error) {
 		return nil, err
 	}
 	return fl, nil
+}
+
+// clonePtr copies *p, so that a compiled flow shares nothing with the config it came from.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/config"
 )
 
 // ChannelVoice is what Interaction.Channel returns for a phone call. Every other value
@@ -110,8 +111,15 @@ type QueueRequest struct {
 	Language string
 	// MaxWait is the node's max_wait; 0 leaves the queue's own.
 	MaxWait time.Duration
-	// Announce asks for position and expected-wait announcements.
-	Announce bool
+	// Announce asks for position and expected-wait announcements, every AnnounceEvery
+	// (0: once, at entry).
+	Announce      bool
+	AnnounceEvery time.Duration
+	// Callback, when set, offers a voice caller to hang up and be called back keeping their
+	// place (QueueCallback); Voicemail to leave a message that becomes a task of the queue
+	// (QueueVoicemail). Shared with the compiled flow: read only.
+	Callback  *config.QueueCallback
+	Voicemail *config.QueueVoicemail
 }
 
 // QueueResult is how a wait in a queue ended.
@@ -125,6 +133,11 @@ const (
 	// QueueTimedOut: the wait reached its max wait (or the ACD overflowed it out of the
 	// queue's reach); the flow goes on at the node's overflow edge.
 	QueueTimedOut
+	// QueueCallback: the caller accepted a callback and was hung up; the task waits on in
+	// the queue, at its place, to be called back.
+	QueueCallback
+	// QueueVoicemail: the caller left a message, which waits in the queue as a task.
+	QueueVoicemail
 )
 
 func (r QueueResult) String() string {
@@ -135,6 +148,10 @@ func (r QueueResult) String() string {
 		return "abandoned"
 	case QueueTimedOut:
 		return "timeout"
+	case QueueCallback:
+		return "callback"
+	case QueueVoicemail:
+		return "voicemail"
 	}
 	return "queue-result(?)"
 }
@@ -146,6 +163,9 @@ type QueueOutcome struct {
 	Agent string
 	// Waited is how long the contact waited.
 	Waited time.Duration
+	// Number is who will be called back (QueueCallback); Recording the message's reference
+	// (QueueVoicemail).
+	Number, Recording string
 }
 
 // RecordOptions bound a voicemail.

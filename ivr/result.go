@@ -30,9 +30,14 @@ const (
 	// OutcomeFailed: the run stopped on an error (a loop, a channel failure); Run returns
 	// the error and the contact was hung up if possible.
 	OutcomeFailed
+	// OutcomeCallback: the caller accepted a callback in a queue and was hung up; the queue
+	// calls them back (Result.Target is the number).
+	OutcomeCallback
+	// OutcomeVoicemail: the caller left a message to the queue (Result.Recordings).
+	OutcomeVoicemail
 )
 
-var outcomeNames = [...]string{"hangup", "answered", "route", "transferred", "unavailable", "abandoned", "failed"}
+var outcomeNames = [...]string{"hangup", "answered", "route", "transferred", "unavailable", "abandoned", "failed", "callback", "voicemail"}
 
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) {

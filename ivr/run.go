@@ -445,7 +445,8 @@ func (r *run) queue(n *node) (*node, error) {
 	}
 	out, err := r.in.Enqueue(r.ctx, QueueRequest{
 		Queue: n.queue, Requirements: slices.Clone(r.reqs), Priority: r.prio, Vars: maps.Clone(r.vars),
-		Language: r.lang, MaxWait: n.maxWait, Announce: n.announce,
+		Language: r.lang, MaxWait: n.maxWait, Announce: n.announce, AnnounceEvery: n.every,
+		Callback: n.callback, Voicemail: n.vmail,
 	})
 	if err != nil {
 		return nil, err
@@ -459,6 +460,17 @@ func (r *run) queue(n *node) (*node, error) {
 	case QueueAbandoned:
 		r.step(n, "", "abandoned")
 		r.res.Outcome, r.res.Reason = OutcomeAbandoned, "abandoned in "+n.queue
+		return nil, errEnd
+	case QueueCallback:
+		r.step(n, "", "callback "+out.Number)
+		r.res.Outcome, r.res.Target, r.res.Reason = OutcomeCallback, out.Number, "callback in "+n.queue
+		return nil, errEnd
+	case QueueVoicemail:
+		r.step(n, "", "voicemail "+out.Recording)
+		if out.Recording != "" {
+			r.res.Recordings = append(r.res.Recordings, out.Recording)
+		}
+		r.res.Outcome, r.res.Reason = OutcomeVoicemail, "voicemail in "+n.queue
 		return nil, errEnd
 	}
 	r.step(n, "", "timeout")

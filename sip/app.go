@@ -194,6 +194,8 @@ type DialRequest struct {
 type DialError struct {
 	Code  int    // SIP status the B2BUA would give a caller: 486, 480, 404, 603...
 	Cause string // "busy", "no-answer", "unavailable", "not-found", "cancelled"
+	// Refused: ccswitch itself refused the call (routing decision or a limit); nothing rang.
+	Refused bool
 }
 
 func (e *DialError) Error() string { return fmt.Sprintf("sip: dial: %s (%d)", e.Cause, e.Code) }

@@ -26,6 +26,14 @@ type DialOutRequest struct {
 	OnProgress func(code int, sdp []byte)
 	// Parent is the call this dial serves, as in DialRequest.
 	Parent string
+	// CallerID, if set, is the number presented instead of As's own caller ID (a queue's
+	// callback presents the DID the customer once dialled); normalised per trunk as any.
+	CallerID string
+	// Trunk, if set and among the trunks the decision allows, is tried first (a callback
+	// goes out through the trunk the customer's call came in on).
+	Trunk string
+	// NoEmergency refuses an emergency number (403) instead of routing it (callbacks).
+	NoEmergency bool
 }
 
 // DialOut places a call as req.As to req.Number and returns the answered leg (side B; ACKed),
@@ -38,6 +46,9 @@ func (s *Server) DialOut(ctx context.Context, req DialOutRequest) (*Leg, error) 
 	rq := route.Request{User: req.As, Dialled: req.Number}
 	d := s.Decide(rq)
 	r := s.routes.Load()
+	if d.Kind == route.Emergency && req.NoEmergency {
+		d = route.Decision{Kind: route.Refuse, Status: 403, Reason: "Forbidden", Cause: "emergency"}
+	}
 	switch d.Kind {
 	case route.Extension:
 		u := r.users[req.As]
@@ -46,13 +57,21 @@ func (s *Server) DialOut(ctx context.Context, req DialOutRequest) (*Leg, error) 
 	case route.Trunk, route.Emergency:
 	case route.Refuse:
 		s.refusedDial(rq, d)
-		return nil, &DialError{Code: d.Status, Cause: d.Cause}
+		return nil, &DialError{Code: d.Status, Cause: d.Cause, Refused: true}
 	default: // a feature code or a flow number: nothing to ring
 		d = route.Decision{Kind: route.Refuse, Status: 404, Reason: "Not Found", Cause: route.CauseNotFound}
 		s.refusedDial(rq, d)
-		return nil, &DialError{Code: 404, Cause: route.CauseNotFound}
+		return nil, &DialError{Code: 404, Cause: route.CauseNotFound, Refused: true}
 	}
 	from := origin{user: r.users[req.As]}
+	if req.CallerID != "" {
+		u := *from.user
+		u.CallerID, u.HideCallerID = req.CallerID, false
+		from.user = &u
+	}
+	if req.Trunk != "" {
+		d.Trunks = preferTrunk(d.Trunks, req.Trunk)
+	}
 	timeout := req.Timeout
 	if timeout <= 0 {
 		timeout = r.ringTime
@@ -67,12 +86,12 @@ func (s *Server) DialOut(ctx context.Context, req DialOutRequest) (*Leg, error) 
 		hold.Emergency(req.As)
 	} else if ref := hold.Caller(req.As, req.Number, true); ref != nil {
 		c.end(ref.Code, "rejected")
-		return nil, &DialError{Code: ref.Code, Cause: ref.Limit}
+		return nil, &DialError{Code: ref.Code, Cause: ref.Limit, Refused: true}
 	}
 	out := takeTrunk(r, hold, d.Trunks)
 	if out == nil {
 		c.end(503, "rejected")
-		return nil, &DialError{Code: 503, Cause: "trunk-full"}
+		return nil, &DialError{Code: 503, Cause: "trunk-full", Refused: true}
 	}
 	if out.cfg.Name != d.Trunks[0] {
 		c.mu.Lock()
@@ -122,4 +141,16 @@ func (s *Server) refusedDial(rq route.Request, d route.Decision) {
 	s.refusals.Info("route|"+d.Cause+"|"+rq.User+"|dial", "dial refused by routing",
 		"user", validate.Sanitize(truncate(rq.User, 40)), "dialled", validate.Sanitize(truncate(rq.Dialled, 40)),
 		"status", d.Status, "cause", d.Cause)
+}
+
+// preferTrunk moves name to the front of trunks when it is there (the decision's trunks stay
+// the only ones tried).
+func preferTrunk(trunks []string, name string) []string {
+	for i, t := range trunks {
+		if t == name {
+			out := append([]string{name}, trunks[:i]...)
+			return append(out, trunks[i+1:]...)
+		}
+	}
+	return trunks
 }

@@ -18,6 +18,8 @@
 //	secret/<name>              a random key created once (web chat visitor tokens)
 //	audit/<time, 16 hex digits of unix nanos>/<random>   who linked or unlinked customers (Audit)
 //	usage/<day>\x00<user>      seconds of trunk calls an extension placed that day (sip/limit)
+//	callback/<task>            a callback a caller accepted, still to make (Callback)
+//	cbcap/<day>\x00<number>    callbacks promised to a number that day (the daily cap)
 //
 // Invariants:
 //  1. A write that a peer is told about (a registration answered 200, a message acknowledged,

@@ -72,6 +72,8 @@ type Server struct {
 	started time.Time
 	trends  trends // the wallboard's last hour per queue (wallboard.go)
 
+	wait atomic.Pointer[waitingBox] // the voice path's waiting callers (waiting.go)
+
 	mu       sync.Mutex
 	sessions map[string]*session
 
@@ -302,4 +304,5 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/wallboard", s.auth(s.wallboard))
 	s.mux.HandleFunc("POST /api/monitor", s.auth(s.monitor))
 	s.mux.HandleFunc("GET /api/ws", s.auth(s.agentWS))
+	s.waitingRoutes()
 }

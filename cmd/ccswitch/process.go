@@ -58,7 +58,11 @@ func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.L
 			p.web.Service().ScreenPop(agent, callID, caller)
 		}
 	}
-	p.voice, err = voice.NewStack(cfg, p.center, voice.StackOptions{Logger: log, OnRing: screenPop, Registerer: p.reg})
+	// A callback the agent took pops the customer's card too (the desktop's preview shows the
+	// countdown: web/waiting.go); accepted callbacks survive a restart in the store.
+	preview := func(pv voice.Preview) { screenPop(pv.Agent, pv.Task, pv.Number) }
+	p.voice, err = voice.NewStack(cfg, p.center, voice.StackOptions{Logger: log, OnRing: screenPop, Registerer: p.reg,
+		Store: st, OnPreview: preview})
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +85,7 @@ func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
+	p.web.SetWaiting(waitingDesk{p.voice.App})
 	p.hooks = hook.New(hook.Options{Webhooks: cfg.Webhooks, Details: p.web.Service(), Logger: log, Registerer: p.reg})
 	p.center.AddSink(acd.SinkFunc(p.hooks.ACDEvent))
 	return p, nil

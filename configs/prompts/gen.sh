@@ -29,6 +29,15 @@ say en en-us in-queue "in the queue."
 say en en-us invalid-choice "Sorry, that is not a valid choice."
 say en en-us goodbye "Thank you for calling. Goodbye."
 for d in 0 1 2 3 4 5 6 7 8 9; do say en en-us "digit-$d" "$d"; done
+say en en-us expected-wait "Your expected wait is about"
+say en en-us minutes "minutes."
+say en en-us less-than-a-minute "Your expected wait is less than a minute."
+say en en-us callback-offer "To be called back without losing your place in the queue, press 1."
+say en en-us callback-confirm "Thank you. We will call you back at the number you called from. You keep your place in the queue. Goodbye."
+say en en-us callback-number "Please enter the number to call you back on, followed by the hash key."
+say en en-us callback-unavailable "Sorry, we cannot call you back at this number. Please hold."
+say en en-us voicemail-offer "To leave a message instead, press 2."
+say en en-us voicemail-beep "Please leave your message after the tone, and press hash when you are done."
 
 say fr fr welcome "Bienvenue chez ccswitch."
 say fr fr menu "Pour le service commercial, tapez 1. Pour le support, tapez 2. For English, press 9."
@@ -40,6 +49,15 @@ say fr fr in-queue "dans la file d'attente."
 say fr fr invalid-choice "Désolé, ce choix n'est pas valide."
 say fr fr goodbye "Merci de votre appel. Au revoir."
 for d in 0 1 2 3 4 5 6 7 8 9; do say fr fr "digit-$d" "$d"; done
+say fr fr expected-wait "Votre temps d'attente estimé est d'environ"
+say fr fr minutes "minutes."
+say fr fr less-than-a-minute "Votre temps d'attente estimé est de moins d'une minute."
+say fr fr callback-offer "Pour être rappelé sans perdre votre place dans la file, tapez 1."
+say fr fr callback-confirm "Merci. Nous vous rappellerons au numéro depuis lequel vous appelez. Vous gardez votre place dans la file. Au revoir."
+say fr fr callback-number "Veuillez saisir le numéro auquel vous rappeler, suivi de la touche dièse."
+say fr fr callback-unavailable "Désolé, nous ne pouvons pas vous rappeler à ce numéro. Merci de patienter."
+say fr fr voicemail-offer "Pour laisser un message, tapez 2."
+say fr fr voicemail-beep "Laissez votre message après le bip, puis tapez dièse."
 
 # Hold music: an 8-second arpeggio of soft plucked notes (C major, A minor), each 0.5 s, with a
 # fade at both ends of every note so the file loops without a click.

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/internal/ratelog"
@@ -17,6 +15,8 @@ import (
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/anchor"
 	"github.com/ccswitch/ccswitch/sip/registrar"
+	"github.com/ccswitch/ccswitch/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configures an App.
@@ -45,8 +45,19 @@ type Options struct {
 	// OnRing, if set, is called (on its own goroutine) each time an agent's phone is rung for
 	// a queued caller: the agent desktop's screen pop.
 	OnRing func(agent, callID, caller string)
-	// Registerer gets the monitoring metrics (ccswitch_monitor_*); nil: none.
+	// Store keeps the callbacks callers accepted across restarts (nil: in memory only).
+	Store *store.Store
+	// Registerer gets the monitoring and callbacks' metrics (ccswitch_monitor_*,
+	// ccswitch_callback_*); nil: none.
 	Registerer prometheus.Registerer
+	// OnPreview, if set, shows an agent the callback they took, before ccswitch dials
+	// (the desktop's preview card and countdown); OnVoicemail a message to the queue they
+	// took. Called on the callbacks' goroutine: they must not block.
+	OnPreview   func(Preview)
+	OnVoicemail func(Voicemail)
+	// OnPrompt, if set, is told each hold prompt (announcements, offers) as it starts playing
+	// to a waiting caller (tests).
+	OnPrompt func(callID, prompt string)
 	// Logger gets component=voice; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -71,6 +82,7 @@ type App struct {
 	onEnd  func(Summary)
 	onRing func(agent, callID, caller string)
 	opts   Options
+	cb     *callbacks // callbacks and messages to queues (callback.go, voicemail.go)
 
 	srv    atomic.Pointer[sip.Server]
 	state  atomic.Pointer[state]
@@ -107,6 +119,12 @@ func New(o Options) *App {
 	}
 	a.log = a.log.With("component", "voice")
 	a.rlog = ratelog.New(a.log, time.Minute)
+	base := o.Logger
+	if base == nil {
+		base = slog.Default()
+	}
+	a.cb = newCallbacks(a, o.Store, o.Registerer, o.OnPreview, base)
+	a.cb.voicemail = o.OnVoicemail
 	if o.SIP != nil {
 		a.srv.Store(o.SIP)
 	}

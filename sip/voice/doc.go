@@ -36,6 +36,35 @@
 // voicemail WAV under media.recordings. When the call is over the center gets its account
 // (center.FlowEnded) for the call record.
 //
+// # Waiting callers
+//
+// While a caller waits (hold.go), "please hold" and the position play at entry and, with
+// announce, every announce_every the position again (the position at entry less the queue's
+// departures since, capped by its size) and the expected wait when the center has an honest
+// estimate (center.ExpectedWait, acd's "Expected wait"); hold music fills the rest. From a
+// queue node's callback.after (voicemail.after) the options are offered, and again after each
+// announcement; a key pressed from the offer on counts (barge-in), one pressed before is
+// dropped, and none counts while an agent's phone rings for the caller.
+//
+// Accepting the callback (callback.go) checks the number (presented, or keyed and allowed;
+// callback.denied; callback.daily_cap), stores the promise (store.Callback, synced), hands the
+// task, still waiting at its place, to the App's callbacks (center.Rehome), plays the
+// confirmation and hangs up. The callbacks follow their tasks through one inbox: an offer is
+// accepted at once (the queue's RONA does not apply), the agent previews it (OnPreview, the
+// desktop's card and countdown), then ccswitch rings the agent's phone, and once it answered
+// calls the customer through sip.Server.DialOut (the outbound decision and limits of a call the
+// agent dials; the trunk the call came in on first; the DID as caller ID) and bridges the two
+// on the customer's answer. An agent phone that does not answer puts the task back at its place
+// (Transfer to its own queue); a customer who does not answer completes the attempt, which is
+// tried again after retry_after as a new task ("~2", "~3"), retries times, then given up. A
+// callback is not made while the DID's number is closed: it waits for the next opening. At
+// start the stored callbacks are queued again, oldest first.
+//
+// The message option (voicemail.go) records the caller (beep prompt, max_length, # or hang
+// up) and queues the recording as a task of the queue's voice channel; its agent gets it at
+// once (OnVoicemail, the desktop's player) and completes it with Done (VoicemailDone), or after
+// VoicemailHold.
+//
 // # Presence and feature codes
 //
 // The registrar's binding events are the agents' voice devices: a contact bound for an
@@ -79,4 +108,9 @@
 //     and every supervisor session the wallboard started has ended.
 //  7. A supervisor's session ends, and its last stretch is in the call's record, before the
 //     call's account goes to the center; one supervisor per call at a time (486 otherwise).
+//  8. A task the caller left with a callback is owned by the App's callbacks from the moment
+//     it is rehomed: the call no longer cancels or completes it, the events the call had not
+//     acted on go with it, and the callbacks end it (Complete after each attempt, Transfer back
+//     to its place when the agent's phone fails); the stored promise is deleted only when the
+//     callback was made or given up, so a restart in between queues it again.
 package voice

@@ -26,6 +26,12 @@ var pcaps = map[string]func() []byte{
 	"dtmf_1.pcap": func() []byte { return dtmfPcap(1, 0x5eed0002, 16000) },
 	"dtmf_2.pcap": func() []byte { return dtmfPcap(2, 0x5eed0002, 32000) },
 	"dtmf_9.pcap": func() []byte { return dtmfPcap(9, 0x5eed0002, 48000) },
+	// 2 again, later in the same stream: the same key pressed twice is two events only if
+	// their RTP timestamps differ (a repeated timestamp is a retransmission).
+	"dtmf_2_again.pcap": func() []byte { return dtmfPcap(2, 0x5eed0002, 64000) },
+	// A number keyed in and # (a callback to another number), then a premium one.
+	"dtmf_15550123_hash.pcap":    func() []byte { return dtmfSeqPcap("15550123#", 0x5eed0002, 80000) },
+	"dtmf_19005550100_hash.pcap": func() []byte { return dtmfSeqPcap("19005550100#", 0x5eed0002, 80000) },
 }
 
 // TestPcapsUpToDate: the committed pcaps are what the generator makes (-update rewrites them).
@@ -124,6 +130,36 @@ func dtmfPcap(digit byte, ssrc, ts uint32) []byte {
 		ev := []byte{digit, 0x80 | 10, 0x03, 0x20} // end, duration 800
 		w.packet(100*time.Millisecond+time.Duration(k)*time.Millisecond, append(rtpHeader(101, false, seq, ts, ssrc), ev...))
 		seq++
+	}
+	return w.buf.Bytes()
+}
+
+// dtmfSeqPcap is keys pressed one after the other, 250 ms apart, each as dtmfPcap makes it
+// (its own RTP timestamp, so each is a new event); # is event 11, * event 10.
+func dtmfSeqPcap(keys string, ssrc, ts uint32) []byte {
+	w := newPcap()
+	seq := uint16(ts / 8)
+	for k, key := range []byte(keys) {
+		ev := key - '0'
+		switch key {
+		case '*':
+			ev = 10
+		case '#':
+			ev = 11
+		}
+		at := time.Duration(k) * 250 * time.Millisecond
+		kts := ts + uint32(k)*2000
+		for i := 0; i < 5; i++ {
+			dur := uint16((i + 1) * 160)
+			p := []byte{ev, 10, byte(dur >> 8), byte(dur)}
+			w.packet(at+time.Duration(i)*20*time.Millisecond, append(rtpHeader(101, i == 0, seq, kts, ssrc), p...))
+			seq++
+		}
+		for j := 0; j < 3; j++ {
+			p := []byte{ev, 0x80 | 10, 0x03, 0x20}
+			w.packet(at+100*time.Millisecond+time.Duration(j)*time.Millisecond, append(rtpHeader(101, false, seq, kts, ssrc), p...))
+			seq++
+		}
 	}
 	return w.buf.Bytes()
 }

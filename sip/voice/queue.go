@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
@@ -62,10 +61,7 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 		attrs = map[string]string{}
 	}
 	attrs["caller"], attrs["did"], attrs["language"] = c.caller, c.did, q.Language
-	position := 1
-	if qs, ok := a.center.Snapshot().Queue(q.Queue); ok {
-		position += qs.Waiting + qs.Reserved
-	}
+	pl := c.newPlace(q.Queue)
 	// One task per wait: the call's ID, then "#2", "#3" if the flow queues it again.
 	c.task = c.id
 	if n := len(c.tasks); n > 0 {
@@ -80,17 +76,31 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 	c.tasks = append(c.tasks, task)
 	c.taskAlive = true
 
-	holdCtx, stopHold := context.WithCancel(context.Background())
-	holdDone := make(chan struct{})
-	c.goes(func() {
-		defer close(holdDone)
-		c.hold(holdCtx, q, position)
-	})
-	stopMusic := func() {
-		stopHold()
-		<-holdDone
+	// The hold (music, announcements, offers) runs until an agent answers or the caller
+	// takes an option; it starts again when an option could not be taken.
+	offered := &offerState{}
+	var stopHold context.CancelFunc
+	var holdDone chan struct{}
+	startMusic := func() {
+		var holdCtx context.Context
+		holdCtx, stopHold = context.WithCancel(context.Background())
+		holdDone = make(chan struct{})
+		done := holdDone
+		c.goes(func() {
+			defer close(done)
+			c.hold(holdCtx, q, pl, offered)
+		})
 	}
+	stopMusic := func() {
+		if stopHold != nil {
+			stopHold()
+			<-holdDone
+			stopHold = nil
+		}
+	}
+	startMusic()
 	defer stopMusic()
+	c.digits.clear() // keys pressed before the wait are not options
 
 	var maxWait <-chan time.Time
 	if q.MaxWait > 0 {
@@ -127,6 +137,35 @@ func (c *call) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.QueueOutcom
 			// the task is cancelled (it counts as abandoned in the queue's figures).
 			giveUp()
 			return ivr.QueueOutcome{Result: ivr.QueueTimedOut, Waited: waited()}, nil
+
+		case <-c.digits.wait():
+			d, ok, _ := c.digits.pop()
+			if !ok || cur != nil { // an agent is being rung: the caller is about to be answered
+				continue
+			}
+			c.log.Debug("key while waiting", "digit", string(d), "task", task,
+				"callback", offered.callback.Load(), "voicemail", offered.voicemail.Load())
+			switch {
+			case q.Callback != nil && offered.callback.Load() && string(d) == q.Callback.Digit:
+				stopMusic()
+				if number, ok := c.takeCallback(ctx, q, task); ok {
+					c.taskAlive = false // the callbacks own it now
+					return ivr.QueueOutcome{Result: ivr.QueueCallback, Waited: waited(), Number: number}, nil
+				}
+				if err := c.ended(ctx); err != nil {
+					giveUp()
+					return ivr.QueueOutcome{Result: ivr.QueueAbandoned, Waited: waited()}, nil
+				}
+				startMusic()
+			case q.Voicemail != nil && offered.voicemail.Load() && string(d) == q.Voicemail.Digit:
+				stopMusic()
+				giveUp() // the message replaces the call in the queue
+				ref, err := c.leaveVoicemail(ctx, q)
+				if err != nil {
+					return ivr.QueueOutcome{}, err
+				}
+				return ivr.QueueOutcome{Result: ivr.QueueVoicemail, Waited: waited(), Recording: ref}, nil
+			}
 
 		case <-c.inbox.Ready():
 			for _, ev := range c.inbox.Take() {
@@ -260,44 +299,4 @@ func (c *call) ring(ev acd.Event) *ring {
 		r.result <- ringResult{leg: leg, err: err}
 	})
 	return r
-}
-
-// hold plays, while the caller waits: "please hold" and, with Announce, "you are caller
-// number N in the queue" (N from the queue's figures at entry), then loops the hold music.
-func (c *call) hold(ctx context.Context, q ivr.QueueRequest, position int) {
-	lang := q.Language
-	play := func(name string) bool {
-		p, err := c.st.prompts.load(name, lang, c.lang)
-		if err != nil {
-			c.log.Debug("hold prompt missing", "prompt", name, "error", err)
-			return ctx.Err() == nil
-		}
-		_, err = c.mc.Play(ctx, media.LegA, p, media.PlayOptions{})
-		return err == nil && ctx.Err() == nil
-	}
-	if q.Announce {
-		if !play("please-hold") || !play("you-are-caller") {
-			return
-		}
-		for _, d := range strconv.Itoa(position) {
-			if !play("digit-" + string(d)) {
-				return
-			}
-		}
-		if !play("in-queue") {
-			return
-		}
-	}
-	var music *media.Prompt
-	var err error
-	if f := c.st.holdMusic; f != "" {
-		music, err = media.LoadWAV(f)
-	} else {
-		music, err = c.st.prompts.loadFile("hold-music.wav")
-	}
-	if err != nil {
-		c.log.Warn("no hold music", "error", err)
-		return
-	}
-	c.mc.Play(ctx, media.LegA, music, media.PlayOptions{Loop: true})
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -95,6 +96,16 @@ type rig struct {
 	welcome      time.Duration        // the welcome prompt's length
 	welcomeDelay time.Duration        // when callers press their first key: well past the welcome prompt
 	reg          *prometheus.Registry // the media engine's metrics
+	previews     chan voice.Preview   // callbacks previewed to agents
+	voicemails   chan voice.Voicemail // messages to queues taken by agents
+	prompts      chan promptPlayed    // hold prompts played
+	stopOnce     sync.Once
+}
+
+// promptPlayed is one hold prompt (OnPrompt).
+type promptPlayed struct {
+	call, name string
+	at         time.Time
 }
 
 func logger() *slog.Logger {
@@ -141,15 +152,23 @@ func newRigTimeout(t *testing.T, rona, rtpTimeout string) *rig {
 // is). The media engine's metrics go to r.reg.
 func newRigWith(t *testing.T, rona, rtpTimeout string, mutate func(*config.Config)) *rig {
 	t.Helper()
+	return newRigIn(t, t.TempDir(), rona, rtpTimeout, mutate)
+}
+
+// newRigIn is newRigWith on the data folder dir (the store in dir/db): a second rig on the
+// same folder is ccswitch restarted.
+func newRigIn(t *testing.T, dir, rona, rtpTimeout string, mutate func(*config.Config)) *rig {
+	t.Helper()
 	testenv.Tool(t, "sipp")
 	prompts, err := filepath.Abs(filepath.Join("..", "..", "configs", "prompts"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := 46000 + int((int32(os.Getpid())+rtpBlock.Add(1))%60)*200
-	r := &rig{t: t, carrier: testenv.FreePort(t), direct: testenv.FreePort(t), portMin: base, portMax: base + 199, dir: t.TempDir(),
+	r := &rig{t: t, carrier: testenv.FreePort(t), direct: testenv.FreePort(t), portMin: base, portMax: base + 199, dir: dir,
 		ends: make(chan voice.Summary, 8), released: make(chan media.Stats, 8), rings: make(chan [3]string, 8), done: make(chan struct{}),
-		promptsDir: prompts}
+		promptsDir: prompts, previews: make(chan voice.Preview, 8), voicemails: make(chan voice.Voicemail, 8),
+		prompts: make(chan promptPlayed, 256)}
 	r.cfg = rigConfig(t, r, rona, rtpTimeout)
 	if mutate != nil {
 		mutate(r.cfg)
@@ -182,7 +201,25 @@ func newRigWith(t *testing.T, rona, rtpTimeout string, mutate func(*config.Confi
 			default:
 			}
 		},
-		OnRelease: func(_ string, st media.Stats) { r.released <- st }, Registerer: r.reg})
+		OnRelease: func(_ string, st media.Stats) { r.released <- st }, Registerer: r.reg,
+		Store: r.st, OnPreview: func(p voice.Preview) {
+			select {
+			case r.previews <- p:
+			default:
+			}
+		},
+		OnVoicemail: func(v voice.Voicemail) {
+			select {
+			case r.voicemails <- v:
+			default:
+			}
+		},
+		OnPrompt: func(callID, name string) {
+			select {
+			case r.prompts <- promptPlayed{callID, name, time.Now()}:
+			default:
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +250,9 @@ func newRigWith(t *testing.T, rona, rtpTimeout string, mutate func(*config.Confi
 	return r
 }
 
-func (r *rig) stop() {
+func (r *rig) stop() { r.stopOnce.Do(r.stopNow) }
+
+func (r *rig) stopNow() {
 	r.cancel()
 	select {
 	case <-r.done:

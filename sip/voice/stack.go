@@ -13,6 +13,7 @@ import (
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip"
 	"github.com/ccswitch/ccswitch/sip/anchor"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 // Stack is the voice side of ccswitch built from one config on a center: the media engine,
@@ -35,7 +36,13 @@ type StackOptions struct {
 	// Registerer gets the media engine's metrics (legs, ports, strangers, SRTP:
 	// media.Config.Registerer) and the monitoring ones (ccswitch_monitor_*); nil: none.
 	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+	// Store keeps accepted callbacks across restarts (Options.Store).
+	Store *store.Store
+	// OnPreview, OnVoicemail and OnPrompt: see Options.
+	OnPreview   func(Preview)
+	OnVoicemail func(Voicemail)
+	OnPrompt    func(callID, prompt string)
+	Logger      *slog.Logger
 }
 
 // NewStack builds the voice side from cfg (media.ip, media.public_ip, media.rtp_ports,
@@ -57,7 +64,8 @@ func NewStack(cfg *config.Config, c *center.Center, o StackOptions) (*Stack, err
 		return nil, err
 	}
 	s.Anchor = anchor.New(s.Media, anchor.Options{Config: cfg, OnRelease: o.OnRelease, Logger: log})
-	s.App = New(Options{Config: cfg, Center: c, Media: s.Media, Anchor: s.Anchor, OnEnd: o.OnEnd, OnRing: o.OnRing, Registerer: o.Registerer, Logger: log})
+	s.App = New(Options{Config: cfg, Center: c, Media: s.Media, Anchor: s.Anchor, OnEnd: o.OnEnd, OnRing: o.OnRing, Logger: log,
+		Store: o.Store, Registerer: o.Registerer, OnPreview: o.OnPreview, OnVoicemail: o.OnVoicemail, OnPrompt: o.OnPrompt})
 	return s, nil
 }
 
@@ -93,6 +101,9 @@ func (s *Stack) SIPOptions() []sip.Option {
 // registrations (and the agents' static contacts) the agents' voice devices.
 func (s *Stack) Attach(srv *sip.Server) {
 	s.App.SetSIP(srv)
+	if s.App.center != nil {
+		s.App.center.SetCallbacker(s.App) // text contacts' "call me"
+	}
 	s.Anchor.SetCalls(srv)
 	s.App.watchPhones(srv.Registrar())
 	s.App.declareStatics(s.App.state.Load().cfg)
@@ -102,7 +113,13 @@ func (s *Stack) Attach(srv *sip.Server) {
 // serving (the SIP server, run beside it with the same ctx, ends them) and closes the media
 // engine (invariant 6).
 func (s *Stack) Run(ctx context.Context) error {
+	cbDone := make(chan struct{})
+	go func() {
+		defer close(cbDone)
+		s.App.cb.run(ctx)
+	}()
 	<-ctx.Done()
+	<-cbDone
 	s.App.stop()
 	s.Media.Close()
 	return nil

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/ivr"
 )
 
@@ -25,7 +26,7 @@ const (
 	Text    Kind = "text"    // text I want X  Collect returns "I want X"
 	Timeout Kind = "timeout" // timeout        Collect returns ""
 	BargeIn Kind = "bargein" // bargein 1      a barge-in Play returns "1"
-	Queue   Kind = "queue"   // queue answered 1001 | queue abandoned | queue timeout
+	Queue   Kind = "queue"   // queue answered 1001 | queue abandoned | queue timeout | queue callback N | queue voicemail REF
 	Record  Kind = "record"  // record msg-1   Record returns "msg-1"
 	Hangup  Kind = "hangup"  // hangup         the next call returns ivr.ErrHungUp
 )
@@ -79,8 +80,8 @@ func parseLine(line string) (Event, error) {
 		}
 	case Queue:
 		res, _, _ := strings.Cut(ev.Arg, " ")
-		if !slices.Contains([]string{"answered", "abandoned", "timeout"}, res) {
-			return ev, fmt.Errorf("want queue answered AGENT, queue abandoned or queue timeout")
+		if !slices.Contains([]string{"answered", "abandoned", "timeout", "callback", "voicemail"}, res) {
+			return ev, fmt.Errorf("want queue answered AGENT, queue abandoned, queue timeout, queue callback NUMBER or queue voicemail REF")
 		}
 	default:
 		return ev, fmt.Errorf("unknown action %q", k)
@@ -184,6 +185,15 @@ func (s *Interaction) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.Queu
 	}
 	if q.Announce {
 		line += " announce"
+		if q.AnnounceEvery != config.DefaultAnnounceEvery {
+			line += " every=" + q.AnnounceEvery.String()
+		}
+	}
+	if cb := q.Callback; cb != nil {
+		line += fmt.Sprintf(" callback=%s/%s", cb.Digit, cb.After.D())
+	}
+	if vm := q.Voicemail; vm != nil {
+		line += fmt.Sprintf(" voicemail=%s/%s", vm.Digit, vm.After.D())
 	}
 	if len(q.Vars) > 0 {
 		line += " vars=" + FormatVars(q.Vars)
@@ -200,6 +210,10 @@ func (s *Interaction) Enqueue(ctx context.Context, q ivr.QueueRequest) (ivr.Queu
 		return ivr.QueueOutcome{Result: ivr.QueueAnswered, Agent: agent}, nil
 	case "abandoned":
 		return ivr.QueueOutcome{Result: ivr.QueueAbandoned}, nil
+	case "callback":
+		return ivr.QueueOutcome{Result: ivr.QueueCallback, Number: agent}, nil
+	case "voicemail":
+		return ivr.QueueOutcome{Result: ivr.QueueVoicemail, Recording: agent}, nil
 	}
 	return ivr.QueueOutcome{Result: ivr.QueueTimedOut}, nil
 }

@@ -1,0 +1,50 @@
+package channels
+
+import (
+	"context"
+	"strings"
+
+	"github.com/ccswitch/ccswitch/acd"
+	"github.com/ccswitch/ccswitch/center"
+	"github.com/ccswitch/ccswitch/ivr"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+// callMeWords are the messages that ask for a call while a conversation waits in a queue.
+var callMeWords = []string{"call me", "call me back", "please call me", "appelez-moi", "rappelez-moi"}
+
+// isCallMe reports whether a message asks for a call.
+func isCallMe(text string) bool {
+	t := strings.Trim(strings.ToLower(strings.TrimSpace(text)), ".!?")
+	for _, w := range callMeWords {
+		if t == w {
+			return true
+		}
+	}
+	return false
+}
+
+// callMe asks the voice path (center.RequestCallback) to call the customer of a queued
+// conversation back, in its queue at its priority, on the conversation's number when it came
+// by SMS or WhatsApp, else on the customer's verified number, never on a typed one (issue 15).
+// The conversation stays queued: the first agent to reach the customer, by text or by phone,
+// serves it.
+func (s *Service) callMe(ctx context.Context, c store.Conversation) {
+	number := ""
+	if c.Adapter == "sms" || c.Adapter == "whatsapp" {
+		number = c.Address
+	}
+	var reqs ivr.Requirements
+	for _, r := range c.Requirements {
+		if cond, err := acd.ParseCondition(r); err == nil {
+			reqs = append(reqs, cond)
+		}
+	}
+	task, err := s.cc.RequestCallback(ctx, center.CallbackRequest{Conversation: c.ID, Customer: c.Customer, Number: number,
+		Queue: c.Queue, Priority: c.Priority, Requirements: reqs, Language: c.Vars["language"], Vars: c.Vars})
+	if err != nil {
+		s.log.Info("call me: no callback", "conversation", c.ID, "error", err)
+		return
+	}
+	s.log.Info("call me: callback queued", "conversation", c.ID, "task", task)
+}

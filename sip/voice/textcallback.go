@@ -1,0 +1,85 @@
+package voice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ccswitch/ccswitch/center"
+	"github.com/ccswitch/ccswitch/config"
+	"github.com/ccswitch/ccswitch/store"
+)
+
+// ErrNotVerified refuses a text contact's callback to a number that is not one of its
+// customer's verified channel numbers.
+var ErrNotVerified = errors.New("voice: not a verified number of the customer")
+
+// verifiedKinds are the identities whose value is a phone number the provider verified (the
+// contact wrote from it).
+var verifiedKinds = []string{"sms", "whatsapp"}
+
+// RequestCallback is center.Callbacker: a text contact asked for a call. The number must be
+// one of the customer's SMS or WhatsApp identities (never a typed one); callback.denied and
+// callback.daily_cap apply; the call is placed like a caller's callback (preview, the agent,
+// then the customer through the outbound decision), from callback.caller_id, with the default
+// retries. It returns the callback's task.
+func (a *App) RequestCallback(ctx context.Context, r center.CallbackRequest) (string, error) {
+	m := a.cb
+	cfg := a.state.Load().cfg
+	pol := config.Callback{}
+	if cfg != nil {
+		pol = cfg.Callback
+	}
+	if m.st == nil {
+		return "", fmt.Errorf("voice: callback for %s: no store", r.Conversation)
+	}
+	if _, ok := a.center.Snapshot().Queue(r.Queue); !ok {
+		return "", fmt.Errorf("voice: callback for %s: unknown queue %q", r.Conversation, r.Queue)
+	}
+	cust, ok, err := m.st.Customer(r.Customer)
+	if err != nil {
+		return "", err
+	}
+	if r.Number == "" && ok { // the customer's first verified number (a web chat visitor's SMS one)
+		for _, id := range cust.Identities {
+			if slices.Contains(verifiedKinds, id.Kind) {
+				r.Number = id.Value
+				break
+			}
+		}
+	}
+	want := strings.TrimPrefix(r.Number, "+")
+	verified := ok && want != "" && slices.ContainsFunc(cust.Identities, func(id store.Identity) bool {
+		return slices.Contains(verifiedKinds, id.Kind) && strings.TrimPrefix(id.Value, "+") == want
+	})
+	if !verified {
+		m.refuse(r.Number, ErrNotVerified.Error(), "conversation", r.Conversation)
+		return "", fmt.Errorf("voice: callback for %s: %w", r.Conversation, ErrNotVerified)
+	}
+	n, err := callbackNumber(pol, r.Number, pol.CallerID, false)
+	if err == nil && !m.takeCap(n, pol.DailyCap) {
+		err = errCallbackCap
+	}
+	if err != nil {
+		m.refuse(r.Number, err.Error(), "conversation", r.Conversation)
+		return "", fmt.Errorf("voice: callback for %s: %w", r.Conversation, err)
+	}
+	now := time.Now()
+	rec := store.Callback{Task: fmt.Sprintf("cb-%s-%d", r.Conversation, now.UnixNano()), Queue: r.Queue, Priority: r.Priority,
+		Reqs: r.Requirements.Strings(), Number: n, Source: "verified", DID: pol.CallerID, Language: r.Language,
+		Vars: maps.Clone(r.Vars), Enqueued: now, Accepted: now, Retries: config.DefaultCallbackRetries,
+		RetryAfter: config.DefaultCallbackRetryAfter, Preview: config.DefaultCallbackPreview}
+	if rec.Vars == nil {
+		rec.Vars = map[string]string{}
+	}
+	rec.Vars["conversation"] = r.Conversation
+	m.put(rec)
+	m.total.WithLabelValues("accepted").Inc()
+	m.log.Info("callback asked by a text contact", "task", rec.Task, "queue", rec.Queue)
+	m.schedule(rec)
+	return rec.Task, nil
+}
