@@ -236,37 +236,9 @@ func (s *Server) Dial(ctx context.Context, d DialRequest) (*Leg, error) {
 	if d.OnProgress != nil {
 		spec.onProvisional = func(res *gsip.Response) { d.OnProgress(res.StatusCode, res.Body()) }
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.runCtx, cancel)
-	c.mu.Lock()
-	c.stopRing = cancel
-	c.mu.Unlock()
-	res := s.ring(rctx, targets, spec)
-	stop()
-	cancel()
-	if !res.won {
-		if ctx.Err() != nil {
-			c.end(487, "cancelled")
-			return nil, &DialError{Code: 487, Cause: "cancelled"}
-		}
-		code, _, cause := failure(res, false)
-		c.end(code, cause)
-		return nil, &DialError{Code: code, Cause: cause}
-	}
-	leg := newLeg(s, c, SideB)
-	leg.cli = res.dlg
-	leg.sdp = res.dlg.InviteResponse.Body()
-	leg.party = Party{Source: sourceOf(res.dlg.InviteResponse), User: d.Extension}
-	c.addLeg(leg, res.t.uri.String(), c.rec.Start, res.dlg.InviteRequest.CallID().Value())
-	c.answered(leg, res.code)
-	c.mu.Lock()
-	c.rec.Code = res.code
-	c.rec.Answer = time.Now()
-	c.mu.Unlock()
-	s.ackInitial(leg, nil)
-	leg.register()
-	s.startTimer(leg, timerForB(res.dlg.InviteResponse))
-	return leg, nil
+	return s.placeCall(ctx, c, Party{User: d.Extension}, false, func(ctx context.Context) forkResult {
+		return s.ring(ctx, targets, spec)
+	})
 }
 
 // Bridge ties two answered legs: a BYE or re-INVITE on one is relayed to the other.

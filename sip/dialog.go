@@ -354,16 +354,22 @@ func (s *Server) strayAckBye(res *gsip.Response) {
 		return
 	}
 	defer tx.Terminate()
+	awaitFinal(ctx, tx)
+}
+
+// awaitFinal waits for the final response of tx and returns it, or nil when the transaction
+// ends (timeout, transport error) or ctx is done first. Provisional responses are skipped.
+func awaitFinal(ctx context.Context, tx gsip.ClientTransaction) *gsip.Response {
 	for {
 		select {
 		case r := <-tx.Responses():
 			if !r.IsProvisional() {
-				return
+				return r
 			}
 		case <-tx.Done():
-			return
+			return nil
 		case <-ctx.Done():
-			return
+			return nil
 		}
 	}
 }

@@ -103,12 +103,22 @@ func (s *Server) DialOut(ctx context.Context, req DialOutRequest) (*Leg, error) 
 	if req.OnProgress != nil {
 		spec.onProvisional = func(res *gsip.Response) { req.OnProgress(res.StatusCode, res.Body()) }
 	}
+	return s.placeCall(ctx, c, Party{}, true, func(ctx context.Context) forkResult {
+		return s.ringOut(ctx, r, c, hold, out, d, from, spec)
+	})
+}
+
+// placeCall rings c's INVITE (ring; the call's stopRing and shutdown cancel it) and makes the
+// answered leg: side B, ACKed with the INVITE's CSeq, registered, its session timer running
+// (Dial and DialOut). An unanswered call ends with the status a caller would get (toTrunk:
+// as for a trunk's failure); party is side B, with the answering trunk and source filled in.
+func (s *Server) placeCall(ctx context.Context, c *call, party Party, toTrunk bool, ring func(context.Context) forkResult) (*Leg, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.runCtx, cancel)
 	c.mu.Lock()
 	c.stopRing = cancel
 	c.mu.Unlock()
-	res := s.ringOut(rctx, r, c, hold, out, d, from, spec)
+	res := ring(rctx)
 	stop()
 	cancel()
 	if !res.won {
@@ -116,22 +126,27 @@ func (s *Server) DialOut(ctx context.Context, req DialOutRequest) (*Leg, error) 
 			c.end(487, "cancelled")
 			return nil, &DialError{Code: 487, Cause: "cancelled"}
 		}
-		code, _, cause := failure(res, true)
+		code, _, cause := failure(res, toTrunk)
 		c.end(code, cause)
 		return nil, &DialError{Code: code, Cause: cause}
 	}
 	leg := newLeg(s, c, SideB)
 	leg.cli = res.dlg
 	leg.sdp = res.dlg.InviteResponse.Body()
-	leg.party = Party{Source: sourceOf(res.dlg.InviteResponse), Trunk: res.t.trunk.cfg.Name}
+	leg.party = party
+	leg.party.Source = sourceOf(res.dlg.InviteResponse)
+	if res.t.trunk != nil {
+		leg.party.Trunk = res.t.trunk.cfg.Name
+	}
 	c.addLeg(leg, res.t.uri.String(), c.rec.Start, res.dlg.InviteRequest.CallID().Value())
 	c.answered(leg, res.code)
 	c.mu.Lock()
 	c.rec.Code = res.code
 	c.rec.Answer = time.Now()
 	c.mu.Unlock()
-	res.dlg.Ack(context.Background())
+	s.ackInitial(leg, nil)
 	leg.register()
+	s.startTimer(leg, timerForB(res.dlg.InviteResponse))
 	return leg, nil
 }
 

@@ -206,25 +206,14 @@ func (s *Server) prackB(dlg *sipgo.DialogClientSession, res *gsip.Response, last
 		s.log.Debug("PRACK failed", "error", err)
 		return
 	}
+	stop := context.AfterFunc(s.runCtx, cancel) // shutdown stops the wait
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer stop()
 		defer cancel()
 		defer tx.Terminate()
-		for {
-			select {
-			case r := <-tx.Responses():
-				if !r.IsProvisional() {
-					return
-				}
-			case <-tx.Done():
-				return
-			case <-ctx.Done():
-				return
-			case <-s.runCtx.Done():
-				return
-			}
-		}
+		awaitFinal(ctx, tx)
 	}()
 }
 

@@ -269,23 +269,14 @@ func (s *Server) refreshSession(l *Leg) bool {
 		return false
 	}
 	defer tx.Terminate()
-	seq := req.CSeq().SeqNo
-	for {
-		select {
-		case r := <-tx.Responses():
-			if r.IsProvisional() {
-				continue
-			}
-			if r.IsSuccess() && method == gsip.INVITE {
-				s.ackInDialog(l, seq, nil)
-			}
-			return r.IsSuccess() || r.StatusCode == 491
-		case <-tx.Done():
-			return false
-		case <-ctx.Done():
-			return false
-		}
+	r := awaitFinal(ctx, tx)
+	if r == nil {
+		return false
 	}
+	if r.IsSuccess() && method == gsip.INVITE {
+		s.ackInDialog(l, req.CSeq().SeqNo, nil)
+	}
+	return r.IsSuccess() || r.StatusCode == 491
 }
 
 // timerHeaders are the Session-Expires (and Require) of ccswitch's 2xx to a refresh the peer

@@ -232,18 +232,7 @@ func (s *Server) notifyRefer(l *Leg, code int, reason string, final bool) {
 		return
 	}
 	defer tx.Terminate()
-	for {
-		select {
-		case r := <-tx.Responses():
-			if !r.IsProvisional() {
-				return
-			}
-		case <-tx.Done():
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
+	awaitFinal(ctx, tx)
 }
 
 // blindTransfer rings target for X (leg x) and joins Y to it.
