@@ -70,18 +70,11 @@ func (a *App) feature(ctx context.Context, in *sip.Incoming, st *state, code str
 		in.Reject(480, "Temporarily Unavailable") // the change is made; no way to say so
 		return
 	}
-	mc, err := a.media.NewCall(media.CallOptions{ID: "feature-" + user})
-	if err != nil {
-		in.Reject(503, "Service Unavailable")
+	mc, answer, ok := a.localMedia(in, "feature-"+user)
+	if !ok {
 		return
 	}
 	defer mc.Close()
-	mc.SetPeer(media.LegA, a.peerOf(in.Party()))
-	answer, err := mc.AnswerLocal(media.LegA, in.Offer())
-	if err != nil {
-		in.Reject(488, "Not Acceptable Here")
-		return
-	}
 	leg, err := in.Answer(answer)
 	if err != nil {
 		return
@@ -135,4 +128,23 @@ func (c *call) inDialog(method, contentType string, body []byte) (int, []byte) {
 		return 200, ans
 	}
 	return 501, nil
+}
+
+// localMedia answers in's offer with a media call of ccswitch's own (a feature code's prompt,
+// a supervisor's leg): leg A faces the caller. On failure in is rejected (503: no media
+// resources, 488: the offer) and ok is false; otherwise the caller closes mc.
+func (a *App) localMedia(in *sip.Incoming, id string) (mc *media.Call, answer []byte, ok bool) {
+	mc, err := a.media.NewCall(media.CallOptions{ID: id})
+	if err != nil {
+		in.Reject(503, "Service Unavailable")
+		return nil, nil, false
+	}
+	mc.SetPeer(media.LegA, a.peerOf(in.Party()))
+	answer, err = mc.AnswerLocal(media.LegA, in.Offer())
+	if err != nil {
+		mc.Close()
+		in.Reject(488, "Not Acceptable Here")
+		return nil, nil, false
+	}
+	return mc, answer, true
 }

@@ -269,18 +269,11 @@ func (a *App) monitorByPhone(ctx context.Context, in *sip.Incoming, mode media.M
 		in.Reject(488, "Not Acceptable Here")
 		return
 	}
-	mc, err := a.media.NewCall(media.CallOptions{ID: "monitor-" + user})
-	if err != nil {
-		in.Reject(503, "Service Unavailable")
+	mc, answer, ok := a.localMedia(in, "monitor-"+user)
+	if !ok {
 		return
 	}
 	defer mc.Close()
-	mc.SetPeer(media.LegA, a.peerOf(in.Party()))
-	answer, err := mc.AnswerLocal(media.LegA, in.Offer())
-	if err != nil {
-		in.Reject(488, "Not Acceptable Here")
-		return
-	}
 	s, err := c.join(supervisor, "phone", mc, mode)
 	if err != nil {
 		a.refused(user, err)
