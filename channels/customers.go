@@ -191,3 +191,12 @@ func (s *Service) Link(agent, a, b string) (store.Customer, error) {
 	s.log.Info("customers linked by agent", "agent", agent, "into", surv.ID)
 	return surv, nil
 }
+
+// Unlink splits customer other back out of survivor (a supervisor's decision, recorded as a),
+// under the customers' lock, so a message arriving for either at the same moment cannot
+// rewrite the records from before the split.
+func (s *Service) Unlink(survivor, other string, a store.Audit) (store.Customer, store.Customer, error) {
+	s.custMu.Lock()
+	defer s.custMu.Unlock()
+	return s.st.Unlink(survivor, other, a)
+}

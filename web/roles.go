@@ -91,7 +91,7 @@ func (s *Server) unlink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := store.Audit{Time: s.now(), Agent: agentOf(r), Action: "unlink", Customer: surv.ID, Other: req.Other}
-	c, o, err := s.opts.Store.Unlink(surv.ID, req.Other, a)
+	c, o, err := s.svc.Unlink(surv.ID, req.Other, a)
 	if errors.Is(err, store.ErrNotLinked) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "customers not linked"})
 		return
