@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/ccswitch/ccswitch/config"
@@ -143,3 +144,7 @@ func refusalHeaders(r *limit.Refusal) []gsip.Header {
 	}
 	return []gsip.Header{gsip.NewHeader("Retry-After", limit.RetryAfter(r.RetryAfter))}
 }
+
+// ExemptSource exempts a source of ccswitch's own from the per-source flood limit (the
+// browser phones' SIP socket: one address for every browser phone).
+func (s *Server) ExemptSource(ap netip.AddrPort) { s.lim.ExemptSource(ap) }

@@ -135,6 +135,9 @@ func New(o Options) (*Gateway, error) {
 // ICEPort is the bound UDP port of every browser leg.
 func (g *Gateway) ICEPort() int { return g.iceConn.LocalAddr().(*net.UDPAddr).Port }
 
+// SIPSource is the address every browser phone's REGISTER and INVITE comes from.
+func (g *Gateway) SIPSource() netip.AddrPort { return g.self }
+
 // Reload takes a new config for the registrations and calls that start from now on.
 func (g *Gateway) Reload(cfg *config.Config) { g.cfg.Store(cfg) }
 

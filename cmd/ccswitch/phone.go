@@ -39,5 +39,12 @@ func newPhone(cfg *config.Config, srv *sip.Server, metrics prometheus.Registerer
 		}
 		return netip.AddrPort{}, false
 	}
-	return webphone.New(webphone.Options{Config: cfg, SIP: sipAddr, Registerer: metrics, Logger: log})
+	g, err := webphone.New(webphone.Options{Config: cfg, SIP: sipAddr, Registerer: metrics, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	// Every browser phone registers and calls from this one socket: the flood limit per source
+	// must not take them all down at a shift's start.
+	srv.ExemptSource(g.SIPSource())
+	return g, nil
 }

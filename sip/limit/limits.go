@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,10 @@ type Limits struct {
 	busy counter
 	rate rates
 	mtr  *meter
+
+	exMu  sync.Mutex
+	extra []Exempt // sources of ccswitch's own (ExemptSource), kept across reloads
+	ex    []Exempt // the configuration's
 }
 
 // compiled is one configuration's limits, ready for lookups.
@@ -80,6 +85,7 @@ func New(cfg *config.Config, o Options) (*Limits, error) {
 		return nil, err
 	}
 	l.cfg.Store(c)
+	l.ex = ex
 	l.src = NewSources(rate, burst, ex, o.Now)
 	l.src.dropped = l.m.dropped.Inc
 	l.src.onBlock = func(src netip.Addr) {
@@ -98,8 +104,21 @@ func (l *Limits) Reload(cfg *config.Config) error {
 		return err
 	}
 	l.cfg.Store(c)
-	l.src.Set(rate, burst, ex)
+	l.exMu.Lock()
+	l.ex = ex
+	l.src.Set(rate, burst, append(append([]Exempt(nil), ex...), l.extra...))
+	l.exMu.Unlock()
 	return nil
+}
+
+// ExemptSource exempts a source of ccswitch's own (the browser phones' SIP socket, through
+// which every browser registers and calls) from the per-source limit, for good: one
+// address standing for many phones must not be blocked as a flood.
+func (l *Limits) ExemptSource(ap netip.AddrPort) {
+	l.exMu.Lock()
+	defer l.exMu.Unlock()
+	l.extra = append(l.extra, Exempt{Prefix: netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen()), Port: ap.Port()})
+	l.src.SetExempt(append(append([]Exempt(nil), l.ex...), l.extra...))
 }
 
 func compile(cfg *config.Config) (*compiled, float64, int, []Exempt, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -433,5 +434,40 @@ func TestMinutesAcrossMidnight(t *testing.T) {
 	h.Release()
 	if got, _ := st.DailyUsage(l.day(clk.Now()), "1002"); got != 50*time.Second {
 		t.Fatalf("stored for the new day: %v, want 50s", got)
+	}
+}
+
+// TestExemptSourceOutlivesReload: a source of ccswitch's own (the browser phones' SIP socket)
+// exempted at start is never blocked, also after a reload, while another port of the same
+// address and another address still are.
+func TestExemptSourceOutlivesReload(t *testing.T) {
+	cfg := limitsConfig()
+	cfg.SIP.Limits.SourceRate, cfg.SIP.Limits.SourceBurst = ptr(10.0), 10
+	l, _, _, _ := newLimits(t, cfg, nil)
+	own := netip.MustParseAddrPort("127.0.0.1:40000")
+	l.ExemptSource(own)
+	flood := func(src string) (admitted int) {
+		for range 100 {
+			if l.src.Admit(udp(src), []byte("OPTIONS sip:x SIP/2.0\r\n\r\n"), false) {
+				admitted++
+			}
+		}
+		return admitted
+	}
+	for round, reload := range []bool{false, true} {
+		if reload {
+			if err := l.Reload(cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := flood(own.String()); n != 100 {
+			t.Errorf("round %d: own source admitted %d of 100", round, n)
+		}
+	}
+	if n := flood("127.0.0.1:40001"); n >= 100 {
+		t.Errorf("another port of the same address was not limited: %d of 100", n)
+	}
+	if n := flood("127.0.0.2:40000"); n >= 100 {
+		t.Errorf("another address was not limited: %d of 100", n)
 	}
 }

@@ -57,6 +57,13 @@ func NewSources(rate float64, burst int, ex []Exempt, now func() time.Time) *Sou
 	return s
 }
 
+// SetExempt replaces the exempt sources only.
+func (s *Sources) SetExempt(ex []Exempt) {
+	s.mu.Lock()
+	s.exempt = append([]Exempt(nil), ex...)
+	s.mu.Unlock()
+}
+
 // Set changes the rate, burst and exempt sources (on reload); tracked sources keep their state.
 func (s *Sources) Set(rate float64, burst int, ex []Exempt) {
 	if burst < 1 {
