@@ -114,14 +114,23 @@ func webrtcDemo(t *testing.T) (d *demo, carrier int, records string) {
 	carrier = testenv.FreePort(t)
 	records = filepath.Join(t.TempDir(), "calls.jsonl")
 	d = startDemo(t, func(y string) string {
-		y = strings.Replace(y, `sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, carrier), 1)
+		// Each edit must hit: the demo configuration changes under these tests.
+		replace := func(old, new string) {
+			t.Helper()
+			if !strings.Contains(y, old) {
+				t.Fatalf("configs/ccswitch.yaml has no %q (webrtcDemo edits it)", old)
+			}
+			y = strings.Replace(y, old, new, 1)
+		}
+		replace(`sources: ["127.0.0.1:5080"]`, fmt.Sprintf(`sources: ["127.0.0.1:%d"]`, carrier))
 		// SIPp plays the carrier for one call: no OPTIONS health checks.
-		y = strings.Replace(y, `outbound: sip:127.0.0.1:5080`, fmt.Sprintf("outbound: sip:127.0.0.1:%d\n    options_interval: 0s", carrier), 1)
+		replace(`outbound: sip:127.0.0.1:5080`, fmt.Sprintf("outbound: sip:127.0.0.1:%d\n    options_interval: 0s", carrier))
 		// Bob (1002) takes calls in the browser by default.
-		y = strings.Replace(y, `queues: [sales, support], auto_login: true}`, `queues: [sales, support], auto_login: true, device: browser}`, 1)
+		replace(`extension: "1002", password: secret1002, queues: [sales, support], auto_login: true`,
+			`extension: "1002", password: secret1002, queues: [sales, support], auto_login: true, device: browser`)
 		// Carol (agent 1003) takes calls on extension 1006, which may not call out.
-		y = strings.Replace(y, `{id: "1003", name: Carol, extension: "1003"`, `{id: "1003", name: Carol, extension: "1006"`, 1)
-		y = strings.Replace(y, "{name: sales, rona_timeout: 15s, wrapup: 5s}", "{name: sales, rona_timeout: 4s, wrapup: 1s}", 1)
+		replace(`{id: "1003", name: Carol, extension: "1003"`, `{id: "1003", name: Carol, extension: "1006"`)
+		replace("{name: sales, rona_timeout: 15s, wrapup: 5s}", "{name: sales, rona_timeout: 4s, wrapup: 1s}")
 		return y + fmt.Sprintf("\ncall_records: {export: %q}\n", records)
 	})
 	return d, carrier, records
