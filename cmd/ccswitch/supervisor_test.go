@@ -17,6 +17,7 @@ import (
 	"github.com/ccswitch/ccswitch/internal/tonephone"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip/voice"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 // Each party talks on its own frequency (a DTMF row and two columns, far apart for Goertzel),
@@ -119,17 +120,18 @@ func medianLevel(pcm []int16, hz float64) float64 {
 	return levels[len(levels)/2]
 }
 
-// party is one side of a monitored call as the test hears it: a tone phone or the page.
+// party is one side of a monitored call as the test hears it: a tone phone or a browser page.
 type party struct {
 	name string
 	hz   float64
-	tone *tonephone.Phone // nil: the agent's page
+	tone *tonephone.Phone
+	ear  *browserEar
 }
 
 // expectHears checks that each party listed in hears (a listener) hears those it lists
 // (level > 0.15: two tones summed give about 0.5 each) and none of the other parties, itself
 // included (level < 0.02). A party not in hears only speaks (a phone that hung up).
-func expectHears(t *testing.T, what string, ear browserEar, parties []party, hears map[string][]string) {
+func expectHears(t *testing.T, what string, parties []party, hears map[string][]string) {
 	t.Helper()
 	var listeners []party
 	for _, p := range parties {
@@ -141,13 +143,13 @@ func expectHears(t *testing.T, what string, ear browserEar, parties []party, hea
 		if p.tone != nil {
 			p.tone.Mark()
 		} else {
-			ear.Mark()
+			p.ear.Mark()
 		}
 	}
 	heard := map[string][]int16{}
 	for _, p := range listeners {
 		if p.tone == nil {
-			heard[p.name] = ear.samples(1600 + 8000)[1600:] // 200 ms settling, 1 s analysed
+			heard[p.name] = p.ear.samples(1600 + 8000)[1600:] // 200 ms settling, 1 s analysed
 		} else {
 			p.tone.Heard(1600 + 4800)
 		}
@@ -208,20 +210,22 @@ func waitLive(t *testing.T, d *demo, what string, ok func(voice.LiveCall) bool) 
 	waitFor(t, what, func() bool { return slices.ContainsFunc(d.p.voice.App.LiveCalls(), ok) })
 }
 
-// TestSupervisorWhisperChromium (issue 14): a carrier's call (SIPp, its media a 1209 Hz tone
-// phone) to +15550103 presses 1 and agent 1001 answers it in headless Chromium's browser
-// phone (its fake microphone plays 1477 Hz). Bob (1002, supervisor; SIPp with a 697 Hz tone
-// phone) dials *471001: the caller hears only the agent, the agent's page (its remote stream,
-// tapped with Web Audio) hears the caller and Bob, Bob hears both. Bob then presses 4
-// (listen: the page no longer hears him) and 6 (barge: the caller hears him too), and hangs
-// up: the call goes on between caller and agent. The agent hangs up in the browser; the
-// call's record has the three stretches.
-func TestSupervisorWhisperChromium(t *testing.T) {
+// browserCall is a call from a carrier (SIPp; its media a 1209 Hz tone phone) to +15550103,
+// which presses 1 and is answered by agent 1001 in headless Chromium's browser phone (its
+// fake microphone plays 1477 Hz; its remote stream is tapped by earJS).
+type browserCall struct {
+	d             *demo
+	records       string
+	page          context.Context // the agent's desktop
+	caller, agent party
+	waitCaller    func() (string, error)
+}
+
+func newBrowserCall(t *testing.T) *browserCall {
+	t.Helper()
 	testenv.Tool(t, "sipp")
 	d, carrier, records := webrtcDemo(t)
-	mic := filepath.Join(t.TempDir(), "agent.wav")
-	baresip.WriteTone(t, mic, hzAgent, 60*time.Second)
-	ctx := phoneBrowserMic(t, mic)
+	ctx := micBrowser(t, hzAgent)
 	loginBrowserPhone(t, d, ctx)
 	page(t, ctx, "install the page's ear", chromedp.Evaluate[chromedp.Void](earJS))
 
@@ -248,63 +252,147 @@ func TestSupervisorWhisperChromium(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	page(t, ctx, "1001 answers in the browser",
+	answerWithEar(t, ctx, "1001 answers in the browser")
+	waitLive(t, d, "1001 bridged to the browser", func(c voice.LiveCall) bool { return c.Agent == "1001" })
+	b := &browserCall{d: d, records: records, page: ctx, waitCaller: waitCaller,
+		caller: party{name: "caller", hz: hzCaller, tone: caller},
+		agent:  party{name: "agent", hz: hzAgent, ear: &browserEar{t: t, ctx: ctx}}}
+	expectHears(t, "before monitoring", []party{b.caller, b.agent}, map[string][]string{"caller": {"agent"}, "agent": {"caller"}})
+	return b
+}
+
+// micBrowser is headless Chromium whose microphone plays a hz tone.
+func micBrowser(t *testing.T, hz float64) context.Context {
+	mic := filepath.Join(t.TempDir(), fmt.Sprintf("mic-%.0f.wav", hz))
+	baresip.WriteTone(t, mic, hz, 60*time.Second)
+	return phoneBrowserMic(t, mic)
+}
+
+// answerWithEar answers the ringing browser phone and starts the page's ear on its audio.
+func answerWithEar(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	page(t, ctx, what,
+		pageWait(`ccswitchPhone.state().call?.state === 'ringing'`),
 		chromedp.Click(chromedp.CSS(`#phone-answer`)),
 		pageWait(`ccswitchPhone.state().call?.state === 'talking'`),
 		pageWait(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 50; })()`),
 		pageWait(`window.ear()`),
 	)
-	waitLive(t, d, "1001 bridged to the browser", func(c voice.LiveCall) bool { return c.Agent == "1001" })
-	ear := browserEar{t: t, ctx: ctx}
-	pCaller := party{name: "caller", hz: hzCaller, tone: caller}
-	pAgent := party{name: "agent", hz: hzAgent}
-	expectHears(t, "before monitoring", ear, []party{pCaller, pAgent},
-		map[string][]string{"caller": {"agent"}, "agent": {"caller"}})
+}
 
+// end hangs the agent up in the browser (the carrier gets ccswitch's BYE) and returns the
+// call's record.
+func (b *browserCall) end(t *testing.T) store.CallRecord {
+	t.Helper()
+	page(t, b.page, "the agent hangs up in the browser",
+		chromedp.Click(chromedp.CSS(`#phone-hangup`)),
+		pageWait(`ccswitchPhone.state().call === null`),
+	)
+	if out, err := b.waitCaller(); err != nil {
+		t.Fatalf("carrier (SIPp) did not end on ccswitch's BYE: %v\n%s", err, out)
+	}
+	return record(t, b.records, 1)
+}
+
+// checkModes checks the record's monitoring stretches: 1002 on 1001 via via, in modes.
+func checkModes(t *testing.T, rec store.CallRecord, via string, want ...string) {
+	t.Helper()
+	var modes []string
+	for _, m := range rec.Monitoring {
+		modes = append(modes, m.Mode)
+		if m.Supervisor != "1002" || m.Agent != "1001" || m.Via != via || m.Left.Before(m.Joined) {
+			t.Errorf("record's stretch %+v: want 1002 on 1001 via %s", m, via)
+		}
+	}
+	if !slices.Equal(modes, want) {
+		t.Errorf("record's monitoring modes %v, want %v", modes, want)
+	}
+}
+
+// TestSupervisorWhisperChromium (issue 14): a carrier's call (SIPp, its media a 1209 Hz tone
+// phone) to +15550103 presses 1 and agent 1001 answers it in headless Chromium's browser
+// phone (its fake microphone plays 1477 Hz). Bob (1002, supervisor; SIPp with a 697 Hz tone
+// phone) dials *471001: the caller hears only the agent, the agent's page (its remote stream,
+// tapped with Web Audio) hears the caller and Bob, Bob hears both. Bob then presses 4
+// (listen: the page no longer hears him) and 6 (barge: the caller hears him too), and hangs
+// up: the call goes on between caller and agent. The agent hangs up in the browser; the
+// call's record has the three stretches.
+func TestSupervisorWhisperChromium(t *testing.T) {
+	b := newBrowserCall(t)
+	d := b.d
 	sup := tonephone.New(t, "supervisor", hzSupervisor)
 	waitSup := d.sippPhone("supervisor 1002", filepath.Join("..", "..", "sip", "voice", "testdata", "mon_supervisor.xml"),
 		testenv.FreePort(t), "-d", "15000", "-key", "user", "1002", "-key", "rtpport", sup.Port(),
 		"-au", "1002", "-ap", "secret1002", "-auth_uri", "*471001@"+d.sipAddr, "-s", "*471001", d.sipAddr)
 	waitLive(t, d, "Bob whispers", func(c voice.LiveCall) bool { return c.Supervisor == "1002" && c.Mode == "whisper" })
 	pSup := party{name: "supervisor", hz: hzSupervisor, tone: sup}
-	all := []party{pCaller, pAgent, pSup}
-	expectHears(t, "whisper", ear, all,
+	all := []party{b.caller, b.agent, pSup}
+	expectHears(t, "whisper", all,
 		map[string][]string{"caller": {"agent"}, "agent": {"caller", "supervisor"}, "supervisor": {"caller", "agent"}})
 	t.Run("Listen", func(t *testing.T) {
 		sup.Keys <- '4'
 		waitLive(t, d, "listen by DTMF 4", func(c voice.LiveCall) bool { return c.Mode == "listen" })
-		expectHears(t, "listen", ear, all,
+		expectHears(t, "listen", all,
 			map[string][]string{"caller": {"agent"}, "agent": {"caller"}, "supervisor": {"caller", "agent"}})
 	})
 	t.Run("Barge", func(t *testing.T) {
 		sup.Keys <- '6'
 		waitLive(t, d, "barge by DTMF 6", func(c voice.LiveCall) bool { return c.Mode == "barge" })
-		expectHears(t, "barge", ear, all,
+		expectHears(t, "barge", all,
 			map[string][]string{"caller": {"agent", "supervisor"}, "agent": {"caller", "supervisor"}, "supervisor": {"caller", "agent"}})
 	})
 	if out, err := waitSup(); err != nil {
 		t.Fatalf("supervisor (SIPp): %v\n%s", err, out)
 	}
 	waitLive(t, d, "Bob gone", func(c voice.LiveCall) bool { return c.Agent == "1001" && c.Supervisor == "" })
-	expectHears(t, "after the supervisor left", ear, []party{pCaller, pAgent, pSup},
+	expectHears(t, "after the supervisor left", []party{b.caller, b.agent, pSup},
 		map[string][]string{"caller": {"agent"}, "agent": {"caller"}})
 
-	page(t, ctx, "the agent hangs up in the browser",
+	checkModes(t, b.end(t), "phone", "whisper", "listen", "barge")
+}
+
+// TestSupervisorWhisperFromWallboardChromium (issue 14): the supervisor side in the browser.
+// Bob (1002, supervisor, device browser) is logged in at the desktop of a second headless
+// Chromium whose microphone plays 697 Hz; on the wallboard (a second tab) he presses Whisper on
+// 1001's live call: ccswitch rings his extension, so his browser phone, and he answers there.
+// The caller hears only the agent, the agent's page hears the caller and Bob, Bob's page both.
+// He hangs up in the browser: the call goes on between caller and agent; the record has the
+// stretch, via the desktop.
+func TestSupervisorWhisperFromWallboardChromium(t *testing.T) {
+	b := newBrowserCall(t)
+	d := b.d
+	bob := micBrowser(t, hzSupervisor)
+	page(t, bob, "1002 logs in: his browser phone connects",
+		chromedp.Navigate(d.httpBase+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-agent`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "1002"),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), "secret1002"),
+		chromedp.Click(chromedp.CSS(`#login-submit`)),
+		pageWait(`ccswitchPhone.state().state === 'registered'`),
+		chromedp.Evaluate[chromedp.Void](earJS),
+	)
+	wb, closeTab := chromedp.NewContext(bob) // a second tab of Bob's browser
+	defer closeTab()
+	if err := chromedp.Do(wb); err != nil { // opens the tab for wb's lifetime, not a step's
+		t.Fatal(err)
+	}
+	page(t, wb, "Bob presses Whisper on 1001's call on the wallboard",
+		chromedp.Navigate(d.httpBase+"/wallboard"),
+		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="whisper on 1001's call"]`)),
+		chromedp.Click(chromedp.CSS(`button[aria-label="whisper on 1001's call"]`)),
+	)
+	answerWithEar(t, bob, "Bob's browser phone rings; he answers")
+	waitLive(t, d, "Bob whispers", func(c voice.LiveCall) bool { return c.Supervisor == "1002" && c.Mode == "whisper" })
+	page(t, wb, "the wallboard says he whispers", pageWait(`document.querySelector('#wb-monitor-status').textContent.startsWith('You whisper')`))
+	pBob := party{name: "supervisor", hz: hzSupervisor, ear: &browserEar{t: t, ctx: bob}}
+	all := []party{b.caller, b.agent, pBob}
+	expectHears(t, "whisper from the browser", all,
+		map[string][]string{"caller": {"agent"}, "agent": {"caller", "supervisor"}, "supervisor": {"caller", "agent"}})
+	page(t, bob, "Bob hangs up in the browser",
 		chromedp.Click(chromedp.CSS(`#phone-hangup`)),
 		pageWait(`ccswitchPhone.state().call === null`),
 	)
-	if out, err := waitCaller(); err != nil {
-		t.Fatalf("carrier (SIPp) did not end on ccswitch's BYE: %v\n%s", err, out)
-	}
-	rec := record(t, records, 1)
-	var modes []string
-	for _, m := range rec.Monitoring {
-		modes = append(modes, m.Mode)
-		if m.Supervisor != "1002" || m.Agent != "1001" || m.Via != "phone" || m.Left.Before(m.Joined) {
-			t.Errorf("record's stretch %+v: want 1002 on 1001 via phone", m)
-		}
-	}
-	if !slices.Equal(modes, []string{"whisper", "listen", "barge"}) {
-		t.Errorf("record's monitoring modes %v, want whisper, listen, barge", modes)
-	}
+	waitLive(t, d, "Bob gone", func(c voice.LiveCall) bool { return c.Agent == "1001" && c.Supervisor == "" })
+	expectHears(t, "after the supervisor left", all, map[string][]string{"caller": {"agent"}, "agent": {"caller"}})
+	checkModes(t, b.end(t), "desktop", "whisper")
 }
