@@ -167,16 +167,6 @@ func (s *Server) sampleTrends(ctx context.Context) {
 	}
 }
 
-// supervisor reports whether agent has role supervisor in the configuration in force.
-func (s *Server) supervisor(agent string) bool {
-	for _, a := range s.model.Load().cfg.Agents {
-		if a.ID == agent {
-			return a.Supervisor()
-		}
-	}
-	return false
-}
-
 // wallboard serves GET /api/wallboard: the queues' trends over the last hour with the
 // thresholds to colour them, and, for supervisors, the live calls.
 func (s *Server) wallboard(w http.ResponseWriter, r *http.Request) {
@@ -185,7 +175,7 @@ func (s *Server) wallboard(w http.ResponseWriter, r *http.Request) {
 	for _, q := range cfg.Queues {
 		order = append(order, q.Name)
 	}
-	sup := s.supervisor(agentOf(r))
+	sup := callerOf(r).supervisor // the role in the configuration in force (auth)
 	live := []LiveCall{}
 	if sup && s.opts.Monitoring != nil {
 		live = append(live, s.opts.Monitoring.LiveCalls()...)

@@ -27,8 +27,14 @@ import (
 // phoneBrowser starts headless Chromium whose microphone plays a prompt WAV (fake capture).
 func phoneBrowser(t *testing.T) context.Context {
 	t.Helper()
+	return phoneBrowserMic(t, filepath.Join("..", "..", "configs", "prompts", "en", "welcome.wav"))
+}
+
+// phoneBrowserMic starts headless Chromium whose microphone plays the WAV file mic (looped).
+func phoneBrowserMic(t *testing.T, mic string) context.Context {
+	t.Helper()
 	exe := testenv.Tool(t, "chromium")
-	wav, err := filepath.Abs(filepath.Join("..", "..", "configs", "prompts", "en", "welcome.wav"))
+	wav, err := filepath.Abs(mic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,10 @@ var allowed = map[string][]string{
 	"web":           {"web", "center", "channels", "acd", "ivr", "config", "store"},
 	"bench":         {"bench", "acd", "media", "sip", "config", "store", "webphone"},
 	"internal":      {"internal"},
-	"cmd":           {"sip", "center", "media", "ivr", "acd", "channels", "web", "webphone", "config", "configs", "store"},
+	// A test phone's media, for tests of sip/voice and cmd: it measures what it hears with
+	// media's Goertzel detector.
+	"internal/tonephone": {"media"},
+	"cmd":                {"sip", "center", "media", "ivr", "acd", "channels", "web", "webphone", "config", "configs", "store"},
 	// The browser phone is a SIP phone of ccswitch's (it speaks SIP to it): it knows the config.
 	"webphone": {"webphone", "config"},
 }

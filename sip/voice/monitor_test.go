@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zaf/g711"
-
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/internal/baresip"
 	"github.com/ccswitch/ccswitch/internal/testenv"
+	"github.com/ccswitch/ccswitch/internal/tonephone"
 	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip/voice"
 	"github.com/ccswitch/ccswitch/store"
@@ -33,202 +29,40 @@ const (
 	hzAgent      = 1477.0
 )
 
-// tonePhone is the media of one SIPp phone (its SDP names the phone's socket, -key rtpport):
-// it sends its tone as PCMU every 20 ms to the address ccswitch sends to it from (symmetric
-// RTP, learnt from the first packet ccswitch sends), sends RFC 4733 digits on demand, and
-// keeps the decoded audio it hears.
-type tonePhone struct {
-	t    *testing.T
-	name string
-	conn *net.UDPConn
-	hz   float64
-	keys chan byte
-
-	mu  sync.Mutex
-	dst netip.AddrPort
-	got []int16
-}
-
-func newTonePhone(t *testing.T, name string, hz float64) *tonePhone {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tonePhone{t: t, name: name, conn: c, hz: hz, keys: make(chan byte, 4)}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); p.send(stop) }()
-	go func() { defer wg.Done(); p.receive() }()
-	t.Cleanup(func() { close(stop); c.Close(); wg.Wait() })
-	return p
-}
-
-func (p *tonePhone) port() string { return fmt.Sprint(p.conn.LocalAddr().(*net.UDPAddr).Port) }
-
-// send is the phone's clock: frame n leaves at start + n×20 ms (from the first packet heard);
-// a late sender catches up, as a phone's does (a time.Ticker would drop ticks).
-func (p *tonePhone) send(stop <-chan struct{}) {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	pcm := make([]byte, 320)
-	var seq uint16
-	var ts uint32
-	var start time.Time
-	n := 0
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
-		p.mu.Lock()
-		dst := p.dst
-		p.mu.Unlock()
-		if !dst.IsValid() {
-			continue
-		}
-		if start.IsZero() {
-			start = time.Now()
-		}
-		for ; time.Duration(n)*20*time.Millisecond <= time.Since(start); n++ {
-			p.frame(dst, pcm, &seq, &ts, n)
-		}
-	}
-}
-
-// frame sends frame n: a pending key press (RFC 4733) or 20 ms of the tone.
-func (p *tonePhone) frame(dst netip.AddrPort, pcm []byte, seq *uint16, ts *uint32, n int) {
-	select {
-	case d := <-p.keys: // an RFC 4733 key press: 5 updates and 3 end packets, one timestamp
-		for i := 0; i < 8; i++ {
-			dur := uint16(min(i+1, 5) * 160)
-			flags := byte(10)
-			if i >= 5 {
-				flags |= 0x80
-			}
-			b := append(rtpHdr(101, i == 0, *seq, *ts, 0x7e57), d-'0', flags, byte(dur>>8), byte(dur)) // event 0-9
-			p.conn.WriteToUDPAddrPort(b, dst)
-			*seq++
-		}
-		*ts += 800
-		return
-	default:
-	}
-	for s := 0; s < 160; s++ {
-		v := int16(6000 * math.Sin(2*math.Pi*p.hz*float64(n*160+s)/8000))
-		binary.LittleEndian.PutUint16(pcm[2*s:], uint16(v))
-	}
-	p.conn.WriteToUDPAddrPort(append(rtpHdr(0, false, *seq, *ts, 0x7e57), g711.EncodeUlaw(pcm)...), dst)
-	*seq++
-	*ts += 160
-}
-
-func rtpHdr(pt byte, marker bool, seq uint16, ts, ssrc uint32) []byte {
-	h := make([]byte, 12, 12+160)
-	h[0], h[1] = 0x80, pt
-	if marker {
-		h[1] |= 0x80
-	}
-	binary.BigEndian.PutUint16(h[2:], seq)
-	binary.BigEndian.PutUint32(h[4:], ts)
-	binary.BigEndian.PutUint32(h[8:], ssrc)
-	return h
-}
-
-func (p *tonePhone) receive() {
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := p.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return
-		}
-		if n < 12 || buf[1]&0x7f != 0 {
-			continue
-		}
-		pcm := g711.DecodeUlaw(buf[12:n])
-		p.mu.Lock()
-		if !p.dst.IsValid() {
-			p.dst = from
-		}
-		for i := 0; i+1 < len(pcm); i += 2 {
-			p.got = append(p.got, int16(binary.LittleEndian.Uint16(pcm[i:])))
-		}
-		p.mu.Unlock()
-	}
-}
-
-// mark forgets what the phone heard so far.
-func (p *tonePhone) mark() {
-	p.mu.Lock()
-	p.got = nil
-	p.mu.Unlock()
-}
-
-// level is the share of what the phone heard since mark (minus its first 200 ms, still on
-// its way when the mode changed) at frequency hz, by media's Goertzel detector.
-func (p *tonePhone) level(hz float64) float64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.got) < 1600 {
-		return 0
-	}
-	return media.ToneLevel(p.got[1600:], hz)
-}
-
-// heard waits until the phone has heard n samples since mark (hang guard 10 s).
-func (p *tonePhone) heard(n int) {
-	p.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		p.mu.Lock()
-		k := len(p.got)
-		p.mu.Unlock()
-		if k >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("the %s heard %d samples in 10 s, want %d", p.name, k, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // expectHears checks that each phone hears the others it should (level > 0.15: two tones
 // summed give about 0.5 each) and nothing of the rest, itself included (level < 0.02).
-func expectHears(t *testing.T, what string, phones []*tonePhone, hears map[*tonePhone][]*tonePhone) {
+func expectHears(t *testing.T, what string, phones []*tonephone.Phone, hears map[*tonephone.Phone][]*tonephone.Phone) {
 	t.Helper()
 	expectHearsFrom(t, what, phones, nil, hears)
 }
 
 // expectHearsFrom is expectHears with speakers the test does not listen to (a real phone
 // whose audio it cannot read live).
-func expectHearsFrom(t *testing.T, what string, phones, speakers []*tonePhone, hears map[*tonePhone][]*tonePhone) {
+func expectHearsFrom(t *testing.T, what string, phones, speakers []*tonephone.Phone, hears map[*tonephone.Phone][]*tonephone.Phone) {
 	t.Helper()
 	for _, p := range phones {
-		p.mark()
+		p.Mark()
 	}
 	for _, p := range phones {
-		p.heard(1600 + 4800) // 200 ms settling, 600 ms analysed
+		p.Heard(1600 + 4800) // 200 ms settling, 600 ms analysed
 	}
 	for _, p := range phones {
-		want := map[*tonePhone]bool{}
+		want := map[*tonephone.Phone]bool{}
 		for _, q := range hears[p] {
 			want[q] = true
 		}
 		var levels []string
-		for _, q := range append(append([]*tonePhone(nil), phones...), speakers...) {
-			lv := p.level(q.hz)
-			levels = append(levels, fmt.Sprintf("%s %.3f", q.name, lv))
+		for _, q := range append(append([]*tonephone.Phone(nil), phones...), speakers...) {
+			lv := p.Level(q.Hz)
+			levels = append(levels, fmt.Sprintf("%s %.3f", q.Name, lv))
 			switch {
 			case want[q] && lv < 0.15:
-				t.Errorf("%s: the %s does not hear the %s (%.0f Hz at level %.3f)", what, p.name, q.name, q.hz, lv)
+				t.Errorf("%s: the %s does not hear the %s (%.0f Hz at level %.3f)", what, p.Name, q.Name, q.Hz, lv)
 			case !want[q] && lv > 0.02:
-				t.Errorf("%s: the %s hears the %s (%.0f Hz at level %.3f), must not", what, p.name, q.name, q.hz, lv)
+				t.Errorf("%s: the %s hears the %s (%.0f Hz at level %.3f), must not", what, p.Name, q.Name, q.Hz, lv)
 			}
 		}
-		t.Logf("%s: the %s hears %s", what, p.name, strings.Join(levels, ", "))
+		t.Logf("%s: the %s hears %s", what, p.Name, strings.Join(levels, ", "))
 	}
 }
 
@@ -244,23 +78,23 @@ func monitorRig(t *testing.T) *rig {
 	})
 }
 
-// liveCall is one bridged call: the customer (the carrier, SIPp + tonePhone) calls
+// liveCall is one bridged call: the customer (the carrier, SIPp + tone phone) calls
 // +15550199 and agent 1001 (SIPp UAS + tonePhone) answers; the caller hangs up after hold.
 type liveCall struct {
 	r               *rig
-	caller, agent   *tonePhone
+	caller, agent   *tonephone.Phone
 	callerS, agentS *sippRun
 }
 
 func (r *rig) liveCall(hold time.Duration) *liveCall {
 	r.t.Helper()
-	l := &liveCall{r: r, caller: newTonePhone(r.t, "caller", hzCaller), agent: newTonePhone(r.t, "agent", hzAgent)}
+	l := &liveCall{r: r, caller: tonephone.New(r.t, "caller", hzCaller), agent: tonephone.New(r.t, "agent", hzAgent)}
 	port := testenv.FreePort(r.t)
 	r.register("1001", port, true)
-	l.agentS = r.sipp("agent 1001", "mon_agent.xml", port, "-m", "1", "-key", "rtpport", l.agent.port())
+	l.agentS = r.sipp("agent 1001", "mon_agent.xml", port, "-m", "1", "-key", "rtpport", l.agent.Port())
 	time.Sleep(100 * time.Millisecond) // SIPp binds its socket
 	l.callerS = r.sipp("carrier", "mon_caller.xml", r.carrier, "-m", "1", "-d", fmt.Sprint(hold.Milliseconds()),
-		"-key", "user", "carrier", "-key", "rtpport", l.caller.port(), "-s", "+15550199", r.addr)
+		"-key", "user", "carrier", "-key", "rtpport", l.caller.Port(), "-s", "+15550199", r.addr)
 	r.waitLive("1001 bridged", func(c voice.LiveCall) bool { return c.Agent == "1001" })
 	return l
 }
@@ -284,11 +118,11 @@ func (r *rig) waitLive(what string, ok func(voice.LiveCall) bool) voice.LiveCall
 
 // supervise dials code (*46/*47/*48 + 1001) from Bob's phone (1002, role supervisor), who
 // stays for hold, and waits until he is on the call.
-func (r *rig) supervise(code string, hold time.Duration, mode string) (*tonePhone, *sippRun) {
+func (r *rig) supervise(code string, hold time.Duration, mode string) (*tonephone.Phone, *sippRun) {
 	r.t.Helper()
-	sup := newTonePhone(r.t, "supervisor", hzSupervisor)
+	sup := tonephone.New(r.t, "supervisor", hzSupervisor)
 	s := r.sipp("supervisor 1002", "mon_supervisor.xml", testenv.FreePort(r.t), "-m", "1", "-d", fmt.Sprint(hold.Milliseconds()),
-		"-key", "user", "1002", "-key", "rtpport", sup.port(), "-au", "1002", "-ap", "secret1002", "-auth_uri", code+"@"+r.addr, "-s", code, r.addr)
+		"-key", "user", "1002", "-key", "rtpport", sup.Port(), "-au", "1002", "-ap", "secret1002", "-auth_uri", code+"@"+r.addr, "-s", code, r.addr)
 	r.waitLive("supervisor on the call", func(c voice.LiveCall) bool { return c.Supervisor == "1002" && c.Mode == mode })
 	return sup, s
 }
@@ -336,17 +170,17 @@ func TestSupervisorListen(t *testing.T) {
 	r := monitorRig(t)
 	l := r.liveCall(14 * time.Second)
 	sup, supS := r.supervise("*461001", 6*time.Second, "listen")
-	all := []*tonePhone{l.caller, l.agent, sup}
+	all := []*tonephone.Phone{l.caller, l.agent, sup}
 	if n := labelled(t, r, "ccswitch_monitor_active"); n != 1 {
 		t.Errorf("ccswitch_monitor_active = %v while Bob listens", n)
 	}
-	expectHears(t, "listen", all, map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller}, sup: {l.caller, l.agent}})
-	sup.keys <- '5'
+	expectHears(t, "listen", all, map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent}, l.agent: {l.caller}, sup: {l.caller, l.agent}})
+	sup.Keys <- '5'
 	r.waitLive("whisper by DTMF 5", func(c voice.LiveCall) bool { return c.Mode == "whisper" })
-	expectHears(t, "whisper after DTMF 5", all, map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
+	expectHears(t, "whisper after DTMF 5", all, map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
 	supS.wait()
 	r.waitLive("supervisor gone", func(c voice.LiveCall) bool { return c.Agent == "1001" && c.Supervisor == "" })
-	expectHears(t, "after the supervisor left", []*tonePhone{l.caller, l.agent}, map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller}})
+	expectHears(t, "after the supervisor left", []*tonephone.Phone{l.caller, l.agent}, map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent}, l.agent: {l.caller}})
 	rec := l.finish()
 	checkStretches(t, rec, "phone", "listen", "whisper")
 	if n := labelled(t, r, "ccswitch_monitor_sessions_total", "mode", "listen", "via", "phone"); n != 1 {
@@ -364,8 +198,8 @@ func TestSupervisorWhisper(t *testing.T) {
 	r := monitorRig(t)
 	l := r.liveCall(10 * time.Second)
 	sup, supS := r.supervise("*471001", 3*time.Second, "whisper")
-	expectHears(t, "whisper", []*tonePhone{l.caller, l.agent, sup},
-		map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
+	expectHears(t, "whisper", []*tonephone.Phone{l.caller, l.agent, sup},
+		map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
 	rec := l.finish(supS)
 	checkStretches(t, rec, "phone", "whisper")
 }
@@ -377,11 +211,11 @@ func TestSupervisorBarge(t *testing.T) {
 	r := monitorRig(t)
 	l := r.liveCall(12 * time.Second)
 	sup, supS := r.supervise("*481001", 5*time.Second, "barge")
-	all := []*tonePhone{l.caller, l.agent, sup}
-	expectHears(t, "barge", all, map[*tonePhone][]*tonePhone{l.caller: {l.agent, sup}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
-	sup.keys <- '4'
+	all := []*tonephone.Phone{l.caller, l.agent, sup}
+	expectHears(t, "barge", all, map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent, sup}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
+	sup.Keys <- '4'
 	r.waitLive("listen by DTMF 4", func(c voice.LiveCall) bool { return c.Mode == "listen" })
-	expectHears(t, "listen after DTMF 4", all, map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller}, sup: {l.caller, l.agent}})
+	expectHears(t, "listen after DTMF 4", all, map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent}, l.agent: {l.caller}, sup: {l.caller, l.agent}})
 	rec := l.finish(supS)
 	checkStretches(t, rec, "phone", "barge", "listen")
 }
@@ -392,18 +226,18 @@ func TestSupervisorFromDesktop(t *testing.T) {
 	t.Parallel()
 	r := monitorRig(t)
 	l := r.liveCall(7 * time.Second)
-	sup := newTonePhone(t, "supervisor", hzSupervisor)
+	sup := tonephone.New(t, "supervisor", hzSupervisor)
 	port := testenv.FreePort(t)
 	r.register("1002", port, false)
-	supS := r.sipp("supervisor 1002", "mon_agent.xml", port, "-m", "1", "-key", "rtpport", sup.port())
+	supS := r.sipp("supervisor 1002", "mon_agent.xml", port, "-m", "1", "-key", "rtpport", sup.Port())
 	time.Sleep(100 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.app.Monitor(ctx, "1002", "1001", "whisper"); err != nil {
 		t.Fatal(err)
 	}
-	expectHears(t, "whisper from the desktop", []*tonePhone{l.caller, l.agent, sup},
-		map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
+	expectHears(t, "whisper from the desktop", []*tonephone.Phone{l.caller, l.agent, sup},
+		map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
 	rec := l.finish(supS) // the caller's BYE ends the call; ccswitch BYEs the supervisor
 	checkStretches(t, rec, "desktop", "whisper")
 }
@@ -488,7 +322,7 @@ func TestSupervisorOnDeviceSeam(t *testing.T) {
 	t.Parallel()
 	r := monitorRig(t)
 	l := r.liveCall(9 * time.Second)
-	sup := newTonePhone(t, "supervisor", hzSupervisor)
+	sup := tonephone.New(t, "supervisor", hzSupervisor)
 	gone := make(chan struct{})
 	var once sync.Once
 	useDevice := true
@@ -501,7 +335,7 @@ func TestSupervisorOnDeviceSeam(t *testing.T) {
 			return nil, err
 		}
 		offer := fmt.Sprintf("v=0\r\no=browser 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %s RTP/AVP 0 101\r\n"+
-			"a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n", sup.port())
+			"a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n", sup.Port())
 		if _, err := mc.AnswerLocal(media.LegA, []byte(offer)); err != nil {
 			mc.Close()
 			return nil, err
@@ -513,8 +347,8 @@ func TestSupervisorOnDeviceSeam(t *testing.T) {
 	if err := r.app.Monitor(ctx, "1002", "1001", "barge"); err != nil {
 		t.Fatal(err)
 	}
-	expectHears(t, "barge on the device seam", []*tonePhone{l.caller, l.agent, sup},
-		map[*tonePhone][]*tonePhone{l.caller: {l.agent, sup}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
+	expectHears(t, "barge on the device seam", []*tonephone.Phone{l.caller, l.agent, sup},
+		map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent, sup}, l.agent: {l.caller, sup}, sup: {l.caller, l.agent}})
 	once.Do(func() { close(gone) }) // the supervisor hangs up in the browser
 	r.waitLive("device left", func(c voice.LiveCall) bool { return c.Agent == "1001" && c.Supervisor == "" })
 	useDevice = false
@@ -540,9 +374,9 @@ func TestSupervisorBaresipWhisper(t *testing.T) {
 		Registrar: r.addr, NoRegister: true})
 	p := baresip.Start(t, dir, 8*time.Second, "/dial *471001")
 	r.waitLive("baresip whispers", func(c voice.LiveCall) bool { return c.Supervisor == "1002" && c.Mode == "whisper" })
-	bs := &tonePhone{name: "supervisor (baresip)", hz: hzSupervisor}
-	expectHearsFrom(t, "whisper from baresip", []*tonePhone{l.caller, l.agent}, []*tonePhone{bs},
-		map[*tonePhone][]*tonePhone{l.caller: {l.agent}, l.agent: {l.caller, bs}})
+	bs := &tonephone.Phone{Name: "supervisor (baresip)", Hz: hzSupervisor}
+	expectHearsFrom(t, "whisper from baresip", []*tonephone.Phone{l.caller, l.agent}, []*tonephone.Phone{bs},
+		map[*tonephone.Phone][]*tonephone.Phone{l.caller: {l.agent}, l.agent: {l.caller, bs}})
 	if !p.Wait(20 * time.Second) {
 		t.Fatalf("baresip did not quit\n%s", p.Tail(3000))
 	}
