@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/ivr"
 	"github.com/ccswitch/ccswitch/sip/voice"
+	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/web"
 )
 
@@ -96,8 +98,9 @@ func (s *agentSession) do(method, path string, body any) (int, []byte) {
 // starts on the same data folder: the message is in support again (priority and requirements
 // kept), agent 1003, made ready, gets it at once, and the desktop serves its WAV to 1003 —
 // byte for byte the recording — and to no other agent; Done completes it and deletes the
-// record. The variants: the message still waiting at the restart, and the message already
-// taken by 1003 but not completed (held), which comes back too.
+// record. The variants: the message still waiting at the restart (with an older stored one
+// whose WAV was lost: given first, the player answering 404), and the message already taken
+// by 1003 but not completed (held), which comes back too.
 func TestSIPpVoicemailAcrossRestart(t *testing.T) {
 	t.Parallel()
 	for _, held := range []bool{false, true} {
@@ -157,12 +160,44 @@ func TestSIPpVoicemailAcrossRestart(t *testing.T) {
 				}
 			}
 			r.stop()
+			completed := 1.0
+			if !held {
+				// An older message is stored too (its WAV lost): messages come back oldest
+				// first, and one without its recording is still given, the player saying so.
+				st, err := store.Open(filepath.Join(dir, "db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = st.PutVoicemail(store.Voicemail{Task: "earlier#vm", Queue: "support", Priority: 7, From: "+15550177",
+					DID: "+15550103", Recorded: time.Now().Add(-time.Hour), Recording: filepath.Join(recordings, "gone.wav")})
+				st.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				completed = 2
+			}
 
 			r2 := newRigIn(t, dir, "5s", "30s", mutate)
 			base := r2.desktop()
 			carol := login(t, base, "1003", "secret1003")
 			alice := login(t, base, "1001", "secret1001")
 			r2.setReady("1003", true)
+			if !held {
+				select {
+				case v := <-r2.voicemails:
+					if v.Task != "earlier#vm" || v.Agent != "1003" || v.From != "+15550177" {
+						t.Fatalf("first message given after the restart %+v, want the older one", v)
+					}
+				case <-time.After(15 * time.Second):
+					t.Fatalf("the older message was not given to 1003; support %+v", r2.queue("support"))
+				}
+				if code, _ := carol.do("GET", "/api/waiting/voicemail/"+url.PathEscape("earlier#vm"), nil); code != 404 {
+					t.Fatalf("a lost recording: %d", code)
+				}
+				if code, body := carol.do("POST", "/api/waiting/voicemail/"+url.PathEscape("earlier#vm")+"/done", struct{}{}); code != 200 {
+					t.Fatalf("1003's Done on the older message: %d %s", code, body)
+				}
+			}
 			select {
 			case v := <-r2.voicemails:
 				if v.Task != task || v.Agent != "1003" || v.Queue != "support" || v.Recording != path {
@@ -195,7 +230,7 @@ func TestSIPpVoicemailAcrossRestart(t *testing.T) {
 			for {
 				q := r2.queue("support")
 				vms, err := r2.st.Voicemails()
-				if q.Completed == 1 && err == nil && len(vms) == 0 {
+				if float64(q.Completed) == completed && err == nil && len(vms) == 0 {
 					break
 				}
 				if time.Now().After(deadline) {
