@@ -57,6 +57,7 @@ type callbacks struct {
 	byACD  map[string]*pendingCallback
 	timers map[string]*time.Timer // store task → re-enqueue timer
 	capMu  sync.Mutex             // serialises the daily cap's read-modify-write
+	textMu sync.Mutex             // serialises text contacts' requests (one pending per conversation)
 }
 
 type pendingCallback struct {
