@@ -48,6 +48,7 @@ type callbacks struct {
 	total     *prometheus.CounterVec
 	preview   func(Preview)
 	voicemail func(Voicemail)
+	hold      time.Duration // a message's VoicemailHold
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -170,7 +170,7 @@ func (m *callbacks) voicemailAccepted(p *pendingCallback, agent string) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		t := time.NewTimer(VoicemailHold)
+		t := time.NewTimer(m.hold)
 		defer t.Stop()
 		select {
 		case <-t.C:

@@ -244,3 +244,47 @@ func TestSIPpVoicemailAcrossRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestSIPpVoicemailAutoComplete (invariant 9): an agent who never presses Done has the message
+// completed for them after the hold (VoicemailHold, 3 s here): the task completes, the stored
+// record goes (a later restart does not bring it back), and the player no longer serves it.
+func TestSIPpVoicemailAutoComplete(t *testing.T) {
+	t.Parallel()
+	recordings := t.TempDir()
+	r := newRigIn(t, t.TempDir(), "5s", "30s", func(c *config.Config) {
+		supportOnly(0, false, true)(c)
+		c.Media.Recordings = recordings
+	}, func(o *voice.StackOptions) { o.VoicemailHold = 3 * time.Second })
+	r.register("1003", testenv.FreePort(t), true)
+	r.setReady("1003", false)
+	r.caller("voicemail.xml", "+15550103").wait()
+	if s := r.summary(); s.Result == nil || s.Result.Outcome != ivr.OutcomeVoicemail {
+		t.Fatalf("result %+v err %v", s.Result, s.Err)
+	}
+	if vms, err := r.st.Voicemails(); err != nil || len(vms) != 1 {
+		t.Fatalf("stored messages %+v %v", vms, err)
+	}
+	r.setReady("1003", true)
+	var task string
+	select {
+	case v := <-r.voicemails:
+		task = v.Task
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message was not given to 1003")
+	}
+	deadline := time.Now().Add(15 * time.Second) // a bound, not a threshold
+	for {
+		q := r.queue("support")
+		vms, err := r.st.Voicemails()
+		if q.Completed == 1 && err == nil && len(vms) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the hold: support %+v, stored %+v %v", q, vms, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, ok := r.app.Voicemail("1003", task); ok {
+		t.Fatal("a message completed by the hold is still served")
+	}
+}
