@@ -15,4 +15,6 @@ var (
 	// ErrUndeliverable: an adapter can never send this message (a recipient address that is
 	// not safe in a header); the outbox gives it up at once instead of retrying.
 	ErrUndeliverable = errors.New("undeliverable")
+	// ErrNotQueued: a call was asked for a contact that is not waiting in a queue (CallMe).
+	ErrNotQueued = errors.New("no conversation waiting in a queue")
 )

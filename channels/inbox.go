@@ -123,7 +123,7 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Receipt, error) {
 	}
 	s.after(c, msgs)
 	if !isNew && c.State == store.ConvQueued && isCallMe(in.Text) {
-		s.callMe(ctx, c) // "call me": a callback keeping the place (callme.go)
+		s.callMe(ctx, c) // "call me": a callback keeping the place (callme.go); logged there
 	}
 	if c.State == store.ConvFlow {
 		if !isNew && s.flows.input(c.ID, in.Text) {

@@ -20,6 +20,7 @@
 //	usage/<day>\x00<user>      seconds of trunk calls an extension placed that day (sip/limit)
 //	callback/<task>            a callback a caller accepted, still to make (Callback)
 //	cbcap/<day>\x00<number>    callbacks promised to a number that day (the daily cap)
+//	vmail/<task>               a message a caller left to a queue, not completed yet (Voicemail)
 //
 // Invariants:
 //  1. A write that a peer is told about (a registration answered 200, a message acknowledged,

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/center/crm"
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/internal/testenv"
@@ -170,6 +171,25 @@ func TestDesktopEndToEnd(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`.ccs-form button[type=submit]`)),
 		waitJS(`document.querySelector('.ccs-m.ccs-in') !== null && !document.querySelector('.ccs-m.ccs-in').classList.contains('ccs-pending')`),
 	)
+	// While the chat waits, the widget's "call me" button asks for a call (issue 15): the
+	// voice path is asked for this conversation, with no number (its verified one is called).
+	asked := make(chan center.CallbackRequest, 4)
+	h.Center.SetCallbacker(callbackerFunc(func(r center.CallbackRequest) (string, error) {
+		asked <- r
+		return "cb-e2e", nil
+	}))
+	run(t, cust, "customer clicks call me",
+		chromedp.Click(chromedp.CSS(`.ccs-callme`)),
+		waitJS(`document.querySelector('.ccs-status').textContent.includes('call you back')`),
+	)
+	select {
+	case r := <-asked:
+		if r.Conversation != convOf(t, h.Store, "webchat").ID || r.Number != "" {
+			t.Fatalf("call me asked %+v", r)
+		}
+	default:
+		t.Fatal("the call me button asked for no callback")
+	}
 	// The same person on WhatsApp.
 	h.whatsapp(t, "wamid.e2e1", "33612345678", "Ann Martin", "Bonjour, c'est Ann sur WhatsApp")
 	chat, wa := convOf(t, h.Store, "webchat"), convOf(t, h.Store, "whatsapp")
@@ -331,4 +351,11 @@ func TestDesktopEndToEnd(t *testing.T) {
 		chromedp.Navigate(h.URL+"/wallboard"),
 		waitJS(`document.querySelectorAll('#wb-queues tr').length === 2 && document.querySelectorAll('#wb-agents tr').length === 0`))
 	noViolations(t, agent, "wallboard")
+}
+
+// callbackerFunc is a center.Callbacker (the voice path placing text contacts' callbacks).
+type callbackerFunc func(center.CallbackRequest) (string, error)
+
+func (f callbackerFunc) RequestCallback(_ context.Context, r center.CallbackRequest) (string, error) {
+	return f(r)
 }

@@ -5,9 +5,13 @@
 //
 //	client → server  {"t":"hello","visitor","token","conv","since","name","email","phone"}
 //	                 {"t":"msg","cid","text"}            cid: a client-generated message id
+//	                 {"t":"callme","cid"}                the "call me" button (no number: the
+//	                                                     customer's verified one is called)
 //	server → client  {"t":"welcome","visitor","token","conv"}
 //	                 {"t":"ack","cid","conv","seq"}     the message is stored (durably)
 //	                 {"t":"msg","conv","seq","dir","text","cid","time"}
+//	                 {"t":"callme","cid"}               the callback is queued
+//	                 {"t":"error","cid","error"}        refused (a msg stays pending)
 //
 // Reconnecting loses nothing: the widget keeps every message it sent until it is acked and
 // sends it again after each hello (the server deduplicates on visitor+cid), and the hello
@@ -273,6 +277,12 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		refused = 0
+		if f.T == "callme" {
+			if !a.callMe(ctx, c, visitor, src, f.CID) {
+				return
+			}
+			continue
+		}
 		if f.T != "msg" || f.CID == "" || strings.TrimSpace(f.Text) == "" {
 			wsjson.Write(ctx, c, frame{T: "error", CID: f.CID, Error: "msg needs cid and text"})
 			continue
@@ -293,6 +303,25 @@ func (a *Adapter) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// callMe answers the widget's "call me" button: the visitor's queued conversation is called
+// back on the customer's verified number (channels.Service.CallMe; the frame carries no
+// number, and nothing typed is used). A refusal is told to the visitor, counted and logged.
+// false: the socket failed.
+func (a *Adapter) callMe(ctx context.Context, c *websocket.Conn, visitor, src, cid string) bool {
+	_, err := a.svc.CallMe(ctx, "webchat", visitor)
+	if err == nil {
+		return wsjson.Write(ctx, c, frame{T: "callme", CID: cid}) == nil
+	}
+	msg := "we cannot call you back on a number we have not verified"
+	if errors.Is(err, channels.ErrNotQueued) {
+		a.refuse("callme_not_queued", src)
+		msg = "a call can be asked for while you wait for an agent"
+	} else {
+		a.refuse("callme_refused", src)
+	}
+	return wsjson.Write(ctx, c, frame{T: "error", CID: cid, Error: msg}) == nil
 }
 
 // keepAlive pings c every lim.PingInterval until ctx ends, and closes it when a pong does not

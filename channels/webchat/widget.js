@@ -50,6 +50,7 @@
     '.ccs-form textarea{flex:1;resize:none;font:inherit;padding:.3rem}',
     '.ccs-form button{background:#1d4ed8;color:#fff;border:0;border-radius:.3rem;padding:0 .8rem}',
     '.ccs-status{font-size:.8em;color:#555;padding:0 .8rem .3rem}',
+    '.ccs-head .ccs-callme{font-size:.85rem;border:1px solid #fff8;border-radius:.3rem;padding:.1rem .5rem;margin-left:auto;margin-right:.4rem}',
     '.ccs-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}'
   ].join('\n');
   document.head.appendChild(css);
@@ -58,7 +59,9 @@
   root.className = 'ccs-w';
   root.innerHTML =
     '<section class="ccs-panel" id="ccs-panel" role="dialog" aria-labelledby="ccs-title" hidden>' +
-    '<div class="ccs-head"><h2 id="ccs-title"></h2><button type="button" class="ccs-close" aria-label="Close chat">\u00d7</button></div>' +
+    '<div class="ccs-head"><h2 id="ccs-title"></h2>' +
+    '<button type="button" class="ccs-callme" title="While you wait: an agent calls you back on your verified number">Call me</button>' +
+    '<button type="button" class="ccs-close" aria-label="Close chat">\u00d7</button></div>' +
     '<div class="ccs-log" id="ccs-log" role="log" aria-live="polite" aria-label="Conversation" tabindex="0"></div>' +
     '<div class="ccs-status" id="ccs-status" aria-live="polite"></div>' +
     '<form class="ccs-form"><label for="ccs-input" class="ccs-sr">Message</label>' +
@@ -81,6 +84,19 @@
   }
   toggle.addEventListener('click', function () { open(panel.hidden); });
   root.querySelector('.ccs-close').addEventListener('click', function () { open(false); });
+  // "Call me": no number is sent; ccswitch calls the customer's verified number, if any.
+  var wantCall = false;
+  root.querySelector('.ccs-callme').addEventListener('click', callMe);
+  function callMe() {
+    if (ws && ws.readyState === 1 && helloDone) {
+      wantCall = false;
+      ws.send(JSON.stringify({ t: 'callme', cid: newID() }));
+      status.textContent = 'Asking for a call\u2026';
+    } else {
+      wantCall = true;
+      connect();
+    }
+  }
   panel.addEventListener('keydown', function (e) { if (e.key === 'Escape') { open(false); } });
   input.addEventListener('keydown', function (e) {
     if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); submit(); }
@@ -138,6 +154,9 @@
         helloDone = true;
         status.textContent = '';
         st.outbox.forEach(function (m) { ws.send(JSON.stringify({ t: 'msg', cid: m.cid, text: m.text })); });
+        if (wantCall) { callMe(); }
+      } else if (f.t === 'callme') {
+        status.textContent = 'An agent will call you back on your verified number.';
       } else if (f.t === 'ack') {
         st.outbox = st.outbox.filter(function (m) { return m.cid !== f.cid; });
         if (f.conv !== st.conv) { st.conv = f.conv; lastSeq = 0; }
@@ -177,6 +196,7 @@
   window.ccswitchChat = {
     open: function () { open(true); },
     send: send,
+    callMe: callMe,
     identify: function (who) { st.who = who || {}; save(); if (ws) { ws.close(); } },
     disconnect: function () { if (ws) { ws.close(); } }
   };

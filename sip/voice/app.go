@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -58,6 +59,9 @@ type Options struct {
 	// OnPrompt, if set, is told each hold prompt (announcements, offers) as it starts playing
 	// to a waiting caller (tests).
 	OnPrompt func(callID, prompt string)
+	// VoicemailHold is how long an agent holds a message before it is completed for them;
+	// 0: VoicemailHold (tests shorten it).
+	VoicemailHold time.Duration
 	// Logger gets component=voice; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -125,6 +129,7 @@ func New(o Options) *App {
 	}
 	a.cb = newCallbacks(a, o.Store, o.Registerer, o.OnPreview, base)
 	a.cb.voicemail = o.OnVoicemail
+	a.cb.hold = cmp.Or(o.VoicemailHold, VoicemailHold)
 	if o.SIP != nil {
 		a.srv.Store(o.SIP)
 	}

@@ -48,6 +48,7 @@ type callbacks struct {
 	total     *prometheus.CounterVec
 	preview   func(Preview)
 	voicemail func(Voicemail)
+	hold      time.Duration // a message's VoicemailHold
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -57,6 +58,7 @@ type callbacks struct {
 	byACD  map[string]*pendingCallback
 	timers map[string]*time.Timer // store task → re-enqueue timer
 	capMu  sync.Mutex             // serialises the daily cap's read-modify-write
+	textMu sync.Mutex             // serialises text contacts' requests (one pending per conversation)
 }
 
 type pendingCallback struct {
@@ -78,7 +80,7 @@ func newCallbacks(a *App, st *store.Store, reg prometheus.Registerer, preview fu
 	m.rl = ratelog.New(m.log, time.Minute)
 	m.total = metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ccswitch_callback_total",
-		Help: "Callbacks by outcome: accepted (promised to a caller), refused (number not allowed or over its daily cap), made (the customer answered), no_answer (an attempt failed), given_up (no attempt left, or a limit refused the call), restored (after a restart).",
+		Help: "Callbacks by outcome: accepted (promised to a caller), refused (number not allowed or over its daily cap), made (the customer answered), no_answer (an attempt failed), given_up (no attempt left, or a limit refused the call), restored (after a restart); voicemail (a message to a queue queued), voicemail_restored (queued again after a restart), voicemail_unqueued (a message the queue refused or ended untaken: kept in the store for the next start).",
 	}, []string{"outcome"}))
 	return m
 }
@@ -110,8 +112,9 @@ func (m *callbacks) run(ctx context.Context) {
 	}
 }
 
-// restore enqueues the callbacks a previous run promised, oldest first, with their priority
-// and requirements: their place among themselves is kept.
+// restore enqueues the callbacks and the messages to queues a previous run promised, oldest
+// first (a callback by when its caller entered the queue, a message by when it was recorded),
+// with their priority and requirements: their place among themselves is kept.
 func (m *callbacks) restore() {
 	if m.st == nil {
 		return
@@ -119,12 +122,22 @@ func (m *callbacks) restore() {
 	recs, err := m.st.Callbacks()
 	if err != nil {
 		m.log.Error("callbacks not restored", "error", err)
-		return
 	}
-	for _, rec := range recs {
-		m.total.WithLabelValues("restored").Inc()
-		m.log.Info("callback restored", "task", rec.Task, "queue", rec.Queue, "attempts", rec.Attempts)
-		m.schedule(rec)
+	vms, err := m.st.Voicemails()
+	if err != nil {
+		m.log.Error("messages to queues not restored", "error", err)
+	}
+	for len(recs) > 0 || len(vms) > 0 {
+		if len(vms) == 0 || (len(recs) > 0 && !vms[0].Recorded.Before(recs[0].Enqueued)) {
+			rec := recs[0]
+			recs = recs[1:]
+			m.total.WithLabelValues("restored").Inc()
+			m.log.Info("callback restored", "task", rec.Task, "queue", rec.Queue, "attempts", rec.Attempts)
+			m.schedule(rec)
+			continue
+		}
+		m.restoreVoicemail(vms[0])
+		vms = vms[1:]
 	}
 }
 
@@ -332,11 +345,21 @@ func (m *callbacks) eventLocked(ev acd.Event) {
 		}
 		if p.vm == nil {
 			m.giveUp(p.rec, "the queue ended it: "+ev.Kind.String())
+			return
 		}
+		// A message is completed only by its agent: one the queue ended (its max wait, the
+		// queue removed) stays stored and is queued again at the next start.
+		m.total.WithLabelValues("voicemail_unqueued").Inc()
+		m.rl.Warn("vmend/"+ev.Task, "message left the queue untaken: kept for the next start", "task", ev.Task, "event", ev.Kind.String())
 	case acd.EventCommandFailed:
-		if ev.Command == "enqueue" && p.vm == nil {
+		if ev.Command == "enqueue" {
 			delete(m.byACD, ev.Task)
-			m.giveUp(p.rec, "enqueue: "+fmt.Sprint(ev.Err))
+			if p.vm == nil {
+				m.giveUp(p.rec, "enqueue: "+fmt.Sprint(ev.Err))
+				return
+			}
+			m.total.WithLabelValues("voicemail_unqueued").Inc()
+			m.rl.Warn("vmend/"+ev.Task, "message not queued: kept for the next start", "task", ev.Task, "error", fmt.Sprint(ev.Err))
 		}
 	case acd.EventWrapUpEnded:
 		delete(m.byACD, ev.Task)

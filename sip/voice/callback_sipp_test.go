@@ -308,7 +308,7 @@ func TestSIPpCallbackToExtension(t *testing.T) {
 
 // TestSIPpTextCallback (issue 15): a WhatsApp contact asks for a call ("call me"). A number
 // that is not one of the customer's verified channel numbers is refused; its WhatsApp number
-// is called back like a caller's callback: 1003 previews it, then the carrier gets the INVITE
+// is called back like a caller's callback (asking again gets the pending one): 1003 previews it, then the carrier gets the INVITE
 // to that number from callback.caller_id.
 func TestSIPpTextCallback(t *testing.T) {
 	t.Parallel()
@@ -337,6 +337,13 @@ func TestSIPpTextCallback(t *testing.T) {
 		Vars: map[string]string{"topic": "invoice"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Asked again (the keyword twice, the widget's button pressed twice): the same callback.
+	if again, err := r.acd.RequestCallback(ctx, center.CallbackRequest{Conversation: "conv1", Customer: "cust1", Queue: "support"}); err != nil || again != task {
+		t.Fatalf("asked again: %q %v, want the pending %q", again, err, task)
+	}
+	if cbs, _ := r.st.Callbacks(); len(cbs) != 1 {
+		t.Fatalf("stored callbacks %+v", cbs)
 	}
 	if q := r.queue("support"); q.Waiting != 1 {
 		t.Fatalf("support %+v", q)

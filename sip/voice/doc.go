@@ -61,9 +61,11 @@
 // start the stored callbacks are queued again, oldest first.
 //
 // The message option (voicemail.go) records the caller (beep prompt, max_length, # or hang
-// up) and queues the recording as a task of the queue's voice channel; its agent gets it at
-// once (OnVoicemail, the desktop's player) and completes it with Done (VoicemailDone), or after
-// VoicemailHold.
+// up), keeps the WAV (synced) and its record (store.Voicemail, synced), then queues the
+// recording as a task of the queue's voice channel, at the queue node's priority and with its
+// requirements; its agent gets it at once (OnVoicemail, the desktop's player) and completes it
+// with Done (VoicemailDone), or after VoicemailHold. At start the stored messages are queued
+// again with the callbacks, oldest first.
 //
 // # Presence and feature codes
 //
@@ -113,4 +115,9 @@
 //     acted on go with it, and the callbacks end it (Complete after each attempt, Transfer back
 //     to its place when the agent's phone fails); the stored promise is deleted only when the
 //     callback was made or given up, so a restart in between queues it again.
+//  9. A message to a queue is a queued contact: its WAV and its record are on disk before the
+//     caller hears goodbye, and the record is deleted only after its agent completed it (Done,
+//     or VoicemailHold); a restart before that, even one while an agent held it, queues it
+//     again at its queue and priority. One the queue ends untaken (max wait, queue removed)
+//     is counted, logged, and kept for the next start.
 package voice

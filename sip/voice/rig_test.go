@@ -156,8 +156,8 @@ func newRigWith(t *testing.T, rona, rtpTimeout string, mutate func(*config.Confi
 }
 
 // newRigIn is newRigWith on the data folder dir (the store in dir/db): a second rig on the
-// same folder is ccswitch restarted.
-func newRigIn(t *testing.T, dir, rona, rtpTimeout string, mutate func(*config.Config)) *rig {
+// same folder is ccswitch restarted. opts change the voice stack's options (test hooks).
+func newRigIn(t *testing.T, dir, rona, rtpTimeout string, mutate func(*config.Config), opts ...func(*voice.StackOptions)) *rig {
 	t.Helper()
 	testenv.Tool(t, "sipp")
 	prompts, err := filepath.Abs(filepath.Join("..", "..", "configs", "prompts"))
@@ -194,7 +194,7 @@ func newRigIn(t *testing.T, dir, rona, rtpTimeout string, mutate func(*config.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack, err := voice.NewStack(r.cfg, cc, voice.StackOptions{Logger: log, OnEnd: func(s voice.Summary) { r.ends <- s },
+	so := voice.StackOptions{Logger: log, OnEnd: func(s voice.Summary) { r.ends <- s },
 		OnRing: func(agent, callID, caller string) {
 			select {
 			case r.rings <- [3]string{agent, callID, caller}:
@@ -219,7 +219,11 @@ func newRigIn(t *testing.T, dir, rona, rtpTimeout string, mutate func(*config.Co
 			case r.prompts <- promptPlayed{callID, name, time.Now()}:
 			default:
 			}
-		}})
+		}}
+	for _, o := range opts {
+		o(&so)
+	}
+	stack, err := voice.NewStack(r.cfg, cc, so)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,7 +43,9 @@ type StackOptions struct {
 	OnPreview   func(Preview)
 	OnVoicemail func(Voicemail)
 	OnPrompt    func(callID, prompt string)
-	Logger      *slog.Logger
+	// VoicemailHold: see Options.
+	VoicemailHold time.Duration
+	Logger        *slog.Logger
 }
 
 // NewStack builds the voice side from cfg (media.ip, media.public_ip, media.rtp_ports,
@@ -65,7 +68,8 @@ func NewStack(cfg *config.Config, c *center.Center, o StackOptions) (*Stack, err
 	}
 	s.Anchor = anchor.New(s.Media, anchor.Options{Config: cfg, OnRelease: o.OnRelease, Logger: log})
 	s.App = New(Options{Config: cfg, Center: c, Media: s.Media, Anchor: s.Anchor, OnEnd: o.OnEnd, OnRing: o.OnRing, Logger: log,
-		Store: o.Store, Registerer: o.Registerer, OnPreview: o.OnPreview, OnVoicemail: o.OnVoicemail, OnPrompt: o.OnPrompt})
+		Store: o.Store, Registerer: o.Registerer, OnPreview: o.OnPreview, OnVoicemail: o.OnVoicemail, OnPrompt: o.OnPrompt,
+		VoicemailHold: o.VoicemailHold})
 	return s, nil
 }
 

@@ -26,7 +26,8 @@ var verifiedKinds = []string{"sms", "whatsapp"}
 // one of the customer's SMS or WhatsApp identities (never a typed one); callback.denied and
 // callback.daily_cap apply; the call is placed like a caller's callback (preview, the agent,
 // then the customer through the outbound decision), from callback.caller_id, with the default
-// retries. It returns the callback's task.
+// retries. It returns the callback's task; a conversation with a callback pending gets that
+// one again (nothing more is counted on the cap).
 func (a *App) RequestCallback(ctx context.Context, r center.CallbackRequest) (string, error) {
 	m := a.cb
 	cfg := a.state.Load().cfg
@@ -60,6 +61,14 @@ func (a *App) RequestCallback(ctx context.Context, r center.CallbackRequest) (st
 		m.refuse(r.Number, ErrNotVerified.Error(), "conversation", r.Conversation)
 		return "", fmt.Errorf("voice: callback for %s: %w", r.Conversation, ErrNotVerified)
 	}
+	// One callback per conversation at a time: asking again (the keyword twice, the widget's
+	// button pressed twice) gets the pending one, and takes nothing off the daily cap.
+	m.textMu.Lock()
+	defer m.textMu.Unlock()
+	if task, ok := m.pendingFor(r.Conversation); ok {
+		m.log.Info("callback asked again by a text contact: already pending", "task", task)
+		return task, nil
+	}
 	n, err := callbackNumber(pol, r.Number, pol.CallerID, false)
 	if err == nil && !m.takeCap(n, pol.DailyCap) {
 		err = errCallbackCap
@@ -82,4 +91,20 @@ func (a *App) RequestCallback(ctx context.Context, r center.CallbackRequest) (st
 	m.log.Info("callback asked by a text contact", "task", rec.Task, "queue", rec.Queue)
 	m.schedule(rec)
 	return rec.Task, nil
+}
+
+// pendingFor is the stored callback a text conversation asked for and that is not made or
+// given up yet.
+func (m *callbacks) pendingFor(conv string) (string, bool) {
+	recs, err := m.st.Callbacks()
+	if err != nil {
+		m.log.Error("callbacks not read", "error", err)
+		return "", false
+	}
+	for _, rec := range recs {
+		if rec.Source == "verified" && rec.Vars["conversation"] == conv {
+			return rec.Task, true
+		}
+	}
+	return "", false
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ccswitch/ccswitch/acd"
@@ -35,7 +37,8 @@ var ErrNotYours = errors.New("voice: no such message held by this agent")
 // leaveVoicemail records the caller's message to the queue (beep prompt, then at most the
 // option's max length, ended by # or hanging up) and queues it as a task of the queue's voice
 // channel, which the callbacks follow: the agent it is offered to gets it at once (no ring, no
-// RONA) and plays it in the desktop.
+// RONA) and plays it in the desktop. The WAV and its record (store.Voicemail) are on disk
+// before the caller hears goodbye (invariant 9).
 func (c *call) leaveVoicemail(ctx context.Context, q ivr.QueueRequest) (string, error) {
 	if _, err := c.Play(ctx, ivr.Prompt{Name: "voicemail-beep", Language: q.Language}); err != nil {
 		c.log.Info("message to the queue not left", "error", err)
@@ -49,38 +52,104 @@ func (c *call) leaveVoicemail(ctx context.Context, q ivr.QueueRequest) (string, 
 		c.log.Info("message to the queue not recorded", "error", err)
 		return "", err
 	}
-	vm := Voicemail{Task: c.id + "#vm", Queue: q.Queue, From: c.caller, DID: c.did, Recorded: start,
-		Length: time.Since(start), Vars: maps.Clone(q.Vars), Recording: ref}
-	if err := c.a.cb.enqueueVoicemail(vm, q); err != nil {
-		c.log.Warn("message not queued", "task", vm.Task, "error", err)
+	rec := store.Voicemail{Task: c.id + "#vm", Queue: q.Queue, Priority: q.Priority, Reqs: q.Requirements.Strings(),
+		From: c.caller, DID: c.did, Language: q.Language, Vars: maps.Clone(q.Vars), Recorded: start,
+		Length: time.Since(start), Recording: ref}
+	m := c.a.cb
+	m.keepVoicemail(rec)
+	if err := m.enqueueVoicemail(rec, q.Requirements); err != nil {
+		m.total.WithLabelValues("voicemail_unqueued").Inc()
+		c.log.Warn("message not queued: kept for the next start", "task", rec.Task, "error", err)
 		return ref, nil
 	}
+	m.total.WithLabelValues("voicemail").Inc()
 	if c.ended(ctx) == nil {
 		c.Play(ctx, ivr.Prompt{Name: "goodbye", Language: q.Language})
 	}
 	return ref, nil
 }
 
-func (m *callbacks) enqueueVoicemail(vm Voicemail, q ivr.QueueRequest) error {
-	p := &pendingCallback{acdTask: vm.Task, vm: &vm, rec: store.Callback{Task: vm.Task, Queue: vm.Queue}}
+// keepVoicemail puts the message on disk: the WAV synced (media closes it, not syncs it), then
+// its record, synced. A failure is logged: the message is queued all the same, for this run.
+func (m *callbacks) keepVoicemail(rec store.Voicemail) {
+	if m.st == nil {
+		return
+	}
+	if err := syncFile(rec.Recording); err != nil {
+		m.log.Error("message's recording not synced", "task", rec.Task, "error", err)
+	}
+	if abs, err := filepath.Abs(rec.Recording); err == nil {
+		rec.Recording = abs // a restart in another working directory finds it
+	}
+	if err := m.st.PutVoicemail(rec); err != nil {
+		m.log.Error("message not stored: a restart loses it", "task", rec.Task, "error", err)
+	}
+}
+
+// syncFile flushes a finished file and its directory entry to disk.
+func syncFile(path string) error {
+	for _, p := range []string{path, filepath.Dir(path)} {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueueVoicemail queues a message to its queue, at its priority and with its requirements
+// (reqs, or rec.Reqs parsed when nil: a message restored after a restart).
+func (m *callbacks) enqueueVoicemail(rec store.Voicemail, reqs []acd.Condition) error {
+	if reqs == nil {
+		for _, r := range rec.Reqs {
+			c, err := acd.ParseCondition(r)
+			if err != nil {
+				m.log.Warn("message requirement dropped", "task", rec.Task, "requirement", r, "error", err)
+				continue
+			}
+			reqs = append(reqs, c)
+		}
+	}
+	vm := &Voicemail{Task: rec.Task, Queue: rec.Queue, From: rec.From, DID: rec.DID, Recorded: rec.Recorded,
+		Length: rec.Length, Vars: maps.Clone(rec.Vars), Recording: rec.Recording}
+	p := &pendingCallback{acdTask: rec.Task, vm: vm, rec: store.Callback{Task: rec.Task, Queue: rec.Queue}}
 	m.mu.Lock()
-	m.byACD[vm.Task] = p
+	m.byACD[rec.Task] = p
 	m.mu.Unlock()
-	attrs := maps.Clone(q.Vars)
+	attrs := maps.Clone(rec.Vars)
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	attrs["caller"], attrs["did"], attrs["voicemail"] = vm.From, vm.DID, "true"
-	err := m.a.center.Enqueue(cmdCtx(m.ctx), acd.Task{ID: vm.Task, Queue: vm.Queue, Channel: acd.Voice, Priority: q.Priority,
-		Requirements: q.Requirements, Attributes: attrs}, m.inbox)
+	attrs["caller"], attrs["did"], attrs["voicemail"] = rec.From, rec.DID, "true"
+	err := m.a.center.Enqueue(cmdCtx(m.ctx), acd.Task{ID: rec.Task, Queue: rec.Queue, Channel: acd.Voice, Priority: rec.Priority,
+		Requirements: reqs, Attributes: attrs}, m.inbox)
 	if err != nil {
 		m.mu.Lock()
-		delete(m.byACD, vm.Task)
+		delete(m.byACD, rec.Task)
 		m.mu.Unlock()
 		return err
 	}
-	m.total.WithLabelValues("voicemail").Inc()
 	return nil
+}
+
+// restoreVoicemail queues a message a previous run kept and no agent completed.
+func (m *callbacks) restoreVoicemail(rec store.Voicemail) {
+	if _, err := os.Stat(rec.Recording); err != nil {
+		// Who called and when is still worth an agent's time: the player says it is gone.
+		m.log.Warn("message restored without its recording", "task", rec.Task, "error", err)
+	}
+	if err := m.enqueueVoicemail(rec, nil); err != nil {
+		m.total.WithLabelValues("voicemail_unqueued").Inc()
+		m.log.Error("message not queued again: kept for the next start", "task", rec.Task, "queue", rec.Queue, "error", err)
+		return
+	}
+	m.total.WithLabelValues("voicemail_restored").Inc()
+	m.log.Info("message restored", "task", rec.Task, "queue", rec.Queue)
 }
 
 // voicemailAccepted hands the message to its agent, and completes it after VoicemailHold
@@ -101,7 +170,7 @@ func (m *callbacks) voicemailAccepted(p *pendingCallback, agent string) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		t := time.NewTimer(VoicemailHold)
+		t := time.NewTimer(m.hold)
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -134,7 +203,16 @@ func (m *callbacks) VoicemailDone(agent, task string) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotYours, task)
 	}
-	return m.a.center.Complete(cmdCtx(context.Background()), task)
+	if err := m.a.center.Complete(cmdCtx(context.Background()), task); err != nil {
+		return err
+	}
+	// Completed: the stored message goes (a crash before this line queues it once more).
+	if m.st != nil {
+		if err := m.st.DeleteVoicemail(task); err != nil {
+			m.log.Error("message not deleted", "task", task, "error", err)
+		}
+	}
+	return nil
 }
 
 // Voicemail returns the message task an agent holds, with its recording's path, for the
