@@ -61,6 +61,7 @@ type Center struct {
 	records  *ledger
 	metrics  *meters
 	sinks    atomic.Pointer[[]acd.Sink] // observers of every event (AddSink), copied on write
+	details  callDetails                // what voice tasks were queued with, for webhooks
 	waits    *waits                     // recent handle times: the expected wait (waits.go)
 
 	callbacker atomic.Pointer[callbackerBox] // who places text contacts' callbacks (callbacks.go)
@@ -193,6 +194,7 @@ func (c *Center) AddSink(k acd.Sink) {
 // dispatch is the engine's Sink, on the engine goroutine: it never blocks.
 func (c *Center) dispatch(ev acd.Event) {
 	c.metrics.observe(ev)
+	c.details.event(ev)
 	if ks := c.sinks.Load(); ks != nil {
 		for _, k := range *ks {
 			k.Event(ev)

@@ -40,6 +40,7 @@ func (c *Center) Enqueue(ctx context.Context, t acd.Task, to *Inbox) error {
 	c.routesMu.Unlock()
 	if t.Channel == acd.Voice {
 		c.records.watch(t.ID)
+		c.details.add(t, c.clock.Now())
 	}
 	if err := c.submit(ctx, func() error { return c.eng.Enqueue(t) }); err != nil {
 		c.routesMu.Lock()
@@ -48,6 +49,7 @@ func (c *Center) Enqueue(ctx context.Context, t acd.Task, to *Inbox) error {
 		}
 		c.routesMu.Unlock()
 		c.records.unwatch(t.ID)
+		c.details.remove(t.ID)
 		return fmt.Errorf("center: enqueue %s: %w", t.ID, err)
 	}
 	return nil

@@ -86,7 +86,7 @@ func newProcess(cfg *config.Config, st *store.Store, dataDir string, log *slog.L
 		return nil, err
 	}
 	p.web.SetWaiting(waitingDesk{p.voice.App})
-	p.hooks = hook.New(hook.Options{Webhooks: cfg.Webhooks, Details: p.web.Service(), Logger: log, Registerer: p.reg})
+	p.hooks = hook.New(hook.Options{Webhooks: cfg.Webhooks, Details: taskDetails{p.web.Service(), p.center}, Logger: log, Registerer: p.reg})
 	p.center.AddSink(acd.SinkFunc(p.hooks.ACDEvent))
 	return p, nil
 }
@@ -141,6 +141,19 @@ func (p *process) reload(ctx context.Context, cfg *config.Config) error {
 	p.crm.Reload(cfg.CRM)
 	if p.phone != nil {
 		p.phone.Reload(cfg) // webrtc.port itself is not reloaded
+	}
+	return nil
+}
+
+// taskDetails describes a task for the signed webhooks: a conversation by the channels
+// service (adapter, customer, wrap-up), a call by the center (caller, DID, language).
+type taskDetails []hook.Details
+
+func (ds taskDetails) TaskDetails(task string) map[string]string {
+	for _, d := range ds {
+		if m := d.TaskDetails(task); m != nil {
+			return m
+		}
 	}
 	return nil
 }
