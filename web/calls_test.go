@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"errors"
+	"github.com/ccswitch/ccswitch/internal/chrome"
 	"net"
 	"sync"
 	"testing"
@@ -116,14 +117,14 @@ func TestDesktopTransferButton(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#desktop-view`)),
 	)
 	// The desktop's WebSocket is up once it shows the presence it was sent.
-	run(t, agent, "desktop connected", waitJS(`document.querySelector('#presence').textContent.startsWith('not-ready')`))
+	run(t, agent, "desktop connected", chrome.WaitJS(`document.querySelector('#presence').textContent.startsWith('not-ready')`))
 	srv.Service().ScreenPop("alice", "c1", "+15550100")
 	run(t, agent, "the screen pop has a Transfer field",
-		waitJS(`!document.querySelector('#screenpop').hidden && document.querySelector('#screenpop form.call-transfer') !== null`))
+		chrome.WaitJS(`!document.querySelector('#screenpop').hidden && document.querySelector('#screenpop form.call-transfer') !== null`))
 	run(t, agent, "agent transfers the call to 1004",
 		chromedp.SendKeys(chromedp.CSS(`#screenpop form.call-transfer input`), "1004"),
 		chromedp.Click(chromedp.CSS(`#screenpop form.call-transfer button`)),
-		waitJS(`document.querySelector('#screenpop .call-transfer-status').textContent === 'Transferred to 1004'`),
+		chrome.WaitJS(`document.querySelector('#screenpop .call-transfer-status').textContent === 'Transferred to 1004'`),
 	)
 	calls.mu.Lock()
 	defer calls.mu.Unlock()

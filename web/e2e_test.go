@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/chrome"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +20,6 @@ import (
 	"github.com/ccswitch/ccswitch/center"
 	"github.com/ccswitch/ccswitch/center/crm"
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/store"
 )
 
@@ -29,54 +29,8 @@ var updateScreenshot = flag.Bool("update-screenshot", os.Getenv("CCSWITCH_UPDATE
 // browser starts headless Chromium with a fresh profile and returns a context for its first tab.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	exe := testenv.Tool(t, "chromium")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// Two pages work at once (customer and agent): do not throttle the one in the background.
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 860),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
 	// A bound for the whole browser session, not a timing threshold.
-	ctx, cancelT := context.WithTimeout(ctx, 150*time.Second)
-	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// waitJS polls a JavaScript boolean expression until it is true (bounded by ctx).
-func waitJS(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		for {
-			ok, err := chromedp.Evaluate[bool](expr)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %s: %w", expr, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	})
+	return chrome.Start(t, 150*time.Second, nil, chromedp.WindowSize(1400, 860))
 }
 
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -110,7 +64,7 @@ func cspWatch() chromedp.Action[chromedp.Void] {
 // an injected inline script does not run.
 func noViolations(t *testing.T, ctx context.Context, what string) {
 	t.Helper()
-	run(t, ctx, what+": no CSP violation", waitJS(`Array.isArray(window.__csp) && window.__csp.length === 0`))
+	run(t, ctx, what+": no CSP violation", chrome.WaitJS(`Array.isArray(window.__csp) && window.__csp.length === 0`))
 	run(t, ctx, what+": an injected inline script is blocked", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		ran, err := chromedp.Evaluate[bool](`(() => { const s = document.createElement('script'); s.textContent = 'window.__inlineRan = true'; document.body.append(s); return window.__inlineRan === true; })()`)(ctx, tg)
 		if err == nil && ran {
@@ -169,7 +123,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#ccs-input`)),
 		chromedp.SendKeys(chromedp.CSS(`#ccs-input`), "Hello from the web chat"),
 		chromedp.Click(chromedp.CSS(`.ccs-form button[type=submit]`)),
-		waitJS(`document.querySelector('.ccs-m.ccs-in') !== null && !document.querySelector('.ccs-m.ccs-in').classList.contains('ccs-pending')`),
+		chrome.WaitJS(`document.querySelector('.ccs-m.ccs-in') !== null && !document.querySelector('.ccs-m.ccs-in').classList.contains('ccs-pending')`),
 	)
 	// While the chat waits, the widget's "call me" button asks for a call (issue 15): the
 	// voice path is asked for this conversation, with no number (its verified one is called).
@@ -180,7 +134,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	}))
 	run(t, cust, "customer clicks call me",
 		chromedp.Click(chromedp.CSS(`.ccs-callme`)),
-		waitJS(`document.querySelector('.ccs-status').textContent.includes('call you back')`),
+		chrome.WaitJS(`document.querySelector('.ccs-status').textContent.includes('call you back')`),
 	)
 	select {
 	case r := <-asked:
@@ -222,26 +176,26 @@ func TestDesktopEndToEnd(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#login-password`), "alice-pw"),
 		chromedp.Click(chromedp.CSS(`#login-submit`)),
 		chromedp.WaitVisible(chromedp.CSS(`#desktop-view`)),
-		waitJS(`document.querySelector('#presence').textContent.startsWith('not-ready')`),
+		chrome.WaitJS(`document.querySelector('#presence').textContent.startsWith('not-ready')`),
 		chromedp.Click(chromedp.CSS(`#ready-btn`)),
 	)
-	run(t, agent, "two offers show", waitJS(`document.querySelectorAll('.offer').length === 2`))
+	run(t, agent, "two offers show", chrome.WaitJS(`document.querySelectorAll('.offer').length === 2`))
 	run(t, agent, "the WhatsApp offer shows the CRM's fields, as text",
-		waitJS(fmt.Sprintf(`(document.querySelector('.offer[data-conv=%q] .crm') || {textContent: ''}).textContent.includes('Gold member')`, wa.ID)),
-		waitJS(`document.querySelector('.offer b') === null && document.querySelector('.offer .crm').textContent.includes('<b>VIP</b>')`))
+		chrome.WaitJS(fmt.Sprintf(`(document.querySelector('.offer[data-conv=%q] .crm') || {textContent: ''}).textContent.includes('Gold member')`, wa.ID)),
+		chrome.WaitJS(`document.querySelector('.offer b') === null && document.querySelector('.offer .crm').textContent.includes('<b>VIP</b>')`))
 	run(t, agent, "agent accepts both offers",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.offer[data-conv=%q] .accept`, chat.ID))),
-		waitJS(fmt.Sprintf(`document.querySelector('.conv-tab[data-conv=%q]') !== null`, chat.ID)),
+		chrome.WaitJS(fmt.Sprintf(`document.querySelector('.conv-tab[data-conv=%q]') !== null`, chat.ID)),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.offer[data-conv=%q] .accept`, wa.ID))),
-		waitJS(`document.querySelectorAll('.conv-tab').length === 2 && document.querySelectorAll('.offer').length === 0`),
+		chrome.WaitJS(`document.querySelectorAll('.conv-tab').length === 2 && document.querySelectorAll('.offer').length === 0`),
 	)
 	run(t, agent, "agent links the WhatsApp customer to the visitor and sees one timeline",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.conv-tab[data-conv=%q]`, chat.ID))),
-		waitJS(`document.querySelector('#timeline').textContent.includes('Hello from the web chat')`),
-		waitJS(fmt.Sprintf(`[...document.querySelectorAll('#link-other option')].some(o => o.value === %q)`, wa.Customer)),
+		chrome.WaitJS(`document.querySelector('#timeline').textContent.includes('Hello from the web chat')`),
+		chrome.WaitJS(fmt.Sprintf(`[...document.querySelectorAll('#link-other option')].some(o => o.value === %q)`, wa.Customer)),
 		chromedp.SetValue(chromedp.CSS(`#link-other`), wa.Customer),
 		chromedp.Click(chromedp.CSS(`#link-btn`)),
-		waitJS(`document.querySelector('#timeline').textContent.includes("c'est Ann sur WhatsApp") && document.querySelector('#timeline').textContent.includes('Hello from the web chat')`),
+		chrome.WaitJS(`document.querySelector('#timeline').textContent.includes("c'est Ann sur WhatsApp") && document.querySelector('#timeline').textContent.includes('Hello from the web chat')`),
 	)
 	c1, _, _ := h.Store.Customer(chat.Customer)
 	c2, _, _ := h.Store.Customer(wa.Customer)
@@ -251,18 +205,18 @@ func TestDesktopEndToEnd(t *testing.T) {
 	run(t, agent, "agent replies on the web chat",
 		chromedp.SendKeys(chromedp.CSS(`#reply-text`), "Hi Ann, Alice here"),
 		chromedp.Click(chromedp.CSS(`#reply-send`)),
-		waitJS(`[...document.querySelectorAll('#timeline .item.out')].some(e => e.textContent.includes('Hi Ann, Alice here'))`),
+		chrome.WaitJS(`[...document.querySelectorAll('#timeline .item.out')].some(e => e.textContent.includes('Hi Ann, Alice here'))`),
 	)
 	run(t, agent, "agent replies on WhatsApp",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.conv-tab[data-conv=%q]`, wa.ID))),
-		waitJS(fmt.Sprintf(`document.querySelector('.conv-tab[data-conv=%q]').getAttribute('aria-current') === 'true' && document.activeElement && document.activeElement.id === 'reply-text'`, wa.ID)),
+		chrome.WaitJS(fmt.Sprintf(`document.querySelector('.conv-tab[data-conv=%q]').getAttribute('aria-current') === 'true' && document.activeElement && document.activeElement.id === 'reply-text'`, wa.ID)),
 		chromedp.SendKeys(chromedp.CSS(`#reply-text`), "Merci Ann, on s'en occupe"),
 		chromedp.Click(chromedp.CSS(`#reply-send`)),
-		waitJS(`[...document.querySelectorAll('#timeline .item.out')].some(e => e.textContent.includes("on s'en occupe"))`),
-		waitJS(`!document.querySelector('#crm').hidden && document.querySelector('#crm-fields').textContent.includes('Gold member') && document.querySelector('#crm-fields b') === null`),
+		chrome.WaitJS(`[...document.querySelectorAll('#timeline .item.out')].some(e => e.textContent.includes("on s'en occupe"))`),
+		chrome.WaitJS(`!document.querySelector('#crm').hidden && document.querySelector('#crm-fields').textContent.includes('Gold member') && document.querySelector('#crm-fields b') === null`),
 	)
 	run(t, cust, "the reply reaches the widget",
-		waitJS(`[...document.querySelectorAll('.ccs-m.ccs-out')].some(e => e.textContent === 'Hi Ann, Alice here')`),
+		chrome.WaitJS(`[...document.querySelectorAll('.ccs-m.ccs-out')].some(e => e.textContent === 'Hi Ann, Alice here')`),
 	)
 	found := false
 	for _, s := range h.Graph.Sent() {
@@ -274,10 +228,10 @@ func TestDesktopEndToEnd(t *testing.T) {
 
 	// A screen pop for a call from Ann's number shows her record.
 	h.Server.Service().ScreenPop("alice", "call-1", "+33 6 12 34 56 78")
-	run(t, agent, "screen pop", waitJS(`!document.querySelector('#screenpop').hidden && document.querySelector('#screenpop').textContent.includes('Ann')`))
+	run(t, agent, "screen pop", chrome.WaitJS(`!document.querySelector('#screenpop').hidden && document.querySelector('#screenpop').textContent.includes('Ann')`))
 
 	run(t, agent, "the flow's variables show",
-		waitJS(`document.querySelector('#vars').textContent.includes('topic') && document.querySelector('#vars').textContent.includes('order') && document.querySelector('#vars').textContent.includes('fr')`))
+		chrome.WaitJS(`document.querySelector('#vars').textContent.includes('topic') && document.querySelector('#vars').textContent.includes('order') && document.querySelector('#vars').textContent.includes('fr')`))
 	png, err := chromedp.Run(agent, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
@@ -305,8 +259,8 @@ func TestDesktopEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, cust, "both arrive once after the reconnect",
-		waitJS(`[...document.querySelectorAll('.ccs-m.ccs-in')].some(e => e.textContent === 'written while offline' && !e.classList.contains('ccs-pending'))`),
-		waitJS(`[...document.querySelectorAll('.ccs-m.ccs-out')].filter(e => e.textContent === 'reply while you were away').length === 1`),
+		chrome.WaitJS(`[...document.querySelectorAll('.ccs-m.ccs-in')].some(e => e.textContent === 'written while offline' && !e.classList.contains('ccs-pending'))`),
+		chrome.WaitJS(`[...document.querySelectorAll('.ccs-m.ccs-out')].filter(e => e.textContent === 'reply while you were away').length === 1`),
 	)
 	n := 0
 	_, ms, _ := h.Server.Service().Conversation(chat.ID, 0)
@@ -322,10 +276,10 @@ func TestDesktopEndToEnd(t *testing.T) {
 	// alice is a supervisor: she unlinks the WhatsApp record again from the desktop.
 	run(t, agent, "supervisor unlinks the WhatsApp customer",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.conv-tab[data-conv=%q]`, chat.ID))),
-		waitJS(fmt.Sprintf(`!document.querySelector('#unlink-form').hidden && [...document.querySelectorAll('#unlink-other option')].some(o => o.value === %q)`, wa.Customer)),
+		chrome.WaitJS(fmt.Sprintf(`!document.querySelector('#unlink-form').hidden && [...document.querySelectorAll('#unlink-other option')].some(o => o.value === %q)`, wa.Customer)),
 		chromedp.SetValue(chromedp.CSS(`#unlink-other`), wa.Customer),
 		chromedp.Click(chromedp.CSS(`#unlink-btn`)),
-		waitJS(`document.querySelector('#timeline').textContent.includes('Hello from the web chat') && !document.querySelector('#timeline').textContent.includes("c'est Ann sur WhatsApp")`),
+		chrome.WaitJS(`document.querySelector('#timeline').textContent.includes('Hello from the web chat') && !document.querySelector('#timeline').textContent.includes("c'est Ann sur WhatsApp")`),
 	)
 	if c1, _, _ := h.Store.Customer(chat.Customer); c1.ID == wa.Customer || len(c1.Merged) != 0 {
 		t.Fatalf("after unlinking: %+v", c1)
@@ -344,12 +298,12 @@ func TestDesktopEndToEnd(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#login-password`), "bob-pw"),
 		chromedp.Click(chromedp.CSS(`#login-submit`)),
 		chromedp.WaitVisible(chromedp.CSS(`#desktop-view`)),
-		waitJS(`document.querySelector('#link-form').hidden && document.querySelector('#unlink-form').hidden`),
+		chrome.WaitJS(`document.querySelector('#link-form').hidden && document.querySelector('#unlink-form').hidden`),
 	)
 	noViolations(t, agent, "agent's desktop")
 	run(t, agent, "an agent's wallboard: queues, no per-agent rows",
 		chromedp.Navigate(h.URL+"/wallboard"),
-		waitJS(`document.querySelectorAll('#wb-queues tr').length === 2 && document.querySelectorAll('#wb-agents tr').length === 0`))
+		chrome.WaitJS(`document.querySelectorAll('#wb-queues tr').length === 2 && document.querySelectorAll('#wb-agents tr').length === 0`))
 	noViolations(t, agent, "wallboard")
 }
 

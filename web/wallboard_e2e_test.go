@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"github.com/ccswitch/ccswitch/internal/chrome"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -60,16 +61,16 @@ func TestWallboardInChromium(t *testing.T) {
 	)
 	run(t, page, "the wallboard draws the charts and the live call",
 		chromedp.Navigate(csp.URL+"/wallboard"),
-		waitJS(`document.querySelectorAll('#wb-trends svg.chart').length === 6`),
-		waitJS(`document.querySelectorAll('#wb-trends svg.chart line.threshold').length === 6`),
-		waitJS(`document.querySelectorAll('#wb-trends .trend .val.ok, #wb-trends .trend .val.none').length >= 6`),
-		waitJS(`!document.querySelector('#wb-live-section').hidden && document.querySelector('#wb-live').textContent.includes('bob')`),
-		waitJS(`/^1:0\d$/.test(document.querySelector('#wb-live td[data-since]').textContent)`),
-		waitJS(`document.querySelectorAll('#wb-queues tr .val').length === 6`),
+		chrome.WaitJS(`document.querySelectorAll('#wb-trends svg.chart').length === 6`),
+		chrome.WaitJS(`document.querySelectorAll('#wb-trends svg.chart line.threshold').length === 6`),
+		chrome.WaitJS(`document.querySelectorAll('#wb-trends .trend .val.ok, #wb-trends .trend .val.none').length >= 6`),
+		chrome.WaitJS(`!document.querySelector('#wb-live-section').hidden && document.querySelector('#wb-live').textContent.includes('bob')`),
+		chrome.WaitJS(`/^1:0\d$/.test(document.querySelector('#wb-live td[data-since]').textContent)`),
+		chrome.WaitJS(`document.querySelectorAll('#wb-queues tr .val').length === 6`),
 	)
 	run(t, page, "Whisper rings the supervisor",
 		chromedp.Click(chromedp.CSS(`#wb-live button[aria-label="whisper on bob's call"]`)),
-		waitJS(`document.querySelector('#wb-monitor-status').textContent.startsWith('You whisper')`),
+		chrome.WaitJS(`document.querySelector('#wb-monitor-status').textContent.startsWith('You whisper')`),
 	)
 	mon.mu.Lock()
 	asked := strings.Join(mon.asked, "; ")

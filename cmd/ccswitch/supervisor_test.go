@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/chrome"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -15,7 +16,6 @@ import (
 	"github.com/ccswitch/ccswitch/internal/baresip"
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/internal/tonephone"
-	"github.com/ccswitch/ccswitch/media"
 	"github.com/ccswitch/ccswitch/sip/voice"
 	"github.com/ccswitch/ccswitch/store"
 )
@@ -83,7 +83,7 @@ func (e browserEar) Mark() {
 // samples waits for n samples heard since Mark and returns them.
 func (e browserEar) samples(n int) []int16 {
 	e.t.Helper()
-	page(e.t, e.ctx, fmt.Sprintf("the page hears %d samples", n), pageWait(fmt.Sprintf(`window.heard.length >= %d`, n)))
+	page(e.t, e.ctx, fmt.Sprintf("the page hears %d samples", n), chrome.WaitJS(fmt.Sprintf(`window.heard.length >= %d`, n)))
 	sctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
 	defer cancel()
 	got, err := chromedp.Run(sctx, chromedp.Evaluate[[]int](`window.heard`))
@@ -95,29 +95,6 @@ func (e browserEar) samples(n int) []int16 {
 		out[i] = int16(v)
 	}
 	return out
-}
-
-// medianLevel is the median of media.ToneLevel at hz over the 200 ms windows of pcm that are
-// not silent: the browser's jitter buffer conceals a late packet now and then (a click spreads
-// a window's energy), which one level over the whole stretch would count.
-func medianLevel(pcm []int16, hz float64) float64 {
-	var levels []float64
-	for i := 0; i+1600 <= len(pcm); i += 1600 {
-		w := pcm[i : i+1600]
-		var e float64
-		for _, v := range w {
-			e += float64(v) * float64(v)
-		}
-		if e/1600 < 100*100 {
-			continue
-		}
-		levels = append(levels, media.ToneLevel(w, hz))
-	}
-	if len(levels) == 0 {
-		return 0
-	}
-	slices.Sort(levels)
-	return levels[len(levels)/2]
 }
 
 // party is one side of a monitored call as the test hears it: a tone phone or a browser page.
@@ -161,7 +138,7 @@ func expectHears(t *testing.T, what string, parties []party, hears map[string][]
 			if p.tone != nil {
 				lv = p.tone.Level(q.hz)
 			} else {
-				lv = medianLevel(heard[p.name], q.hz)
+				lv = tonephone.MedianLevel(heard[p.name], q.hz)
 			}
 			levels = append(levels, fmt.Sprintf("%s %.3f", q.name, lv))
 			want := slices.Contains(hears[p.name], q.name)
@@ -272,11 +249,11 @@ func micBrowser(t *testing.T, hz float64) context.Context {
 func answerWithEar(t *testing.T, ctx context.Context, what string) {
 	t.Helper()
 	page(t, ctx, what,
-		pageWait(`ccswitchPhone.state().call?.state === 'ringing'`),
+		chrome.WaitJS(`ccswitchPhone.state().call?.state === 'ringing'`),
 		chromedp.Click(chromedp.CSS(`#phone-answer`)),
-		pageWait(`ccswitchPhone.state().call?.state === 'talking'`),
-		pageWait(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 50; })()`),
-		pageWait(`window.ear()`),
+		chrome.WaitJS(`ccswitchPhone.state().call?.state === 'talking'`),
+		chrome.WaitJS(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 50; })()`),
+		chrome.WaitJS(`window.ear()`),
 	)
 }
 
@@ -286,7 +263,7 @@ func (b *browserCall) end(t *testing.T) store.CallRecord {
 	t.Helper()
 	page(t, b.page, "the agent hangs up in the browser",
 		chromedp.Click(chromedp.CSS(`#phone-hangup`)),
-		pageWait(`ccswitchPhone.state().call === null`),
+		chrome.WaitJS(`ccswitchPhone.state().call === null`),
 	)
 	if out, err := b.waitCaller(); err != nil {
 		t.Fatalf("carrier (SIPp) did not end on ccswitch's BYE: %v\n%s", err, out)
@@ -368,7 +345,7 @@ func TestSupervisorWhisperFromWallboardChromium(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "1002"),
 		chromedp.SendKeys(chromedp.CSS(`#login-password`), "secret1002"),
 		chromedp.Click(chromedp.CSS(`#login-submit`)),
-		pageWait(`ccswitchPhone.state().state === 'registered'`),
+		chrome.WaitJS(`ccswitchPhone.state().state === 'registered'`),
 		chromedp.Evaluate[chromedp.Void](earJS),
 	)
 	wb, closeTab := chromedp.NewContext(bob) // a second tab of Bob's browser
@@ -383,14 +360,14 @@ func TestSupervisorWhisperFromWallboardChromium(t *testing.T) {
 	)
 	answerWithEar(t, bob, "Bob's browser phone rings; he answers")
 	waitLive(t, d, "Bob whispers", func(c voice.LiveCall) bool { return c.Supervisor == "1002" && c.Mode == "whisper" })
-	page(t, wb, "the wallboard says he whispers", pageWait(`document.querySelector('#wb-monitor-status').textContent.startsWith('You whisper')`))
+	page(t, wb, "the wallboard says he whispers", chrome.WaitJS(`document.querySelector('#wb-monitor-status').textContent.startsWith('You whisper')`))
 	pBob := party{name: "supervisor", hz: hzSupervisor, ear: &browserEar{t: t, ctx: bob}}
 	all := []party{b.caller, b.agent, pBob}
 	expectHears(t, "whisper from the browser", all,
 		map[string][]string{"caller": {"agent"}, "agent": {"caller", "supervisor"}, "supervisor": {"caller", "agent"}})
 	page(t, bob, "Bob hangs up in the browser",
 		chromedp.Click(chromedp.CSS(`#phone-hangup`)),
-		pageWait(`ccswitchPhone.state().call === null`),
+		chrome.WaitJS(`ccswitchPhone.state().call === null`),
 	)
 	waitLive(t, d, "Bob gone", func(c voice.LiveCall) bool { return c.Agent == "1001" && c.Supervisor == "" })
 	expectHears(t, "after the supervisor left", all, map[string][]string{"caller": {"agent"}, "agent": {"caller"}})

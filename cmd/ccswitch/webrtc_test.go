@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/chrome"
 	"io"
 	"log/slog"
 	"net"
@@ -33,31 +34,12 @@ func phoneBrowser(t *testing.T) context.Context {
 // phoneBrowserMic starts headless Chromium whose microphone plays the WAV file mic (looped).
 func phoneBrowserMic(t *testing.T, mic string) context.Context {
 	t.Helper()
-	exe := testenv.Tool(t, "chromium")
 	wav, err := filepath.Abs(mic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", wav),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+	// A bound for the whole browser session, not a timing threshold.
+	return chrome.Start(t, 200*time.Second, func(ev any) {
 		switch e := ev.(type) {
 		case *runtime.EventExceptionThrown:
 			t.Logf("desktop exception: %s %+v", e.ExceptionDetails.Text, e.ExceptionDetails.Exception)
@@ -66,34 +48,11 @@ func phoneBrowserMic(t *testing.T, mic string) context.Context {
 				t.Logf("desktop console.%s: %s", e.Type, a.Value)
 			}
 		}
-	}))
-	// A bound for the whole browser session, not a timing threshold.
-	ctx, cancelT := context.WithTimeout(ctx, 200*time.Second)
-	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// pageWait polls a JavaScript boolean expression (await allowed) until it is true.
-func pageWait(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		for {
-			ok, err := chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %s: %w", expr, ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	})
+	},
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", wav),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 }
 
 func page(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -202,7 +161,7 @@ func switchToBrowser(t *testing.T, d *demo, ctx context.Context, agent string) {
 		chromedp.WaitVisible(chromedp.CSS(`#phone`)),
 		chromedp.SetValue(chromedp.CSS(`#phone-device`), "browser"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#phone-device').dispatchEvent(new Event('change'))`),
-		pageWait(`ccswitchPhone.state().state === 'registered'`),
+		chrome.WaitJS(`ccswitchPhone.state().state === 'registered'`),
 	)
 }
 
@@ -211,16 +170,16 @@ func switchToBrowser(t *testing.T, d *demo, ctx context.Context, agent string) {
 // law, the caller's G.711 law (no transcoding).
 func answerInBrowser(t *testing.T, ctx context.Context, call int, law string) {
 	page(t, ctx, fmt.Sprintf("call %d rings the browser with the caller's card", call),
-		pageWait(`ccswitchPhone.state().call?.state === 'ringing'`),
-		pageWait(`!document.querySelector('#phone-ring').hidden && document.querySelector('#phone-from').textContent === 'carrier'`),
-		pageWait(`!document.querySelector('#screenpop').hidden && document.querySelector('#screenpop').textContent.includes('carrier')`),
+		chrome.WaitJS(`ccswitchPhone.state().call?.state === 'ringing'`),
+		chrome.WaitJS(`!document.querySelector('#phone-ring').hidden && document.querySelector('#phone-from').textContent === 'carrier'`),
+		chrome.WaitJS(`!document.querySelector('#screenpop').hidden && document.querySelector('#screenpop').textContent.includes('carrier')`),
 	)
 	page(t, ctx, fmt.Sprintf("call %d answered in the browser", call),
 		chromedp.Click(chromedp.CSS(`#phone-answer`)),
-		pageWait(`ccswitchPhone.state().call?.state === 'talking'`),
+		chrome.WaitJS(`ccswitchPhone.state().call?.state === 'talking'`),
 		// 100 packets = 2 s of the browser's own voice back through ccswitch and SIPp.
-		pageWait(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 100 && s.energy > 0; })()`),
-		pageWait(fmt.Sprintf(`(async () => (await ccswitchPhone.codec()) === 'audio/%s')()`, law)),
+		chrome.WaitJS(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 100 && s.energy > 0; })()`),
+		chrome.WaitJS(fmt.Sprintf(`(async () => (await ccswitchPhone.codec()) === 'audio/%s')()`, law)),
 	)
 }
 
@@ -240,7 +199,7 @@ func TestWebRTCCarrierCallToBrowser(t *testing.T) {
 	answerInBrowser(t, ctx, 1, "PCMU")
 	page(t, ctx, "the agent hangs up in the browser",
 		chromedp.Click(chromedp.CSS(`#phone-hangup`)),
-		pageWait(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('hangup')`),
+		chrome.WaitJS(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('hangup')`),
 	)
 	if out, err := wait(); err != nil {
 		t.Fatalf("carrier (SIPp) did not end on ccswitch's BYE: %v\n%s", err, out)
@@ -255,7 +214,7 @@ func TestWebRTCCarrierCallToBrowser(t *testing.T) {
 	wait = d.carrierCall(carrier, "webrtc_caller_hangs_up.xml")
 	answerInBrowser(t, ctx, 2, "PCMA")
 	page(t, ctx, "the caller hangs up: the browser's call ends",
-		pageWait(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('remote')`),
+		chrome.WaitJS(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('remote')`),
 	)
 	if out, err := wait(); err != nil {
 		t.Fatalf("carrier (SIPp) hang-up: %v\n%s", err, out)
@@ -268,7 +227,7 @@ func TestWebRTCCarrierCallToBrowser(t *testing.T) {
 	page(t, ctx, "back to the desk phone",
 		chromedp.SetValue(chromedp.CSS(`#phone-device`), "phone"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#phone-device').dispatchEvent(new Event('change'))`),
-		pageWait(`ccswitchPhone.state().state === 'off'`),
+		chrome.WaitJS(`ccswitchPhone.state().state === 'off'`),
 	)
 	waitFor(t, "1001 has no voice device", func() bool { return presence(d).Devices == 0 })
 }
@@ -283,8 +242,8 @@ func TestWebRTCRONA(t *testing.T) {
 	loginBrowserPhone(t, d, ctx)
 	wait := d.carrierCall(carrier, "webrtc_caller_hangs_up.xml")
 	page(t, ctx, "the browser rings, nobody answers, the ring is cancelled",
-		pageWait(`ccswitchPhone.state().call?.state === 'ringing'`),
-		pageWait(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('cancelled')`),
+		chrome.WaitJS(`ccswitchPhone.state().call?.state === 'ringing'`),
+		chrome.WaitJS(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('cancelled')`),
 	)
 	waitFor(t, "1001 in RONA", func() bool { return presence(d).State == acd.RONA })
 	if out, err := wait(); err != nil {
@@ -320,10 +279,10 @@ func TestWebRTCClickToDial(t *testing.T) {
 	page(t, ctx, "1001 dials +15550199 from the browser",
 		chromedp.SendKeys(chromedp.CSS(`#phone-number`), "+1 555 0199"),
 		chromedp.Click(chromedp.CSS(`#phone-dial-form button[type=submit]`)),
-		pageWait(`ccswitchPhone.state().call?.state === 'talking'`),
-		pageWait(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 100; })()`),
+		chrome.WaitJS(`ccswitchPhone.state().call?.state === 'talking'`),
+		chrome.WaitJS(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 100; })()`),
 		chromedp.Click(chromedp.CSS(`#phone-hangup`)),
-		pageWait(`ccswitchPhone.state().call === null`),
+		chrome.WaitJS(`ccswitchPhone.state().call === null`),
 	)
 	if err := <-uasDone; err != nil {
 		t.Fatalf("carrier (SIPp) did not get the call and its BYE: %v\n%s", err, out.String())
@@ -334,7 +293,7 @@ func TestWebRTCClickToDial(t *testing.T) {
 	page(t, ctx, "1003 (no outbound right) dials: refused",
 		chromedp.SendKeys(chromedp.CSS(`#phone-number`), "+15550199"),
 		chromedp.Click(chromedp.CSS(`#phone-dial-form button[type=submit]`)),
-		pageWait(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('forbidden')`),
+		chrome.WaitJS(`ccswitchPhone.state().call === null && document.querySelector('#phone-status').textContent.includes('forbidden')`),
 	)
 }
 
@@ -403,7 +362,7 @@ func TestWebRTCDeviceBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#login-agent`), "1002"),
 		chromedp.SendKeys(chromedp.CSS(`#login-password`), "secret1002"),
 		chromedp.Click(chromedp.CSS(`#login-submit`)),
-		pageWait(`ccswitchPhone.state().state === 'registered' && document.querySelector('#phone-device').value === 'browser'`),
+		chrome.WaitJS(`ccswitchPhone.state().state === 'registered' && document.querySelector('#phone-device').value === 'browser'`),
 	)
 	bob := func() center.Presence { p, _ := d.p.center.Presence("1002"); return p }
 	waitFor(t, "1002 signed in for voice on the browser phone", func() bool { p := bob(); return p.Voice && p.Devices == 1 })
@@ -421,9 +380,9 @@ func TestWebRTCKeypadDTMF(t *testing.T) {
 	page(t, ctx, "1001 calls the menu from the browser and hears it",
 		chromedp.SendKeys(chromedp.CSS(`#phone-number`), "+15550103"),
 		chromedp.Click(chromedp.CSS(`#phone-dial-form button[type=submit]`)),
-		pageWait(`ccswitchPhone.state().call?.state === 'talking'`),
+		chrome.WaitJS(`ccswitchPhone.state().call?.state === 'talking'`),
 		// 3 s of the welcome prompt: the menu is next.
-		pageWait(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 150; })()`),
+		chrome.WaitJS(`(async () => { const s = await ccswitchPhone.inbound(); return !!s && s.packets > 150; })()`),
 	)
 	waiting := func() int {
 		q, _ := d.p.center.Snapshot().Queue("sales")
@@ -441,7 +400,7 @@ func TestWebRTCKeypadDTMF(t *testing.T) {
 		page(t, ctx, "press 1 on the keypad", chromedp.Click(chromedp.CSS(`#phone-keypad button:nth-child(1)`)))
 		waitForOrNot(func() bool { return waiting() > 0 }, 2*time.Second)
 	}
-	page(t, ctx, "hang up", chromedp.Click(chromedp.CSS(`#phone-hangup`)), pageWait(`ccswitchPhone.state().call === null`))
+	page(t, ctx, "hang up", chromedp.Click(chromedp.CSS(`#phone-hangup`)), chrome.WaitJS(`ccswitchPhone.state().call === null`))
 	waitFor(t, "the caller left the queue", func() bool { return waiting() == 0 })
 }
 

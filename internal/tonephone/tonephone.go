@@ -18,6 +18,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -185,4 +186,27 @@ func (p *Phone) Level(hz float64) float64 {
 		return 0
 	}
 	return media.ToneLevel(p.got[1600:], hz)
+}
+
+// MedianLevel is the median of media.ToneLevel at hz over the 200 ms windows of pcm (8 kHz)
+// that are not silent: a phone's or a browser's jitter buffer conceals a late packet now and
+// then (a click spreads a window's energy), which one level over the whole stretch would count.
+func MedianLevel(pcm []int16, hz float64) float64 {
+	var levels []float64
+	for i := 0; i+1600 <= len(pcm); i += 1600 {
+		w := pcm[i : i+1600]
+		var e float64
+		for _, v := range w {
+			e += float64(v) * float64(v)
+		}
+		if e/1600 < 100*100 {
+			continue
+		}
+		levels = append(levels, media.ToneLevel(w, hz))
+	}
+	if len(levels) == 0 {
+		return 0
+	}
+	slices.Sort(levels)
+	return levels[len(levels)/2]
 }

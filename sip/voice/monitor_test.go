@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -390,7 +389,7 @@ func TestSupervisorBaresipWhisper(t *testing.T) {
 		hz   float64
 		want bool
 	}{{"the caller", hzCaller, true}, {"the agent", hzAgent, true}, {"itself", hzSupervisor, false}} {
-		lv := medianLevel(heard, c.hz)
+		lv := tonephone.MedianLevel(heard, c.hz)
 		t.Logf("baresip heard %s at level %.3f (median of 200 ms windows)", c.who, lv)
 		if c.want && lv < 0.15 || !c.want && lv > 0.02 {
 			t.Errorf("baresip hears %s at level %.3f", c.who, lv)
@@ -426,25 +425,3 @@ func wavSamples(t *testing.T, path string) []int16 {
 	return nil
 }
 
-// medianLevel is the median of media.ToneLevel at hz over the 200 ms windows of pcm that are
-// not silent: a real phone's jitter buffer conceals a late packet now and then (a click
-// spreads a window's energy), which one level over the whole call would count.
-func medianLevel(pcm []int16, hz float64) float64 {
-	var levels []float64
-	for i := 0; i+1600 <= len(pcm); i += 1600 {
-		w := pcm[i : i+1600]
-		var e float64
-		for _, v := range w {
-			e += float64(v) * float64(v)
-		}
-		if e/1600 < 100*100 {
-			continue
-		}
-		levels = append(levels, media.ToneLevel(w, hz))
-	}
-	if len(levels) == 0 {
-		return 0
-	}
-	slices.Sort(levels)
-	return levels[len(levels)/2]
-}
