@@ -82,13 +82,6 @@ func (l *Leg) Hangup(ctx context.Context) {
 	l.finish(ctx, true, "hangup")
 }
 
-func (l *Leg) dialog() *sipgo.Dialog {
-	if l.srv != nil {
-		return &l.srv.Dialog
-	}
-	return &l.cli.Dialog
-}
-
 // remoteTarget is where in-dialog requests to the remote party go.
 func (l *Leg) remoteTarget() gsip.Uri {
 	if l.srv != nil {

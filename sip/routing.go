@@ -234,10 +234,3 @@ func (r *routing) trunkBySource(addr string) *trunk {
 	return nil
 }
 
-// number finds a DID with or without its leading '+'.
-func (r *routing) number(dialled string) *config.Number {
-	return r.numbers[strings.TrimPrefix(dialled, "+")]
-}
-
-// isNumber reports whether s looks like a dialable number (route.IsNumber).
-func isNumber(s string) bool { return route.IsNumber(s) }

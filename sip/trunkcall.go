@@ -67,7 +67,7 @@ func (t *trunk) outboundNumber(n string) string {
 // inboundNumber is a number from the carrier in our form: a number without '+' that starts
 // with Prepend has it replaced by Strip (national → E.164). Other strings are kept.
 func (t *trunk) inboundNumber(n string) string {
-	if t.cfg.Strip == "" && t.cfg.Prepend == "" || strings.HasPrefix(n, "+") || !isNumber(n) {
+	if t.cfg.Strip == "" && t.cfg.Prepend == "" || strings.HasPrefix(n, "+") || !route.IsNumber(n) {
 		return n
 	}
 	if rest, ok := strings.CutPrefix(n, t.cfg.Prepend); ok {
