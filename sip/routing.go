@@ -233,4 +233,3 @@ func (r *routing) trunkBySource(addr string) *trunk {
 	}
 	return nil
 }
-

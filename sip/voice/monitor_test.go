@@ -424,4 +424,3 @@ func wavSamples(t *testing.T, path string) []int16 {
 	t.Fatalf("%s: no data chunk", path)
 	return nil
 }
-
