@@ -9,7 +9,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip/validate"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Incoming is a caller's leg handed to an App before it is answered.

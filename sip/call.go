@@ -14,8 +14,8 @@ import (
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip/route"
 	"github.com/ccswitch/ccswitch/sip/validate"
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 func newID() string {

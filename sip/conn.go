@@ -17,8 +17,8 @@ import (
 	"github.com/ccswitch/ccswitch/internal/metrics"
 	"github.com/ccswitch/ccswitch/internal/ratelog"
 	"github.com/ccswitch/ccswitch/sip/registrar"
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

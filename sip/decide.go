@@ -3,7 +3,7 @@ package sip
 import (
 	"github.com/ccswitch/ccswitch/sip/route"
 	"github.com/ccswitch/ccswitch/sip/validate"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Decide says what a request to reach req.Dialled is: the one routing decision and

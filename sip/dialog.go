@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/sip/validate"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // lookup finds the leg an in-dialog request belongs to: our tag is in its To header,

@@ -6,7 +6,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/sip/route"
 	"github.com/ccswitch/ccswitch/sip/validate"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // DialOutRequest asks the B2BUA to reach a number on an extension's behalf (click-to-dial, a

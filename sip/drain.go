@@ -3,7 +3,7 @@ package sip
 import (
 	"sync/atomic"
 
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ccswitch/ccswitch/internal/metrics"

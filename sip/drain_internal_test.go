@@ -3,8 +3,8 @@ package sip
 import (
 	"testing"
 
-	gsip "github.com/emiago/sipgo/sip"
-	"github.com/emiago/sipgo/siptest"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/siptest"
 )
 
 // While draining, what would start something new gets 503 with Retry-After (INVITE and

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/ccswitch/ccswitch/sip/registrar"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Toll fraud through the registrar is closed as a class (README "Secure by default"):

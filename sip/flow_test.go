@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/ccswitch/ccswitch/config"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // TestVetRegister: which REGISTERs may bind their contacts. Trunk addresses are what the

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
-	gsip "github.com/emiago/sipgo/sip"
-	"github.com/emiago/sipgo/siptest"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/siptest"
 )
 
 // newOfflineServer builds a Server's request path without sockets.
@@ -35,7 +35,7 @@ func newOfflineServer(t testing.TB) *Server {
 }
 
 func tortureSeeds(t testing.TB) [][]byte {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/emiago/sipgo").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/ccswitch/ccswitch/sip/sipgo").Output()
 	if err != nil {
 		t.Fatalf("sipgo source not found (the module cache holds it whenever sip builds): %v", err)
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	gsip "github.com/emiago/sipgo/sip"
-	"github.com/emiago/sipgo/siptest"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/siptest"
 )
 
 // TestRetransmittedInviteIsNotASecondCall: when sipgo lets an INVITE transaction go early

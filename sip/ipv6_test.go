@@ -11,7 +11,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/sip"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // dualStack is the test config listening on UDP 127.0.0.1 and [::1].

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/sip/registrar"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // natPingMisses is how many keepalives in a row a contact behind NAT may leave unanswered

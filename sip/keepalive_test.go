@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/sip/registrar"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // registerNAT binds contact for aor in r as a REGISTER from source with the given Via would.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/ccswitch/ccswitch/sip/limit"
 	"github.com/ccswitch/ccswitch/store"
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Leg is one SIP dialog of a call, seen from ccswitch: side A (we are its UAS) or side B

@@ -9,7 +9,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip/limit"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // The abuse limits' seams in the B2BUA (see sip/limit):

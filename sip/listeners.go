@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // udpSide is one UDP listener and what sends from it: IPv4 and IPv6 listeners work alike,

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 func TestMain(m *testing.M) {

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ccswitch/ccswitch/internal/metrics"

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 	"github.com/icholy/digest"
 )
 

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Offer/answer plumbing shared by the initial INVITE (call.go) and in-dialog requests

@@ -7,7 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // sendLog is a server transaction that logs when each response went out.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/internal/testenv"
 	"github.com/ccswitch/ccswitch/sip/registrar"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 	"github.com/icholy/digest"
 )
 

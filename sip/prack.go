@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Reliable provisional responses (RFC 3262) on leg A. A caller whose INVITE says Require:

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/internal/ratelog"
 	"github.com/ccswitch/ccswitch/sip/validate"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // The UDP read path: every datagram passes inspectDatagram on its socket's reader goroutine

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip/route"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // routing is the part of the config calls are routed with, compiled for lookups. A new

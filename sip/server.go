@@ -20,8 +20,8 @@ import (
 	"github.com/ccswitch/ccswitch/sip/registrar"
 	"github.com/ccswitch/ccswitch/sip/validate"
 	"github.com/ccswitch/ccswitch/store"
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // allowed is what we answer; it is the Allow header everywhere.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Session timers (RFC 4028), per leg: a B2BUA's two dialogs are two sessions.

@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // SIP over TLS (RFC 3261 §26, RFC 5630), the certificate side:

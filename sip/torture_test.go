@@ -13,7 +13,7 @@ import (
 // tortureDir is RFC 4475's messages as shipped in the sipgo module.
 func tortureDir(t testing.TB) string {
 	t.Helper()
-	out, err := goModDir("github.com/emiago/sipgo")
+	out, err := goModDir("github.com/ccswitch/ccswitch/sip/sipgo")
 	if err != nil {
 		t.Fatalf("sipgo module source not found (the module cache holds it whenever sip builds): %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/sip/validate"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Call transfer (RFC 3515 REFER, RFC 3891 Replaces, RFC 4488 Refer-Sub). A party X in a

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // healthLoop probes each outbound destination of each trunk with OPTIONS every

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )

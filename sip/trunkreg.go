@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Registration trunks (trunks[].register): ccswitch registers with the carrier's registrar

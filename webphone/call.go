@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // connectTimeout bounds the browser's ICE and DTLS handshake after it answered or dialled.

@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"

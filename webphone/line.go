@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
-	gsip "github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Message is one frame of the desktop's WebSocket that concerns the phone; Type starts with

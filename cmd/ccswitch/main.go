@@ -26,7 +26,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/store"
-	gsip "github.com/emiago/sipgo/sip"
+	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 func main() {

@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // SameURI reports whether a digest uri names the same resource as a Request-URI, by the

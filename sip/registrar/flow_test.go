@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // registerTLSFrom registers contact for 1001 over TLS from source (a phone's connection).

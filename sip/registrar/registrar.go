@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/store"
-	"github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 // Limits bound the registration interval and the number of contacts per AOR.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/store"
-	"github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 type fixture struct {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 func TestDatagram(t *testing.T) {

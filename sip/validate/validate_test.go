@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emiago/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/sipgo/sip"
 )
 
 var policy = &Policy{Allowed: []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"}, Self: []string{"10.0.0.1:5060", "[2001:db8::1]:5070"}}
