@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/ccswitch/ccswitch/sip/validate"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
 )
 
 // Incoming is a caller's leg handed to an App before it is answered.

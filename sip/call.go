@@ -13,9 +13,9 @@ import (
 
 	"github.com/ccswitch/ccswitch/config"
 	"github.com/ccswitch/ccswitch/sip/route"
-	"github.com/ccswitch/ccswitch/sip/validate"
 	"github.com/ccswitch/ccswitch/sip/sipgo"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
 )
 
 func newID() string {

@@ -2,8 +2,8 @@ package sip
 
 import (
 	"github.com/ccswitch/ccswitch/sip/route"
-	"github.com/ccswitch/ccswitch/sip/validate"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
 )
 
 // Decide says what a request to reach req.Dialled is: the one routing decision and

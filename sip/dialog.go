@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccswitch/ccswitch/sip/validate"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
 )
 
 // lookup finds the leg an in-dialog request belongs to: our tag is in its To header,

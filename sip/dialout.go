@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/sip/route"
-	"github.com/ccswitch/ccswitch/sip/validate"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
 )
 
 // DialOutRequest asks the B2BUA to reach a number on an extension's behalf (click-to-dial, a

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/sip/limit"
-	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/sip/sipgo"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 // Leg is one SIP dialog of a call, seen from ccswitch: side A (we are its UAS) or side B

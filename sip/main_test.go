@@ -2,8 +2,6 @@ package sip_test
 
 import (
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
@@ -14,13 +12,4 @@ func TestMain(m *testing.M) {
 	// (responses included), which drops the answer to a long request (RFC 4475 longreq).
 	gsip.UDPMTUSize = 65535 + 200
 	os.Exit(m.Run())
-}
-
-// goModDir returns the directory of a module in the module cache.
-func goModDir(mod string) (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod).Output()
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(out)), nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,12 +15,14 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/internal/ratelog"
-	"github.com/ccswitch/ccswitch/sip/validate"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
 )
 
 // The UDP read path: every datagram passes inspectDatagram on its socket's reader goroutine
-// before sipgo parses it (sip.WithTransportLayerReadFilter). This is where a message that
+// before sipgo parses it (sip.WithTransportLayerReadFilter), and parsedDatagram after
+// (sip.WithTransportLayerUDPParsedFilter, a hook of our fork, sip/sipgo/README.md): each
+// datagram is parsed once. This is where a message that
 // no handler would ever see is answered: sipgo drops what it cannot parse without a word,
 // and answers a request it cannot key a transaction for with a bare 400. Stages, in order:
 //
@@ -30,8 +33,8 @@ import (
 //     not tokens → stateless 400.
 //  3. Normalisation (validate.Normalize): LWS around ';' and '=' in parameters, which RFC
 //     3261 allows and sipgo mis-reads (RFC 4475 wsinv).
-//  4. Parse with sipgo's own parser: a datagram it cannot parse gets a stateless 400 (416
-//     for a Request-URI of an unsupported scheme, RFC 4475 novelsc) instead of silence.
+//  4. sipgo parses: a datagram it cannot parse gets a stateless 400 (416 for a Request-URI
+//     of an unsupported scheme, RFC 4475 novelsc) instead of silence.
 //  5. RFC 2543 requests (no z9hG4bK branch and no From tag, RFC 4475 inv2543), for which
 //     sipgo cannot make a transaction key, get a branch computed from what RFC 3261 §17.2.3
 //     matches them by, so that retransmissions, ACK and CANCEL find the same transaction.
@@ -45,7 +48,6 @@ const answerRate = 200
 
 // readPath is the state of the UDP read path.
 type readPath struct {
-	parser  *gsip.Parser
 	conns   map[string]net.PacketConn // listening socket by local address
 	answers answerBudget
 	metrics *sipMetrics
@@ -56,7 +58,7 @@ func newReadPath(pcs []*net.UDPConn, m *sipMetrics, log *ratelog.Logger) *readPa
 	if log == nil {
 		log = ratelog.New(slog.New(slog.DiscardHandler), time.Minute)
 	}
-	p := &readPath{parser: gsip.NewParser(), conns: make(map[string]net.PacketConn, len(pcs)),
+	p := &readPath{conns: make(map[string]net.PacketConn, len(pcs)),
 		answers: answerBudget{rate: answerRate}, metrics: m, log: log}
 	for _, c := range pcs {
 		p.conns[c.LocalAddr().String()] = c
@@ -74,7 +76,7 @@ func (s *Server) inspectDatagram(props gsip.TransportReadProps, data []byte) ([]
 	return s.reads.datagram(props.LocalAddr, props.RemoteAddr, data), nil
 }
 
-// datagram runs stages 2–5 on one datagram.
+// datagram runs stages 2–3 on one datagram, before sipgo parses it.
 func (p *readPath) datagram(local, remote net.Addr, data []byte) []byte {
 	if len(data) <= 4 && len(bytes.Trim(data, "\r\n")) == 0 {
 		return data // a CRLF keepalive: sipgo ignores it
@@ -83,9 +85,25 @@ func (p *readPath) datagram(local, remote net.Addr, data []byte) []byte {
 		p.refuse(local, remote, data, string(f), 400, "Bad Request")
 		return nil
 	}
-	data = validate.Normalize(data)
-	msg, err := p.parser.ParseSIP(data)
-	if err != nil {
+	return validate.Normalize(data)
+}
+
+// parsedDatagram is sipgo's UDP parsed filter (our fork's hook): stages 4–5 on what sipgo's
+// parser made of a datagram, so that each datagram is parsed once.
+func (s *Server) parsedDatagram(props gsip.TransportReadProps, data []byte, msg gsip.Message, err error) gsip.Message {
+	if s.reads == nil {
+		if err != nil {
+			return nil
+		}
+		return msg
+	}
+	return s.reads.parsed(props.LocalAddr, props.RemoteAddr, data, msg, err)
+}
+
+// parsed answers a datagram sipgo could not parse (stage 4) and gives an RFC 2543 request a
+// branch (stage 5).
+func (p *readPath) parsed(local, remote net.Addr, data []byte, msg gsip.Message, err error) gsip.Message {
+	if err != nil || msg == nil {
 		if unsupportedScheme(data) {
 			p.refuse(local, remote, data, "uri-scheme", 416, "Unsupported URI Scheme")
 			return nil
@@ -99,9 +117,8 @@ func (p *readPath) datagram(local, remote net.Addr, data []byte) []byte {
 			via.Params = gsip.NewParams()
 		}
 		via.Params.Add("branch", rfc2543Branch(req))
-		return []byte(req.String())
 	}
-	return data
+	return msg
 }
 
 // refuse counts and logs a malformed datagram and answers it statelessly when it is a
@@ -345,3 +362,9 @@ func (m *messageLimit) allow(msg string, now time.Time) bool {
 	m.last[msg] = now
 	return true
 }
+
+// udpReaders is how many goroutines read each UDP socket (our fork's option): one per core
+// the runtime schedules on, at most 8. Each reads, filters and parses its own datagrams, so
+// the read path spreads over the cores; the transaction layer orders what it must (a
+// retransmission finds the transaction its original made, under one lock).
+func udpReaders() int { return min(max(runtime.GOMAXPROCS(0), 1), 8) }

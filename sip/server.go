@@ -18,10 +18,10 @@ import (
 	"github.com/ccswitch/ccswitch/sip/auth"
 	"github.com/ccswitch/ccswitch/sip/limit"
 	"github.com/ccswitch/ccswitch/sip/registrar"
-	"github.com/ccswitch/ccswitch/sip/validate"
-	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/sip/sipgo"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 // allowed is what we answer; it is the Allow header everywhere.
@@ -458,6 +458,10 @@ func (s *Server) build(cfg *config.Config, pcs []*net.UDPConn, lns, tlsLns []*ne
 			sip_transportLogger(quiet),
 			// The flood limit first (limits.go), then the UDP read path (readpath.go).
 			gsip.WithTransportLayerReadFilter(s.readFilter),
+			gsip.WithTransportLayerUDPParsedFilter(s.parsedDatagram),
+			// One reader per core on each UDP socket (sip/sipgo/README.md): parsing is the
+			// read path's cost, and one goroutine per socket was the B2BUA's ceiling.
+			gsip.WithTransportLayerUDPReaders(udpReaders()),
 			// No read timeout: accepted connections' idle bound is flowConn's (conn.go),
 			// which follows registrations instead of closing a quiet phone's flow.
 			gsip.WithTransportLayerTransports(gsip.TransportsConfig{

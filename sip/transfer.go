@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccswitch/ccswitch/sip/validate"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
 )
 
 // Call transfer (RFC 3515 REFER, RFC 3891 Replaces, RFC 4488 Refer-Sub). A party X in a

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/sip/route"
-	"github.com/ccswitch/ccswitch/sip/validate"
 	"github.com/ccswitch/ccswitch/sip/sipgo"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/sip/validate"
 )
 
 // How a call goes out through trunks (the B2BUA carrying out a route.Decision of Kind Trunk or

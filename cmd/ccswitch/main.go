@@ -25,8 +25,8 @@ import (
 	_ "time/tzdata" // calendars work on hosts without a zoneinfo database
 
 	"github.com/ccswitch/ccswitch/config"
-	"github.com/ccswitch/ccswitch/store"
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 func main() {

@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 // Limits bound the registration interval and the number of contacts per AOR.

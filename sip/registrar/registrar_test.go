@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccswitch/ccswitch/store"
 	"github.com/ccswitch/ccswitch/sip/sipgo/sip"
+	"github.com/ccswitch/ccswitch/store"
 )
 
 type fixture struct {

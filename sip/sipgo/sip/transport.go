@@ -47,6 +47,11 @@ type TransportReadProps struct {
 // TransportReadFilter can inspect or replace raw bytes before SIP parsing.
 type TransportReadFilter func(info TransportReadProps, data []byte) ([]byte, error)
 
+// TransportParsedFilter sees a UDP datagram after parsing (ccswitch fork): msg is nil and err
+// set when the parser failed. It returns the message to handle (msg, possibly changed), or nil
+// to drop the datagram. It runs on the socket's reader goroutine.
+type TransportParsedFilter func(info TransportReadProps, data []byte, msg Message, err error) Message
+
 // DefaultPort returns transport default port by network.
 func DefaultPort(transport string) int {
 	switch ASCIIToLower(transport) {

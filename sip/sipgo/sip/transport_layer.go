@@ -41,6 +41,8 @@ type TransportLayer struct {
 	// connectionReuse will force connection reuse when passing request
 	connectionReuse bool
 	readFilter      TransportReadFilter
+	udpParsed       TransportParsedFilter // ccswitch fork
+	udpReaders      int                   // ccswitch fork
 
 	// dnsPreferSRV does always SRV lookup first
 	dnsPreferSRV bool
@@ -72,6 +74,22 @@ func WithTransportLayerDNSLookupSRV(preferSRV bool) TransportLayerOption {
 func WithTransportLayerReadFilter(f TransportReadFilter) TransportLayerOption {
 	return func(l *TransportLayer) {
 		l.readFilter = f
+	}
+}
+
+// WithTransportLayerUDPParsedFilter sets the filter every UDP datagram passes after parsing
+// (ccswitch fork): it answers what the parser refused, and may change or drop a message.
+func WithTransportLayerUDPParsedFilter(f TransportParsedFilter) TransportLayerOption {
+	return func(l *TransportLayer) {
+		l.udpParsed = f
+	}
+}
+
+// WithTransportLayerUDPReaders sets how many goroutines read each UDP listening socket
+// (ccswitch fork; default 1).
+func WithTransportLayerUDPReaders(n int) TransportLayerOption {
+	return func(l *TransportLayer) {
+		l.udpReaders = n
 	}
 }
 
@@ -138,6 +156,8 @@ func NewTransportLayer(
 			log:             l.log.With("caller", "Transport<UDP>"),
 			connectionReuse: l.connectionReuse,
 			readFilter:      l.readFilter,
+			parsed:          l.udpParsed,
+			readers:         l.udpReaders,
 		},
 		TCP: &TransportTCP{
 			log:             l.log.With("caller", "Transport<TCP>"),
@@ -182,6 +202,8 @@ func (l *TransportLayer) withTransports(conf TransportsConfig) {
 		l.udp = conf.UDP
 		l.udp.connectionReuse = l.connectionReuse
 		l.udp.readFilter = l.readFilter
+		l.udp.parsed = l.udpParsed
+		l.udp.readers = l.udpReaders
 	}
 	if conf.TCP != nil && l.tcp == nil {
 		l.tcp = conf.TCP

@@ -24,6 +24,14 @@ type TransportUDP struct {
 	log             *slog.Logger
 	connectionReuse bool
 	readFilter      TransportReadFilter
+	// parsed, when set, sees every datagram after parsing (ccswitch fork): msg is nil when
+	// the parser failed (err says why). It returns the message to handle, or nil to drop it.
+	// The read filter runs before, so a datagram is parsed once.
+	parsed TransportParsedFilter
+	// readers is the number of goroutines reading each listening socket (ccswitch fork):
+	// each reads a datagram, parses it and hands it on, so parsing spreads over the cores
+	// instead of one goroutine per socket. 0 or 1: one reader, as upstream.
+	readers int
 }
 
 func (t *TransportUDP) init(par *Parser) {
@@ -60,7 +68,18 @@ func (t *TransportUDP) Serve(conn net.PacketConn, handler MessageHandler) error 
 	}
 
 	t.pool.Add(c.PacketAddr, c)
+	// More readers (ccswitch fork): each has its own buffer and state; the kernel hands each
+	// datagram to one of them. Serve returns when the socket is closed and all have stopped.
+	var wg sync.WaitGroup
+	for i := 1; i < t.readers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.readListenerConnection(c, c.PacketAddr, handler)
+		}()
+	}
 	t.readListenerConnection(c, c.PacketAddr, handler)
+	wg.Wait()
 	return nil
 }
 
@@ -162,12 +181,13 @@ func (t *TransportUDP) readListenerConnection(conn *UDPConnection, laddr string,
 			continue
 		}
 		rastr := raddr.String()
+		props := TransportReadProps{
+			Transport:  t.Network(),
+			LocalAddr:  conn.LocalAddr(),
+			RemoteAddr: raddr,
+		}
 		if t.readFilter != nil {
-			filtered, err := t.readFilter(TransportReadProps{
-				Transport:  t.Network(),
-				LocalAddr:  conn.LocalAddr(),
-				RemoteAddr: raddr,
-			}, data)
+			filtered, err := t.readFilter(props, data)
 			if err != nil {
 				t.log.Error("Read filter error", "laddr", laddr, "raddr", rastr, "error", err)
 				return
@@ -185,7 +205,7 @@ func (t *TransportUDP) readListenerConnection(conn *UDPConnection, laddr string,
 			acceptedAddr[rastr] = struct{}{}
 		}
 
-		t.parseAndHandle(data, rastr, handler)
+		t.parseAndHandle(props, data, rastr, handler)
 		lastRaddr = rastr
 	}
 }
@@ -218,7 +238,7 @@ func (t *TransportUDP) readListenerConnection(conn *UDPConnection, laddr string,
 	}
 } */
 
-func (t *TransportUDP) parseAndHandle(data []byte, src string, handler MessageHandler) {
+func (t *TransportUDP) parseAndHandle(props TransportReadProps, data []byte, src string, handler MessageHandler) {
 	// Check is keep alive
 	if len(data) <= 4 {
 		//One or 2 CRLF
@@ -229,7 +249,11 @@ func (t *TransportUDP) parseAndHandle(data []byte, src string, handler MessageHa
 	}
 
 	msg, err := t.parser.ParseSIP(data) //Very expensive operation
-	if err != nil {
+	if t.parsed != nil {
+		if msg = t.parsed(props, data, msg, err); msg == nil {
+			return
+		}
+	} else if err != nil {
 		t.log.Error("failed to parse", "data", string(data), "error", err)
 		return
 	}
