@@ -130,7 +130,8 @@ func (s *Server) ackInitial(l *Leg, body []byte) error {
 	ack.SetTransport(inv.Transport())
 	ack.Laddr = inv.Laddr
 	err := dlg.WriteAck(context.Background(), ack)
-	l.acked.Store(&sentAck{seq: inv.CSeq().SeqNo, req: ack.Clone()})
+	// Nothing changes ack once it is written: reAck clones it for each retransmission.
+	l.acked.Store(&sentAck{seq: inv.CSeq().SeqNo, req: ack})
 	return err
 }
 
@@ -147,7 +148,7 @@ func (s *Server) ackInDialog(l *Leg, seq uint32, body []byte) {
 	if err := l.writeRequest(ack); err != nil {
 		s.log.Debug("ACK of re-INVITE failed", "call_id", l.call.id, "error", err)
 	}
-	l.acked.Store(&sentAck{seq: seq, req: ack.Clone()})
+	l.acked.Store(&sentAck{seq: seq, req: ack})
 }
 
 // ackCSeq is the CSeq of an ACK to the INVITE with CSeq seq, as a plain header: sipgo's dialog

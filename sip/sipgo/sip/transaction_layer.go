@@ -29,6 +29,9 @@ type TransactionLayer struct {
 
 	terminateOnConnClose bool
 
+	// workers runs the handling of each message (ccswitch fork; see workers.go).
+	workers workerPool
+
 	log *slog.Logger
 }
 
@@ -67,6 +70,7 @@ func NewTransactionLayer(tpl *TransportLayer, options ...TransactionLayerOption)
 
 		reqHandler:    defaultRequestHandler,
 		unRespHandler: defaultUnhandledRespHandler,
+		workers:       newWorkerPool(),
 	}
 	txl.log = DefaultLogger().With("caller", "TransactionLayer")
 
@@ -137,9 +141,9 @@ func (txl *TransactionLayer) handleMessage(msg Message) {
 
 	switch msg := msg.(type) {
 	case *Request:
-		go txl.handleRequestBackground(msg)
+		txl.workers.run(func() { txl.handleRequestBackground(msg) })
 	case *Response:
-		go txl.handleResponseBackground(msg)
+		txl.workers.run(func() { txl.handleResponseBackground(msg) })
 	default:
 		txl.log.Error("unsupported message, skip it")
 	}
