@@ -387,14 +387,19 @@ func runEngine(w *workload, dur time.Duration, inflight, probes int) (result, er
 	sync()
 	d.mode.Store(modeProbe)
 	lat := make([]int64, 0, probes)
+	// One timer for every wait: a time.After per wait made garbage, and the collections it
+	// caused landed in the probes' tail (the engine holds 100,000 tasks to mark).
+	timeout := time.NewTimer(time.Hour)
+	defer timeout.Stop()
 	wait := func(k acd.EventKind) (probeEv, error) {
+		timeout.Reset(2 * time.Second)
 		for {
 			select {
 			case ev := <-d.probe:
 				if ev.kind == k {
 					return ev, nil
 				}
-			case <-time.After(2 * time.Second):
+			case <-timeout.C:
 				return probeEv{}, fmt.Errorf("probe: no %v", k)
 			}
 		}
