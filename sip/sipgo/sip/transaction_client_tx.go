@@ -126,6 +126,7 @@ func (tx *ClientTx) Terminate() {
 	if tx.delete(ErrTransactionTerminated) {
 		tx.fsmMu.Lock()
 		tx.fsmErr = ErrTransactionCanceled
+		tx.releaseLocked()
 		tx.fsmMu.Unlock()
 	}
 }
@@ -254,4 +255,15 @@ func (tx *ClientTx) delete(err error) bool {
 	}
 	tx.log.Debug("Client transaction destroyed", "tx", tx.Key())
 	return true
+}
+
+// releaseLocked drops what an ended transaction no longer uses (ccswitch fork): the last
+// response, the ACK and CANCEL it saw, and the retransmission hook (a dialog's holds its
+// ACK template). The request stays: it is the dialog's own INVITE. A dialog keeps its INVITE
+// transaction for the dialog's life. Call it with fsmMu held, once the transaction is deleted.
+func (tx *ClientTx) releaseLocked() {
+	tx.mu.Lock()
+	tx.onRetransmission = nil
+	tx.mu.Unlock()
+	tx.fsmResp, tx.fsmAck, tx.fsmCancel = nil, nil, nil
 }

@@ -426,7 +426,9 @@ func (tx *ClientTx) actDelete() fsmInput {
 	if tx.fsmErr == nil {
 		tx.fsmErr = ErrTransactionTerminated
 	}
-	tx.delete(tx.fsmErr)
+	if tx.delete(tx.fsmErr) {
+		tx.releaseLocked() // under fsmMu, as every action
+	}
 	return FsmInputNone
 }
 

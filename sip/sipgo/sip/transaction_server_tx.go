@@ -21,6 +21,8 @@ type ServerTx struct {
 	timer_1xx    *time.Timer
 	timer_l      *time.Timer
 	reliable     bool
+	// method is the origin's method, kept when the origin is released (ccswitch fork).
+	method RequestMethod
 }
 
 func NewServerTx(key string, origin *Request, conn Connection, logger *slog.Logger) *ServerTx {
@@ -34,6 +36,7 @@ func NewServerTx(key string, origin *Request, conn Connection, logger *slog.Logg
 	tx.done = make(chan struct{})
 	tx.log = logger
 	tx.origin = origin // NOTE: user may do some changes on this request which creates RACE
+	tx.method = origin.Method
 	tx.reliable = IsReliable(origin.Transport())
 	return tx
 }
@@ -53,8 +56,14 @@ func (tx *ServerTx) Init() error {
 	if tx.Origin().IsInvite() {
 		tx.mu.Lock()
 		tx.timer_1xx = time.AfterFunc(Timer_1xx, func() {
+			tx.mu.Lock()
+			origin := tx.origin // nil once the transaction ended (release)
+			tx.mu.Unlock()
+			if origin == nil {
+				return
+			}
 			trying := NewResponseFromRequest(
-				tx.Origin(),
+				origin,
 				100,
 				"Trying",
 				nil,
@@ -87,7 +96,7 @@ func (tx *ServerTx) Receive(req *Request) error {
 
 	var input fsmInput
 	switch {
-	case req.Method == tx.origin.Method:
+	case req.Method == tx.method:
 		input = server_input_request
 	case req.IsAck(): // ACK for non-2xx response
 		input = server_input_ack
@@ -161,6 +170,7 @@ func (tx *ServerTx) Terminate() {
 		// TODO: remove this double locking
 		tx.fsmMu.Lock()
 		tx.fsmErr = ErrTransactionTerminated
+		tx.releaseLocked()
 		tx.fsmMu.Unlock()
 	}
 }
@@ -275,4 +285,18 @@ func (tx *ServerTx) delete(err error) bool {
 		}
 	}
 	return true
+}
+
+// releaseLocked drops what an ended transaction no longer uses (ccswitch fork): the request
+// it was made for, the last response and the ACK and CANCEL it saw. A dialog keeps its
+// INVITE transaction for the dialog's life, and the transaction's parsed request (the
+// dialog has its own copy) was kilobytes of every established call. Call it with fsmMu
+// held, once the transaction is deleted: the state machine, which reads these under fsmMu,
+// has nothing left to do.
+func (tx *ServerTx) releaseLocked() {
+	tx.mu.Lock()
+	tx.origin = nil
+	tx.onCancel = nil
+	tx.mu.Unlock()
+	tx.fsmResp, tx.fsmAck, tx.fsmCancel = nil, nil, nil
 }

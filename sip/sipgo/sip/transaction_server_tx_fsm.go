@@ -265,7 +265,9 @@ func (tx *ServerTx) actDelete() fsmInput {
 	if tx.fsmErr == nil {
 		tx.fsmErr = ErrTransactionTerminated
 	}
-	tx.delete(tx.fsmErr)
+	if tx.delete(tx.fsmErr) {
+		tx.releaseLocked() // under fsmMu, as every action
+	}
 	return FsmInputNone
 }
 
