@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -25,7 +26,34 @@ type ackWait struct {
 // of that INVITE gets the same ACK again, body included (RFC 3261 §13.2.2.4).
 type sentAck struct {
 	seq uint32
-	req *gsip.Request
+	// raw is the ACK as it went out, parsed again only to answer a retransmitted 2xx (rare):
+	// a parsed request kept for every call's life was ~1.4 KB of an idle call (bench/sip).
+	raw                     []byte
+	transport, source, dest string
+	laddr                   gsip.Addr
+}
+
+// keptAck is what a leg keeps of an ACK it sent, for retransmitted 2xx.
+func keptAck(seq uint32, ack *gsip.Request) *sentAck {
+	return &sentAck{seq: seq, raw: []byte(ack.String()), transport: ack.Transport(), source: ack.Source(),
+		dest: ack.Destination(), laddr: ack.Laddr}
+}
+
+// request makes the kept ACK a request to write again, to the same destination.
+func (a *sentAck) request() (*gsip.Request, error) {
+	m, err := gsip.ParseMessage(a.raw)
+	if err != nil {
+		return nil, err
+	}
+	req, ok := m.(*gsip.Request)
+	if !ok {
+		return nil, fmt.Errorf("kept ACK is not a request")
+	}
+	req.SetTransport(a.transport)
+	req.SetSource(a.source)
+	req.SetDestination(a.dest)
+	req.Laddr = a.laddr
+	return req, nil
 }
 
 // expectAck makes the next ACK with CSeq seq on the leg go to the returned waiter.
@@ -130,8 +158,7 @@ func (s *Server) ackInitial(l *Leg, body []byte) error {
 	ack.SetTransport(inv.Transport())
 	ack.Laddr = inv.Laddr
 	err := dlg.WriteAck(context.Background(), ack)
-	// Nothing changes ack once it is written: reAck clones it for each retransmission.
-	l.acked.Store(&sentAck{seq: inv.CSeq().SeqNo, req: ack})
+	l.acked.Store(keptAck(inv.CSeq().SeqNo, ack))
 	return err
 }
 
@@ -148,7 +175,7 @@ func (s *Server) ackInDialog(l *Leg, seq uint32, body []byte) {
 	if err := l.writeRequest(ack); err != nil {
 		s.log.Debug("ACK of re-INVITE failed", "call_id", l.call.id, "error", err)
 	}
-	l.acked.Store(&sentAck{seq: seq, req: ack})
+	l.acked.Store(keptAck(seq, ack))
 }
 
 // ackCSeq is the CSeq of an ACK to the INVITE with CSeq seq, as a plain header: sipgo's dialog
@@ -167,7 +194,11 @@ func (s *Server) reAck(l *Leg, seq uint32) bool {
 		return false
 	}
 	ua := s.legUA(l)
-	if err := ua.Client.WriteRequest(a.req.Clone(), noBuild); err != nil {
+	req, err := a.request()
+	if err == nil {
+		err = ua.Client.WriteRequest(req, noBuild)
+	}
+	if err != nil {
 		s.log.Debug("ACK retransmission failed", "call_id", l.call.id, "error", err)
 	}
 	return true
