@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	gsip "github.com/ccswitch/ccswitch/sip/sipgo/sip"
@@ -78,12 +79,17 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		return
 	}
 	negotiates := req.IsInvite() || req.Method == gsip.UPDATE && len(body) > 0
+	// endOffer ends this exchange's negotiation once: before a final answer that ends it
+	// (a requester may offer again the moment it has our refusal: waiting for this handler
+	// to return answered its next re-INVITE 491), or when the handler returns.
+	endOffer := func() {}
 	if negotiates {
 		if !l.call.beginOffer() {
 			respond491(tx, req)
 			return
 		}
-		defer l.call.endOffer()
+		endOffer = sync.OnceFunc(l.call.endOffer)
+		defer endOffer()
 	}
 	peer := l.peer.Load()
 	if peer == nil || peer.ended.Load() {
@@ -101,6 +107,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		b, err := s.anchor.Offer(ctx, lr.id, lr.side, parties(l, peer).from(lr.side, sourceOf(req)), body)
 		if err != nil {
 			code, reason := mediaFailure(err)
+			endOffer()
 			respond(tx, req, code, reason)
 			return
 		}
@@ -126,6 +133,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	ctxTx, err := peer.transactionRequest(ctx, out)
 	if err != nil {
 		refused()
+		endOffer()
 		respond(tx, req, 503, "Service Unavailable")
 		return
 	}
@@ -140,10 +148,12 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 			}
 		case <-ctxTx.Done():
 			refused()
+			endOffer()
 			respond(tx, req, 408, "Request Timeout")
 			return
 		case <-ctx.Done():
 			refused()
+			endOffer()
 			respond(tx, req, 408, "Request Timeout")
 			return
 		}
@@ -188,6 +198,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		}
 	}
 	if !req.IsInvite() || !final.IsSuccess() {
+		endOffer() // an UPDATE's answer, or a refusal: the exchange is over
 		tx.Respond(res)
 		return
 	}
