@@ -91,6 +91,11 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		endOffer = sync.OnceFunc(l.call.endOffer)
 		defer endOffer()
 	}
+	// refuse ends the exchange with a final refusal, the negotiation ended first.
+	refuse := func(code int, reason string) {
+		endOffer()
+		respond(tx, req, code, reason)
+	}
 	peer := l.peer.Load()
 	if peer == nil || peer.ended.Load() {
 		s.answerInDialog(l, req, tx)
@@ -106,9 +111,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	if isOffer {
 		b, err := s.anchor.Offer(ctx, lr.id, lr.side, parties(l, peer).from(lr.side, sourceOf(req)), body)
 		if err != nil {
-			code, reason := mediaFailure(err)
-			endOffer()
-			respond(tx, req, code, reason)
+			refuse(mediaFailure(err))
 			return
 		}
 		body = b
@@ -133,8 +136,7 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 	ctxTx, err := peer.transactionRequest(ctx, out)
 	if err != nil {
 		refused()
-		endOffer()
-		respond(tx, req, 503, "Service Unavailable")
+		refuse(503, "Service Unavailable")
 		return
 	}
 	defer ctxTx.Terminate()
@@ -148,13 +150,11 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 			}
 		case <-ctxTx.Done():
 			refused()
-			endOffer()
-			respond(tx, req, 408, "Request Timeout")
+			refuse(408, "Request Timeout")
 			return
 		case <-ctx.Done():
 			refused()
-			endOffer()
-			respond(tx, req, 408, "Request Timeout")
+			refuse(408, "Request Timeout")
 			return
 		}
 	}

@@ -28,20 +28,20 @@ type sentAck struct {
 	seq uint32
 	// raw is the ACK as it went out, parsed again only to answer a retransmitted 2xx (rare):
 	// a parsed request kept for every call's life was ~1.4 KB of an idle call (bench/sip).
-	raw                     []byte
+	raw                     string
 	transport, source, dest string
 	laddr                   gsip.Addr
 }
 
 // keptAck is what a leg keeps of an ACK it sent, for retransmitted 2xx.
 func keptAck(seq uint32, ack *gsip.Request) *sentAck {
-	return &sentAck{seq: seq, raw: []byte(ack.String()), transport: ack.Transport(), source: ack.Source(),
+	return &sentAck{seq: seq, raw: ack.String(), transport: ack.Transport(), source: ack.Source(),
 		dest: ack.Destination(), laddr: ack.Laddr}
 }
 
 // request makes the kept ACK a request to write again, to the same destination.
 func (a *sentAck) request() (*gsip.Request, error) {
-	m, err := gsip.ParseMessage(a.raw)
+	m, err := gsip.ParseMessage([]byte(a.raw))
 	if err != nil {
 		return nil, err
 	}
