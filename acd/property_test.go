@@ -165,8 +165,14 @@ func TestPropertyWithCallbacks(t *testing.T) {
 	if testing.Short() {
 		seeds = seeds[:1]
 	}
+	retried := 0
 	for _, seed := range seeds {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { runProperty(t, seed, true) })
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { retried += runProperty(t, seed, true) })
+	}
+	// Whether a callback is retried depends on when the engine's goroutine sees the driver's
+	// commands: one seed's run may have none (1 in ~15 under -race). The mix must have some.
+	if retried < 1 {
+		t.Errorf("no callback was retried in %d seeds' workloads", len(seeds))
 	}
 }
 
@@ -230,7 +236,8 @@ func (d *callbackDriver) run(ctx context.Context, e *acd.Engine, retry func(func
 	}
 }
 
-func runProperty(t *testing.T, seed uint64, callbacks bool) {
+// runProperty runs seed's workload and returns how many callback tasks were retried.
+func runProperty(t *testing.T, seed uint64, callbacks bool) (retriedCallbacks int) {
 	clk := acdtest.NewClock(t0)
 	tr := newTracker()
 	cfg := propertyConfig(rand.New(rand.NewPCG(seed, 0)), 0)
@@ -435,11 +442,13 @@ func runProperty(t *testing.T, seed uint64, callbacks bool) {
 			}
 		}
 		t.Logf("seed %d: %d callback tasks (%d retries)", seed, cb, retried)
-		if cb < 20 || retried < 1 {
+		if cb < 20 {
 			t.Errorf("too few callbacks in the mix: %d (%d retries)", cb, retried)
 		}
+		retriedCallbacks = retried
 	}
 	if len(tr.queued) < 100 || len(tr.resEnds) < 50 {
 		t.Errorf("workload too thin: %d tasks, %d reservations", len(tr.queued), len(tr.resEnds))
 	}
+	return retriedCallbacks
 }
