@@ -290,6 +290,11 @@ func (c *TCPConnection) TryClose() (int, error) {
 	c.mu.Lock()
 	c.refcount--
 	ref := c.refcount
+	if ref < 0 {
+		// ccswitch fork: a hard Close zeroed the count while transactions still held the
+		// connection; their releases afterwards are expected, not a fault (upstream warned).
+		c.refcount = 0
+	}
 	c.mu.Unlock()
 	DefaultLogger().Debug("TCP reference decrement", "ip", c.LocalAddr().String(), "dst", c.RemoteAddr().String(), "ref", ref)
 	if ref > 0 {
@@ -297,7 +302,7 @@ func (c *TCPConnection) TryClose() (int, error) {
 	}
 
 	if ref < 0 {
-		DefaultLogger().Warn("TCP ref went negative", "ip", c.LocalAddr().String(), "dst", c.RemoteAddr().String(), "ref", ref)
+		DefaultLogger().Debug("TCP ref went negative: closed already", "ip", c.LocalAddr().String(), "dst", c.RemoteAddr().String(), "ref", ref)
 		return 0, nil
 	}
 

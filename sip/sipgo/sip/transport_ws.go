@@ -363,6 +363,11 @@ func (c *WSConnection) TryClose() (int, error) {
 	c.mu.Lock()
 	c.refcount--
 	ref := c.refcount
+	if ref < 0 {
+		// ccswitch fork: a hard Close zeroed the count while transactions still held the
+		// connection; their releases afterwards are expected, not a fault (upstream warned).
+		c.refcount = 0
+	}
 	c.mu.Unlock()
 	DefaultLogger().Debug("WS reference decrement", "ip", c.RemoteAddr().String(), "ref", ref)
 	if ref > 0 {
@@ -370,7 +375,7 @@ func (c *WSConnection) TryClose() (int, error) {
 	}
 
 	if ref < 0 {
-		DefaultLogger().Warn("WS ref went negative", "ip", c.RemoteAddr().String(), "ref", ref)
+		DefaultLogger().Debug("WS ref went negative: closed already", "ip", c.RemoteAddr().String(), "ref", ref)
 		return 0, nil
 	}
 	DefaultLogger().Debug("WS closing", "ip", c.RemoteAddr().String(), "ref", ref)
