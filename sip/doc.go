@@ -59,7 +59,7 @@
 //  16. One offer/answer exchange per call at a time (call.negotiating): a second one is glare
 //     and gets 491, never 488. A 2xx we send to a re-INVITE is retransmitted until its ACK
 //     (64·T1, then BYE); the ACK we sent for a 2xx is re-sent, body included, for its
-//     retransmissions (unhandledResponse).
+//     retransmissions (unhandledResponse), and kept for 64·T1, as long as they can come.
 //  17. A transfer target is routed by decide, the function a dialled INVITE is routed by: a
 //     REFER authenticates as the leg's extension, names ccswitch in Refer-To, and gets no
 //     more than that extension could dial (transfer.go); Replaces joins only the same
