@@ -232,8 +232,11 @@ func (l *leg) write(b []byte, dst netip.AddrPort, p *legParams) {
 			return
 		}
 	}
-	if _, err := l.conn.WriteToUDPAddrPort(b, dst); err == nil {
-		l.stats.addOut(len(b))
+	// Counted before it goes, so that whoever receives it (a peer comparing counts, a test)
+	// finds it counted; a write the kernel refused is taken back.
+	l.stats.addOut(len(b))
+	if _, err := l.conn.WriteToUDPAddrPort(b, dst); err != nil {
+		l.stats.undoOut(len(b))
 	}
 }
 

@@ -76,6 +76,12 @@ func (c *legCounters) addOut(n int) {
 	c.bytesOut.Add(uint64(n))
 }
 
+// undoOut takes back an addOut whose write failed.
+func (c *legCounters) undoOut(n int) {
+	c.packetsOut.Add(^uint64(0))
+	c.bytesOut.Add(^uint64(n - 1))
+}
+
 func (c *legCounters) snapshot() LegStats {
 	j := math.Float64frombits(c.jitterTS.Load())
 	return LegStats{

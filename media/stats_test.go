@@ -111,3 +111,20 @@ func TestJitterIgnoresTelephoneEvents(t *testing.T) {
 		t.Fatalf("jitter %v lost %d", s.jitter, s.lost())
 	}
 }
+
+// TestOutCountedBeforeTheWrite: a leg counts a packet out before writing it (whoever receives
+// it finds it counted: TestRelayBothWays read 9 of 10 once, the count lagging the delivery) and
+// takes the count back when the write fails.
+func TestOutCountedBeforeTheWrite(t *testing.T) {
+	var c legCounters
+	c.addOut(172)
+	c.addOut(172)
+	c.undoOut(172) // the second write failed
+	if s := c.snapshot(); s.PacketsOut != 1 || s.BytesOut != 172 {
+		t.Fatalf("after two sends, one failed: %d packets, %d bytes; want 1, 172", s.PacketsOut, s.BytesOut)
+	}
+	c.undoOut(172)
+	if s := c.snapshot(); s.PacketsOut != 0 || s.BytesOut != 0 {
+		t.Fatalf("after both failed: %d packets, %d bytes", s.PacketsOut, s.BytesOut)
+	}
+}
