@@ -221,7 +221,7 @@ func newBrowserCall(t *testing.T) *browserCall {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the queue call did not ring the browser")
+			t.Fatalf("the queue call did not ring the browser; 1001's presence: %+v", presence(d))
 		}
 		select {
 		case caller.Keys <- '1':
