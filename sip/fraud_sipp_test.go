@@ -71,6 +71,17 @@ func TestTollFraudThroughTheRegistrar(t *testing.T) {
 	r.wait(t)
 
 	fc := startFakeCarrier(t, carrier)
+	// Ports a case's phone or contact may use: free (so neither ccswitch's nor the carrier's,
+	// which are bound) and not the second carrier's (configured, bound only for its call).
+	// carrier+1 was the "another port" once, which may be any of these.
+	freePort := func(t *testing.T) int {
+		p := testenv.FreePort(t)
+		for p == did2 {
+			p = testenv.FreePort(t)
+		}
+		return p
+	}
+	otherPort := freePort(t)
 
 	cases := []struct {
 		name, ext  string
@@ -88,7 +99,7 @@ func TestTollFraudThroughTheRegistrar(t *testing.T) {
 		{name: "received naming the trunk", ext: "3005", contact: "<sip:+4790000000@198.51.100.7:5060>;received=\"sip:{trunk}\"", refused: true},
 		{name: "ccswitch itself (a loop)", ext: "3006", contact: "<sip:3006@{self}>", refused: true},
 		{name: "REGISTER addressed to the trunk", ext: "3007", contact: "<sip:3007@{own}>", ruri: "sip:{trunk}", refused: true},
-		{name: "the trunk's IP on another port", ext: "3008", contact: fmt.Sprintf("<sip:+4790000000@127.0.0.1:%d>", carrier+1)},
+		{name: "the trunk's IP on another port", ext: "3008", contact: fmt.Sprintf("<sip:+4790000000@127.0.0.1:%d>", otherPort)},
 		{name: "a public address", ext: "3009", contact: "<sip:+4790000000@198.51.100.7:5060>", dialAndDID: true},
 		{name: "an IPv6 address", ext: "3010", contact: "<sip:+4790000000@[2001:db8::1]:5060>"},
 		{name: "an unusual user", ext: "3011", contact: "<sip:+4790000000;npdi;rn=+4790000001@{own};user=phone>"},
@@ -97,7 +108,7 @@ func TestTollFraudThroughTheRegistrar(t *testing.T) {
 	refused := 1.0 // the REGISTER from the trunk above
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			phone := testenv.FreePort(t)
+			phone := freePort(t)
 			own := fmt.Sprintf("127.0.0.1:%d", phone)
 			fill := strings.NewReplacer("{own}", own, "{trunk}", trunkAddr, "{self}", ts.addr, "{trunkport}", fmt.Sprint(carrier)).Replace
 			contact := fill(tc.contact)

@@ -3,7 +3,6 @@ package sip_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,11 +46,43 @@ type testServer struct {
 	done   chan error
 }
 
+// testLogger is a test server's logger: with SIP_TEST_LOG set, everything on stderr;
+// otherwise Info and above are kept (the last 64 KiB) and printed if the test fails, so that a
+// failure in CI says what the server refused and why.
 func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("SIP_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	b := &tailBuffer{max: 64 << 10}
+	t.Cleanup(func() { // registered before the server's stop: runs after it
+		if t.Failed() {
+			t.Logf("the server's log (Info and above, its last 64 KiB):\n%s", b.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// tailBuffer keeps the last max bytes written to it (whole writes: slog writes a record at once).
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (w *tailBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b = append(w.b, p...)
+	if over := len(w.b) - w.max; over > 0 {
+		w.b = append(w.b[:0], w.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (w *tailBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.b)
 }
 
 // startServer runs a Server with cfg on a store in dir (a temp dir when "").
