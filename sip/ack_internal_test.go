@@ -7,13 +7,22 @@ import (
 )
 
 // TestKeptAckExpires: a leg keeps the ACK it sent until 64·T1 (the longest a UAS retransmits
-// its 2xx) has passed, then drops it; the expiry of an earlier ACK does not drop a
-// later one (a re-INVITE's ACK sent meanwhile keeps its own time). The expiries are run by
-// the test, in order, instead of waited for.
+// its 2xx) has passed, then drops it; a newer ACK (a re-INVITE's) replaces it and stops its
+// expiry, which then cannot drop the newer one; an ended leg drops its ACK and stops the
+// expiry at once, so the timer does not keep the leg reachable. The expiries are run by the
+// test instead of waited for.
 func TestKeptAckExpires(t *testing.T) {
-	var expiries []func()
+	type expiry struct {
+		run     func()
+		stopped bool
+	}
+	var expiries []*expiry
 	old := afterAckKept
-	afterAckKept = func(f func()) { expiries = append(expiries, f) }
+	afterAckKept = func(f func()) func() bool {
+		e := &expiry{run: f}
+		expiries = append(expiries, e)
+		return func() bool { e.stopped = true; return true }
+	}
 	defer func() { afterAckKept = old }()
 
 	ack := func(seq uint32) *gsip.Request {
@@ -33,12 +42,21 @@ func TestKeptAckExpires(t *testing.T) {
 		t.Fatalf("the kept ACK as a request: %v, %v", req, err)
 	}
 	l.rememberAck(2, ack(2)) // a re-INVITE's ACK, before the first one's time is up
-	expiries[0]()
+	if !expiries[0].stopped {
+		t.Fatal("the replaced ACK's expiry was not stopped")
+	}
+	expiries[0].run() // had it fired anyway, it must not drop the newer ACK
 	if a := l.acked.Load(); a == nil || a.seq != 2 {
 		t.Fatalf("after the first ACK's expiry: kept %+v, want the re-INVITE's (CSeq 2)", a)
 	}
-	expiries[1]()
+	expiries[1].run()
 	if a := l.acked.Load(); a != nil {
 		t.Fatalf("after the re-INVITE's ACK's expiry: still kept %+v", a)
+	}
+
+	l.rememberAck(3, ack(3))
+	l.forgetAck() // the leg ended
+	if a := l.acked.Load(); a != nil || !expiries[2].stopped {
+		t.Fatalf("after the leg ended: kept %+v, expiry stopped %v", a, expiries[2].stopped)
 	}
 }

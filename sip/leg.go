@@ -136,6 +136,7 @@ func (l *Leg) finish(ctx context.Context, sendBye bool, cause string) {
 	if st := l.timer.Load(); st != nil {
 		st.stop()
 	}
+	l.forgetAck()
 	if sendBye {
 		bctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 		if l.srv != nil {

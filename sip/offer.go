@@ -25,7 +25,8 @@ type ackWait struct {
 // sentAck is the last ACK ccswitch sent on a leg (to a 2xx of CSeq seq): a retransmitted 2xx
 // of that INVITE gets the same ACK again, body included (RFC 3261 §13.2.2.4).
 type sentAck struct {
-	seq uint32
+	seq  uint32
+	stop func() bool // stops the expiry (rememberAck)
 	// raw is the ACK as it went out, parsed again only to answer a retransmitted 2xx (rare):
 	// a parsed request kept for every call's life was ~1.4 KB of an idle call (bench/sip).
 	raw                     string
@@ -39,17 +40,29 @@ func keptAck(seq uint32, ack *gsip.Request) *sentAck {
 		dest: ack.Destination(), laddr: ack.Laddr}
 }
 
-// afterAckKept runs f when a leg may drop the ACK it sent: a UAS retransmits its 2xx until
-// the ACK arrives, for at most 64·T1 from the first one (RFC 3261 §13.3.1.4), which it sent
-// before we ACKed it; no retransmission can ask for the ACK later. (Tests run f themselves.)
-var afterAckKept = func(f func()) { time.AfterFunc(64*gsip.T1, f) }
+// afterAckKept runs f when a leg may drop the ACK it sent, unless stopped first: a UAS
+// retransmits its 2xx until the ACK arrives, for at most 64·T1 from the first one (RFC 3261
+// §13.3.1.4), which it sent before we ACKed it; no retransmission can ask for the ACK later.
+// (Tests run f themselves.)
+var afterAckKept = func(f func()) (stop func() bool) { return time.AfterFunc(64*gsip.T1, f).Stop }
 
 // rememberAck keeps the ACK a leg sent for the 2xx retransmissions, for 64·T1: an idle call
-// then holds no ACK (~0.5 KB of its heap in bench/sip's memory phase).
+// then holds no ACK (~0.5 KB of its heap in bench/sip's memory phase). A newer ACK (a
+// re-INVITE's) replaces it.
 func (l *Leg) rememberAck(seq uint32, ack *gsip.Request) {
 	a := keptAck(seq, ack)
-	l.acked.Store(a)
-	afterAckKept(func() { l.acked.CompareAndSwap(a, nil) })
+	a.stop = afterAckKept(func() { l.acked.CompareAndSwap(a, nil) })
+	if old := l.acked.Swap(a); old != nil {
+		old.stop()
+	}
+}
+
+// forgetAck drops the kept ACK and stops its expiry, whose timer would otherwise keep the
+// ended leg (and its call) reachable for up to 64·T1.
+func (l *Leg) forgetAck() {
+	if a := l.acked.Swap(nil); a != nil {
+		a.stop()
+	}
 }
 
 // request makes the kept ACK a request to write again, to the same destination.
