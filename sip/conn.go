@@ -225,9 +225,11 @@ func (e *streams) admit(c net.Conn, transport string, tlsConf *tls.Config) *flow
 	e.mu.Lock()
 	if !fc.exempt && e.perIP[ip] >= lim.maxPerSource {
 		e.mu.Unlock()
-		c.Close()
+		// Counted and logged before the close, which is what the source sees (a test reading
+		// the counter once its connection was refused read 0 once).
 		e.m.refused.WithLabelValues(transport, "per_source").Inc()
 		e.rl.Warn("conncap|"+ip.String(), "connection refused: too many connections from one source", "source", ip.String(), "transport", transport, "max_per_source", lim.maxPerSource)
+		c.Close()
 		return nil
 	}
 	e.perIP[ip]++
