@@ -97,10 +97,8 @@ func TestSIPpTrunkToDID(t *testing.T) {
 // port, and extension 2000's static contact port.
 func trunkConfig(t testing.TB) (cfg *config.Config, carrierPort, uasPort int) {
 	cfg = testConfig()
-	carrierPort, uasPort = testenv.FreePort(t), testenv.FreePort(t)
-	for uasPort == carrierPort {
-		uasPort = testenv.FreePort(t)
-	}
+	carrierPort = testenv.FreePort(t)
+	uasPort = testenv.FreePortExcept(t, carrierPort)
 	cfg.Users = append(cfg.Users, config.User{Extension: "2000", Secret: "secret2000", Contact: fmt.Sprintf("sip:2000@127.0.0.1:%d", uasPort)})
 	cfg.Trunks = []config.Trunk{{Name: "carrier", Sources: []string{fmt.Sprintf("127.0.0.1:%d", carrierPort)}, Outbound: fmt.Sprintf("127.0.0.1:%d", carrierPort)}}
 	off := config.Duration(0)

@@ -19,10 +19,8 @@ func TestDefaultConfigDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	carrier, sink := testenv.FreePort(t), testenv.FreePort(t)
-	for sink == carrier {
-		sink = testenv.FreePort(t)
-	}
+	carrier := testenv.FreePort(t)
+	sink := testenv.FreePortExcept(t, carrier)
 	cfg.SIP.UDP, cfg.SIP.TCP = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
 	cfg.SIP.TLS.Listen = []string{"127.0.0.1:0"} // the demo's 127.0.0.1:5061, moved
 	found := false

@@ -126,17 +126,22 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 		out.AppendHeader(gsip.HeaderClone(&ua.ContactHDR))
 	}
 	out.SetBody(body)
-	refused := func() {
+	// cancelOffer withdraws the anchored offer of an exchange the peer did not accept.
+	cancelOffer := func() {
 		if isOffer {
 			if c, ok := s.anchor.(offerCanceller); ok {
 				c.CancelOffer(lr.id)
 			}
 		}
 	}
+	// giveUp ends an exchange the peer never answered: offer withdrawn, then refused.
+	giveUp := func(code int, reason string) {
+		cancelOffer()
+		refuse(code, reason)
+	}
 	ctxTx, err := peer.transactionRequest(ctx, out)
 	if err != nil {
-		refused()
-		refuse(503, "Service Unavailable")
+		giveUp(503, "Service Unavailable")
 		return
 	}
 	defer ctxTx.Terminate()
@@ -149,17 +154,15 @@ func (s *Server) onInDialog(req *gsip.Request, tx gsip.ServerTransaction) {
 				final = r
 			}
 		case <-ctxTx.Done():
-			refused()
-			refuse(408, "Request Timeout")
+			giveUp(408, "Request Timeout")
 			return
 		case <-ctx.Done():
-			refused()
-			refuse(408, "Request Timeout")
+			giveUp(408, "Request Timeout")
 			return
 		}
 	}
 	if !final.IsSuccess() {
-		refused()
+		cancelOffer()
 	}
 	rbody := final.Body()
 	// lateOffer: a re-INVITE without SDP, answered with the peer's offer in its 2xx; the

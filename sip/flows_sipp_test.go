@@ -127,10 +127,8 @@ func TestSIPpRestartKeepsBindings(t *testing.T) {
 // is CANCELled (its scenario requires the CANCEL, 487 and ACK).
 func TestSIPpForkingFirstAnswerWins(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
-	for p2 == p1 {
-		p2 = testenv.FreePort(t)
-	}
+	p1 := testenv.FreePort(t)
+	p2 := testenv.FreePortExcept(t, p1)
 	registerContact(t, ts, "1002", p1)
 	registerContact(t, ts, "1002", p2)
 	if n := len(ts.Registrar().Lookup("1002")); n != 2 {

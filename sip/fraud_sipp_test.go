@@ -74,14 +74,7 @@ func TestTollFraudThroughTheRegistrar(t *testing.T) {
 	// Ports a case's phone or contact may use: free (so neither ccswitch's nor the carrier's,
 	// which are bound) and not the second carrier's (configured, bound only for its call).
 	// carrier+1 was the "another port" once, which may be any of these.
-	freePort := func(t *testing.T) int {
-		p := testenv.FreePort(t)
-		for p == did2 {
-			p = testenv.FreePort(t)
-		}
-		return p
-	}
-	otherPort := freePort(t)
+	otherPort := testenv.FreePortExcept(t, did2)
 
 	cases := []struct {
 		name, ext  string
@@ -108,7 +101,7 @@ func TestTollFraudThroughTheRegistrar(t *testing.T) {
 	refused := 1.0 // the REGISTER from the trunk above
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			phone := freePort(t)
+			phone := testenv.FreePortExcept(t, did2)
 			own := fmt.Sprintf("127.0.0.1:%d", phone)
 			fill := strings.NewReplacer("{own}", own, "{trunk}", trunkAddr, "{self}", ts.addr, "{trunkport}", fmt.Sprint(carrier)).Replace
 			contact := fill(tc.contact)

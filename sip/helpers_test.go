@@ -62,7 +62,8 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// tailBuffer keeps the last max bytes written to it (whole writes: slog writes a record at once).
+// tailBuffer keeps the last max bytes written to it. It trims only once it holds twice that,
+// so that a busy test's log does not move max bytes for every record.
 type tailBuffer struct {
 	mu  sync.Mutex
 	max int
@@ -73,8 +74,8 @@ func (w *tailBuffer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.b = append(w.b, p...)
-	if over := len(w.b) - w.max; over > 0 {
-		w.b = append(w.b[:0], w.b[over:]...)
+	if len(w.b) > 2*w.max {
+		w.b = append(w.b[:0], w.b[len(w.b)-w.max:]...)
 	}
 	return len(p), nil
 }
@@ -82,7 +83,7 @@ func (w *tailBuffer) Write(p []byte) (int, error) {
 func (w *tailBuffer) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return string(w.b)
+	return string(w.b[max(0, len(w.b)-w.max):])
 }
 
 // startServer runs a Server with cfg on a store in dir (a temp dir when "").

@@ -53,10 +53,8 @@ func TestSIPpTCP(t *testing.T) {
 // goroutines too.
 func TestSIPpFailedCallsLeaveNoGoroutines(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
-	for p2 == p1 {
-		p2 = testenv.FreePort(t)
-	}
+	p1 := testenv.FreePort(t)
+	p2 := testenv.FreePortExcept(t, p1)
 	registerContact(t, ts, "1002", p1)
 	registerContact(t, ts, "1003", p1)
 	registerContact(t, ts, "1003", p2)

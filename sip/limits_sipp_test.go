@@ -173,10 +173,8 @@ func TestSIPpTrunkMaxCallsInbound(t *testing.T) {
 // both full, the extension gets 503.
 func TestSIPpTrunkMaxCallsOutbound(t *testing.T) {
 	cfg := testConfig()
-	pa, pb := testenv.FreePort(t), testenv.FreePort(t)
-	for pb == pa {
-		pb = testenv.FreePort(t)
-	}
+	pa := testenv.FreePort(t)
+	pb := testenv.FreePortExcept(t, pa)
 	off := config.Duration(0)
 	cfg.Trunks = []config.Trunk{
 		{Name: "a", Outbound: fmt.Sprintf("127.0.0.1:%d", pa), MaxCalls: 1, OptionsInterval: &off},
@@ -293,10 +291,8 @@ func TestSIPpEmergency(t *testing.T) {
 	cfg := testConfig()
 	cfg.Users[4].MaxCalls = ptr(1) // 1005, outbound: false
 	cfg.SIP.Emergency = []string{"112", "911"}
-	pIntl, pCarrier := testenv.FreePort(t), testenv.FreePort(t)
-	for pCarrier == pIntl {
-		pCarrier = testenv.FreePort(t)
-	}
+	pIntl := testenv.FreePort(t)
+	pCarrier := testenv.FreePortExcept(t, pIntl)
 	off := config.Duration(0)
 	cfg.Trunks = []config.Trunk{
 		{Name: "intl", Outbound: fmt.Sprintf("127.0.0.1:%d", pIntl), Prefixes: []string{"+44"}, OptionsInterval: &off},

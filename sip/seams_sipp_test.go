@@ -72,10 +72,8 @@ func TestDialCancelAndErrors(t *testing.T) {
 // a BYE of ours (both scenarios require it).
 func TestDialBridge(t *testing.T) {
 	ts := startServer(t, testConfig(), "", md5Only)
-	p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
-	for p2 == p1 {
-		p2 = testenv.FreePort(t)
-	}
+	p1 := testenv.FreePort(t)
+	p2 := testenv.FreePortExcept(t, p1)
 	registerContact(t, ts, "1002", p1)
 	registerContact(t, ts, "1003", p2)
 	b1 := callee(t, "uas_bye.xml", p1)

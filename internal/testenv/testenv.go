@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 )
 
@@ -69,4 +70,16 @@ func FreePort(t testing.TB) int {
 	}
 	t.Fatal("testenv: no port free for both UDP and TCP on 127.0.0.1")
 	return 0
+}
+
+// FreePortExcept is FreePort, never one of avoid: a port handed out before and not bound yet
+// (a second peer's, a configured trunk's) is free again.
+func FreePortExcept(t testing.TB, avoid ...int) int {
+	t.Helper()
+	for {
+		p := FreePort(t)
+		if !slices.Contains(avoid, p) {
+			return p
+		}
+	}
 }
